@@ -1,0 +1,129 @@
+"""The NGX metric catalog: every metric the rules and dashboards may use, with its type and labels.
+
+Rules and dashboards build their queries from these names; a test fails when an expression names a
+metric that is neither here nor recorded by a rule, so a renamed metric breaks the build, not a panel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str  # counter | gauge | histogram | summary
+    labels: tuple[str, ...]
+    help: str
+    source: str  # scrape job that exposes it
+
+    def series_names(self) -> tuple[str, ...]:
+        """Names Prometheus stores for this metric (histograms expand to three)."""
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        if self.type == "summary":
+            return (self.name, f"{self.name}_sum", f"{self.name}_count")
+        return (self.name,)
+
+
+# Scrape job names, fixed across stacks: rules, dashboards and routes select on them.
+JOB_API = "ngx-api"
+JOB_NODE = "node"
+JOB_REDIS = "redis"
+JOB_PROMETHEUS = "prometheus"
+JOB_ALERTMANAGER = "alertmanager"
+JOB_LOKI = "loki"
+JOB_GRAFANA = "grafana"
+JOB_PROXY = "proxy"
+JOB_ALLOY = "alloy"
+JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI, JOB_GRAFANA, JOB_PROXY, JOB_ALLOY)
+
+# Status label values the application writes on ngx_conversations_total.
+CONVERSATION_STATUSES = ("started", "completed", "converted", "dropped")
+TIERS = ("agents_access", "hybrid_coaching", "elite")
+
+_APP = (
+    Metric("ngx_api_requests_total", "counter", ("method", "endpoint", "status"), "API requests by method, endpoint and HTTP status code.", JOB_API),
+    Metric("ngx_response_time_seconds", "histogram", ("endpoint",), "API response time.", JOB_API),
+    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversations by outcome (started, completed, converted, dropped) and tier.", JOB_API),
+    Metric("ngx_predictions_total", "counter", ("model_type", "status"), "ML predictions by model and outcome (success, error).", JOB_API),
+    Metric("ngx_prediction_confidence", "histogram", ("model_type",), "Confidence of ML predictions (0-1).", JOB_API),
+    Metric("ngx_active_conversations", "gauge", (), "Conversations in progress.", JOB_API),
+    Metric("ngx_model_accuracy", "gauge", ("model_name",), "Current accuracy of each model (0-1).", JOB_API),
+    Metric("conversation_conversions_total", "counter", ("tier", "archetype"), "Successful conversions by tier and customer archetype.", JOB_API),
+    Metric("ml_prediction_duration_seconds", "histogram", ("model_type",), "ML prediction duration.", JOB_API),
+    Metric("cache_hit_ratio", "gauge", (), "Share of cache lookups served from Redis (0-1).", JOB_API),
+)
+
+_EXPORTERS = (
+    Metric("up", "gauge", (), "1 when the last scrape of a target succeeded.", "prometheus"),
+    Metric("scrape_duration_seconds", "gauge", (), "Duration of the last scrape of a target.", "prometheus"),
+    Metric("scrape_samples_scraped", "gauge", (), "Samples the last scrape returned.", "prometheus"),
+    Metric("scrape_samples_post_metric_relabeling", "gauge", (), "Samples left after metric relabelling.", "prometheus"),
+    Metric("node_cpu_seconds_total", "counter", ("cpu", "mode"), "CPU time by mode.", JOB_NODE),
+    Metric("node_memory_MemAvailable_bytes", "gauge", (), "Memory available to new work.", JOB_NODE),
+    Metric("node_memory_MemTotal_bytes", "gauge", (), "Total memory.", JOB_NODE),
+    Metric("node_filesystem_avail_bytes", "gauge", ("device", "fstype", "mountpoint"), "Free filesystem space for non-root users.", JOB_NODE),
+    Metric("node_filesystem_size_bytes", "gauge", ("device", "fstype", "mountpoint"), "Filesystem size.", JOB_NODE),
+    Metric("redis_up", "gauge", (), "1 when the exporter reached Redis.", JOB_REDIS),
+    Metric("redis_connected_clients", "gauge", (), "Redis client connections.", JOB_REDIS),
+    Metric("redis_memory_used_bytes", "gauge", (), "Memory used by Redis.", JOB_REDIS),
+    Metric("redis_keyspace_hits_total", "counter", (), "Redis keyspace hits.", JOB_REDIS),
+    Metric("redis_keyspace_misses_total", "counter", (), "Redis keyspace misses.", JOB_REDIS),
+    Metric("prometheus_rule_evaluation_failures_total", "counter", ("rule_group",), "Failed rule evaluations.", JOB_PROMETHEUS),
+    Metric("prometheus_rule_group_last_duration_seconds", "gauge", ("rule_group",), "Duration of the last evaluation of a rule group.", JOB_PROMETHEUS),
+    Metric("prometheus_rule_group_interval_seconds", "gauge", ("rule_group",), "Evaluation interval of a rule group.", JOB_PROMETHEUS),
+    Metric("prometheus_notifications_alertmanagers_discovered", "gauge", (), "Alertmanagers Prometheus sends to.", JOB_PROMETHEUS),
+    Metric("prometheus_notifications_errors_total", "counter", ("alertmanager",), "Errors sending alerts to an Alertmanager.", JOB_PROMETHEUS),
+    Metric("prometheus_notifications_sent_total", "counter", ("alertmanager",), "Alerts sent to an Alertmanager.", JOB_PROMETHEUS),
+    Metric("prometheus_notifications_dropped_total", "counter", (), "Alerts dropped before reaching an Alertmanager.", JOB_PROMETHEUS),
+    Metric("prometheus_config_last_reload_successful", "gauge", (), "1 when the last configuration reload succeeded.", JOB_PROMETHEUS),
+    Metric("prometheus_tsdb_storage_blocks_bytes", "gauge", (), "Bytes used by persisted blocks.", JOB_PROMETHEUS),
+    Metric("prometheus_tsdb_wal_storage_size_bytes", "gauge", (), "Bytes used by the write-ahead log.", JOB_PROMETHEUS),
+    Metric("prometheus_tsdb_head_chunks_storage_size_bytes", "gauge", (), "Bytes used by memory-mapped head chunks.", JOB_PROMETHEUS),
+    Metric("prometheus_tsdb_head_series", "gauge", (), "Series in the head block.", JOB_PROMETHEUS),
+    Metric("prometheus_target_scrapes_exceeded_sample_limit_total", "counter", (), "Scrapes rejected for exceeding sample_limit.", JOB_PROMETHEUS),
+    Metric("prometheus_target_scrape_pool_exceeded_label_limits_total", "counter", (), "Scrapes rejected for exceeding label limits.", JOB_PROMETHEUS),
+    Metric("alertmanager_notifications_total", "counter", ("integration",), "Notifications attempted per integration.", JOB_ALERTMANAGER),
+    Metric("alertmanager_notifications_failed_total", "counter", ("integration",), "Notifications that failed per integration.", JOB_ALERTMANAGER),
+    Metric("alertmanager_cluster_members", "gauge", (), "Alertmanager cluster members this peer sees.", JOB_ALERTMANAGER),
+    Metric("alertmanager_config_last_reload_successful", "gauge", (), "1 when the last configuration reload succeeded.", JOB_ALERTMANAGER),
+    Metric("alertmanager_alerts", "gauge", ("state",), "Alerts held by state.", JOB_ALERTMANAGER),
+    Metric("loki_distributor_lines_received_total", "counter", ("tenant",), "Log lines received by Loki.", JOB_LOKI),
+    Metric("loki_distributor_bytes_received_total", "counter", ("tenant",), "Log bytes received by Loki.", JOB_LOKI),
+    Metric("loki_request_duration_seconds", "histogram", ("route", "status_code"), "Loki request duration.", JOB_LOKI),
+    Metric("grafana_http_request_duration_seconds", "histogram", ("handler", "status_code", "method"), "Grafana HTTP request duration.", JOB_GRAFANA),
+    Metric("nginx_up", "gauge", (), "1 when the exporter reached nginx stub_status.", JOB_PROXY),
+    Metric("nginx_http_requests_total", "counter", (), "Requests served by the proxy.", JOB_PROXY),
+    Metric("nginx_connections_active", "gauge", (), "Active client connections at the proxy.", JOB_PROXY),
+    Metric("loki_write_sent_entries_total", "counter", (), "Log entries the shipper sent to Loki.", JOB_ALLOY),
+    Metric("loki_write_dropped_entries_total", "counter", ("reason",), "Log entries the shipper dropped.", JOB_ALLOY),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _APP + _EXPORTERS}
+APP_METRICS: tuple[Metric, ...] = _APP
+
+# Labels every series carries after scraping, whatever the metric.
+TARGET_LABELS = ("job", "instance", "env", "replica")
+
+
+def series_names() -> frozenset[str]:
+    """Every stored series name the catalog covers."""
+    return frozenset(name for metric in METRICS.values() for name in metric.series_names())
+
+
+def metric(name: str) -> str:
+    """A catalogued metric name; raises KeyError for anything else, so a typo fails at render time."""
+    if name not in METRICS:
+        raise KeyError(f"{name} is not in the NGX metric catalog")
+    return name
+
+
+def job_selector(job: str) -> str:
+    if job not in JOBS:
+        raise KeyError(f"{job} is not a scrape job")
+    return f'job="{job}"'
+
+
+# Log stream labels the shipper attaches; LogQL queries may select on these only.
+LOG_LABELS = ("job", "env", "level", "event", "service_name")
+LOG_JOB = JOB_API

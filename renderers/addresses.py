@@ -1,0 +1,51 @@
+"""Host names services use for each other: container names on Docker, cluster DNS on Kubernetes."""
+from __future__ import annotations
+
+from settings import Settings
+from topology import ALERTMANAGER, PROMETHEUS, SERVICES
+
+# Services that run one pod per node on Kubernetes; Prometheus discovers them instead of listing them.
+DAEMONS = ("node-exporter", "alloy")
+
+
+def replicas(settings: Settings, service: str) -> int:
+    return {PROMETHEUS: settings.prometheus.replicas, ALERTMANAGER: settings.alertmanager.replicas}.get(service, 1)
+
+
+def namespace(settings: Settings, service: str) -> str:
+    k8s = settings.kubernetes
+    return k8s.host_namespace if SERVICES[service].host_access else k8s.namespace
+
+
+def host(settings: Settings, service: str) -> str:
+    """The name clients use for a service (load-balanced across replicas on Kubernetes)."""
+    if settings.platform == "docker":
+        return service
+    return f"{service}.{namespace(settings, service)}.svc"
+
+
+def headless(service: str) -> str:
+    return f"{service}-headless"
+
+
+def replica_hosts(settings: Settings, service: str) -> list[str]:
+    """Every replica by its stable name: what Prometheus lists for Alertmanager, never a load balancer."""
+    if settings.platform == "docker":
+        return [service]
+    ns = namespace(settings, service)
+    return [f"{service}-{index}.{headless(service)}.{ns}.svc" for index in range(replicas(settings, service))]
+
+
+def url(settings: Settings, service: str, port: str = "web") -> str:
+    spec = SERVICES[service]
+    return f"{spec.scheme}://{host(settings, service)}:{spec.port(port).number}"
+
+
+def tls_names(settings: Settings, service: str) -> list[str]:
+    """DNS names a service's internal certificate must cover."""
+    names = [service, "localhost"]
+    if settings.platform == "kubernetes":
+        ns = namespace(settings, service)
+        names += [f"{service}.{ns}.svc", f"{service}.{ns}.svc.cluster.local", f"*.{headless(service)}.{ns}.svc",
+                  f"*.{headless(service)}.{ns}.svc.cluster.local"]
+    return names

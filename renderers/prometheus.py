@@ -1,0 +1,147 @@
+"""prometheus.yml: every scrape job of the catalog, external labels, limits and Alertmanager targets.
+
+Retention is not here: it is set with --storage.tsdb.retention.time/.size on the command line (see
+`prometheus_args`), flags that both the pinned Prometheus 3.x image and Debian's promtool 2.42 accept.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import catalog
+from renderers import addresses, auth, paths
+from renderers.yamltext import GENERATED, dump
+from settings import Settings
+from settings.validators import duration_ms
+from topology import ALERTMANAGER, PROMETHEUS, SERVICES, Service
+
+RULES_GLOB = f"{paths.CONFIG_DIRS['prometheus']}/rules/*.yml"
+# Label added per replica; dropped from alerts so Alertmanager deduplicates what HA replicas send.
+REPLICA_LABEL = "replica"
+REPLICA_ENV = "PROMETHEUS_REPLICA"
+# Series the application may expose for debugging; never stored (seed guide: selective persistence).
+DROPPED_METRICS = "debug_.*"
+
+
+def _tls_client() -> dict[str, Any]:
+    return {"ca_file": paths.TLS_CA}
+
+
+def _auth_client() -> dict[str, Any]:
+    return {"username": auth.PROMETHEUS_USER, "password_file": paths.password_file(auth.PROMETHEUS_USER)}
+
+
+def _limits(settings: Settings) -> dict[str, Any]:
+    return {"sample_limit": settings.prometheus.sample_limit, "label_limit": settings.prometheus.label_limit}
+
+
+def _drop_debug() -> list[dict[str, Any]]:
+    return [{"source_labels": ["__name__"], "regex": DROPPED_METRICS, "action": "drop"}]
+
+
+def _job(settings: Settings, name: str, **fields: Any) -> dict[str, Any]:
+    return {"job_name": name, **fields, **_limits(settings), "metric_relabel_configs": _drop_debug()}
+
+
+def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
+    port = service.port(service.metrics_port).number
+    if settings.platform == "kubernetes" and service.name in addresses.DAEMONS:
+        return _job(settings, service.job, **_pod_discovery(settings, service, port))
+    hosts = addresses.replica_hosts(settings, service.name)
+    fields: dict[str, Any] = {}
+    if service.scheme == "https":
+        fields = {"scheme": "https", "tls_config": _tls_client(), "basic_auth": _auth_client()}
+    return _job(settings, service.job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
+
+
+def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str, Any]:
+    """One target per node for the DaemonSets in the host-access namespace."""
+    return {
+        "kubernetes_sd_configs": [{
+            "role": "pod",
+            "namespaces": {"names": [addresses.namespace(settings, service.name)]},
+            "selectors": [{"role": "pod", "label": f"app.kubernetes.io/name={service.name}"}],
+        }],
+        "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
+            {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"},
+        ],
+    }
+
+
+def _api_job(settings: Settings) -> dict[str, Any]:
+    app = settings.app
+    common = {"metrics_path": app.metrics_path, "scheme": app.scheme}
+    if settings.platform == "docker":
+        return _job(settings, catalog.JOB_API, **common, static_configs=[{"targets": list(app.targets)}])
+    return _job(
+        settings,
+        catalog.JOB_API,
+        **common,
+        kubernetes_sd_configs=[{
+            "role": "endpoints",
+            "namespaces": {"names": [app.namespace]},
+            "selectors": [{"role": "service", "label": app.service_selector}],
+        }],
+        relabel_configs=[
+            {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "regex": app.port_name, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        ],
+    )
+
+
+def scrape_timeout(settings: Settings) -> str:
+    """Prometheus rejects a timeout longer than the interval; 10s is its default otherwise."""
+    interval = settings.prometheus.scrape_interval
+    return interval if duration_ms(interval) < 10_000 else "10s"
+
+
+def render_prometheus_config(settings: Settings) -> str:
+    prom = settings.prometheus
+    alertmanagers = [f"{host}:{SERVICES[ALERTMANAGER].port('web').number}" for host in addresses.replica_hosts(settings, ALERTMANAGER)]
+    document = {
+        "global": {
+            "scrape_interval": prom.scrape_interval,
+            "scrape_timeout": scrape_timeout(settings),
+            "evaluation_interval": prom.evaluation_interval,
+            # ${PROMETHEUS_REPLICA} is expanded by Prometheus 3 (by 2.x with --enable-feature=expand-external-labels).
+            "external_labels": {"env": settings.environment, REPLICA_LABEL: "${%s}" % REPLICA_ENV},
+        },
+        "rule_files": [RULES_GLOB],
+        "alerting": {
+            "alert_relabel_configs": [{"regex": REPLICA_LABEL, "action": "labeldrop"}],
+            "alertmanagers": [{
+                "scheme": "https",
+                "api_version": "v2",
+                "tls_config": _tls_client(),
+                "basic_auth": _auth_client(),
+                "static_configs": [{"targets": alertmanagers}],
+            }],
+        },
+        "scrape_configs": [_api_job(settings)] + [_service_job(settings, s) for s in _scraped_in_job_order()],
+    }
+    return dump(document, GENERATED)
+
+
+def _scraped_in_job_order() -> list[Service]:
+    by_job = {service.job: service for service in SERVICES.values() if service.job}
+    return [by_job[job] for job in catalog.JOBS if job in by_job]
+
+
+def prometheus_args(settings: Settings) -> list[str]:
+    """Command-line flags of the Prometheus container (retention lives here, not in prometheus.yml)."""
+    prom = settings.prometheus
+    return [
+        f"--config.file={paths.config_path(PROMETHEUS, 'prometheus.yml')}",
+        f"--web.config.file={paths.config_path(PROMETHEUS, 'web.yml')}",
+        f"--storage.tsdb.path={paths.DATA_DIRS[PROMETHEUS]}",
+        f"--storage.tsdb.retention.time={prom.retention_time}",
+        f"--storage.tsdb.retention.size={prom.retention_size}",
+        f"--web.listen-address=:{SERVICES[PROMETHEUS].port('web').number}",
+        f"--web.external-url=https://{settings.domain}/prometheus/",
+        # The UI is served under /prometheus/ by the proxy, while internal clients use the root path.
+        "--web.route-prefix=/",
+        # Lifecycle lets a config change reload without a restart; the admin API serves snapshots
+        # for backups and is blocked at the proxy (only reachable inside the stack).
+        "--web.enable-lifecycle",
+        "--web.enable-admin-api",
+    ]

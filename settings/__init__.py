@@ -1,0 +1,110 @@
+"""The one place that reads stack configuration.
+
+`load()` turns `pulumi.Config("ngx-monitoring")` into a frozen `Settings`; `parse()` does the same for a
+plain mapping (tests, synth). Every check happens here, and a bad value raises one SettingsError whose
+message names the key and the fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Iterable, Mapping
+
+from settings import validators as v
+from settings.errors import PROJECT, SettingsError
+from settings.model import Settings
+from settings.schema import Secret, parse_section, specs, walk
+
+__all__ = ["PROJECT", "Secret", "Settings", "SettingsError", "load", "parse", "secret_paths", "top_level_keys"]
+
+# Prometheus counts WAL and head chunks against retention.size only loosely; keep this share of the
+# volume free so compaction never hits a full disk.
+STORAGE_HEADROOM = 0.15
+
+
+def top_level_keys() -> list[str]:
+    return [spec.key for _, spec in specs(Settings)]
+
+
+def secret_paths() -> list[str]:
+    return [path for path, spec, _ in walk(Settings) if spec.secret]
+
+
+def parse(raw: Mapping[str, Any], *, stack: str, secret_keys: Iterable[str] = ()) -> Settings:
+    """Validate a mapping of top-level config keys (values already decoded from JSON)."""
+    platform = v.one_of("docker", "kubernetes")(raw.get("platform"), "platform") if raw.get("platform") is not None else None
+    if platform is None:
+        raise SettingsError("platform", "is required: set it to docker (stack dev) or kubernetes (stack prod) with `pulumi config set platform docker`")
+    settings = parse_section(Settings, raw, "", platform)
+    if settings.environment is None:
+        settings = replace(settings, environment=v.k8s_name(stack, "environment"))
+    _check_secrets_are_secret(raw, set(secret_keys))
+    _check_consistency(settings)
+    return settings
+
+
+def load() -> Settings:
+    """Read the current stack's configuration (the only call of pulumi.Config in the program)."""
+    import pulumi
+    from pulumi.runtime.config import is_config_secret
+
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for key in top_level_keys():
+        value = config.get_object(key)
+        if value is not None:
+            raw[key] = value
+    secret_keys = [key for key in top_level_keys() if is_config_secret(f"{PROJECT}:{key}")]
+    return parse(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)
+
+
+def _check_secrets_are_secret(raw: Mapping[str, Any], secret_keys: set[str]) -> None:
+    for path in secret_paths():
+        top, *rest = path.split(".")
+        node: Any = raw.get(top)
+        for part in rest:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None and top not in secret_keys:
+            raise SettingsError(path, f"is a credential stored in plain text; store it encrypted with `pulumi config set --path --secret {path} <value>`")
+
+
+def _check_consistency(s: Settings) -> None:
+    prom = s.prometheus
+    retention = v.prometheus_size_bytes(prom.retention_size)
+    volume = v.volume_size_bytes(prom.storage_size)
+    if retention * (1 + STORAGE_HEADROOM) > volume:
+        need_gib = -(-retention * (1 + STORAGE_HEADROOM) // 2**30)
+        raise SettingsError(
+            "prometheus.retentionSize",
+            f"{prom.retention_size} does not fit in storageSize {prom.storage_size} with {STORAGE_HEADROOM:.0%} headroom "
+            f"for WAL and compaction; lower retentionSize or raise prometheus.storageSize to at least {need_gib:.0f}Gi",
+        )
+    if v.duration_ms(prom.evaluation_interval) < v.duration_ms(prom.scrape_interval):
+        raise SettingsError(
+            "prometheus.evaluationInterval",
+            f"{prom.evaluation_interval} is shorter than scrapeInterval {prom.scrape_interval}; rules would evaluate the same samples twice, set it to at least {prom.scrape_interval}",
+        )
+    if v.duration_ms(prom.scrape_interval) > 120_000:
+        raise SettingsError("prometheus.scrapeInterval", f"{prom.scrape_interval} is longer than 2m; series go stale between scrapes, use 2m or less")
+    tls = s.tls
+    if (tls.certificate is None) != (tls.private_key is None):
+        missing = "tls.privateKey" if tls.private_key is None else "tls.certificate"
+        raise SettingsError(missing, "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA")
+    email = s.receivers.email
+    if email is not None and email.password is not None and email.username is None:
+        raise SettingsError("receivers.email.username", "is required when receivers.email.password is set")
+    hours = s.alerting.business_hours
+    for key, value in (("start", hours.start), ("end", hours.end)):
+        if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+            raise SettingsError(f"alerting.businessHours.{key}", f"{value!r} is not a time of day; write it as HH:MM, e.g. 09:00")
+    if hours.start >= hours.end:
+        raise SettingsError("alerting.businessHours.end", f"{hours.end} is not after start {hours.start}; working hours must not wrap midnight")
+    days = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    if not re.match(rf"^{days}(:{days})?(,{days}(:{days})?)*$", hours.weekdays):
+        raise SettingsError("alerting.businessHours.weekdays", f"{hours.weekdays!r} is not a weekday range; write it like monday:friday")
+    if s.platform == "docker":
+        for key, replicas in (("prometheus.replicas", prom.replicas), ("alertmanager.replicas", s.alertmanager.replicas)):
+            if replicas != 1:
+                raise SettingsError(key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability")
+    if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
+        raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")

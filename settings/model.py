@@ -1,0 +1,230 @@
+"""The typed settings of one stack. Every field is declared once, with its config key and default."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from settings import validators as v
+from settings.schema import Secret, section, setting
+
+# Image pins. Prometheus 3.x and Alertmanager 0.28 accept every option we render; the tests check the
+# same files with Debian's promtool 2.42 and amtool 0.25, so only syntax common to both is rendered.
+DEFAULT_IMAGES = {
+    "prometheus": "prom/prometheus:v3.5.0",
+    "alertmanager": "prom/alertmanager:v0.28.1",
+    "grafana": "grafana/grafana:13.0.0",
+    "loki": "grafana/loki:3.5.3",
+    "alloy": "grafana/alloy:v1.10.0",
+    "nodeExporter": "prom/node-exporter:v1.9.1",
+    "redisExporter": "oliver006/redis_exporter:v1.74.0",
+    "proxy": "nginxinc/nginx-unprivileged:1.28.0-alpine",
+    "proxyExporter": "nginx/nginx-prometheus-exporter:1.4.2",
+}
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    retention_time: str = setting("retentionTime", v.duration, "How long samples are kept (--storage.tsdb.retention.time).", docker="15d", kubernetes="30d")
+    retention_size: str = setting("retentionSize", v.prometheus_size, "Disk budget for blocks, WAL and head (--storage.tsdb.retention.size); must fit in storageSize with 15% headroom.", docker="8GB", kubernetes="10GB")
+    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume (PVC request on Kubernetes; capacity check on Docker).", docker="10Gi", kubernetes="20Gi")
+    scrape_interval: str = setting("scrapeInterval", v.duration, "Default scrape interval of every job.", "15s")
+    evaluation_interval: str = setting("evaluationInterval", v.duration, "Rule evaluation interval; must be >= scrapeInterval.", "15s")
+    replicas: int = setting("replicas", v.positive_int, "Prometheus replicas (each scrapes everything; distinct `replica` external label).", docker=1, kubernetes=2)
+    sample_limit: int = setting("sampleLimit", v.positive_int, "Per-scrape sample limit of every job; a target above it fails alone.", 20000)
+    label_limit: int = setting("labelLimit", v.positive_int, "Per-series label limit of every job.", 64)
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    replicas: int = setting("replicas", v.positive_int, "Alertmanager replicas, clustered by gossip on Kubernetes.", docker=1, kubernetes=3)
+    retention: str = setting("retention", v.duration, "How long silences and the notification log are kept (--data.retention).", "120h")
+    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume.", "1Gi")
+
+
+@dataclass(frozen=True)
+class LokiSettings:
+    retention: str = setting("retention", v.duration, "Log retention enforced by the compactor.", docker="168h", kubernetes="720h")
+    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume.", docker="10Gi", kubernetes="50Gi")
+    tenant: str = setting("tenant", v.k8s_name, "Loki tenant (X-Scope-OrgID) the stack writes and reads.", "ngx")
+
+
+@dataclass(frozen=True)
+class GrafanaSettings:
+    admin_user: str = setting("adminUser", v.text, "Grafana administrator login.", "ngx-admin")
+    admin_password: Secret | None = setting("adminPassword", v.text, "Grafana administrator password; generated (and kept in state) when unset.", None, secret=True)
+    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume (SQLite database, plugins).", "2Gi")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    targets: tuple[str, ...] = setting("targets", v.host_port_list, "host:port of every API instance to scrape (Docker); on Kubernetes the API is discovered in `namespace`.", ["host.docker.internal:8000"])
+    metrics_path: str = setting("metricsPath", v.text, "Path of the metrics endpoint.", "/metrics")
+    scheme: str = setting("scheme", v.one_of("http", "https"), "Scheme of the metrics endpoint.", "http")
+    docker_network: str | None = setting("dockerNetwork", v.text, "Existing Docker network of the application; unset means the host (host.docker.internal).", None)
+    namespace: str = setting("namespace", v.k8s_name, "Kubernetes namespace of the application.", "ngx")
+    service_selector: str = setting("serviceSelector", v.text, "Label selector of the application's Service on Kubernetes.", "app.kubernetes.io/name=ngx-voice-agent")
+    port_name: str = setting("portName", v.text, "Name of the Service port that serves metrics on Kubernetes.", "http")
+    log_path: str = setting("logPath", v.text, "Host directory with the application's JSON log files (Docker), read by the log shipper.", "/var/log/ngx")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    address: str = setting("address", v.host_port, "host:port of the application's Redis.", "host.docker.internal:6379")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Alert thresholds; ratios are shares from 0 to 1, latency in seconds."""
+
+    api_down_for: str = setting("apiDownFor", v.duration, "APIDown: how long the API must be unreachable.", "2m")
+    error_rate: float = setting("errorRate", v.ratio, "HighErrorRate: share of 5xx responses over 5m.", 0.01)
+    error_rate_for: str = setting("errorRateFor", v.duration, "HighErrorRate: for.", "5m")
+    response_time_p95: float = setting("responseTimeP95", v.positive_number, "HighResponseTime: p95 latency in seconds over 5m.", 1.0)
+    response_time_for: str = setting("responseTimeFor", v.duration, "HighResponseTime: for.", "5m")
+    redis_down_for: str = setting("redisDownFor", v.duration, "RedisDown: for.", "1m")
+    cpu_usage: float = setting("cpuUsage", v.ratio, "HighCPUUsage: share of node CPU busy.", 0.8)
+    cpu_usage_for: str = setting("cpuUsageFor", v.duration, "HighCPUUsage: for.", "10m")
+    memory_usage: float = setting("memoryUsage", v.ratio, "HighMemoryUsage: share of node memory used.", 0.8)
+    memory_usage_for: str = setting("memoryUsageFor", v.duration, "HighMemoryUsage: for.", "10m")
+    cache_hit_ratio: float = setting("cacheHitRatio", v.ratio, "LowCacheHitRate: minimum cache hit ratio.", 0.8)
+    cache_hit_ratio_for: str = setting("cacheHitRatioFor", v.duration, "LowCacheHitRate: for.", "15m")
+    model_accuracy: float = setting("modelAccuracy", v.ratio, "LowModelAccuracy: minimum model accuracy.", 0.7)
+    model_accuracy_for: str = setting("modelAccuracyFor", v.duration, "LowModelAccuracy: for.", "10m")
+    conversion_rate: float = setting("conversionRate", v.ratio, "LowConversionRate: minimum share of converted conversations over 1h.", 0.02)
+    conversion_rate_for: str = setting("conversionRateFor", v.duration, "LowConversionRate: for.", "2h")
+    drop_rate: float = setting("dropRate", v.ratio, "HighDropRate: maximum share of dropped conversations over 1h.", 0.3)
+    drop_rate_for: str = setting("dropRateFor", v.duration, "HighDropRate: for.", "1h")
+    target_down_for: str = setting("targetDownFor", v.duration, "TargetDown (any job): for.", "5m")
+    storage_usage: float = setting("storageUsage", v.ratio, "PrometheusStorageNearRetentionSize: share of retentionSize in use.", 0.85)
+
+
+@dataclass(frozen=True)
+class SloSettings:
+    availability: float = setting("availability", v.fraction, "Availability objective of the API (share of non-5xx requests).", 0.99)
+    window: str = setting("window", v.duration, "SLO window for the error budget.", "30d")
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    timezone: str = setting("timezone", v.text, "IANA time zone of the business digest and working hours.", "UTC")
+    weekdays: str = setting("weekdays", v.text, "Working days (Alertmanager weekday range).", "monday:friday")
+    start: str = setting("start", v.text, "Start of working hours, HH:MM.", "09:00")
+    end: str = setting("end", v.text, "End of working hours, HH:MM.", "18:00")
+
+
+@dataclass(frozen=True)
+class AlertingSettings:
+    thresholds: Thresholds = section("thresholds", Thresholds, "Alert thresholds.")
+    slo: SloSettings = section("slo", SloSettings, "Service level objective.")
+    business_hours: BusinessHours = section("businessHours", BusinessHours, "When business digests may be sent.")
+
+
+@dataclass(frozen=True)
+class EmailReceiver:
+    smarthost: str = setting("smarthost", v.host_port, "SMTP server host:port.")
+    sender: str = setting("from", v.email, "Sender address.")
+    to: tuple[str, ...] = setting("to", v.email_list, "Recipient address (or a list).")
+    username: str | None = setting("username", v.text, "SMTP user.", None)
+    password: Secret | None = setting("password", v.text, "SMTP password.", None, secret=True)
+    require_tls: bool = setting("requireTls", v.flag, "Require STARTTLS to the smarthost.", True)
+
+
+@dataclass(frozen=True)
+class SlackReceiver:
+    webhook_url: Secret = setting("webhookUrl", v.https_url, "Slack incoming-webhook URL (https).", secret=True)
+    channel: str = setting("channel", v.text, "Channel to post to.", "#ngx-alerts")
+
+
+@dataclass(frozen=True)
+class PagerDutyReceiver:
+    routing_key: Secret = setting("routingKey", v.text, "PagerDuty Events API v2 routing key.", secret=True)
+
+
+@dataclass(frozen=True)
+class HeartbeatReceiver:
+    url: Secret = setting("url", v.url, "Dead man's switch URL that Watchdog notifications keep alive.", secret=True)
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    email: EmailReceiver | None = section("email", EmailReceiver, "E-mail for ops-email, business-daily and (no pager) oncall-pager.", optional=True)
+    slack: SlackReceiver | None = section("slack", SlackReceiver, "Slack for oncall-pager and business-daily.", optional=True)
+    pagerduty: PagerDutyReceiver | None = section("pagerduty", PagerDutyReceiver, "PagerDuty for oncall-pager.", optional=True)
+    heartbeat: HeartbeatReceiver | None = section("heartbeat", HeartbeatReceiver, "Dead man's switch for heartbeat.", optional=True)
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    prometheus: str = setting("prometheus", v.image, "Prometheus image.", DEFAULT_IMAGES["prometheus"])
+    alertmanager: str = setting("alertmanager", v.image, "Alertmanager image.", DEFAULT_IMAGES["alertmanager"])
+    grafana: str = setting("grafana", v.image, "Grafana image.", DEFAULT_IMAGES["grafana"])
+    loki: str = setting("loki", v.image, "Loki image.", DEFAULT_IMAGES["loki"])
+    alloy: str = setting("alloy", v.image, "Grafana Alloy (log shipper) image.", DEFAULT_IMAGES["alloy"])
+    node_exporter: str = setting("nodeExporter", v.image, "node-exporter image.", DEFAULT_IMAGES["nodeExporter"])
+    redis_exporter: str = setting("redisExporter", v.image, "redis_exporter image.", DEFAULT_IMAGES["redisExporter"])
+    proxy: str = setting("proxy", v.image, "nginx (unprivileged) image of the TLS proxy.", DEFAULT_IMAGES["proxy"])
+    proxy_exporter: str = setting("proxyExporter", v.image, "nginx-prometheus-exporter image (scrape job `proxy`).", DEFAULT_IMAGES["proxyExporter"])
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker).", "127.0.0.1")
+    https_port: int = setting("httpsPort", v.port, "Published HTTPS port (Docker).", 443)
+    http_port: int = setting("httpPort", v.port, "Published HTTP port that redirects to HTTPS (Docker).", 80)
+    admin_user: str = setting("adminUser", v.text, "Basic-auth user for Prometheus, Alertmanager and Loki behind the proxy; its password is generated.", "ngx-ops")
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    certificate: str | None = setting("certificate", v.pem("CERTIFICATE"), "PEM server certificate for `domain`; a self-signed CA issues one when unset.", None)
+    private_key: Secret | None = setting("privateKey", v.pem("PRIVATE KEY"), "PEM private key of `certificate`.", None, secret=True)
+    ca_certificate: str | None = setting("caCertificate", v.pem("CERTIFICATE"), "PEM CA that issued `certificate` (exported for clients).", None)
+
+
+@dataclass(frozen=True)
+class ServiceResources:
+    memory: str = setting("memory", v.volume_size, "Memory limit (request on Kubernetes equals it).")
+    cpu: str = setting("cpu", v.text, "CPU limit in Kubernetes units (e.g. 500m, 1).")
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    prometheus: ServiceResources = section("prometheus", ServiceResources, "Prometheus.", memory="2Gi", cpu="1")
+    alertmanager: ServiceResources = section("alertmanager", ServiceResources, "Alertmanager.", memory="256Mi", cpu="200m")
+    grafana: ServiceResources = section("grafana", ServiceResources, "Grafana.", memory="512Mi", cpu="500m")
+    loki: ServiceResources = section("loki", ServiceResources, "Loki.", memory="1Gi", cpu="1")
+    alloy: ServiceResources = section("alloy", ServiceResources, "Alloy.", memory="256Mi", cpu="250m")
+    node_exporter: ServiceResources = section("nodeExporter", ServiceResources, "node-exporter.", memory="128Mi", cpu="200m")
+    redis_exporter: ServiceResources = section("redisExporter", ServiceResources, "redis_exporter.", memory="64Mi", cpu="100m")
+    proxy: ServiceResources = section("proxy", ServiceResources, "nginx proxy.", memory="128Mi", cpu="250m")
+    proxy_exporter: ServiceResources = section("proxyExporter", ServiceResources, "nginx-prometheus-exporter.", memory="64Mi", cpu="100m")
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    namespace: str = setting("namespace", v.k8s_name, "Namespace of the stack (Pod Security `restricted`).", "ngx-monitoring")
+    host_namespace: str = setting("hostNamespace", v.k8s_name, "Namespace of node-exporter and the log shipper (Pod Security `privileged`).", "ngx-monitoring-host")
+    ingress_class: str = setting("ingressClass", v.text, "IngressClass that exposes Grafana, Prometheus, Alertmanager and Loki.", "nginx")
+    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`.", None)
+    tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
+    storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
+    api_server_cidr: str = setting("apiServerCidr", v.text, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery.", "0.0.0.0/0")
+
+
+@dataclass(frozen=True)
+class Settings:
+    platform: str = setting("platform", v.one_of("docker", "kubernetes"), "Backend: docker (stack dev) or kubernetes (stack prod).")
+    domain: str = setting("domain", v.hostname, "Host name the proxy / Ingress serves.", "monitoring.localhost")
+    environment: str = setting("environment", v.k8s_name, "`env` external label and dashboard variable; defaults to the stack name.", None)
+    prometheus: PrometheusSettings = section("prometheus", PrometheusSettings, "Prometheus.")
+    alertmanager: AlertmanagerSettings = section("alertmanager", AlertmanagerSettings, "Alertmanager.")
+    loki: LokiSettings = section("loki", LokiSettings, "Loki.")
+    grafana: GrafanaSettings = section("grafana", GrafanaSettings, "Grafana.")
+    app: AppSettings = section("app", AppSettings, "The NGX API that is monitored.")
+    redis: RedisSettings = section("redis", RedisSettings, "The application's Redis.")
+    alerting: AlertingSettings = section("alerting", AlertingSettings, "Alert thresholds and SLO.")
+    receivers: ReceiverSettings = section("receivers", ReceiverSettings, "Where notifications go.")
+    images: ImageSettings = section("images", ImageSettings, "Pinned images.")
+    proxy: ProxySettings = section("proxy", ProxySettings, "TLS reverse proxy.")
+    tls: TlsSettings = section("tls", TlsSettings, "A provided certificate (optional).")
+    resources: ResourceSettings = section("resources", ResourceSettings, "Memory and CPU limits per service.")
+    kubernetes: KubernetesSettings = section("kubernetes", KubernetesSettings, "Kubernetes-only settings.")

@@ -1,0 +1,149 @@
+"""Who may talk to whom: the services, their ports and the allowed connections, as data.
+
+Docker networks and Kubernetes NetworkPolicies are both derived from this module, so isolation means
+the same thing on both backends (a test compares the two).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from catalog import (JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS,
+                     JOB_PROXY, JOB_REDIS)
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    number: int
+    protocol: str = "TCP"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    ports: tuple[Port, ...]
+    job: str | None  # scrape job of its metrics, None when it is not scraped directly
+    metrics_port: str | None  # port name Prometheus scrapes
+    scheme: str = "http"  # scheme of its main port inside the stack
+    stateful: bool = False  # owns a data volume that must survive replacement
+    host_access: bool = False  # reads the node's filesystem (separate, privileged namespace on Kubernetes)
+
+    def port(self, name: str) -> Port:
+        return next(port for port in self.ports if port.name == name)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    port: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Egress:
+    """A connection that leaves the stack: to the internet, the application or the cluster API."""
+
+    source: str
+    to: str  # "internet" | "app" | "kube-api"
+    ports: tuple[int, ...]
+    why: str
+
+
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+GRAFANA = "grafana"
+LOKI = "loki"
+ALLOY = "alloy"
+NODE_EXPORTER = "node-exporter"
+REDIS_EXPORTER = "redis-exporter"
+PROXY = "proxy"
+PROXY_EXPORTER = "proxy-exporter"
+
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service(PROMETHEUS, (Port("web", 9090),), JOB_PROMETHEUS, "web", scheme="https", stateful=True),
+        Service(ALERTMANAGER, (Port("web", 9093), Port("mesh-tcp", 9094), Port("mesh-udp", 9094, "UDP")), JOB_ALERTMANAGER, "web", scheme="https", stateful=True),
+        Service(GRAFANA, (Port("web", 3000),), JOB_GRAFANA, "web", stateful=True),
+        Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True),
+        Service(ALLOY, (Port("web", 12345),), JOB_ALLOY, "web", host_access=True),
+        Service(NODE_EXPORTER, (Port("web", 9100),), JOB_NODE, "web", host_access=True),
+        Service(REDIS_EXPORTER, (Port("web", 9121),), JOB_REDIS, "web"),
+        # nginx-unprivileged cannot bind below 1024; the backend maps 443/80 (or the Ingress) onto these.
+        Service(PROXY, (Port("https", 8443), Port("http", 8080), Port("status", 8081)), None, None, scheme="https"),
+        Service(PROXY_EXPORTER, (Port("web", 9113),), JOB_PROXY, "web"),
+    )
+}
+
+EDGES: tuple[Edge, ...] = (
+    Edge(PROXY, GRAFANA, "web", "users reach Grafana through the TLS proxy"),
+    Edge(PROXY, PROMETHEUS, "web", "users reach Prometheus through the TLS proxy"),
+    Edge(PROXY, ALERTMANAGER, "web", "users reach Alertmanager through the TLS proxy"),
+    Edge(PROXY, LOKI, "web", "users push/query logs through the TLS proxy"),
+    Edge(GRAFANA, PROMETHEUS, "web", "Prometheus datasource"),
+    Edge(GRAFANA, LOKI, "web", "Loki datasource"),
+    Edge(GRAFANA, ALERTMANAGER, "web", "Alertmanager datasource"),
+    Edge(PROMETHEUS, PROMETHEUS, "web", "self-scrape (and HA peers)"),
+    Edge(PROMETHEUS, ALERTMANAGER, "web", "alerts and scrape"),
+    Edge(PROMETHEUS, GRAFANA, "web", "scrape"),
+    Edge(PROMETHEUS, LOKI, "web", "scrape"),
+    Edge(PROMETHEUS, ALLOY, "web", "scrape"),
+    Edge(PROMETHEUS, NODE_EXPORTER, "web", "scrape"),
+    Edge(PROMETHEUS, REDIS_EXPORTER, "web", "scrape"),
+    Edge(PROMETHEUS, PROXY_EXPORTER, "web", "scrape"),
+    Edge(PROXY_EXPORTER, PROXY, "status", "reads nginx stub_status"),
+    Edge(ALLOY, LOKI, "web", "pushes application logs"),
+    Edge(ALERTMANAGER, ALERTMANAGER, "mesh-tcp", "cluster gossip between replicas"),
+    Edge(ALERTMANAGER, ALERTMANAGER, "mesh-udp", "cluster gossip between replicas"),
+)
+
+# Notification ports: HTTPS webhooks (Slack, PagerDuty, heartbeat) and SMTP submission.
+NOTIFY_PORTS = (443, 587)
+
+EGRESS: tuple[Egress, ...] = (
+    Egress(ALERTMANAGER, "internet", NOTIFY_PORTS, "notifications to Slack, PagerDuty, e-mail and the heartbeat"),
+    Egress(GRAFANA, "internet", NOTIFY_PORTS, "Grafana-managed notifications"),
+    Egress(PROMETHEUS, "app", (), "scrapes the NGX API"),
+    Egress(ALLOY, "app", (), "reads the application's logs"),
+    Egress(REDIS_EXPORTER, "app", (), "connects to the application's Redis"),
+    Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API"),
+)
+
+# Only this service accepts connections from outside the stack.
+ENTRYPOINT = PROXY
+
+
+def clients_of(target: str) -> list[tuple[str, str]]:
+    """(source, port name) pairs allowed to connect to `target`, sorted for stable output."""
+    return sorted({(edge.source, edge.port) for edge in EDGES if edge.target == target})
+
+
+def egress_of(source: str, to: str) -> Egress | None:
+    return next((e for e in EGRESS if e.source == source and e.to == to), None)
+
+
+def scraped_services() -> list[Service]:
+    return [service for service in SERVICES.values() if service.job is not None]
+
+
+def reaches(source: str, target: str) -> bool:
+    return any(edge.source == source and edge.target == target for edge in EDGES)
+
+
+def mermaid() -> str:
+    """A diagram of the allowed connections for the README (generated, so it cannot go stale)."""
+    lines = ["flowchart LR", "  user((user)) -->|443| proxy"]
+    for edge in EDGES:
+        if edge.source == edge.target:
+            continue
+        port = SERVICES[edge.target].port(edge.port)
+        lines.append(f"  {_node(edge.source)} -->|{port.number}| {_node(edge.target)}")
+    for egress in EGRESS:
+        label = "/".join(str(p) for p in egress.ports) or "app ports"
+        lines.append(f"  {_node(egress.source)} -.->|{label}| {egress.to.replace('-', '_')}[({egress.to})]")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _node(name: str) -> str:
+    return name.replace("-", "_")
