@@ -19,7 +19,8 @@ BCRYPT_COST = 10
 # Machine users that call Prometheus and Alertmanager; the human user comes from settings.
 PROMETHEUS_USER = "prometheus"  # self-scrape, HA peers, scraping Alertmanager, sending alerts
 GRAFANA_USER = "grafana"  # datasources
-SERVICE_USERS = (PROMETHEUS_USER, GRAFANA_USER)
+PROBE_USER = "probe"  # container health checks, which cannot reach an unauthenticated endpoint
+SERVICE_USERS = (PROMETHEUS_USER, GRAFANA_USER, PROBE_USER)
 
 _STD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BCRYPT = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

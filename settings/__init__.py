@@ -55,7 +55,11 @@ def load() -> Settings:
         if value is not None:
             raw[key] = value
     secret_keys = [key for key in top_level_keys() if is_config_secret(f"{PROJECT}:{key}")]
-    return parse(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)
+    try:
+        return parse(raw, stack=pulumi.get_stack(), secret_keys=secret_keys)
+    except SettingsError as err:
+        # RunError is reported by `pulumi preview/up` as its message alone, without a traceback.
+        raise pulumi.RunError(str(err)) from None
 
 
 def _check_secrets_are_secret(raw: Mapping[str, Any], secret_keys: set[str]) -> None:

@@ -204,7 +204,7 @@ class KubernetesSettings:
     namespace: str = setting("namespace", v.k8s_name, "Namespace of the stack (Pod Security `restricted`).", "ngx-monitoring")
     host_namespace: str = setting("hostNamespace", v.k8s_name, "Namespace of node-exporter and the log shipper (Pod Security `privileged`).", "ngx-monitoring-host")
     ingress_class: str = setting("ingressClass", v.text, "IngressClass that exposes Grafana, Prometheus, Alertmanager and Loki.", "nginx")
-    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`.", None)
+    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
     tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
     api_server_cidr: str = setting("apiServerCidr", v.text, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery.", "0.0.0.0/0")

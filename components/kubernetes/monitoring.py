@@ -1,0 +1,11 @@
+"""Placeholder: replaced by the Kubernetes backend implementation."""
+import pulumi
+
+from components import TYPE_PREFIX
+from components.backend import MonitoringArgs
+
+
+class KubernetesMonitoring(pulumi.ComponentResource):
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"{TYPE_PREFIX}:KubernetesMonitoring", name, None, opts)
+        self.register_outputs({})

@@ -1,0 +1,58 @@
+"""Command-line arguments of the services whose settings are flags rather than files."""
+from __future__ import annotations
+
+from renderers import addresses, paths
+from settings import Settings
+from topology import ALERTMANAGER, PROXY, SERVICES
+
+NODE_EXPORTER_ROOT = "/host"
+
+
+def alertmanager_args(settings: Settings) -> list[str]:
+    port = SERVICES[ALERTMANAGER].port("web").number
+    args = [
+        f"--config.file={paths.config_path(ALERTMANAGER, 'alertmanager.yml')}",
+        f"--web.config.file={paths.config_path(ALERTMANAGER, 'web.yml')}",
+        f"--storage.path={paths.DATA_DIRS[ALERTMANAGER]}",
+        f"--data.retention={settings.alertmanager.retention}",
+        f"--web.listen-address=:{port}",
+        f"--web.external-url=https://{settings.domain}/alertmanager/",
+        "--web.route-prefix=/",
+    ]
+    peers = addresses.replica_hosts(settings, ALERTMANAGER)
+    if len(peers) == 1:
+        # A single replica gossips with nobody; an empty listen address turns clustering off.
+        return args + ["--cluster.listen-address="]
+    mesh = SERVICES[ALERTMANAGER].port("mesh-tcp").number
+    return args + [f"--cluster.listen-address=0.0.0.0:{mesh}"] + [f"--cluster.peer={peer}:{mesh}" for peer in peers]
+
+
+def node_exporter_args() -> list[str]:
+    return [
+        f"--path.rootfs={NODE_EXPORTER_ROOT}/root",
+        f"--path.procfs={NODE_EXPORTER_ROOT}/proc",
+        f"--path.sysfs={NODE_EXPORTER_ROOT}/sys",
+        # Container runtimes mount overlays and tmpfs per container; they would multiply the series.
+        "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
+        f"--web.listen-address=:{SERVICES['node-exporter'].port('web').number}",
+    ]
+
+
+def redis_exporter_args(settings: Settings) -> list[str]:
+    return [
+        f"--redis.addr=redis://{settings.redis.address}",
+        f"--web.listen-address=:{SERVICES['redis-exporter'].port('web').number}",
+    ]
+
+
+def proxy_exporter_args(settings: Settings) -> list[str]:
+    status = SERVICES[PROXY].port("status").number
+    return [
+        f"--nginx.scrape-uri=http://{addresses.host(settings, PROXY)}:{status}/stub_status",
+        f"--web.listen-address=:{SERVICES['proxy-exporter'].port('web').number}",
+    ]
+
+
+def alloy_args(config_file: str, storage_dir: str) -> list[str]:
+    return ["run", config_file, f"--server.http.listen-addr=0.0.0.0:{SERVICES['alloy'].port('web').number}",
+            f"--storage.path={storage_dir}"]

@@ -1,0 +1,1 @@
+"""Run the Pulumi program offline under mocks and write what it would deploy (see synth.py)."""

@@ -1,0 +1,120 @@
+"""Mocks that record every resource the program registers, with its options, and answer with
+deterministic outputs so the same settings always synthesise the same bytes."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+from pulumi.runtime.mocks import MockMonitor
+
+# How Pulumi marks a secret value on the wire (the mocks receive inputs in this form).
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+_FAKE_PEM = {
+    "CERTIFICATE": "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n",
+    "PRIVATE KEY": "-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n",
+    "CERTIFICATE REQUEST": "-----BEGIN CERTIFICATE REQUEST-----\n{body}\n-----END CERTIFICATE REQUEST-----\n",
+}
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
+
+
+def _stable(name: str, length: int = 32) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:length]
+
+
+def _pem(kind: str, name: str) -> str:
+    return _FAKE_PEM[kind].format(body=_stable(f"{kind}:{name}", 64))
+
+
+# Computed outputs by resource type: what the real provider would return, made up but stable.
+_COMPUTED = {
+    "random:index/randomPassword:RandomPassword": lambda name, inputs: {
+        "result": f"synth-{_stable(name, max(8, int(inputs.get('length', 32)) - 6))}",
+    },
+    "tls:index/privateKey:PrivateKey": lambda name, inputs: {
+        "privateKeyPem": _pem("PRIVATE KEY", name), "publicKeyPem": f"public-key-{_stable(name, 16)}",
+    },
+    "tls:index/selfSignedCert:SelfSignedCert": lambda name, inputs: {"certPem": _pem("CERTIFICATE", name)},
+    "tls:index/certRequest:CertRequest": lambda name, inputs: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
+    "tls:index/locallySignedCert:LocallySignedCert": lambda name, inputs: {"certPem": _pem("CERTIFICATE", name)},
+    "docker:index/remoteImage:RemoteImage": lambda name, inputs: {
+        "imageId": f"sha256:{_stable(str(inputs.get('name')), 64)}", "repoDigest": f"{inputs.get('name')}@sha256:{_stable(str(inputs.get('name')), 64)}",
+    },
+}
+
+
+@dataclass
+class Recorded:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str | None = None
+    custom: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Recorder(Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[tuple[str, str], Recorded] = {}
+        self._options: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
+        self.order: list[tuple[str, str]] = []
+
+    # Called by the stack transformation, which sees options the mock monitor does not.
+    def transformation(self, args: pulumi.ResourceTransformationArgs):
+        opts = args.opts or pulumi.ResourceOptions()
+        parent = getattr(opts.parent, "_name", None) if opts.parent is not None else None
+        options = {
+            "protect": bool(opts.protect),
+            "retainOnDelete": bool(opts.retain_on_delete),
+            "dependsOn": sorted(getattr(r, "_name", "?") for r in _as_list(opts.depends_on)),
+            "ignoreChanges": sorted(opts.ignore_changes or []),
+            "deleteBeforeReplace": bool(opts.delete_before_replace),
+            "provider": getattr(opts.provider, "_name", None) if opts.provider is not None else None,
+        }
+        self._options[(args.type_, args.name)] = (parent, options)
+        return None
+
+    def new_resource(self, args: MockResourceArgs):
+        key = (args.typ, args.name)
+        parent, options = self._options.get(key, (None, {}))
+        self.resources[key] = Recorded(args.typ, args.name, dict(args.inputs), parent, bool(args.custom), options)
+        self.order.append(key)
+        computed = _COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, args.inputs)
+        return f"{args.name}_id", {**args.inputs, **computed}
+
+    def call(self, args: MockCallArgs):
+        return {}, None
+
+    def all(self) -> list[Recorded]:
+        """Every resource, components included, in a stable order (type, then name)."""
+        for key, (parent, options) in self._options.items():
+            if key not in self.resources:  # component resources never reach new_resource
+                self.resources[key] = Recorded(key[0], key[1], {}, parent, False, options)
+        return [self.resources[key] for key in sorted(self.resources)]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock monitor, also keeping the stack's outputs (what `pulumi stack output` would show)."""
+
+    def __init__(self, mocks: Recorder) -> None:
+        super().__init__(mocks)
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResourceOutputs(self, request):
+        if "::pulumi:pulumi:Stack::" in request.urn:
+            self.stack_outputs = json_format.MessageToDict(request.outputs)
+        return super().RegisterResourceOutputs(request)

@@ -1,0 +1,112 @@
+"""synth: run __main__.py under mocks with a stack's configuration and write what it would deploy."""
+from __future__ import annotations
+
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from settings import PROJECT, Settings
+from synthesis.recorder import Recorded, Recorder, RecordingMonitor, is_secret
+from synthesis.stack_config import ROOT, load_stack_config
+from renderers.yamltext import dump
+
+SECRET_TEXT = "[secret]"
+
+
+@dataclass
+class SynthResult:
+    stack: str
+    settings: Settings
+    resources: list[Recorded]
+    files: dict[str, str]  # "<service>/<path>" -> text, as the service reads it
+    outputs: dict[str, Any]  # stack outputs, secrets still marked
+    placeholders: list[str] = field(default_factory=list)
+
+    def of_type(self, type_token: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every Kubernetes object as a manifest (secret values written as [secret])."""
+        return [redact(r.inputs) for r in self.resources if r.type.startswith("kubernetes:") and r.custom
+                and not r.type.startswith("kubernetes:helm") and r.type != "pulumi:providers:kubernetes"]
+
+
+def redact(value: Any) -> Any:
+    if is_secret(value):
+        return SECRET_TEXT
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def unwrap(value: Any) -> Any:
+    """Inputs with secret markers removed (for tests that need the values)."""
+    if is_secret(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Path = ROOT,
+          transformations: list = ()) -> SynthResult:
+    """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings."""
+    stack_config = load_stack_config(stack, list(config), list(secrets), root)
+    recorder = Recorder()
+    monitor = RecordingMonitor(recorder)
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(stack_config.engine_config(), sorted(stack_config.secret_keys))
+    pulumi.runtime.register_stack_transformation(recorder.transformation)
+    for transformation in transformations:
+        pulumi.runtime.register_stack_transformation(transformation)
+    captured: dict[str, Any] = {}
+
+    def program():
+        sys.path.insert(0, str(root))
+        try:
+            namespace = runpy.run_path(str(root / "__main__.py"), run_name="__ngx_synth__")
+        finally:
+            sys.path.remove(str(root))
+        captured["settings"] = namespace["settings"]
+        files = namespace["files"]
+        return namespace["auth_files"].apply(lambda auth: captured.update(files=dict(sorted({**files, **auth}.items()))))
+
+    _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
+    return SynthResult(stack, captured["settings"], recorder.all(), captured["files"], monitor.stack_outputs,
+                       stack_config.placeholders)
+
+
+def write(result: SynthResult, out: Path) -> list[Path]:
+    """resources.yaml, files/<service>/..., and kubernetes/*.yaml for a Kubernetes stack."""
+    written = []
+    out.mkdir(parents=True, exist_ok=True)
+    resources = [
+        {"type": r.type, "name": r.name, "parent": r.parent, "options": r.options, "inputs": redact(r.inputs)}
+        for r in result.resources
+    ]
+    written.append(_write(out / "resources.yaml", dump(resources)))
+    for key, text in result.files.items():
+        written.append(_write(out / "files" / key, text))
+    if result.settings.platform == "kubernetes":
+        for index, manifest in enumerate(result.manifests()):
+            kind = manifest.get("kind", "Object")
+            name = manifest.get("metadata", {}).get("name", f"object-{index}")
+            namespace = manifest.get("metadata", {}).get("namespace", "cluster")
+            written.append(_write(out / "kubernetes" / f"{namespace}.{kind}.{name}.yaml".lower(), dump(manifest)))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
