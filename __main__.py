@@ -5,7 +5,9 @@ and exports what users need. Everything else lives in settings/, renderers/ and 
 """
 import pulumi
 
+import capacity
 import settings as stack_settings
+from alerting.routing import unrouted_receivers
 from components.certificates import Certificates
 from components.credentials import Credentials
 from components.docker import DockerMonitoring
@@ -25,9 +27,16 @@ monitoring = BACKENDS[settings.platform](
     MonitoringArgs(settings, specs, certificates.ca_pem, certificates.proxy.cert_pem, certificates.proxy.key_pem),
 )
 
+estimate = capacity.estimate(settings)
+for finding in estimate.findings:
+    pulumi.log.warn(f"ngx-monitoring:{finding.key}: {finding.message}")
+for receiver in unrouted_receivers(settings):
+    pulumi.log.warn(f"ngx-monitoring:receivers: alerts routed to {receiver} notify nobody; configure one of its integrations under receivers")
+
 pulumi.export("urls", public_urls(settings))
 pulumi.export("caCertificate", certificates.ca_pem)
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(credentials.grafana_admin_password))
 pulumi.export("opsUser", settings.proxy.admin_user)
 pulumi.export("opsPassword", pulumi.Output.secret(credentials.passwords[settings.proxy.admin_user]))
+pulumi.export("capacity", estimate.as_output())

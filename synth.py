@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pulumi
 
+import capacity
+from alerting.routing import unrouted_receivers
 from settings import SettingsError
 from synthesis.run import synth, write
 
@@ -31,6 +33,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if result.placeholders:
         print(f"synth: placeholders stand in for credentials that are encrypted or unset: {', '.join(result.placeholders)}")
+    estimate = capacity.estimate(result.settings)
+    print(f"synth: capacity: {estimate.summary()}")
+    for finding in estimate.findings:
+        print(f"synth: warning: ngx-monitoring:{finding.key}: {finding.message}")
+    unrouted = unrouted_receivers(result.settings)
+    if unrouted:
+        print(f"synth: warning: ngx-monitoring:receivers: alerts routed to {', '.join(unrouted)} notify nobody; configure their integrations under receivers")
     if args.out:
         if args.out.exists():
             shutil.rmtree(args.out)

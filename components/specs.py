@@ -12,10 +12,10 @@ import pulumi
 from components.certificates import Certificates
 from components.credentials import Credentials
 from renderers import auth, bundle, commands, paths, probe
-from renderers.alertmanager import receiver_secret_files
+from alerting.receiver_files import receiver_secrets
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
-from settings import Secret, Settings
+from settings import Settings
 from topology import SERVICES
 
 GRAFANA_ADMIN_PASSWORD_FILE = paths.secret_file("grafana-admin-password")
@@ -64,24 +64,6 @@ class ServiceSpec:
         return self.data_dir is not None
 
 
-def setting_secret(settings: Settings, path: str) -> Secret:
-    node: object = settings
-    for part in path.split("."):
-        node = getattr(node, _attribute(type(node), part))
-    if not isinstance(node, Secret):
-        raise TypeError(f"{path} is not a secret setting")
-    return node
-
-
-def _attribute(cls: type, key: str) -> str:
-    import dataclasses
-
-    for item in dataclasses.fields(cls):
-        if item.metadata["spec"].key == key:
-            return item.name
-    raise KeyError(key)
-
-
 def _config(files: Mapping[str, str], service: str) -> dict[str, str]:
     return {bundle.container_path(key): text for key, text in bundle.files_of(files, service).items()}
 
@@ -110,8 +92,8 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
     port = lambda service, name="web": SERVICES[service].port(name).number  # noqa: E731
 
     receiver_files = {
-        paths.secret_file(name): _secret(pulumi.Output.from_input(setting_secret(settings, path).reveal()))
-        for name, path in sorted(receiver_secret_files(settings).items())
+        paths.secret_file(name): pulumi.Output.secret(secret.reveal())
+        for name, secret in sorted(receiver_secrets(settings).items())
     }
 
     specs = [

@@ -35,11 +35,14 @@ def parse(raw: Mapping[str, Any], *, stack: str, secret_keys: Iterable[str] = ()
     platform = v.one_of("docker", "kubernetes")(raw.get("platform"), "platform") if raw.get("platform") is not None else None
     if platform is None:
         raise SettingsError("platform", "is required: set it to docker (stack dev) or kubernetes (stack prod) with `pulumi config set platform docker`")
+    _check_secrets_are_secret(raw, set(secret_keys))
     settings = parse_section(Settings, raw, "", platform)
     if settings.environment is None:
         settings = replace(settings, environment=v.k8s_name(stack, "environment"))
-    _check_secrets_are_secret(raw, set(secret_keys))
     _check_consistency(settings)
+    import capacity  # the estimate reads validated settings; a volume it cannot fit is a settings error
+
+    capacity.estimate(settings).raise_errors()
     return settings
 
 
@@ -50,8 +53,9 @@ def load() -> Settings:
 
     config = pulumi.Config(PROJECT)
     raw: dict[str, Any] = {}
-    for key in top_level_keys():
-        value = config.get_object(key)
+    for _, spec in specs(Settings):
+        key = spec.key
+        value = config.get_object(key) if spec.section is not None else config.get(key)
         if value is not None:
             raw[key] = value
     secret_keys = [key for key in top_level_keys() if is_config_secret(f"{PROJECT}:{key}")]

@@ -211,6 +211,29 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class SeriesPerJob:
+    """Expected active series per scrape job, for the capacity estimate (defaults: a small API
+    deployment; measure yours with `count by (job) ({__name__=~".+"})`)."""
+
+    ngx_api: int = setting("ngxApi", v.positive_int, "Active series of job ngx-api (all API instances).", 5000)
+    node: int = setting("node", v.positive_int, "Active series of job node (per node).", 1500)
+    redis: int = setting("redis", v.positive_int, "Active series of job redis.", 500)
+    prometheus: int = setting("prometheus", v.positive_int, "Active series of job prometheus (per replica).", 2000)
+    alertmanager: int = setting("alertmanager", v.positive_int, "Active series of job alertmanager (per replica).", 300)
+    loki: int = setting("loki", v.positive_int, "Active series of job loki.", 3000)
+    grafana: int = setting("grafana", v.positive_int, "Active series of job grafana.", 1500)
+    proxy: int = setting("proxy", v.positive_int, "Active series of job proxy.", 50)
+    alloy: int = setting("alloy", v.positive_int, "Active series of job alloy.", 800)
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    series: SeriesPerJob = section("series", SeriesPerJob, "Expected active series per job.")
+    nodes: int = setting("nodes", v.positive_int, "Nodes that run node-exporter (Kubernetes: cluster nodes).", docker=1, kubernetes=3)
+    log_volume_per_day: str = setting("logVolumePerDay", v.prometheus_size, "Raw application log volume per day, before Loki's compression.", docker="500MB", kubernetes="5GB")
+
+
+@dataclass(frozen=True)
 class Settings:
     platform: str = setting("platform", v.one_of("docker", "kubernetes"), "Backend: docker (stack dev) or kubernetes (stack prod).")
     domain: str = setting("domain", v.hostname, "Host name the proxy / Ingress serves.", "monitoring.localhost")
@@ -228,3 +251,4 @@ class Settings:
     tls: TlsSettings = section("tls", TlsSettings, "A provided certificate (optional).")
     resources: ResourceSettings = section("resources", ResourceSettings, "Memory and CPU limits per service.")
     kubernetes: KubernetesSettings = section("kubernetes", KubernetesSettings, "Kubernetes-only settings.")
+    capacity: CapacitySettings = section("capacity", CapacitySettings, "Expected load, for the disk and memory estimate.")

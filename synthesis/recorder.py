@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
 from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
-from pulumi.runtime.mocks import MockMonitor
 
 # How Pulumi marks a secret value on the wire (the mocks receive inputs in this form).
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -106,15 +104,3 @@ def _as_list(value: Any) -> list[Any]:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
-
-class RecordingMonitor(MockMonitor):
-    """The mock monitor, also keeping the stack's outputs (what `pulumi stack output` would show)."""
-
-    def __init__(self, mocks: Recorder) -> None:
-        super().__init__(mocks)
-        self.stack_outputs: dict[str, Any] = {}
-
-    def RegisterResourceOutputs(self, request):
-        if "::pulumi:pulumi:Stack::" in request.urn:
-            self.stack_outputs = json_format.MessageToDict(request.outputs)
-        return super().RegisterResourceOutputs(request)

@@ -1,6 +1,7 @@
 """synth: run __main__.py under mocks with a stack's configuration and write what it would deploy."""
 from __future__ import annotations
 
+import asyncio
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from settings import PROJECT, Settings
-from synthesis.recorder import Recorded, Recorder, RecordingMonitor, is_secret
+from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
 from renderers.yamltext import dump
 
@@ -63,13 +64,22 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
     """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings."""
     stack_config = load_stack_config(stack, list(config), list(secrets), root)
     recorder = Recorder()
-    monitor = RecordingMonitor(recorder)
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(stack_config.engine_config(), sorted(stack_config.secret_keys))
     pulumi.runtime.register_stack_transformation(recorder.transformation)
     for transformation in transformations:
         pulumi.runtime.register_stack_transformation(transformation)
     captured: dict[str, Any] = {}
+
+    async def stack_outputs() -> dict[str, Any]:
+        """The exports, with secrets marked as Pulumi marks them on the wire."""
+        root = pulumi.runtime.settings.get_root_resource()
+        result = {}
+        for name, value in sorted(root.outputs.items()):
+            output = pulumi.Output.from_input(value)
+            resolved = await output.future()
+            result[name] = {SECRET_SIG_KEY: SECRET_SIG, "value": resolved} if await output.is_secret() else resolved
+        return result
 
     def program():
         sys.path.insert(0, str(root))
@@ -79,10 +89,12 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
             sys.path.remove(str(root))
         captured["settings"] = namespace["settings"]
         files = namespace["files"]
-        return namespace["auth_files"].apply(lambda auth: captured.update(files=dict(sorted({**files, **auth}.items()))))
+        done = namespace["auth_files"].apply(lambda auth: captured.update(files=dict(sorted({**files, **auth}.items()))))
+        outputs = pulumi.Output.from_input(asyncio.ensure_future(stack_outputs())).apply(lambda o: captured.update(outputs=o))
+        return pulumi.Output.all(done, outputs)
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
-    return SynthResult(stack, captured["settings"], recorder.all(), captured["files"], monitor.stack_outputs,
+    return SynthResult(stack, captured["settings"], recorder.all(), captured["files"], captured["outputs"],
                        stack_config.placeholders)
 
 

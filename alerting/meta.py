@@ -1,0 +1,172 @@
+"""Alerts on the monitoring stack itself (meta.yml): a stack that cannot alert must say so.
+
+Watchdog proves the whole path (rules -> Alertmanager -> heartbeat) end to end; the rest name the link
+that broke. Jobs with a dedicated "down" alert are left out of TargetDown so one outage notifies once.
+"""
+from __future__ import annotations
+
+import catalog
+from catalog import JOB_ALERTMANAGER, JOB_API, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
+from alerting.model import Alert, RuleGroup
+from alerting.promql import number, selector
+from settings import Settings
+from settings.validators import prometheus_size_bytes
+
+# Notification error share (0-1) above which sending or notifying counts as failing, not as a blip.
+NOTIFICATION_ERROR_RATIO = 0.01
+
+
+def _prom(series: str) -> str:
+    return selector(series, JOB_PROMETHEUS)
+
+
+def _am(series: str) -> str:
+    return selector(series, JOB_ALERTMANAGER)
+
+
+def _down(name: str, job: str, severity: str, summary: str, for_: str) -> Alert:
+    up = selector("up", job)
+    return Alert(
+        name, f"{up} == 0 or absent({up})", for_, severity, "meta", summary,
+        "{{ if $labels.instance }}Target {{ $labels.instance }} of {{ $labels.job }} fails its scrapes "
+        "(up = {{ $value }}){{ else }}Prometheus has no {{ $labels.job }} target at all "
+        "(absent(up) = {{ $value }}){{ end }}.",
+    )
+
+
+def watchdog() -> Alert:
+    return Alert(
+        "Watchdog", "vector(1)", None, "none", "meta",
+        "Always firing: proves that rules, Alertmanager and the heartbeat receiver all work.",
+        "This alert fires all the time (value {{ $value }}). If the dead man's switch stops hearing it, "
+        "alerting is broken somewhere between Prometheus and the heartbeat receiver.",
+    )
+
+
+def target_down(settings: Settings) -> Alert:
+    dedicated = "|".join((JOB_API, JOB_LOKI, JOB_GRAFANA))  # APIDown, LokiDown, GrafanaDown
+    return Alert(
+        "TargetDown",
+        f'{catalog.metric("up")}{{job!~"{dedicated}"}} == 0',
+        # 5m by default: survives a restart of any exporter; a scrape target gone longer leaves a gap.
+        settings.alerting.thresholds.target_down_for, "warning", "meta",
+        "A scrape target of the stack is down.",
+        "Target {{ $labels.instance }} of job {{ $labels.job }} fails its scrapes (up = {{ $value }}).",
+    )
+
+
+def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
+    retention = prometheus_size_bytes(settings.prometheus.retention_size)
+    usage = settings.alerting.thresholds.storage_usage
+    disk = " + ".join(_prom(s) for s in ("prometheus_tsdb_storage_blocks_bytes", "prometheus_tsdb_wal_storage_size_bytes",
+                                        "prometheus_tsdb_head_chunks_storage_size_bytes"))
+    sent = f"sum by (job, instance, alertmanager) (rate({_prom('prometheus_notifications_sent_total')}[5m]))"
+    errors = f"sum by (job, instance, alertmanager) (rate({_prom('prometheus_notifications_errors_total')}[5m]))"
+    return (
+        Alert(
+            "PrometheusRuleEvaluationFailures",
+            f"increase({_prom('prometheus_rule_evaluation_failures_total')}[5m]) > 0",
+            # 10m: a failing rule is an alert that cannot fire; one failed evaluation may be a reload race.
+            "10m", "critical", "meta",
+            "Prometheus fails to evaluate rules, so some alerts cannot fire.",
+            "{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5m.",
+        ),
+        Alert(
+            "PrometheusNotConnectedToAlertmanagers",
+            f"max_over_time({_prom('prometheus_notifications_alertmanagers_discovered')}[5m]) < 1",
+            # 10m: Alertmanagers restart one at a time; none for 10m means this replica's alerts go nowhere.
+            "10m", "warning", "meta",
+            "A Prometheus has no Alertmanager to send alerts to.",
+            "{{ $labels.instance }} has discovered {{ $value }} Alertmanagers.",
+        ),
+        Alert(
+            "PrometheusErrorSendingAlerts",
+            # min over Alertmanagers: failing to one of them is covered by the cluster alerts, to all is not.
+            f"min by (job, instance) ({errors} / ({sent} > 0)) > {number(NOTIFICATION_ERROR_RATIO)}",
+            # 10m: a single Alertmanager restart fails a few sends; ten minutes of failures lose alerts.
+            "10m", "critical", "meta",
+            "A Prometheus fails to send alerts to every Alertmanager.",
+            "{{ $value | humanizePercentage }} of alerts from {{ $labels.instance }} failed to reach even the best Alertmanager.",
+        ),
+        Alert(
+            "PrometheusConfigReloadFailed",
+            f"max_over_time({_prom('prometheus_config_last_reload_successful')}[5m]) == 0",
+            # 10m: leaves time for a corrected config to be reloaded before anyone is mailed.
+            "10m", "warning", "meta",
+            "Prometheus rejected its configuration and runs an old one.",
+            "The last configuration reload of {{ $labels.instance }} failed (successful = {{ $value }}).",
+        ),
+        Alert(
+            "PrometheusStorageNearRetentionSize",
+            f"({disk}) / {retention} > {number(usage)}",
+            # 30m: disk use only grows by compaction steps; a slow trend needs no faster alert.
+            "30m", "warning", "meta",
+            f"Prometheus storage is close to retentionSize {settings.prometheus.retention_size}: old data is deleted by size, not by age.",
+            "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of retentionSize "
+            f"{settings.prometheus.retention_size} (threshold {number(usage * 100)}%); history shorter than "
+            f"retentionTime {settings.prometheus.retention_time} may be kept.",
+        ),
+        Alert(
+            "PrometheusScrapeSampleLimitHit",
+            f"increase({_prom('prometheus_target_scrapes_exceeded_sample_limit_total')}[5m]) > 0",
+            # 5m: a target over sample_limit loses every scrape, so there is nothing to wait for.
+            "5m", "warning", "meta",
+            f"A target exposes more than sample_limit ({settings.prometheus.sample_limit}) samples and is not stored.",
+            "{{ $value | humanize }} scrapes were rejected for exceeding sample_limit on {{ $labels.instance }} in the last 5m.",
+        ),
+        Alert(
+            "PrometheusScrapeLabelLimitHit",
+            f"increase({_prom('prometheus_target_scrape_pool_exceeded_label_limits_total')}[5m]) > 0",
+            "5m", "warning", "meta",
+            f"A target exposes series with more than label_limit ({settings.prometheus.label_limit}) labels and is not stored.",
+            "{{ $value | humanize }} scrapes were rejected for exceeding label limits on {{ $labels.instance }} in the last 5m.",
+        ),
+    )
+
+
+def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
+    # Explicit `by`: Alertmanager adds labels to these counters across versions (reason, receiver_name),
+    # and a ratio of two counters with different label sets would silently match nothing.
+    failed = f"sum by (job, instance, integration) (rate({_am('alertmanager_notifications_failed_total')}[5m]))"
+    total = f"sum by (job, instance, integration) (rate({_am('alertmanager_notifications_total')}[5m]))"
+    alerts = [
+        Alert(
+            "AlertmanagerNotificationsFailing",
+            f"{failed} / ({total} > 0) > {number(NOTIFICATION_ERROR_RATIO)}",
+            # 10m: notifications are retried; only lasting failures mean a receiver never hears of alerts.
+            "10m", "critical", "meta",
+            "Alertmanager fails to deliver notifications through an integration.",
+            "{{ $value | humanizePercentage }} of {{ $labels.integration }} notifications from {{ $labels.instance }} failed.",
+        ),
+        Alert(
+            "AlertmanagerConfigReloadFailed",
+            f"max_over_time({_am('alertmanager_config_last_reload_successful')}[5m]) == 0",
+            "10m", "warning", "meta",
+            "Alertmanager rejected its configuration and runs an old one.",
+            "The last configuration reload of {{ $labels.instance }} failed (successful = {{ $value }}).",
+        ),
+    ]
+    replicas = settings.alertmanager.replicas
+    if replicas > 1:
+        alerts.append(Alert(
+            "AlertmanagerClusterMembersMissing",
+            f"{_am('alertmanager_cluster_members')} < {replicas}",
+            # 15m: a rolling restart takes members away for minutes; a lasting gap risks duplicate pages.
+            "15m", "warning", "meta",
+            f"An Alertmanager sees fewer than all {replicas} cluster members.",
+            "{{ $labels.instance }} sees {{ $value }} of " + str(replicas) + " Alertmanager cluster members.",
+        ))
+    return tuple(alerts)
+
+
+def groups(settings: Settings) -> tuple[RuleGroup, ...]:
+    down_for = settings.alerting.thresholds.target_down_for
+    return (RuleGroup("meta.alerts", (
+        watchdog(),
+        target_down(settings),
+        # Warning, not critical: logs and dashboards are lost, alerting is not.
+        _down("LokiDown", JOB_LOKI, "warning", "Loki is down: application logs are not stored or searchable.", down_for),
+        _down("GrafanaDown", JOB_GRAFANA, "warning", "Grafana is down: dashboards are unavailable.", down_for),
+        *prometheus_alerts(settings),
+        *alertmanager_alerts(settings),
+    )),)

@@ -1,0 +1,26 @@
+"""Small PromQL builders shared by every rule module, so selectors and ratios are written one way."""
+from __future__ import annotations
+
+import catalog
+
+
+def selector(series: str, job: str, *matchers: str) -> str:
+    """`series{job="...",...}` for a catalogued series (histograms: the _bucket/_sum/_count names)."""
+    if series not in catalog.series_names():
+        raise KeyError(f"{series} is not a series of the NGX metric catalog")
+    return f"{series}{{{','.join((catalog.job_selector(job), *matchers))}}}"
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL reads it: 0.01, not 0.010000000000000009."""
+    return format(value, ".10g")
+
+
+def zero_safe_ratio(part: str, whole: str) -> str:
+    """`part / whole` for two aggregations with the same labels, safe at both ends of traffic.
+
+    No traffic (`whole` is 0) gives no sample instead of NaN, so no ratio alert can fire on an idle
+    service. No `part` series yet (a labelled counter is only created on its first increment, e.g. the
+    first 5xx) gives 0 instead of no sample, so "no conversions at all" still reads as a 0% ratio.
+    """
+    return f"({part} or {whole} * 0) / ({whole} > 0)"

@@ -1,0 +1,111 @@
+"""Recording rules for alerts and dashboards (rendered to ngx-recording.yml).
+
+Names follow level:metric:operations (level = the labels kept). Dashboards read these series instead of
+raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. The SLO
+error ratios live in alerting.slo, next to the burn-rate alerts that use them.
+"""
+from __future__ import annotations
+
+from catalog import JOB_API, JOB_NODE
+from alerting.model import Recording, RuleGroup
+from alerting.promql import selector, zero_safe_ratio
+
+# API traffic (the seed guide's 5m request rates) and its hourly downsample.
+API_REQUESTS_RATE5M = "job:ngx_api_requests:rate5m"
+API_REQUESTS_BY_STATUS_RATE5M = "job_status:ngx_api_requests:rate5m"
+API_REQUESTS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests:rate5m"
+API_ERRORS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests_errors:rate5m"
+API_REQUESTS_RATE1H = "job:ngx_api_requests:rate1h"
+RESPONSE_TIME_BUCKETS_RATE5M = "job_le:ngx_response_time_seconds_bucket:rate5m"
+RESPONSE_TIME_QUANTILES = "job_quantile:ngx_response_time_seconds:histogram_quantile_rate5m"
+RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M = "job_endpoint_le:ngx_response_time_seconds_bucket:rate5m"
+RESPONSE_TIME_BY_ENDPOINT_QUANTILES = "job_endpoint_quantile:ngx_response_time_seconds:histogram_quantile_rate5m"
+
+# Business: conversations by outcome and tier, downsampled to 1h for the business alerts.
+CONVERSATIONS_RATE5M = "job_status_tier:ngx_conversations:rate5m"
+CONVERSATIONS_RATE1H = "job_status_tier:ngx_conversations:rate1h"
+CONVERTED_RATIO_1H = "job:ngx_conversations_converted:ratio_rate1h"
+DROPPED_RATIO_1H = "job:ngx_conversations_dropped:ratio_rate1h"
+ACTIVE_CONVERSATIONS = "job:ngx_active_conversations:sum"
+CONVERSIONS_RATE5M = "job_tier_archetype:conversation_conversions:rate5m"
+
+# ML.
+PREDICTIONS_RATE5M = "job_model_type_status:ngx_predictions:rate5m"
+PREDICTION_DURATION_BUCKETS_RATE5M = "job_model_type_le:ml_prediction_duration_seconds_bucket:rate5m"
+PREDICTION_DURATION_QUANTILES = "job_model_type_quantile:ml_prediction_duration_seconds:histogram_quantile_rate5m"
+PREDICTION_CONFIDENCE_BUCKETS_RATE5M = "job_model_type_le:ngx_prediction_confidence_bucket:rate5m"
+PREDICTION_CONFIDENCE_QUANTILES = "job_model_type_quantile:ngx_prediction_confidence:histogram_quantile_rate5m"
+
+# Nodes: share of CPU time busy and of memory in use, 0-1.
+NODE_CPU_UTILISATION = "instance:node_cpu_utilisation:rate5m"
+NODE_MEMORY_UTILISATION = "instance:node_memory_utilisation:ratio"
+
+# Latency percentiles the overview dashboard shows (seed guide: p50, p95, p99).
+LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
+
+
+def _rate(by: str, series: str, job: str, *matchers: str, window: str = "5m") -> str:
+    return f"sum by ({by}) (rate({selector(series, job, *matchers)}[{window}]))"
+
+
+def _quantiles(record: str, buckets: str, quantiles: tuple[str, ...]) -> tuple[Recording, ...]:
+    return tuple(Recording(record, f"histogram_quantile({q}, {buckets})", (("quantile", q),)) for q in quantiles)
+
+
+def _conversation_ratio(status: str) -> str:
+    """Share of `status` among all ngx_conversations_total increments (every status) in the last hour."""
+    part = f'sum by (job) ({CONVERSATIONS_RATE1H}{{status="{status}"}})'
+    whole = f"sum by (job) ({CONVERSATIONS_RATE1H})"
+    return zero_safe_ratio(part, whole)
+
+
+def api_group() -> RuleGroup:
+    errors = 'status=~"5.."'
+    return RuleGroup("ngx-api.rules", (
+        Recording(API_REQUESTS_RATE5M, _rate("job", "ngx_api_requests_total", JOB_API)),
+        Recording(API_REQUESTS_BY_STATUS_RATE5M, _rate("job, status", "ngx_api_requests_total", JOB_API)),
+        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, _rate("job, endpoint", "ngx_api_requests_total", JOB_API)),
+        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, _rate("job, endpoint", "ngx_api_requests_total", JOB_API, errors)),
+        # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
+        Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
+        Recording(RESPONSE_TIME_BUCKETS_RATE5M, _rate("job, le", "ngx_response_time_seconds_bucket", JOB_API)),
+        *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M, LATENCY_QUANTILES),
+        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, _rate("job, endpoint, le", "ngx_response_time_seconds_bucket", JOB_API)),
+        *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, ("0.95",)),
+    ))
+
+
+def business_group() -> RuleGroup:
+    return RuleGroup("ngx-business.rules", (
+        Recording(CONVERSATIONS_RATE5M, _rate("job, status, tier", "ngx_conversations_total", JOB_API)),
+        Recording(CONVERSATIONS_RATE1H, f"avg_over_time({CONVERSATIONS_RATE5M}[1h])"),
+        Recording(CONVERTED_RATIO_1H, _conversation_ratio("converted")),
+        Recording(DROPPED_RATIO_1H, _conversation_ratio("dropped")),
+        Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector('ngx_active_conversations', JOB_API)})"),
+        Recording(CONVERSIONS_RATE5M, _rate("job, tier, archetype", "conversation_conversions_total", JOB_API)),
+    ))
+
+
+def ml_group() -> RuleGroup:
+    return RuleGroup("ngx-ml.rules", (
+        Recording(PREDICTIONS_RATE5M, _rate("job, model_type, status", "ngx_predictions_total", JOB_API)),
+        Recording(PREDICTION_DURATION_BUCKETS_RATE5M, _rate("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
+        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M, ("0.5", "0.95")),
+        Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, _rate("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
+        *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M, ("0.5",)),
+    ))
+
+
+def node_group() -> RuleGroup:
+    idle = selector("node_cpu_seconds_total", JOB_NODE, 'mode=~"idle|iowait"')
+    available = selector("node_memory_MemAvailable_bytes", JOB_NODE)
+    total = selector("node_memory_MemTotal_bytes", JOB_NODE)
+    return RuleGroup("node.rules", (
+        # Busy = not idle and not waiting on I/O, averaged over the node's CPUs.
+        Recording(NODE_CPU_UTILISATION, f"1 - avg by (job, instance) (sum without (mode) (rate({idle}[5m])))"),
+        Recording(NODE_MEMORY_UTILISATION, f"1 - {available} / ({total} > 0)"),
+    ))
+
+
+def groups() -> tuple[RuleGroup, ...]:
+    return (api_group(), business_group(), ml_group(), node_group())

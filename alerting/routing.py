@@ -1,0 +1,170 @@
+"""Who is notified of what, and when, as data with no Alertmanager syntax.
+
+renderers.alertmanager turns this into alertmanager.yml; Grafana's notification policy tree can be
+derived from the same routes, so both tools route an alert the same way. Receiver names are fixed
+across stacks; which integrations each receiver gets depends on the stack's `receivers` settings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from settings import Settings
+
+ONCALL_PAGER = "oncall-pager"
+OPS_EMAIL = "ops-email"
+BUSINESS_DAILY = "business-daily"
+HEARTBEAT = "heartbeat"
+RECEIVERS = (ONCALL_PAGER, OPS_EMAIL, BUSINESS_DAILY, HEARTBEAT)
+ROOT_RECEIVER = OPS_EMAIL  # whatever no route claims is mailed, never dropped
+
+BUSINESS_HOURS = "business-hours"  # the one time interval: settings.alerting.businessHours
+
+# (label, operator, value); operators are =, !=, =~ and !~ with anchored RE2 regexes.
+Matcher = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Route:
+    receiver: str
+    matchers: tuple[Matcher, ...] = ()
+    group_by: tuple[str, ...] | None = None  # None: inherit from the parent route
+    group_wait: str | None = None  # wait before the first notification of a new group
+    group_interval: str | None = None  # wait before notifying about changes to a notified group
+    repeat_interval: str | None = None  # wait before repeating an unchanged, still-firing group
+    continue_: bool = False
+    active_time_intervals: tuple[str, ...] = ()  # notify only inside these intervals
+    routes: tuple["Route", ...] = ()
+
+
+@dataclass(frozen=True)
+class TimeInterval:
+    name: str
+    weekdays: tuple[str, ...]  # "monday:friday" ranges or single days
+    start: str  # HH:MM, inclusive
+    end: str  # HH:MM, exclusive
+    location: str  # IANA time zone
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    source_matchers: tuple[Matcher, ...]
+    target_matchers: tuple[Matcher, ...]
+    equal: tuple[str, ...]  # labels whose values must match between source and target
+    why: str
+
+
+# Timings. Pages go out at once and repeat hourly; mail is batched so a flapping service sends one
+# message, not thirty; the heartbeat repeats more often than the dead man's switch's timeout.
+PAGER_TIMING = dict(group_wait="10s", group_interval="5m", repeat_interval="1h")
+EMAIL_TIMING = dict(group_wait="2m", group_interval="30m", repeat_interval="12h")
+HEARTBEAT_TIMING = dict(group_wait="0s", group_interval="1m", repeat_interval="5m")
+# First notification of a new business group; it is muted outside working hours anyway.
+BUSINESS_GROUP_WAIT = "5m"
+
+
+def working_day_minutes(settings: Settings) -> int:
+    hours = settings.alerting.business_hours
+    (start_h, start_m), (end_h, end_m) = (map(int, t.split(":")) for t in (hours.start, hours.end))
+    return (end_h * 60 + end_m) - (start_h * 60 + start_m)
+
+
+def _duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
+
+
+def business_timing(settings: Settings) -> dict[str, str]:
+    """One digest per working day.
+
+    Notifications are muted outside the interval, and Alertmanager only retries a muted group at its
+    next group_interval tick. A group_interval as long as the working day puts exactly one tick inside
+    every working day, so the digest goes out once a day, inside working hours, whatever time the first
+    alert arrived. repeat_interval equal to it re-sends a still-firing digest at the next day's tick.
+    """
+    working_day = _duration(working_day_minutes(settings))
+    return dict(group_wait=BUSINESS_GROUP_WAIT, group_interval=working_day, repeat_interval=working_day)
+
+
+def routing_tree(settings: Settings) -> Route:
+    """The root route and its children, matched in order; the first match wins (no `continue`)."""
+    return Route(
+        receiver=ROOT_RECEIVER,
+        group_by=("alertname", "job"),
+        **EMAIL_TIMING,
+        routes=(
+            # First, so the always-firing Watchdog never reaches a human receiver.
+            Route(HEARTBEAT, (("alertname", "=", "Watchdog"),), group_by=("alertname",), **HEARTBEAT_TIMING),
+            # Before business: a critical alert pages whatever its category.
+            Route(ONCALL_PAGER, (("severity", "=", "critical"),), **PAGER_TIMING),
+            Route(BUSINESS_DAILY, (("category", "=", "business"),), group_by=("category",),
+                  active_time_intervals=(BUSINESS_HOURS,), **business_timing(settings)),
+            Route(OPS_EMAIL, (("severity", "=", "warning"),), **EMAIL_TIMING),
+        ),
+    )
+
+
+def time_intervals(settings: Settings) -> tuple[TimeInterval, ...]:
+    hours = settings.alerting.business_hours
+    return (TimeInterval(BUSINESS_HOURS, tuple(hours.weekdays.split(",")), hours.start, hours.end, hours.timezone),)
+
+
+def inhibit_rules() -> tuple[InhibitRule, ...]:
+    return (
+        InhibitRule(
+            (("severity", "=", "critical"),), (("severity", "=", "warning"),), ("job", "instance"),
+            "a page for a target already covers its warnings (same job and instance)",
+        ),
+        InhibitRule(
+            (("alertname", "=", "APIDown"),),
+            (("alertname", "=~", "HighErrorRate|HighResponseTime|SLOErrorBudgetBurn"),), ("job",),
+            "when the API is down its error-rate and latency alerts are symptoms, not news",
+        ),
+        InhibitRule(
+            (("alertname", "=", "RedisDown"),), (("alertname", "=", "LowCacheHitRate"),), (),
+            "without Redis every lookup misses the cache",
+        ),
+    )
+
+
+def receiver_integrations(settings: Settings) -> dict[str, list[str]]:
+    """Integrations ("pagerduty", "slack", "email", "webhook") each receiver gets from `receivers`."""
+    r = settings.receivers
+    pager = [name for name, configured in (("pagerduty", r.pagerduty), ("slack", r.slack)) if configured]
+    if not pager and r.email:
+        pager = ["email"]  # no pager configured: critical alerts are mailed rather than lost
+    return {
+        ONCALL_PAGER: pager,
+        OPS_EMAIL: ["email"] if r.email else [],
+        BUSINESS_DAILY: [name for name, configured in (("email", r.email), ("slack", r.slack)) if configured],
+        HEARTBEAT: ["webhook"] if r.heartbeat else [],
+    }
+
+
+def unrouted_receivers(settings: Settings) -> list[str]:
+    """Receivers with no integration: their alerts are accepted and notify nobody (warn about these)."""
+    return [name for name, integrations in receiver_integrations(settings).items() if not integrations]
+
+
+def _matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
+    label, op, value = matcher
+    actual = labels.get(label, "")
+    if op == "=":
+        return actual == value
+    if op == "!=":
+        return actual != value
+    if op in ("=~", "!~"):
+        return bool(re.fullmatch(value, actual)) == (op == "=~")
+    raise ValueError(f"unknown matcher operator {op!r}")
+
+
+def receivers_for(labels: Mapping[str, str], route: Route) -> tuple[str, ...]:
+    """Receivers an alert with `labels` reaches from `route` (Alertmanager's depth-first matching)."""
+    found: list[str] = []
+    for child in route.routes:
+        if all(_matches(m, labels) for m in child.matchers):
+            found.extend(receivers_for(labels, child))
+            if not child.continue_:
+                break
+    return tuple(found) or (route.receiver,)

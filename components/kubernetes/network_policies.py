@@ -1,0 +1,161 @@
+"""NetworkPolicies derived from topology.py: the same edges the Docker networks implement.
+
+Each namespace of the stack denies all ingress and egress, then allows DNS; each service gets one
+policy that admits exactly its topology clients on exactly their ports and lets it reach exactly its
+topology targets and its declared egress (internet, the application, the Kubernetes API). Policies
+are additive, so nothing here can widen another policy; the only way in from outside the stack is
+the entrypoint (the proxy) from the ingress controller's namespace.
+
+`network_policy_plan` is pure data so a test can compare it with the Docker networks and with the
+objects that reach the cluster.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import labels
+from renderers import addresses
+from settings import Settings
+from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+
+# Namespace of the ingress controller that forwards users to the proxy. A constant until settings
+# grow `kubernetes.ingressControllerNamespace` (ingress-nginx installs itself in this one by default).
+INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+ENTRYPOINT_PORT = "https"
+DNS_NAMESPACE = "kube-system"
+DNS_PORTS = ((53, "UDP"), (53, "TCP"))
+# "The internet" for notifications: every IPv4 address except private, shared (CGNAT) and link-local
+# ranges, so a receiver URL can never be pointed at a cluster service or the cloud metadata endpoint
+# (169.254.169.254). An SMTP relay inside the private network therefore needs its own policy.
+PUBLIC_IPV4 = "0.0.0.0/0"
+NON_PUBLIC_IPV4 = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other end of a rule: pods (of a service, or any) in a namespace, or an address block."""
+
+    namespace: str | None = None
+    service: str | None = None  # None with a namespace: every pod of that namespace
+    cidr: str | None = None
+    excluded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    peer: Peer
+    ports: tuple[tuple[int, str], ...]  # (number, protocol); empty means every port
+    why: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    namespace: str
+    service: str | None  # pods it selects; None selects every pod of the namespace
+    ingress: tuple[Rule, ...] | None  # None: the policy does not govern ingress
+    egress: tuple[Rule, ...] | None
+
+
+def _port(service: str, port_name: str) -> tuple[int, str]:
+    port = SERVICES[service].port(port_name)
+    return port.number, port.protocol
+
+
+def _pods(settings: Settings, service: str) -> Peer:
+    return Peer(namespace=addresses.namespace(settings, service), service=service)
+
+
+def _egress_peer(settings: Settings, to: str) -> Peer:
+    if to == "internet":
+        return Peer(cidr=PUBLIC_IPV4, excluded=NON_PUBLIC_IPV4)
+    if to == "app":
+        # The application's Service selector selects Services, not pods, so the namespace is the
+        # narrowest peer settings can name; the application's own policies decide further.
+        return Peer(namespace=settings.app.namespace)
+    if to == "kube-api":
+        return Peer(cidr=settings.kubernetes.api_server_cidr)
+    raise ValueError(f"topology egress to {to!r} has no Kubernetes peer")
+
+
+def _service_policy(settings: Settings, service: str) -> Policy:
+    ingress = [
+        Rule(_pods(settings, edge.source), (_port(service, edge.port),), edge.why)
+        for edge in EDGES if edge.target == service
+    ]
+    if service == ENTRYPOINT:
+        ingress.append(Rule(Peer(namespace=INGRESS_CONTROLLER_NAMESPACE), (_port(service, ENTRYPOINT_PORT),),
+                            "users arrive through the ingress controller"))
+    egress = [
+        Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why)
+        for edge in EDGES if edge.source == service
+    ]
+    egress += [
+        Rule(_egress_peer(settings, item.to), tuple((number, "TCP") for number in item.ports), item.why)
+        for item in EGRESS if item.source == service
+    ]
+    return Policy(service, addresses.namespace(settings, service), service, tuple(ingress), tuple(egress))
+
+
+def network_policy_plan(settings: Settings) -> list[Policy]:
+    """Every NetworkPolicy of the stack, in a stable order."""
+    namespaces = sorted({addresses.namespace(settings, service) for service in SERVICES})
+    plan: list[Policy] = []
+    for namespace in namespaces:
+        plan.append(Policy("default-deny", namespace, None, ingress=(), egress=()))
+        plan.append(Policy("allow-dns", namespace, None, ingress=None, egress=(
+            Rule(Peer(namespace=DNS_NAMESPACE), DNS_PORTS, "name resolution (cluster DNS)"),)))
+    plan += [_service_policy(settings, service) for service in sorted(SERVICES)]
+    return plan
+
+
+def _peer_manifest(peer: Peer) -> dict:
+    if peer.cidr is not None:
+        block = {"cidr": peer.cidr}
+        if peer.excluded:
+            block["except"] = list(peer.excluded)
+        return {"ipBlock": block}
+    manifest: dict = {"namespaceSelector": {"matchLabels": {labels.NAMESPACE_NAME: peer.namespace}}}
+    if peer.service is not None:
+        manifest["podSelector"] = {"matchLabels": labels.selector_labels(peer.service)}
+    return manifest
+
+
+def _rule_manifest(rule: Rule, direction: str) -> dict:
+    manifest: dict = {direction: [_peer_manifest(rule.peer)]}
+    if rule.ports:
+        manifest["ports"] = [{"port": number, "protocol": protocol} for number, protocol in rule.ports]
+    return manifest
+
+
+def policy_manifest(policy: Policy) -> dict:
+    """The NetworkPolicy spec of one planned policy."""
+    selector = {"matchLabels": labels.selector_labels(policy.service)} if policy.service else {}
+    spec: dict = {"podSelector": selector, "policyTypes": []}
+    if policy.ingress is not None:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = [_rule_manifest(rule, "from") for rule in policy.ingress]
+    if policy.egress is not None:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = [_rule_manifest(rule, "to") for rule in policy.egress]
+    return spec
+
+
+def create_network_policies(name: str, settings: Settings, namespaces: dict[str, pulumi.Output[str]],
+                            parent: pulumi.Resource) -> list[k8s.networking.v1.NetworkPolicy]:
+    """`namespaces` maps each stack namespace to its name as an Output of the Namespace resource, so
+    the policies are created after (and deleted before) their namespace."""
+    created = []
+    for policy in network_policy_plan(settings):
+        metadata_labels = (labels.service_labels(policy.service) if policy.service
+                           else labels.stack_labels(policy.name, "network-policy"))
+        created.append(k8s.networking.v1.NetworkPolicy(
+            f"{name}-{policy.namespace}-{policy.name}-policy",
+            metadata={"name": policy.name, "namespace": namespaces[policy.namespace], "labels": metadata_labels},
+            spec=policy_manifest(policy),
+            opts=pulumi.ResourceOptions(parent=parent),
+        ))
+    return created

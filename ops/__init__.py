@@ -1,0 +1,1 @@
+"""Operational commands: deploy annotations and backups."""

@@ -1,0 +1,153 @@
+"""prometheus.yml, web.yml and the Prometheus command line, checked by Debian's promtool 2.42.
+
+The files are checked at the in-container paths they name (see tests/sandbox.py), so a wrong path
+to a rule file, password file or certificate fails here rather than in a crash-looping container."""
+from __future__ import annotations
+
+import copy
+import subprocess
+
+import bcrypt
+import yaml
+
+import catalog
+from renderers import auth, paths
+from renderers.prometheus import prometheus_args, render_prometheus_config
+from renderers.rules import render_rule_files
+from renderers.web_config import render_web_config
+from settings import parse
+from tests.certs import ThrowawayCA
+from tests.sandbox import Sandbox
+
+DEV = parse({"platform": "docker"}, stack="dev")
+PROD = parse({"platform": "kubernetes"}, stack="prod")
+
+
+def _sandbox_with_prometheus_files(tmp_path, settings, config_text: str) -> Sandbox:
+    box = Sandbox(tmp_path / "sandbox")
+    box.put(paths.config_path("prometheus", "prometheus.yml"), config_text)
+    for name, text in render_rule_files(settings).items():
+        box.put(paths.config_path("prometheus", f"rules/{name}"), text)
+    ca = ThrowawayCA(tmp_path / "ca")
+    leaf = ca.issue("prometheus", ["prometheus", "localhost"])
+    box.put(paths.TLS_CA, ca.ca_pem)
+    box.put(paths.TLS_CERT, leaf.cert)
+    box.put(paths.TLS_KEY, leaf.key, 0o600)
+    for user in auth.SERVICE_USERS:
+        box.put(paths.password_file(user), "test-password\n", 0o600)
+    return box
+
+
+def test_dev_config_passes_promtool_with_its_rule_files(tmp_path):
+    box = _sandbox_with_prometheus_files(tmp_path, DEV, render_prometheus_config(DEV))
+    result = box.run(["promtool", "check", "config", paths.config_path("prometheus", "prometheus.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr
+    checked_rules = (result.stdout + result.stderr).count("rules found")
+    assert checked_rules == len(render_rule_files(DEV)), "promtool did not load every rendered rule file"
+
+
+def _static_twin(config: dict) -> dict:
+    """Debian builds promtool without Kubernetes service discovery; swap each kubernetes_sd_configs
+    block for a static target so promtool checks everything else in the prod file."""
+    twin = copy.deepcopy(config)
+    for job in twin["scrape_configs"]:
+        if job.pop("kubernetes_sd_configs", None) is not None:
+            job["static_configs"] = [{"targets": ["discovered:1"]}]
+    return twin
+
+
+def test_prod_config_passes_promtool_except_kubernetes_discovery(tmp_path):
+    config = yaml.safe_load(render_prometheus_config(PROD))
+    discovered = [job["job_name"] for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
+    assert sorted(discovered) == sorted([catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY])
+    box = _sandbox_with_prometheus_files(tmp_path, PROD, yaml.safe_dump(_static_twin(config)))
+    result = box.run(["promtool", "check", "config", paths.config_path("prometheus", "prometheus.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prod_kubernetes_discovery_uses_only_documented_fields():
+    """What promtool cannot check here: the kubernetes_sd_configs fields, against Prometheus's
+    documented schema (role, namespaces.names, selectors[].role/label)."""
+    config = yaml.safe_load(render_prometheus_config(PROD))
+    for job in config["scrape_configs"]:
+        for sd in job.get("kubernetes_sd_configs", []):
+            assert set(sd) <= {"role", "namespaces", "selectors"}
+            assert sd["role"] in {"pod", "endpoints", "endpointslice", "service"}
+            assert set(sd["namespaces"]) == {"names"} and sd["namespaces"]["names"]
+            for selector in sd.get("selectors", []):
+                assert set(selector) <= {"role", "label", "field"}
+
+
+def test_every_catalog_job_is_scraped_with_limits_and_debug_drop():
+    for settings in (DEV, PROD):
+        config = yaml.safe_load(render_prometheus_config(settings))
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        assert sorted(jobs) == sorted(catalog.JOBS)
+        for job in jobs.values():
+            assert job["sample_limit"] == settings.prometheus.sample_limit
+            assert job["label_limit"] == settings.prometheus.label_limit
+            assert {"source_labels": ["__name__"], "regex": "debug_.*", "action": "drop"} in job["metric_relabel_configs"]
+
+
+def test_alertmanager_targets_are_every_replica_never_a_load_balancer():
+    config = yaml.safe_load(render_prometheus_config(PROD))
+    targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == [f"alertmanager-{i}.alertmanager-headless.ngx-monitoring.svc:9093" for i in range(3)]
+    assert config["alerting"]["alert_relabel_configs"] == [{"regex": "replica", "action": "labeldrop"}]
+    assert config["global"]["external_labels"] == {"env": "prod", "replica": "${PROMETHEUS_REPLICA}"}
+
+
+def test_https_services_are_scraped_with_tls_and_a_password_file():
+    config = yaml.safe_load(render_prometheus_config(DEV))
+    for job in config["scrape_configs"]:
+        if job["job_name"] in (catalog.JOB_PROMETHEUS, catalog.JOB_ALERTMANAGER):
+            assert job["scheme"] == "https"
+            assert job["tls_config"] == {"ca_file": paths.TLS_CA}
+            assert job["basic_auth"]["password_file"] == paths.password_file(auth.PROMETHEUS_USER)
+            assert "password" not in job["basic_auth"]
+
+
+def test_short_scrape_interval_gets_a_timeout_that_fits():
+    settings = parse({"platform": "docker", "prometheus": {"scrapeInterval": "5s", "evaluationInterval": "5s"}}, stack="t")
+    assert yaml.safe_load(render_prometheus_config(settings))["global"]["scrape_timeout"] == "5s"
+
+
+def test_retention_is_set_by_flags_promtool_era_prometheus_accepts():
+    args = prometheus_args(DEV)
+    assert "--storage.tsdb.retention.time=15d" in args and "--storage.tsdb.retention.size=8GB" in args
+    help_text = subprocess.run(["prometheus", "--help"], capture_output=True, text=True, timeout=30)
+    for flag in (arg.split("=")[0] for arg in args):
+        assert flag in help_text.stdout + help_text.stderr, f"{flag} is unknown to Debian's prometheus"
+
+
+def test_rendering_is_deterministic():
+    assert render_prometheus_config(PROD) == render_prometheus_config(PROD)
+
+
+def test_web_config_passes_promtool_and_hashes_verify(tmp_path):
+    passwords = {user: f"pw-{user}" for user in auth.users("ngx-ops")}
+    hashes = {user: auth.bcrypt_hash(user, password, "salt-key") for user, password in passwords.items()}
+    text = render_web_config(hashes)
+    box = Sandbox(tmp_path / "sandbox")
+    ca = ThrowawayCA(tmp_path / "ca")
+    leaf = ca.issue("prometheus", ["prometheus"])
+    box.put(paths.TLS_CERT, leaf.cert)
+    box.put(paths.TLS_KEY, leaf.key, 0o600)
+    box.put(paths.config_path("prometheus", "web.yml"), text)
+    result = box.run(["promtool", "check", "web-config", paths.config_path("prometheus", "web.yml")])
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = yaml.safe_load(text)
+    assert document["tls_server_config"]["min_version"] == "TLS12"
+    for user, password in passwords.items():
+        stored = document["basic_auth_users"][user]
+        assert bcrypt.checkpw(password.encode(), stored.encode())
+        assert int(stored.split("$")[2]) >= 10, "bcrypt cost below 10"
+        assert password not in text
+
+
+def test_bcrypt_hash_is_stable_but_depends_on_key_user_and_password():
+    base = auth.bcrypt_hash("grafana", "pw", "key")
+    assert base == auth.bcrypt_hash("grafana", "pw", "key")
+    assert len({base, auth.bcrypt_hash("grafana", "pw", "other-key"), auth.bcrypt_hash("grafana", "pw2", "key"),
+                auth.bcrypt_hash("probe", "pw", "key")}) == 4

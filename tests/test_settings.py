@@ -1,0 +1,141 @@
+"""Settings: the stack files are accepted, and each kind of bad value is refused with its key named.
+
+Typos and bad units must fail at the boundary with a message a user can act on, not deploy a
+Prometheus that ignores retention or an Alertmanager that pages nobody."""
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from settings import PROJECT, SettingsError, parse, secret_paths
+from settings.schema import Secret
+from tests.conftest import ROOT
+
+
+def stack_mapping(stack: str) -> dict:
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return {key.split(":", 1)[1]: value for key, value in document["config"].items() if key.startswith(f"{PROJECT}:")}
+
+
+def test_dev_stack_file_is_valid_and_keeps_seed_retention():
+    settings = parse(stack_mapping("dev"), stack="dev")
+    assert settings.platform == "docker"
+    assert settings.prometheus.retention_time == "15d"  # seed guide (es): 15 días
+    assert settings.proxy.bind_address == "127.0.0.1"
+    assert settings.domain == "monitoring.localhost"
+
+
+def test_prod_stack_file_is_valid_once_its_credentials_are_set():
+    raw = stack_mapping("prod")
+    raw["receivers"]["slack"]["webhookUrl"] = "https://hooks.slack.com/services/T/B/X"
+    raw["receivers"]["pagerduty"]["routingKey"] = "pd-routing-7Q3"
+    raw["receivers"]["heartbeat"]["url"] = "https://hb.example.com/x"
+    settings = parse(raw, stack="prod", secret_keys=["receivers"])
+    assert (settings.prometheus.retention_time, settings.prometheus.retention_size) == ("30d", "10GB")
+    assert settings.prometheus.replicas == 2 and settings.alertmanager.replicas == 3
+    assert isinstance(settings.receivers.pagerduty.routing_key, Secret)
+    assert "pd-routing-7Q3" not in repr(settings)
+
+
+def test_prod_stack_file_without_credentials_names_the_missing_one():
+    with pytest.raises(SettingsError) as error:
+        parse(stack_mapping("prod"), stack="prod")
+    assert error.value.key.startswith("receivers.")
+    assert "required" in str(error.value)
+
+
+def test_partial_objects_take_defaults():
+    settings = parse({"platform": "docker", "prometheus": {"scrapeInterval": "30s", "evaluationInterval": "1m"}}, stack="dev")
+    assert settings.prometheus.scrape_interval == "30s"
+    assert settings.prometheus.retention_time == "15d"
+    assert settings.alerting.thresholds.error_rate == 0.01
+    assert settings.environment == "dev"
+
+
+def test_platform_defaults_differ_where_the_seed_guides_say():
+    dev = parse({"platform": "docker"}, stack="dev")
+    prod = parse({"platform": "kubernetes"}, stack="prod")
+    assert dev.prometheus.retention_time == "15d" and prod.prometheus.retention_time == "30d"
+    assert prod.prometheus.retention_size == "10GB"
+    assert (dev.alertmanager.replicas, prod.alertmanager.replicas) == (1, 3)
+
+
+BAD_VALUES = [
+    ({"platform": "swarm"}, "platform", "one of"),
+    ({"prometheus": {"retentionTime": "15 days"}}, "prometheus.retentionTime", "Prometheus duration"),
+    ({"prometheus": {"retentionTime": "1.5h"}}, "prometheus.retentionTime", "Prometheus duration"),
+    ({"prometheus": {"scrapeInterval": "0s"}}, "prometheus.scrapeInterval", "positive"),
+    ({"prometheus": {"retentionSize": "10 gigs"}}, "prometheus.retentionSize", "Prometheus size"),
+    ({"prometheus": {"storageSize": "20GB"}}, "prometheus.storageSize", "20Gi"),
+    ({"prometheus": {"retentionSize": "10GB", "storageSize": "10Gi"}}, "prometheus.retentionSize", "headroom"),
+    ({"prometheus": {"scrapeInterval": "30s", "evaluationInterval": "15s"}}, "prometheus.evaluationInterval", "at least 30s"),
+    ({"prometheus": {"replicas": 0}}, "prometheus.replicas", "at least 1"),
+    ({"prometheus": {"replicas": 2}}, "prometheus.replicas", "one replica"),
+    ({"prometheus": {"retentionTim": "15d"}}, "prometheus.retentionTim", "not a known key"),
+    ({"grafan": {}}, "grafan", "not a known key"),
+    ({"alerting": {"slo": {"availability": 1}}}, "alerting.slo.availability", "between 0 and 1"),
+    ({"alerting": {"slo": {"availability": 0}}}, "alerting.slo.availability", "between 0 and 1"),
+    ({"alerting": {"thresholds": {"errorRate": 1.5}}}, "alerting.thresholds.errorRate", "from 0 to 1"),
+    ({"alerting": {"thresholds": {"responseTimeP95": "fast"}}}, "alerting.thresholds.responseTimeP95", "number"),
+    ({"alerting": {"businessHours": {"start": "9am"}}}, "alerting.businessHours.start", "HH:MM"),
+    ({"images": {"grafana": "grafana/grafana:latest"}}, "images.grafana", "not pinned"),
+    ({"images": {"loki": "grafana/loki"}}, "images.loki", "not pinned"),
+    ({"app": {"targets": ["api.internal"]}}, "app.targets[0]", "host:port"),
+    ({"app": {"targets": []}}, "app.targets", "non-empty"),
+    ({"app": {"targets": ["a:1", "a:1"]}}, "app.targets", "more than once"),
+    ({"app": {"scheme": "ftp"}}, "app.scheme", "one of"),
+    ({"redis": {"address": "redis:99999"}}, "redis.address", "host:port"),
+    ({"domain": "monitoring_example"}, "domain", "host name"),
+    ({"proxy": {"bindAddress": "localhost"}}, "proxy.bindAddress", "IPv4"),
+    ({"proxy": {"httpsPort": 70000}}, "proxy.httpsPort", "TCP port"),
+    ({"receivers": {"email": {"smarthost": "smtp:587", "from": "not-an-address", "to": "ops@example.com"}}}, "receivers.email.from", "e-mail"),
+    ({"receivers": {"email": {"smarthost": "smtp:587", "from": "a@example.com", "to": ["ops@example"]}}}, "receivers.email.to", "e-mail"),
+    ({"receivers": {"slack": {"webhookUrl": "http://hooks.slack.com/x"}}}, "receivers.slack.webhookUrl", "https://"),
+    ({"receivers": {"heartbeat": {"url": "hb.example.com"}}}, "receivers.heartbeat.url", "URL"),
+    ({"resources": {"prometheus": {"memory": "2GB"}}}, "resources.prometheus.memory", "quantity"),
+    ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.privateKey", "both"),
+]
+
+
+@pytest.mark.parametrize("values,key,phrase", BAD_VALUES, ids=[case[1] for case in BAD_VALUES])
+def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
+    raw = {"platform": "docker", **values}
+    with pytest.raises(SettingsError) as error:
+        parse(raw, stack="dev", secret_keys=list(values))
+    assert error.value.key == key
+    message = str(error.value)
+    assert message.startswith(f"{PROJECT}:{key}: ")
+    assert phrase in message
+    assert "\n" not in message
+
+
+def test_kubernetes_namespaces_must_differ():
+    with pytest.raises(SettingsError) as error:
+        parse({"platform": "kubernetes", "kubernetes": {"namespace": "mon", "hostNamespace": "mon"}}, stack="prod")
+    assert error.value.key == "kubernetes.hostNamespace"
+
+
+@pytest.mark.parametrize("path", secret_paths())
+def test_credentials_in_plain_text_are_refused(path):
+    """A credential typed without --secret would sit in the stack file in clear text."""
+    top, *rest = path.split(".")
+    value: object = "https://hooks.example.com/x" if "url" in path.lower() else "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----" if "Key" in path and top == "tls" else "x"
+    for part in reversed(rest):
+        value = {part: value}
+    raw = {"platform": "docker", top: value}
+    with pytest.raises(SettingsError) as error:
+        parse(raw, stack="dev", secret_keys=[])
+    assert "--secret" in str(error.value)
+
+
+def test_secret_values_are_wrapped_and_never_printed():
+    settings = parse({"platform": "docker", "grafana": {"adminPassword": "hunter2-seeded"}}, stack="dev", secret_keys=["grafana"])
+    assert isinstance(settings.grafana.admin_password, Secret)
+    assert settings.grafana.admin_password.reveal() == "hunter2-seeded"
+    assert "hunter2-seeded" not in repr(settings) and "hunter2-seeded" not in str(settings.grafana)
+
+
+def test_settings_are_frozen():
+    settings = parse({"platform": "docker"}, stack="dev")
+    with pytest.raises(AttributeError):
+        settings.prometheus.replicas = 5  # type: ignore[misc]
