@@ -12,7 +12,8 @@ from components.certificates import Certificates
 from components.credentials import Credentials
 from components.docker import DockerMonitoring
 from components.kubernetes import KubernetesMonitoring
-from components.backend import MonitoringArgs, public_urls
+from components.backend import MonitoringArgs
+from renderers.addresses import public_urls
 from components.specs import build_specs, rendered_files
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}

@@ -9,7 +9,7 @@ from catalog import JOB_API, JOB_REDIS
 from alerting import recording as rec
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
-from alerting.slo import error_ratio
+from alerting.slo import API_REQUESTS_RATE5M, error_ratio
 from settings import Settings
 
 UP_API = selector("up", JOB_API)
@@ -76,7 +76,7 @@ def alerts(settings: Settings) -> tuple[Alert, ...]:
         Alert(
             "LowCacheHitRate",
             # The application reports the gauge even when idle; only a ratio under traffic means anything.
-            f"{selector('cache_hit_ratio', JOB_API)} < {number(t.cache_hit_ratio)} and on (job) {rec.API_REQUESTS_RATE5M} > 0",
+            f"{selector('cache_hit_ratio', JOB_API)} < {number(t.cache_hit_ratio)} and on (job) {API_REQUESTS_RATE5M} > 0",
             # 15m: the cache refills after a deploy or a Redis restart; only a lasting low ratio is a problem.
             t.cache_hit_ratio_for, "warning", "performance",
             "Too few cache lookups are served from Redis.",

@@ -11,6 +11,11 @@ def selector(series: str, job: str, *matchers: str) -> str:
     return f"{series}{{{','.join((catalog.job_selector(job), *matchers))}}}"
 
 
+def rate_by(labels: str, series: str, job: str, *matchers: str) -> str:
+    """`sum by (labels) (rate(series{job=...}[5m]))`: the 5m rate every recording starts from."""
+    return f"sum by ({labels}) (rate({selector(series, job, *matchers)}[5m]))"
+
+
 def number(value: float) -> str:
     """A threshold as PromQL reads it: 0.01, not 0.010000000000000009."""
     return format(value, ".10g")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from catalog import JOB_API, JOB_NODE
 from alerting.model import Recording, RuleGroup
-from alerting.promql import selector, zero_safe_ratio
+from alerting.promql import rate_by, selector, zero_safe_ratio
+from alerting.slo import API_REQUESTS_RATE5M
 
-# API traffic (the seed guide's 5m request rates) and its hourly downsample.
-API_REQUESTS_RATE5M = "job:ngx_api_requests:rate5m"
+# API traffic (the seed guide's 5m request rates; the total is recorded with the SLO) and its downsample.
 API_REQUESTS_BY_STATUS_RATE5M = "job_status:ngx_api_requests:rate5m"
 API_REQUESTS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests:rate5m"
 API_ERRORS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests_errors:rate5m"
@@ -44,10 +44,6 @@ NODE_MEMORY_UTILISATION = "instance:node_memory_utilisation:ratio"
 LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
 
 
-def _rate(by: str, series: str, job: str, *matchers: str, window: str = "5m") -> str:
-    return f"sum by ({by}) (rate({selector(series, job, *matchers)}[{window}]))"
-
-
 def _quantiles(record: str, buckets: str, quantiles: tuple[str, ...]) -> tuple[Recording, ...]:
     return tuple(Recording(record, f"histogram_quantile({q}, {buckets})", (("quantile", q),)) for q in quantiles)
 
@@ -62,36 +58,35 @@ def _conversation_ratio(status: str) -> str:
 def api_group() -> RuleGroup:
     errors = 'status=~"5.."'
     return RuleGroup("ngx-api.rules", (
-        Recording(API_REQUESTS_RATE5M, _rate("job", "ngx_api_requests_total", JOB_API)),
-        Recording(API_REQUESTS_BY_STATUS_RATE5M, _rate("job, status", "ngx_api_requests_total", JOB_API)),
-        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, _rate("job, endpoint", "ngx_api_requests_total", JOB_API)),
-        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, _rate("job, endpoint", "ngx_api_requests_total", JOB_API, errors)),
+        Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", "ngx_api_requests_total", JOB_API)),
+        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by("job, endpoint", "ngx_api_requests_total", JOB_API)),
+        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by("job, endpoint", "ngx_api_requests_total", JOB_API, errors)),
         # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
         Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
-        Recording(RESPONSE_TIME_BUCKETS_RATE5M, _rate("job, le", "ngx_response_time_seconds_bucket", JOB_API)),
+        Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", "ngx_response_time_seconds_bucket", JOB_API)),
         *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M, LATENCY_QUANTILES),
-        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, _rate("job, endpoint, le", "ngx_response_time_seconds_bucket", JOB_API)),
+        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, rate_by("job, endpoint, le", "ngx_response_time_seconds_bucket", JOB_API)),
         *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, ("0.95",)),
     ))
 
 
 def business_group() -> RuleGroup:
     return RuleGroup("ngx-business.rules", (
-        Recording(CONVERSATIONS_RATE5M, _rate("job, status, tier", "ngx_conversations_total", JOB_API)),
+        Recording(CONVERSATIONS_RATE5M, rate_by("job, status, tier", "ngx_conversations_total", JOB_API)),
         Recording(CONVERSATIONS_RATE1H, f"avg_over_time({CONVERSATIONS_RATE5M}[1h])"),
         Recording(CONVERTED_RATIO_1H, _conversation_ratio("converted")),
         Recording(DROPPED_RATIO_1H, _conversation_ratio("dropped")),
         Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector('ngx_active_conversations', JOB_API)})"),
-        Recording(CONVERSIONS_RATE5M, _rate("job, tier, archetype", "conversation_conversions_total", JOB_API)),
+        Recording(CONVERSIONS_RATE5M, rate_by("job, tier, archetype", "conversation_conversions_total", JOB_API)),
     ))
 
 
 def ml_group() -> RuleGroup:
     return RuleGroup("ngx-ml.rules", (
-        Recording(PREDICTIONS_RATE5M, _rate("job, model_type, status", "ngx_predictions_total", JOB_API)),
-        Recording(PREDICTION_DURATION_BUCKETS_RATE5M, _rate("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
+        Recording(PREDICTIONS_RATE5M, rate_by("job, model_type, status", "ngx_predictions_total", JOB_API)),
+        Recording(PREDICTION_DURATION_BUCKETS_RATE5M, rate_by("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
         *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M, ("0.5", "0.95")),
-        Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, _rate("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
+        Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
         *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M, ("0.5",)),
     ))
 

@@ -41,6 +41,26 @@ def url(settings: Settings, service: str, port: str = "web") -> str:
     return f"{spec.scheme}://{host(settings, service)}:{spec.port(port).number}"
 
 
+# Path prefixes the proxy serves each UI/API under, on the one public host name.
+ROUTES = {"grafana": "/grafana/", "prometheus": "/prometheus/", "alertmanager": "/alertmanager/", "loki": "/loki/"}
+
+
+def public_port(settings: Settings) -> int:
+    """The HTTPS port users type: the published one on Docker, the Ingress's 443 on Kubernetes."""
+    return settings.proxy.https_port if settings.platform == "docker" else 443
+
+
+def public_url(settings: Settings, service: str) -> str:
+    """https://<domain>[:port]/<route>: the port only when it is not 443, as users type it."""
+    port = public_port(settings)
+    authority = settings.domain if port == 443 else f"{settings.domain}:{port}"
+    return f"https://{authority}{ROUTES[service]}"
+
+
+def public_urls(settings: Settings) -> dict[str, str]:
+    return {service: public_url(settings, service) for service in ROUTES}
+
+
 def tls_names(settings: Settings, service: str) -> list[str]:
     """DNS names a service's internal certificate must cover."""
     names = [service, "localhost"]

@@ -51,7 +51,15 @@ def push_url(settings: Settings) -> str:
 
 def stream_labels(settings: Settings) -> dict[str, str]:
     """The labels every line carries, whatever it says."""
-    return {"job": catalog.LOG_JOB, "env": settings.environment, "service_name": catalog.LOG_JOB}
+    return _allowed({"job": catalog.LOG_JOB, "env": settings.environment, "service_name": catalog.LOG_JOB})
+
+
+def _allowed(labels: dict[str, str]) -> dict[str, str]:
+    """Fail at render time, not in Loki's stream count, if a label outside the catalogue sneaks in."""
+    refused = sorted(name for name in labels if name not in catalog.LOG_LABELS or name in HIGH_CARDINALITY_FIELDS)
+    if refused:
+        raise ValueError(f"log labels {refused} are not in catalog.LOG_LABELS")
+    return labels
 
 
 def render_alloy_config(settings: Settings) -> str:
@@ -138,7 +146,7 @@ def _stages(settings: Settings, kubernetes: bool) -> list[str]:
             _attr("source", _str("event")),
             _attr("expression", _str(f"^(?P<event_label>{EVENT_NAME})$")),
         ]),
-        _block("stage.labels", [_attr("values", _object({"level": "level_label", "event": "event_label"}))]),
+        _block("stage.labels", [_attr("values", _object(_allowed({"level": "level_label", "event": "event_label"})))]),
         _block("stage.static_labels", [_attr("values", _object(stream_labels(settings)))]),
         # Last: whatever an earlier stage or the source added (the `filename` label, for one) is dropped.
         _block("stage.label_keep", [_attr("values", _list(sorted(catalog.LOG_LABELS)))]),

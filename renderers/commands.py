@@ -16,7 +16,7 @@ def alertmanager_args(settings: Settings) -> list[str]:
         f"--storage.path={paths.DATA_DIRS[ALERTMANAGER]}",
         f"--data.retention={settings.alertmanager.retention}",
         f"--web.listen-address=:{port}",
-        f"--web.external-url=https://{settings.domain}/alertmanager/",
+        f"--web.external-url={addresses.public_url(settings, ALERTMANAGER)}",
         "--web.route-prefix=/",
     ]
     peers = addresses.replica_hosts(settings, ALERTMANAGER)
@@ -55,4 +55,6 @@ def proxy_exporter_args(settings: Settings) -> list[str]:
 
 def alloy_args(config_file: str, storage_dir: str) -> list[str]:
     return ["run", config_file, f"--server.http.listen-addr=0.0.0.0:{SERVICES['alloy'].port('web').number}",
-            f"--storage.path={storage_dir}"]
+            f"--storage.path={storage_dir}",
+            # No usage reports to Grafana Labs and no profiling endpoints on the scrape port.
+            "--disable-reporting", "--server.http.enable-pprof=false"]

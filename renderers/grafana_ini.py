@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Union
 
-from renderers import paths
+from renderers import addresses, paths
 from settings import Settings
 from topology import GRAFANA, SERVICES
 
@@ -21,7 +21,6 @@ SECRET_KEY_FILE = paths.secret_file(SECRET_KEY_FILE_NAME)
 CONFIG_FILE = paths.config_path(GRAFANA, "grafana.ini")
 DATA_DIR = paths.DATA_DIRS[GRAFANA]
 PROVISIONING_DIR = paths.config_path(GRAFANA, "provisioning")
-SUB_PATH = "/grafana/"
 
 # One year, in seconds, like the proxy; Grafana only sends it if a request reaches it without the proxy.
 HSTS_MAX_AGE_SECONDS = 31536000
@@ -54,13 +53,6 @@ def file_reference(path: str) -> str:
     return f"$__file{{{path}}}"
 
 
-def public_root(settings: Settings) -> str:
-    """https://<domain>[:port]/grafana/ — the port only when the published one is not 443, as users type it."""
-    port = settings.proxy.https_port if settings.platform == "docker" else 443
-    authority = settings.domain if port == 443 else f"{settings.domain}:{port}"
-    return f"https://{authority}{SUB_PATH}"
-
-
 def _sections(settings: Settings) -> dict[str, dict[str, Value]]:
     return {
         "paths": {
@@ -75,7 +67,7 @@ def _sections(settings: Settings) -> dict[str, dict[str, Value]]:
             "protocol": "http",
             "http_port": SERVICES[GRAFANA].port("web").number,
             "domain": settings.domain,
-            "root_url": public_root(settings),
+            "root_url": addresses.public_url(settings, "grafana"),
             "serve_from_sub_path": True,
             # The proxy forwards the Host the user typed; Prometheus scrapes by container name, which
             # a domain check would redirect away from /metrics.

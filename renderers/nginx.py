@@ -41,8 +41,7 @@ HTTPS_PORT = SERVICES[PROXY].port("https").number
 HTTP_PORT = SERVICES[PROXY].port("http").number
 STATUS_PORT = SERVICES[PROXY].port("status").number
 
-# Path prefixes users reach each service under (components.backend.ROUTES mirrors them).
-ROUTES = {GRAFANA: "/grafana/", PROMETHEUS: "/prometheus/", ALERTMANAGER: "/alertmanager/", LOKI: "/loki/"}
+ROUTES = addresses.ROUTES
 BASIC_AUTH_SERVICES = (PROMETHEUS, ALERTMANAGER, LOKI)  # Grafana has its own login
 
 # TLS 1.2 is the floor: 1.0 and 1.1 have no AEAD ciphers and are deprecated (RFC 8996).
@@ -144,7 +143,7 @@ def render_htpasswd(hashes: Mapping[str, str]) -> str:
 def redirect_target(settings: Settings) -> str:
     """Where port 8080 sends a request: the https port users reach, which the host may publish
     on another number than the container's 8443, with `:443` left out as browsers do."""
-    port = settings.proxy.https_port if settings.platform == "docker" else 443
+    port = addresses.public_port(settings)
     return "https://$host$request_uri" if port == 443 else f"https://$host:{port}$request_uri"
 
 

@@ -137,7 +137,7 @@ def prometheus_args(settings: Settings) -> list[str]:
         f"--storage.tsdb.retention.time={prom.retention_time}",
         f"--storage.tsdb.retention.size={prom.retention_size}",
         f"--web.listen-address=:{SERVICES[PROMETHEUS].port('web').number}",
-        f"--web.external-url=https://{settings.domain}/prometheus/",
+        f"--web.external-url={addresses.public_url(settings, PROMETHEUS)}",
         # The UI is served under /prometheus/ by the proxy, while internal clients use the root path.
         "--web.route-prefix=/",
         # Lifecycle lets a config change reload without a restart; the admin API serves snapshots

@@ -284,3 +284,8 @@ def test_parser_rejects_what_alloy_would_reject():
 def test_rendering_is_deterministic():
     for settings in (DEV, PROD):
         assert alloy.render_alloy_config(settings) == alloy.render_alloy_config(settings)
+
+
+def test_renderer_refuses_labels_outside_the_catalogue():
+    with pytest.raises(ValueError, match="request_id"):
+        alloy._allowed({"job": "ngx-api", "request_id": "r-1"})

@@ -566,6 +566,7 @@ def served(request, tmp_path_factory):
     return stack, STACKS[stack], _serve(tmp_path_factory.mktemp(f"live-{stack}"), STACKS[stack])
 
 
+@pytest.mark.live
 def test_live_routes_reach_the_right_upstream_with_normalised_paths(served):
     _, _, results = served
     assert results["root"]["status"] == 302 and _header(results["root"], "Location") == ["/grafana/"]
@@ -577,6 +578,7 @@ def test_live_routes_reach_the_right_upstream_with_normalised_paths(served):
     assert results["unknown_path"]["status"] == 404
 
 
+@pytest.mark.live
 def test_live_basic_auth_guards_prometheus_and_loki(served):
     _, _, results = served
     assert results["prom_anonymous"]["status"] == 401
@@ -586,6 +588,7 @@ def test_live_basic_auth_guards_prometheus_and_loki(served):
     assert any(k.lower() == "authorization" for k, _ in _upstream(results["prom_query"])["headers"])
 
 
+@pytest.mark.live
 def test_live_admin_lifecycle_deletion_and_metrics_are_refused(served):
     _, _, results = served
     for name in ("prom_admin", "prom_admin_encoded", "prom_admin_dotdot", "prom_admin_via_grafana", "prom_quit",
@@ -593,6 +596,7 @@ def test_live_admin_lifecycle_deletion_and_metrics_are_refused(served):
         assert results[name].get("status") == 403, (name, results[name])
 
 
+@pytest.mark.live
 def test_live_loki_gets_the_stack_tenant_only(served):
     _, settings, results = served
     loki = _upstream(results["loki_labels"])
@@ -602,6 +606,7 @@ def test_live_loki_gets_the_stack_tenant_only(served):
     assert not any("_" in key for key, _ in loki["headers"]), "a header with underscores got through"
 
 
+@pytest.mark.live
 def test_live_upstream_tls_is_verified(served):
     """Alertmanager's stand-in presents a certificate from an unknown CA: the proxy refuses it."""
     _, _, results = served
@@ -610,6 +615,7 @@ def test_live_upstream_tls_is_verified(served):
     assert _upstream(results["prom_query"])["service"] == PROMETHEUS  # the trusted one passes
 
 
+@pytest.mark.live
 def test_live_security_headers_on_proxied_and_error_responses(served):
     _, _, results = served
     for name in ("grafana_health", "prom_query", "prom_admin", "prom_anonymous", "unknown_path"):
@@ -622,12 +628,14 @@ def test_live_security_headers_on_proxied_and_error_responses(served):
     assert _header(results["grafana_health"], "Server") == ["nginx"], "server_tokens off hides the version"
 
 
+@pytest.mark.live
 def test_live_websocket_upgrade_reaches_grafana_live(served):
     _, _, results = served
     seen = {key.lower(): value for key, value in _upstream(results["grafana_live"])["headers"]}
     assert seen["upgrade"] == "websocket" and seen["connection"] == "upgrade"
 
 
+@pytest.mark.live
 def test_live_http_redirects_to_the_published_https_port(served):
     stack, settings, results = served
     port = "" if stack == "kubernetes" else ":8443"
@@ -635,6 +643,7 @@ def test_live_http_redirects_to_the_published_https_port(served):
     assert _header(results["http_redirect"], "Location") == [f"https://{settings.domain}{port}/grafana/?x=1"]
 
 
+@pytest.mark.live
 def test_live_status_port_answers_private_addresses_only(served):
     _, _, results = served
     assert results["status_private"]["status"] == 200 and "Active connections" in results["status_private"]["body"]
@@ -642,6 +651,7 @@ def test_live_status_port_answers_private_addresses_only(served):
     assert results["health_public"]["status"] == 200
 
 
+@pytest.mark.live
 def test_live_login_is_rate_limited(served):
     _, _, results = served
     burst = results["login_burst"]
@@ -649,6 +659,7 @@ def test_live_login_is_rate_limited(served):
     assert burst.index(429) == 1 + nginx.LOGIN_BURST, burst
 
 
+@pytest.mark.live
 def test_live_tls_versions_and_ciphers(served):
     _, _, results = served
     assert results["tls_default"]["version"] == "TLSv1.3" and results["tls_default"]["alpn"] == "h2"

@@ -1,11 +1,80 @@
-"""Placeholder: replaced by the Docker backend implementation."""
+"""The Docker backend (stack dev): every service of the topology as a hardened container on networks
+derived from the topology, with only the proxy published on the host."""
+from __future__ import annotations
+
+from graphlib import TopologicalSorter
+
 import pulumi
 
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
+from renderers.addresses import public_urls
+from components.docker.networks import create_networks, network_plan, networks_of, reaches_host
+from components.docker.service import DockerService, DockerServiceArgs, PublishedPort
+from settings import Settings
+from topology import (ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES)
+
+# What must be healthy before a service is created: only what it cannot start well without. nginx
+# resolves its upstreams once, at start, and refuses to start on a name that does not exist yet, so the
+# proxy comes last; Grafana checks its datasources; Prometheus delivers alerts from its first rule
+# evaluation; Alloy ships logs from its first read; the proxy exporter reads the proxy's status page.
+# Scrape targets are not listed: Prometheus records a target that is down and keeps trying.
+START_AFTER: dict[str, tuple[str, ...]] = {
+    PROMETHEUS: (ALERTMANAGER,),
+    GRAFANA: (PROMETHEUS, LOKI, ALERTMANAGER),
+    ALLOY: (LOKI,),
+    PROXY: (GRAFANA, PROMETHEUS, ALERTMANAGER, LOKI),
+    PROXY_EXPORTER: (PROXY,),
+}
+
+
+def creation_order() -> list[str]:
+    """Services in an order where everything in START_AFTER comes before its dependants."""
+    graph = {service: START_AFTER.get(service, ()) for service in sorted(SERVICES)}
+    return list(TopologicalSorter(graph).static_order())
+
+
+def published_ports(settings: Settings, service: str) -> list[PublishedPort]:
+    """Host ports of a service: the entry point's HTTPS and HTTP (which redirects), nothing else."""
+    if service != ENTRYPOINT:
+        return []
+    proxy = SERVICES[ENTRYPOINT]
+    return [
+        PublishedPort(proxy.port("https").number, settings.proxy.https_port, settings.proxy.bind_address),
+        PublishedPort(proxy.port("http").number, settings.proxy.http_port, settings.proxy.bind_address),
+    ]
 
 
 class DockerMonitoring(pulumi.ComponentResource):
+    """The monitoring stack on one Docker engine.
+
+    `services`: topology service name -> its `DockerService`.
+    `grafana_ready`: Grafana's public URL, resolving only once the Grafana container and the proxy in
+    front of it are healthy (what a Grafana provider needs before its first request).
+    """
+
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:DockerMonitoring", name, None, opts)
-        self.register_outputs({})
+        settings = args.settings
+        plan = network_plan(settings)
+        networks = create_networks(name, settings, plan, parent=self)
+
+        self.services: dict[str, DockerService] = {}
+        for service in creation_order():
+            self.services[service] = DockerService(
+                f"{name}-{service}",
+                DockerServiceArgs(
+                    spec=args.specs[service],
+                    networks=[networks[key] for key in networks_of(plan, service)],
+                    published=published_ports(settings, service),
+                    reach_host=reaches_host(settings, service),
+                    start_after=tuple(self.services[other] for other in START_AFTER.get(service, ())),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        grafana_url = public_urls(settings)[GRAFANA]
+        self.grafana_ready: pulumi.Output[str] = pulumi.Output.all(
+            self.services[GRAFANA].ready, self.services[PROXY].ready,
+        ).apply(lambda _: grafana_url)
+        self.register_outputs({"grafana_ready": self.grafana_ready})

@@ -1,11 +1,61 @@
-"""Placeholder: replaced by the Kubernetes backend implementation."""
+"""The Kubernetes backend (stack prod): the monitoring stack as namespaced, hardened workloads.
+
+Same inputs and outputs as the Docker backend; what differs is only how each ServiceSpec is placed:
+- two namespaces, Pod Security `restricted` for the stack and `privileged` for the two host-access
+  DaemonSets alone (namespaces.py);
+- one KubernetesWorkload per service (workload.py): Prometheus, Alertmanager, Loki and Grafana as
+  StatefulSets with a claim per replica, the rest as Deployments or DaemonSets;
+- default-deny NetworkPolicies plus exactly the topology's edges (network_policies.py);
+- read-only discovery RBAC for Prometheus (rbac.py);
+- an Ingress in front of the proxy (ingress.py).
+"""
+from __future__ import annotations
+
 import pulumi
 
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
+from components.kubernetes.ingress import create_ingress
+from components.kubernetes.namespaces import create_namespaces
+from components.kubernetes.network_policies import create_network_policies
+from components.kubernetes.rbac import create_prometheus_rbac
+from components.kubernetes.workload import KubernetesWorkload, needs_api_token
+from renderers import addresses
+from topology import ENTRYPOINT, GRAFANA
 
 
 class KubernetesMonitoring(pulumi.ComponentResource):
+    """Outputs:
+    - `services`: service name -> the workload that runs it (StatefulSet, Deployment or DaemonSet);
+    - `grafana_ready`: resolves (to True) once Grafana, the proxy and the Ingress in front of them
+      are ready, i.e. once Grafana answers at its public URL; the Grafana provider depends on it.
+    """
+
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:KubernetesMonitoring", name, None, opts)
-        self.register_outputs({})
+        settings = args.settings
+        namespaces = create_namespaces(name, settings, self)
+        namespace_names = {key: resource.metadata.name for key, resource in namespaces.items()}
+
+        workloads = {
+            service: KubernetesWorkload(f"{name}-{service}", spec, settings,
+                                        namespace_names[addresses.namespace(settings, service)],
+                                        opts=pulumi.ResourceOptions(parent=self))
+            for service, spec in sorted(args.specs.items())
+        }
+        for service, workload in workloads.items():
+            if needs_api_token(service):
+                create_prometheus_rbac(f"{name}-{service}", settings, workload.service_account.metadata.name,
+                                       workload.service_account.metadata.namespace, namespace_names, self)
+        create_network_policies(name, settings, namespace_names, self)
+        entrypoint = workloads[ENTRYPOINT]
+        ingress = create_ingress(name, args, namespace_names[addresses.namespace(settings, ENTRYPOINT)],
+                                 entrypoint.service, self)
+
+        self.services: dict[str, pulumi.CustomResource] = {service: workload.workload for service, workload in workloads.items()}
+        self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
+            workloads[GRAFANA].ready, entrypoint.ready, ingress.id).apply(lambda _: True)
+        self.register_outputs({
+            "services": {service: workload.metadata.name for service, workload in self.services.items()},
+            "grafana_ready": self.grafana_ready,
+        })
