@@ -11,9 +11,11 @@ from alerting.routing import unrouted_receivers
 from components.certificates import Certificates
 from components.credentials import Credentials
 from components.docker import DockerMonitoring
+from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
 from components.backend import MonitoringArgs
-from renderers.addresses import public_urls
+from renderers.addresses import public_url, public_urls
+from renderers.auth import GRAFANA_USER
 from components.specs import build_specs, rendered_files
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
@@ -28,6 +30,20 @@ monitoring = BACKENDS[settings.platform](
     MonitoringArgs(settings, specs, certificates.ca_pem, certificates.proxy.cert_pem, certificates.proxy.key_pem),
 )
 
+grafana_content = GrafanaContent(
+    "ngx-grafana-content",
+    GrafanaContentArgs(
+        settings=settings,
+        url=public_url(settings, "grafana"),
+        ca_pem=certificates.ca_pem,
+        admin_user=settings.grafana.admin_user,
+        admin_password=credentials.grafana_admin_password,
+        grafana_password=credentials.passwords[GRAFANA_USER],
+        internal_ca_pem=certificates.internal_ca_pem,
+        ready=monitoring.grafana_ready,
+    ),
+)
+
 estimate = capacity.estimate(settings)
 for finding in estimate.findings:
     pulumi.log.warn(f"ngx-monitoring:{finding.key}: {finding.message}")
@@ -40,4 +56,6 @@ pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(credentials.grafana_admin_password))
 pulumi.export("opsUser", settings.proxy.admin_user)
 pulumi.export("opsPassword", pulumi.Output.secret(credentials.passwords[settings.proxy.admin_user]))
+pulumi.export("dashboards", grafana_content.dashboard_urls)
+pulumi.export("deployAnnotationToken", grafana_content.annotation_token)
 pulumi.export("capacity", estimate.as_output())

@@ -7,28 +7,19 @@ from __future__ import annotations
 
 from catalog import JOB_API, JOB_REDIS
 from alerting import recording as rec
+from alerting.meta import down_alert
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
 from alerting.slo import API_REQUESTS_RATE5M, error_ratio
 from settings import Settings
 
-UP_API = selector("up", JOB_API)
-
 
 def alerts(settings: Settings) -> tuple[Alert, ...]:
     t = settings.alerting.thresholds
     return (
-        Alert(
-            "APIDown",
-            # absent(): a job whose discovery finds no target at all is as down as one that fails scrapes.
-            f"{UP_API} == 0 or absent({UP_API})",
-            # 2m = 8 failed scrapes at 15s: longer than a rolling restart of one instance.
-            t.api_down_for, "critical", "availability",
-            "The NGX API cannot be scraped: it is down or unreachable.",
-            "{{ if $labels.instance }}Target {{ $labels.instance }} of {{ $labels.job }} fails its scrapes "
-            "(up = {{ $value }}){{ else }}Prometheus has no {{ $labels.job }} target at all "
-            "(absent(up) = {{ $value }}){{ end }} for more than " + t.api_down_for + ".",
-        ),
+        # 2m = 8 failed scrapes at 15s: longer than a rolling restart of one instance.
+        down_alert("APIDown", JOB_API, t.api_down_for, "critical", "availability",
+                   "The NGX API cannot be scraped: it is down or unreachable."),
         Alert(
             "HighErrorRate",
             f"{error_ratio('5m')} > {number(t.error_rate)}",

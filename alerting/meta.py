@@ -24,13 +24,14 @@ def _am(series: str) -> str:
     return selector(series, JOB_ALERTMANAGER)
 
 
-def _down(name: str, job: str, severity: str, summary: str, for_: str) -> Alert:
+def down_alert(name: str, job: str, for_: str, severity: str, category: str, summary: str) -> Alert:
+    """`job` fails its scrapes, or has no target at all: discovery finding nothing is an outage too."""
     up = selector("up", job)
     return Alert(
-        name, f"{up} == 0 or absent({up})", for_, severity, "meta", summary,
+        name, f"{up} == 0 or absent({up})", for_, severity, category, summary,
         "{{ if $labels.instance }}Target {{ $labels.instance }} of {{ $labels.job }} fails its scrapes "
         "(up = {{ $value }}){{ else }}Prometheus has no {{ $labels.job }} target at all "
-        "(absent(up) = {{ $value }}){{ end }}.",
+        "(absent(up) = {{ $value }}){{ end }} for more than " + for_ + ".",
     )
 
 
@@ -165,8 +166,8 @@ def groups(settings: Settings) -> tuple[RuleGroup, ...]:
         watchdog(),
         target_down(settings),
         # Warning, not critical: logs and dashboards are lost, alerting is not.
-        _down("LokiDown", JOB_LOKI, "warning", "Loki is down: application logs are not stored or searchable.", down_for),
-        _down("GrafanaDown", JOB_GRAFANA, "warning", "Grafana is down: dashboards are unavailable.", down_for),
+        down_alert("LokiDown", JOB_LOKI, down_for, "warning", "meta", "Loki is down: application logs are not stored or searchable."),
+        down_alert("GrafanaDown", JOB_GRAFANA, down_for, "warning", "meta", "Grafana is down: dashboards are unavailable."),
         *prometheus_alerts(settings),
         *alertmanager_alerts(settings),
     )),)

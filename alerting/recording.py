@@ -1,8 +1,8 @@
 """Recording rules for alerts and dashboards (rendered to ngx-recording.yml).
 
 Names follow level:metric:operations (level = the labels kept). Dashboards read these series instead of
-raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. The SLO
-error ratios live in alerting.slo, next to the burn-rate alerts that use them.
+raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. The API's
+total and 5xx request rates and the SLO error ratios live in alerting.slo, next to the burn-rate alerts.
 """
 from __future__ import annotations
 

@@ -64,10 +64,14 @@ HEARTBEAT_TIMING = dict(group_wait="0s", group_interval="1m", repeat_interval="5
 BUSINESS_GROUP_WAIT = "5m"
 
 
+def _minutes(hh_mm: str) -> int:
+    hours, minutes = hh_mm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 def working_day_minutes(settings: Settings) -> int:
     hours = settings.alerting.business_hours
-    (start_h, start_m), (end_h, end_m) = (map(int, t.split(":")) for t in (hours.start, hours.end))
-    return (end_h * 60 + end_m) - (start_h * 60 + start_m)
+    return _minutes(hours.end) - _minutes(hours.start)
 
 
 def _duration(minutes: int) -> str:
@@ -81,7 +85,8 @@ def business_timing(settings: Settings) -> dict[str, str]:
     Notifications are muted outside the interval, and Alertmanager only retries a muted group at its
     next group_interval tick. A group_interval as long as the working day puts exactly one tick inside
     every working day, so the digest goes out once a day, inside working hours, whatever time the first
-    alert arrived. repeat_interval equal to it re-sends a still-firing digest at the next day's tick.
+    alert arrived. The next day's tick comes at least 24h - group_interval later, so a repeat_interval
+    equal to group_interval re-sends a still-firing digest every working day (up to 12h days).
     """
     working_day = _duration(working_day_minutes(settings))
     return dict(group_wait=BUSINESS_GROUP_WAIT, group_interval=working_day, repeat_interval=working_day)

@@ -70,16 +70,16 @@ def _ratio(window: str) -> str:
     return f"sum_over_time({API_ERRORS_RATE5M}[{window}]) / (sum_over_time({API_REQUESTS_RATE5M}[{window}]) > 0)"
 
 
-def recording_group() -> RuleGroup:
+def recordings() -> tuple[Recording, ...]:
     errors = rate_by("job", "ngx_api_requests_total", JOB_API, 'status=~"5.."')
     total = rate_by("job", "ngx_api_requests_total", JOB_API)
-    return RuleGroup("ngx-slo.rules", (
+    return (
         Recording(API_REQUESTS_RATE5M, total),
         # 0, not absent, before the first 5xx is ever counted: availability must read 100%, not "no data".
         Recording(API_ERRORS_RATE5M, f"{errors} or {total} * 0"),
         *(Recording(error_ratio(window), _ratio(window)) for window in WINDOWS),
         Recording(AVAILABILITY, f"1 - {error_ratio('5m')}"),
-    ))
+    )
 
 
 def budget_group(settings: Settings) -> RuleGroup:
@@ -124,8 +124,9 @@ def burn_alerts(settings: Settings) -> tuple[Alert, ...]:
 
 
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:
+    # The burn alerts follow the ratios in the same group: rules of a group run in order, so each
+    # evaluation compares the ratios it has just recorded, not those of another group's last run.
     return (
-        recording_group(),
+        RuleGroup("ngx-slo.rules", recordings() + burn_alerts(settings)),
         budget_group(settings),
-        RuleGroup("ngx-slo.alerts", burn_alerts(settings)),
     )

@@ -11,7 +11,7 @@ import pulumi
 
 from components.certificates import Certificates
 from components.credentials import Credentials
-from renderers import auth, bundle, commands, paths, probe
+from renderers import alloy, auth, bundle, commands, paths, probe
 from alerting.receiver_files import receiver_secrets
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
@@ -21,7 +21,6 @@ from topology import SERVICES
 GRAFANA_ADMIN_PASSWORD_FILE = paths.secret_file("grafana-admin-password")
 GRAFANA_SECRET_KEY_FILE = paths.secret_file("grafana-secret-key")
 ALLOY_STORAGE = "/var/lib/alloy/data"
-APP_LOG_DIR = "/var/log/ngx"  # where the application's log directory is mounted (read-only) for Alloy
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,7 @@ class ServiceSpec:
     storage_size: str | None = None
     scratch_dirs: tuple[str, ...] = ()
     host_mounts: tuple[HostMount, ...] = ()
+    supplemental_groups: tuple[int, ...] = ()
     # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
     replica_env: str | None = None
     notes: tuple[str, ...] = field(default=())
@@ -131,9 +131,11 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
         ServiceSpec(
             "alloy", images.alloy, tuple(commands.alloy_args(paths.config_path("alloy", "config.alloy"), ALLOY_STORAGE)), {},
             _config(files, "alloy"), {},
-            # 473 is the image's alloy user; the application's log files must be readable by it.
+            # 473 is the image's alloy user. Kubelet log files are root:root 0640, so on Kubernetes the
+            # user joins group 0 to read them; on Docker the application's files must be readable by 473.
             473, 473, 1, res.alloy.memory, res.alloy.cpu, Probe("web", http_path="/-/ready"),
-            scratch_dirs=(ALLOY_STORAGE, "/tmp"), host_mounts=(HostMount(settings.app.log_path, APP_LOG_DIR),),
+            scratch_dirs=(ALLOY_STORAGE, "/tmp"), host_mounts=(HostMount(*alloy.log_mount(settings)),),
+            supplemental_groups=(0,) if settings.platform == "kubernetes" else (),
         ),
         ServiceSpec(
             "node-exporter", images.node_exporter, tuple(commands.node_exporter_args()), {}, {}, {},

@@ -13,7 +13,7 @@ Where the logs come from:
   kubelet's files under /var/log/pods for the pods of the application namespace. We read files rather
   than use loki.source.kubernetes because that component streams every line through the API server
   and, run on every node, would tail every pod once per node; the files are local, cost the API server
-  nothing, and keep being read while the API server is unavailable.
+  nothing, need no API token, and keep being read while the API server is unavailable.
 """
 from __future__ import annotations
 
@@ -95,32 +95,24 @@ def _docker_files() -> list[str]:
 
 
 def _pod_files(settings: Settings) -> list[str]:
-    """Pods of the application namespace -> their log files on this node.
+    """The kubelet writes /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log, and each
+    node holds only the files of its own pods: a glob on the application namespace finds exactly what
+    this node must ship, with no discovery, API token or API-server egress needed."""
+    return [_block(f'local.file_match "{_SOURCE}"', [
+        _attr("path_targets", f"[{_object({'__path__': pod_log_glob(settings)})}]"),
+        _attr("sync_period", _str("10s")),
+    ])]
 
-    Discovery lists the namespace's pods on every node; local.file_match only finds the files of the
-    pods scheduled here, so each node ships its own pods once and no node filter (which would need the
-    node name injected into the pod) is required.
-    """
-    return [
-        _block(f'discovery.kubernetes "{_SOURCE}"', [
-            _attr("role", _str("pod")),
-            _block("namespaces", [_attr("names", _list([settings.app.namespace]))]),
-        ]),
-        _block(f'discovery.relabel "{_SOURCE}"', [
-            _attr("targets", f"discovery.kubernetes.{_SOURCE}.targets"),
-            # The kubelet writes /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log.
-            _block("rule", [
-                _attr("source_labels", _list(["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"])),
-                _attr("separator", _str("/")),
-                _attr("target_label", _str("__path__")),
-                _attr("replacement", _str(f"{POD_LOG_DIR}/*$1/*.log")),
-            ]),
-        ]),
-        _block(f'local.file_match "{_SOURCE}"', [
-            _attr("path_targets", f"discovery.relabel.{_SOURCE}.output"),
-            _attr("sync_period", _str("10s")),
-        ]),
-    ]
+
+def pod_log_glob(settings: Settings) -> str:
+    return f"{POD_LOG_DIR}/{settings.app.namespace}_*/*/*.log"
+
+
+def log_mount(settings: Settings) -> tuple[str, str]:
+    """(host path, in-container path) of the logs Alloy reads, mounted read-only."""
+    if settings.platform == "kubernetes":
+        return POD_LOG_DIR, POD_LOG_DIR
+    return settings.app.log_path, APP_LOG_DIR
 
 
 def _stages(settings: Settings, kubernetes: bool) -> list[str]:

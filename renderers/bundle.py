@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from dashboards import render_dashboards
 from renderers import paths
 from renderers.alertmanager import render_alertmanager_config, render_alertmanager_templates
 from renderers.alloy import render_alloy_config
@@ -34,6 +35,7 @@ def render_config_files(settings: Settings) -> dict[str, str]:
         **{f"alertmanager/templates/{name}": text for name, text in render_alertmanager_templates().items()},
         "loki/loki.yaml": render_loki_config(settings),
         "grafana/grafana.ini": render_grafana_ini(settings),
+        **{f"grafana/dashboards/{name}": text for name, text in render_dashboards(settings).items()},
         "alloy/config.alloy": render_alloy_config(settings),
         "proxy/nginx.conf": render_nginx_config(settings),
     }

@@ -98,6 +98,8 @@ def _check_consistency(s: Settings) -> None:
     if (tls.certificate is None) != (tls.private_key is None):
         missing = "tls.privateKey" if tls.private_key is None else "tls.certificate"
         raise SettingsError(missing, "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA")
+    if tls.certificate is not None and tls.ca_certificate is None:
+        raise SettingsError("tls.caCertificate", "is required with tls.certificate: clients and the Ingress verify the proxy against it; set the PEM of the CA that issued the certificate")
     email = s.receivers.email
     if email is not None and email.password is not None and email.username is None:
         raise SettingsError("receivers.email.username", "is required when receivers.email.password is set")
@@ -114,5 +116,7 @@ def _check_consistency(s: Settings) -> None:
         for key, replicas in (("prometheus.replicas", prom.replicas), ("alertmanager.replicas", s.alertmanager.replicas)):
             if replicas != 1:
                 raise SettingsError(key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability")
+    if s.platform == "kubernetes" and s.kubernetes.api_server_cidr is None:
+        raise SettingsError("kubernetes.apiServerCidr", "is required on Kubernetes: Prometheus may reach only the API server; set it to its address, e.g. `pulumi config set --path kubernetes.apiServerCidr 10.96.0.1/32` (see `kubectl get endpoints kubernetes -n default`)")
     if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
         raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")

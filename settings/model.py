@@ -183,7 +183,7 @@ class TlsSettings:
 @dataclass(frozen=True)
 class ServiceResources:
     memory: str = setting("memory", v.volume_size, "Memory limit (request on Kubernetes equals it).")
-    cpu: str = setting("cpu", v.text, "CPU limit in Kubernetes units (e.g. 500m, 1).")
+    cpu: str = setting("cpu", v.cpu, "CPU limit in Kubernetes units (e.g. 500m, 1).")
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,8 @@ class KubernetesSettings:
     cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
     tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
-    api_server_cidr: str = setting("apiServerCidr", v.text, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery.", "0.0.0.0/0")
+    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
+    ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,15 @@ def volume_size_bytes(text: str) -> int:
     return int(number) * _QUANTITY_UNITS[unit]
 
 
+def cpu(value: object, key: str) -> str:
+    """A Kubernetes CPU quantity: whole or decimal cores (1, 0.5) or millicores (500m)."""
+    raw = str(value).strip()
+    match = re.match(r"^(\d+(?:\.\d+)?)(m?)$", raw)
+    if not match or float(match.group(1)) == 0:
+        raise SettingsError(key, f"{value!r} is not a CPU quantity; write it like 500m or 1")
+    return raw
+
+
 def positive_int(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit() or int(value) < 1:
         raise SettingsError(key, f"{value!r} must be a whole number of at least 1")
@@ -170,6 +179,17 @@ def host_port_list(value: object, key: str) -> tuple[str, ...]:
     if duplicates:
         raise SettingsError(key, f"lists {', '.join(duplicates)} more than once; list each target once")
     return items
+
+
+def cidr(value: object, key: str) -> str:
+    """An IPv4 CIDR such as 10.96.0.1/32 (the whole internet, 0.0.0.0/0, is refused)."""
+    raw = text(value, key)
+    address, sep, bits = raw.partition("/")
+    if not sep or not _IPV4_RE.match(address) or not bits.isdigit() or not 0 <= int(bits) <= 32:
+        raise SettingsError(key, f"{value!r} is not an IPv4 CIDR; write it like 10.96.0.1/32")
+    if int(bits) == 0:
+        raise SettingsError(key, f"{value!r} allows every address; name the API server's address, e.g. 10.96.0.1/32")
+    return raw
 
 
 def email(value: object, key: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+from pulumi.runtime.mocks import MockMonitor
 
 # How Pulumi marks a secret value on the wire (the mocks receive inputs in this form).
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -43,6 +44,8 @@ _COMPUTED = {
     "tls:index/selfSignedCert:SelfSignedCert": lambda name, inputs: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/certRequest:CertRequest": lambda name, inputs: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
     "tls:index/locallySignedCert:LocallySignedCert": lambda name, inputs: {"certPem": _pem("CERTIFICATE", name)},
+    # A fixed rotation date: the real one lives in state and changes only when the rotation is due.
+    "time:index/rotating:Rotating": lambda name, inputs: {"rfc3339": "2026-01-01T00:00:00Z", "unix": 1767225600},
     "docker:index/remoteImage:RemoteImage": lambda name, inputs: {
         "imageId": f"sha256:{_stable(str(inputs.get('name')), 64)}", "repoDigest": f"{inputs.get('name')}@sha256:{_stable(str(inputs.get('name')), 64)}",
     },
@@ -57,6 +60,8 @@ class Recorded:
     parent: str | None = None
     custom: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    # Names of the resources it waits for: depends_on and every resource an input came from.
+    dependencies: frozenset[str] = frozenset()
 
 
 class Recorder(Mocks):
@@ -104,3 +109,24 @@ def _as_list(value: Any) -> list[Any]:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
+
+
+class DependencyMonitor(MockMonitor):
+    """The mock monitor, also keeping each resource's dependencies (explicit and through its inputs),
+    which the mocks alone never see."""
+
+    def __init__(self, mocks: Recorder) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, frozenset[str]] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        urns = set(request.dependencies)
+        for deps in request.propertyDependencies.values():
+            urns |= set(deps.urns)
+        self.dependencies[request.name] = frozenset(urn.rsplit("::", 1)[-1] for urn in urns)
+        return super().RegisterResource(request)
+
+    def attach(self, resources: list[Recorded]) -> list[Recorded]:
+        for resource in resources:
+            resource.dependencies = self.dependencies.get(resource.name, frozenset())
+        return resources

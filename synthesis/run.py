@@ -13,7 +13,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from settings import PROJECT, Settings
-from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, Recorded, Recorder, is_secret
+from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
 from renderers.yamltext import dump
 
@@ -32,6 +32,18 @@ class SynthResult:
     def of_type(self, type_token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_token]
 
+    def waits_for(self, name: str) -> set[str]:
+        """Every resource `name` waits for, directly or through what it waits for."""
+        by_name = {r.name: r for r in self.resources}
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for dependency in by_name[todo.pop()].dependencies - seen:
+                seen.add(dependency)
+                if dependency in by_name:
+                    todo.append(dependency)
+        return seen
+
     def manifests(self) -> list[dict[str, Any]]:
         """Every Kubernetes object as a manifest (secret values written as [secret])."""
         return [redact(r.inputs) for r in self.resources if r.type.startswith("kubernetes:") and r.custom
@@ -39,8 +51,11 @@ class SynthResult:
 
 
 def redact(value: Any) -> Any:
+    """Secret values become [secret]; a secret map keeps its keys (file names in a Secret's
+    stringData are not secret, and manifests stay schema-valid)."""
     if is_secret(value):
-        return SECRET_TEXT
+        inner = value["value"]
+        return {key: SECRET_TEXT for key in inner} if isinstance(inner, dict) else SECRET_TEXT
     if isinstance(value, dict):
         return {key: redact(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -64,7 +79,8 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
     """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings."""
     stack_config = load_stack_config(stack, list(config), list(secrets), root)
     recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False)
+    monitor = DependencyMonitor(recorder)
+    pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config.engine_config(), sorted(stack_config.secret_keys))
     pulumi.runtime.register_stack_transformation(recorder.transformation)
     for transformation in transformations:
@@ -94,7 +110,7 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
         return pulumi.Output.all(done, outputs)
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
-    return SynthResult(stack, captured["settings"], recorder.all(), captured["files"], captured["outputs"],
+    return SynthResult(stack, captured["settings"], monitor.attach(recorder.all()), captured["files"], captured["outputs"],
                        stack_config.placeholders)
 
 

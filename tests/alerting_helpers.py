@@ -52,7 +52,8 @@ def dev_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Setting
 
 
 def kubernetes_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:
-    config = {"platform": "kubernetes", "receivers": receivers_config() if receivers is None else receivers, **raw}
+    config = {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"},
+              "receivers": receivers_config() if receivers is None else receivers, **raw}
     return settings_module.parse(config, stack="prod", secret_keys=["receivers"])
 
 
@@ -62,10 +63,18 @@ def run(argv: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess
 
 # --- promtool ------------------------------------------------------------------------------------
 
+# Test files load every rendered rule file through the same kind of glob as prometheus.yml, so a rule
+# never passes a test only because a file it depends on was left out.
+RULES_SUBDIR = "rules"
+RULES_GLOB = f"{RULES_SUBDIR}/*.yml"
+
+
 def write_rule_files(settings: Settings, directory: Path) -> dict[str, str]:
+    """Render the rule files into `directory`/rules, where the test files' glob finds them."""
     rendered = render_rule_files(settings)
+    (directory / RULES_SUBDIR).mkdir(exist_ok=True)
     for name, text in rendered.items():
-        (directory / name).write_text(text)
+        (directory / RULES_SUBDIR / name).write_text(text)
     return rendered
 
 
@@ -82,16 +91,15 @@ def _static_annotations(rendered: dict[str, str]) -> dict[tuple[str, str], dict[
 
 
 def prepare_rule_test(source: Path, rendered: dict[str, str], directory: Path) -> Path:
-    """Copy a promtool test next to the rendered rule files it names, completing expected annotations.
+    """Copy a promtool test next to the rendered rule files, completing its expected annotations.
 
     Test files state labels and the description (it carries the value, the part worth asserting); the
     summary and links are the same for every firing of an alert and are checked by tests/test_rules.py,
     so they are filled in here from the rendered rules rather than copied into every case.
     """
     document = yaml.safe_load(source.read_text())
-    missing = sorted(set(document["rule_files"]) - set(rendered))
-    if missing:
-        raise AssertionError(f"{source.name} names rule files that are not rendered: {missing}")
+    if document["rule_files"] != [RULES_GLOB]:
+        raise AssertionError(f"{source.name} must load rule_files: [{RULES_GLOB!r}], the rendered files")
     static = _static_annotations(rendered)
     completed = copy.deepcopy(document)
     for test in completed["tests"]:
@@ -112,20 +120,20 @@ def rule_test_files(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.test.yml"))
 
 
-def expected_alert_cases(folder: Path) -> tuple[set[str], set[str]]:
-    """Alert names with a firing expectation and with a quiet (empty) expectation in `folder`'s tests."""
-    fires, quiet = set(), set()
+def expected_alert_cases(folder: Path) -> tuple[list[tuple[str, dict[str, str]]], set[str]]:
+    """Expected firing alerts as (alertname, exp_labels), and alert names expected quiet, in `folder`."""
+    fires, quiet = [], set()
     for path in rule_test_files(folder):
         for test in yaml.safe_load(path.read_text())["tests"]:
             for case in test.get("alert_rule_test", []):
-                (fires if case.get("exp_alerts") else quiet).add(case["alertname"])
+                if not case.get("exp_alerts"):
+                    quiet.add(case["alertname"])
+                fires.extend((case["alertname"], expected["exp_labels"]) for expected in case.get("exp_alerts") or [])
     return fires, quiet
 
 
 # --- amtool --------------------------------------------------------------------------------------
 
-# Fields the pinned Alertmanager (0.28) reads that Debian's amtool 0.25 does not know yet.
-NEWER_THAN_AMTOOL = {"webhook_configs": "url_file"}
 PLACEHOLDER_URL = "https://heartbeat.invalid/placeholder"
 
 
@@ -133,16 +141,15 @@ def for_amtool_025(config_text: str, templates_dir: Path) -> str:
     """The rendered alertmanager.yml as amtool 0.25 can check it.
 
     Two changes, both explicit: the template glob points at the rendered templates in `templates_dir`
-    (so check-config parses them), and each field newer than 0.25 becomes its inline twin with a
-    placeholder value. tests/test_alertmanager.py proves 0.25 refuses exactly those fields.
+    (so check-config parses them), and the webhook's url_file (Alertmanager >= 0.26; the image pins 0.28)
+    becomes an inline placeholder url. tests/test_alertmanager.py proves 0.25 refuses exactly that field.
     """
     document = yaml.safe_load(config_text)
     document["templates"] = [str(templates_dir / "*.tmpl")]
     for receiver in document["receivers"]:
-        for key, field in NEWER_THAN_AMTOOL.items():
-            for config in receiver.get(key, []):
-                if config.pop(field, None) is not None:
-                    config["url"] = PLACEHOLDER_URL
+        for config in receiver.get("webhook_configs", []):
+            if config.pop("url_file", None) is not None:
+                config["url"] = PLACEHOLDER_URL
     return yaml.safe_dump(document, sort_keys=False)
 
 

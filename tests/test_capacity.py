@@ -28,7 +28,7 @@ def test_worked_example_prometheus_disk_and_memory():
 
 def test_worked_example_loki_disk():
     """5 GB/day raw, kept 30 days: 5 GiB / 5 x 30 x 1.1 + 5 GiB / 24 x 2 = 33.0 + 0.42 = 33.4 GiB."""
-    s = parse({"platform": "kubernetes"}, stack="prod")
+    s = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
     estimate = capacity.estimate(s)
     assert estimate.loki_disk_bytes / 2**30 == pytest.approx(5 / 5 * 30 * 1.1 + 5 / 24 * 2, rel=1e-3)
 
@@ -51,7 +51,7 @@ def test_memory_limit_below_estimate_warns():
 
 def test_defaults_have_no_findings():
     for platform, stack in (("docker", "dev"), ("kubernetes", "prod")):
-        assert capacity.estimate(parse({"platform": platform}, stack=stack)).findings == ()
+        assert capacity.estimate(parse({"platform": platform, "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack=stack)).findings == ()
 
 
 def test_loki_volume_too_small_fails_with_the_size_needed():

@@ -18,7 +18,7 @@ from renderers import addresses, alloy
 from settings import parse
 
 DEV = parse({"platform": "docker"}, stack="dev")
-PROD = parse({"platform": "kubernetes"}, stack="prod")
+PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
 
 # Components (and their exports) of Alloy 1.x that the config may use; all generally available.
 COMPONENTS = {
@@ -26,8 +26,6 @@ COMPONENTS = {
     "loki.source.file": set(),
     "loki.process": {"receiver"},
     "loki.write": {"receiver"},
-    "discovery.kubernetes": {"targets"},
-    "discovery.relabel": {"output", "rules"},
 }
 CONFIG_BLOCKS = {"logging"}
 STAGES = {"stage.cri", "stage.json", "stage.timestamp", "stage.template", "stage.regex", "stage.labels",
@@ -259,16 +257,14 @@ def test_docker_tails_the_mounted_log_directory():
 
 
 def test_kubernetes_tails_the_application_namespace_pod_logs():
-    settings = parse({"platform": "kubernetes", "app": {"namespace": "sales"}}, stack="prod")
+    settings = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}, "app": {"namespace": "sales"}}, stack="prod")
     config = _config(settings)
-    discovery = _component(config, "discovery.kubernetes")
-    assert discovery.attrs["role"] == "pod"
-    (namespaces,) = discovery.children("namespaces")
-    assert namespaces.attrs["names"] == ["sales"]
-    (rule,) = _component(config, "discovery.relabel").children("rule")
-    assert rule.attrs["target_label"] == "__path__"
-    assert rule.attrs["replacement"].startswith(f"{alloy.POD_LOG_DIR}/")
-    assert rule.attrs["source_labels"] == ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"]
+    assert not [block for block in config.blocks if block.name.startswith("discovery.")], "no API token or API-server egress"
+    (target,) = _component(config, "local.file_match").attrs["path_targets"]
+    # kubelet layout: /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log
+    assert target == {"__path__": "/var/log/pods/sales_*/*/*.log"}
+    assert alloy.log_mount(settings) == ("/var/log/pods", "/var/log/pods")
+    assert alloy.log_mount(DEV) == (DEV.app.log_path, alloy.APP_LOG_DIR)
     process = _component(config, "loki.process")
     assert process.blocks[0].name == "stage.cri", "the CRI framing is removed before the JSON is parsed"
 

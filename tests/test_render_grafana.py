@@ -15,7 +15,7 @@ from settings import parse
 from topology import GRAFANA, SERVICES
 
 DEV = parse({"platform": "docker"}, stack="dev")
-PROD = parse({"platform": "kubernetes"}, stack="prod")
+PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
 
 
 def _ini(settings) -> configparser.ConfigParser:
@@ -98,7 +98,7 @@ def test_a_configured_admin_password_never_reaches_the_file():
 @pytest.mark.parametrize(("raw", "root"), [
     ({"platform": "docker"}, "https://monitoring.localhost/grafana/"),
     ({"platform": "docker", "proxy": {"httpsPort": 8443}}, "https://monitoring.localhost:8443/grafana/"),
-    ({"platform": "kubernetes", "domain": "grafana.example.com"}, "https://grafana.example.com/grafana/"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}, "domain": "grafana.example.com"}, "https://grafana.example.com/grafana/"),
 ])
 def test_served_from_the_proxy_sub_path(raw, root):
     server = _ini(parse(raw, stack="dev"))["server"]

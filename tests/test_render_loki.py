@@ -14,7 +14,7 @@ from settings import SettingsError, parse
 from topology import LOKI, SERVICES
 
 DEV = parse({"platform": "docker"}, stack="dev")
-PROD = parse({"platform": "kubernetes"}, stack="prod")
+PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
 
 # Top-level blocks of Loki 3.x's configuration reference; a typo here is a startup failure.
 LOKI_TOP_LEVEL = {
@@ -78,7 +78,7 @@ def test_schema_v13_on_tsdb_with_filesystem_storage_on_the_data_volume():
 
 @pytest.mark.parametrize(("raw", "expected"), [
     ({"platform": "docker"}, "168h"),
-    ({"platform": "kubernetes"}, "720h"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "720h"),
     ({"platform": "docker", "loki": {"retention": "14d"}}, "14d"),
 ])
 def test_compactor_applies_the_configured_retention(raw, expected):

@@ -33,7 +33,7 @@ from topology import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS
 
 DEV = parse({"platform": "docker"}, stack="dev")
 DEV_8443 = parse({"platform": "docker", "proxy": {"httpsPort": 8443}}, stack="dev")
-PROD = parse({"platform": "kubernetes"}, stack="prod")
+PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
 STACKS = {"docker": DEV, "docker-8443": DEV_8443, "kubernetes": PROD}
 
 OPS_USER = DEV.proxy.admin_user

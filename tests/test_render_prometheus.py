@@ -20,7 +20,7 @@ from tests.certs import ThrowawayCA
 from tests.sandbox import Sandbox
 
 DEV = parse({"platform": "docker"}, stack="dev")
-PROD = parse({"platform": "kubernetes"}, stack="prod")
+PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
 
 
 def _sandbox_with_prometheus_files(tmp_path, settings, config_text: str) -> Sandbox:

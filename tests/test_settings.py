@@ -54,7 +54,7 @@ def test_partial_objects_take_defaults():
 
 def test_platform_defaults_differ_where_the_seed_guides_say():
     dev = parse({"platform": "docker"}, stack="dev")
-    prod = parse({"platform": "kubernetes"}, stack="prod")
+    prod = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
     assert dev.prometheus.retention_time == "15d" and prod.prometheus.retention_time == "30d"
     assert prod.prometheus.retention_size == "10GB"
     assert (dev.alertmanager.replicas, prod.alertmanager.replicas) == (1, 3)
@@ -93,7 +93,15 @@ BAD_VALUES = [
     ({"receivers": {"slack": {"webhookUrl": "http://hooks.slack.com/x"}}}, "receivers.slack.webhookUrl", "https://"),
     ({"receivers": {"heartbeat": {"url": "hb.example.com"}}}, "receivers.heartbeat.url", "URL"),
     ({"resources": {"prometheus": {"memory": "2GB"}}}, "resources.prometheus.memory", "quantity"),
+    ({"resources": {"grafana": {"cpu": "half"}}}, "resources.grafana.cpu", "CPU quantity"),
+    ({"resources": {"grafana": {"cpu": "0m"}}}, "resources.grafana.cpu", "CPU quantity"),
     ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.privateKey", "both"),
+    ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+              "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.caCertificate", "required"),
+    ({"platform": "kubernetes"}, "kubernetes.apiServerCidr", "required"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
+    ({"capacity": {"logVolumePerDay": "50GB"}}, "loki.storageSize", "at least"),
 ]
 
 
@@ -111,7 +119,7 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
 
 def test_kubernetes_namespaces_must_differ():
     with pytest.raises(SettingsError) as error:
-        parse({"platform": "kubernetes", "kubernetes": {"namespace": "mon", "hostNamespace": "mon"}}, stack="prod")
+        parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "namespace": "mon", "hostNamespace": "mon"}}, stack="prod")
     assert error.value.key == "kubernetes.hostNamespace"
 
 

@@ -8,11 +8,10 @@ import pulumi
 
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
-from renderers.addresses import public_urls
 from components.docker.networks import create_networks, network_plan, networks_of, reaches_host
 from components.docker.service import DockerService, DockerServiceArgs, PublishedPort
 from settings import Settings
-from topology import (ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES)
+from topology import ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES
 
 # What must be healthy before a service is created: only what it cannot start well without. nginx
 # resolves its upstreams once, at start, and refuses to start on a name that does not exist yet, so the
@@ -48,9 +47,9 @@ def published_ports(settings: Settings, service: str) -> list[PublishedPort]:
 class DockerMonitoring(pulumi.ComponentResource):
     """The monitoring stack on one Docker engine.
 
-    `services`: topology service name -> its `DockerService`.
-    `grafana_ready`: Grafana's public URL, resolving only once the Grafana container and the proxy in
-    front of it are healthy (what a Grafana provider needs before its first request).
+    `services`: topology service name -> its `DockerService` (image, volumes and container).
+    `grafana_ready`: resolves (to True) only once the Grafana container and the proxy in front of it
+    are healthy, i.e. once Grafana answers at its public URL; the Grafana provider depends on it.
     """
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -73,8 +72,11 @@ class DockerMonitoring(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        grafana_url = public_urls(settings)[GRAFANA]
-        self.grafana_ready: pulumi.Output[str] = pulumi.Output.all(
-            self.services[GRAFANA].ready, self.services[PROXY].ready,
-        ).apply(lambda _: grafana_url)
-        self.register_outputs({"grafana_ready": self.grafana_ready})
+        # `ready` of a container with `wait` resolves after Docker reports it healthy.
+        self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
+            self.services[GRAFANA].ready, self.services[ENTRYPOINT].ready,
+        ).apply(lambda _: True)
+        self.register_outputs({
+            "services": {service: component.container.name for service, component in self.services.items()},
+            "grafana_ready": self.grafana_ready,
+        })

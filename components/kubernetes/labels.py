@@ -8,7 +8,6 @@ would turn every upgrade into a failed update (or a replacement).
 from __future__ import annotations
 
 import re
-from typing import Mapping
 
 NAME = "app.kubernetes.io/name"
 INSTANCE = "app.kubernetes.io/instance"
@@ -62,7 +61,3 @@ def image_version(image: str) -> str:
     last = reference.rsplit("/", 1)[-1]
     tag = last.split(":", 1)[1] if ":" in last else "unknown"
     return _LABEL_VALUE_INVALID.sub("-", tag)[:63].strip("-_.") or "unknown"
-
-
-def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in selector.items())

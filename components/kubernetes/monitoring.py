@@ -26,7 +26,8 @@ from topology import ENTRYPOINT, GRAFANA
 
 class KubernetesMonitoring(pulumi.ComponentResource):
     """Outputs:
-    - `services`: service name -> the workload that runs it (StatefulSet, Deployment or DaemonSet);
+    - `services`: topology service name -> its `KubernetesWorkload` (ConfigMap, Secret, Services,
+      the StatefulSet/Deployment/DaemonSet as `.workload`, `.ready`);
     - `grafana_ready`: resolves (to True) once Grafana, the proxy and the Ingress in front of them
       are ready, i.e. once Grafana answers at its public URL; the Grafana provider depends on it.
     """
@@ -52,10 +53,12 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         ingress = create_ingress(name, args, namespace_names[addresses.namespace(settings, ENTRYPOINT)],
                                  entrypoint.service, self)
 
-        self.services: dict[str, pulumi.CustomResource] = {service: workload.workload for service, workload in workloads.items()}
+        self.services: dict[str, KubernetesWorkload] = workloads
+        # pulumi-kubernetes reports a StatefulSet/Deployment created only once its replicas are ready,
+        # and an Ingress once the controller has admitted it (load-balancer status).
         self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
             workloads[GRAFANA].ready, entrypoint.ready, ingress.id).apply(lambda _: True)
         self.register_outputs({
-            "services": {service: workload.metadata.name for service, workload in self.services.items()},
+            "services": {service: workload.workload.metadata.name for service, workload in self.services.items()},
             "grafana_ready": self.grafana_ready,
         })

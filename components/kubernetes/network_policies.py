@@ -21,9 +21,6 @@ from renderers import addresses
 from settings import Settings
 from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
 
-# Namespace of the ingress controller that forwards users to the proxy. A constant until settings
-# grow `kubernetes.ingressControllerNamespace` (ingress-nginx installs itself in this one by default).
-INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
 ENTRYPOINT_PORT = "https"
 DNS_NAMESPACE = "kube-system"
 DNS_PORTS = ((53, "UDP"), (53, "TCP"))
@@ -87,7 +84,7 @@ def _service_policy(settings: Settings, service: str) -> Policy:
         for edge in EDGES if edge.target == service
     ]
     if service == ENTRYPOINT:
-        ingress.append(Rule(Peer(namespace=INGRESS_CONTROLLER_NAMESPACE), (_port(service, ENTRYPOINT_PORT),),
+        ingress.append(Rule(Peer(namespace=settings.kubernetes.ingress_controller_namespace), (_port(service, ENTRYPOINT_PORT),),
                             "users arrive through the ingress controller"))
     egress = [
         Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why)

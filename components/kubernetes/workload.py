@@ -119,6 +119,8 @@ def pod_security_context(spec: ServiceSpec) -> dict:
         "fs_group": spec.gid,
         "fs_group_change_policy": "OnRootMismatch",
         "seccomp_profile": {"type": "RuntimeDefault"},
+        # Alloy joins group 0 to read the kubelet's 0640 log files (host-access namespace only).
+        **({"supplemental_groups": list(spec.supplemental_groups)} if spec.supplemental_groups else {}),
     }
 
 
@@ -181,6 +183,43 @@ def _anti_affinity(service: str) -> dict:
     }]}}
 
 
+def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list[dict],
+                 service_account: pulumi.Input[str], api_token: bool) -> dict:
+    container = {
+        "name": spec.name,
+        "image": spec.image,
+        "image_pull_policy": "IfNotPresent",
+        "args": list(spec.args),
+        "env": _env(spec),
+        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol}
+                  for port in SERVICES[spec.name].ports],
+        # Requests equal limits: the scheduler reserves what the service may use (Guaranteed QoS, the
+        # last to be evicted under node pressure).
+        "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory},
+                      "limits": {"cpu": spec.cpu, "memory": spec.memory}},
+        "security_context": container_security_context(spec),
+        "volume_mounts": mounts,
+        **probes(spec),
+    }
+    pod_spec: dict = {
+        "service_account_name": service_account,
+        "automount_service_account_token": api_token,
+        "security_context": pod_security_context(spec),
+        "containers": [container],
+        "volumes": sorted(volumes, key=lambda volume: volume["name"]),
+    }
+    if spec.replicas > 1:
+        pod_spec["affinity"] = _anti_affinity(spec.name)
+    if kind == DAEMON_SET:
+        # Node metrics and logs are wanted from every node, tainted ones (control plane, dedicated pools) included.
+        pod_spec["tolerations"] = [{"operator": "Exists"}]
+    return {
+        "metadata": {"labels": labels.service_labels(spec.name, spec.image),
+                     "annotations": {CHECKSUM_ANNOTATION: config_checksum(spec.config_files, spec.secret_files)}},
+        "spec": pod_spec,
+    }
+
+
 class KubernetesWorkload(pulumi.ComponentResource):
     """One service of the stack. Outputs: `workload` (the StatefulSet, Deployment or DaemonSet),
     `service` (its ClusterIP Service, None for a DaemonSet), `ready` (resolves once the workload
@@ -194,10 +233,9 @@ class KubernetesWorkload(pulumi.ComponentResource):
         kind = workload_kind(spec)
         meta_labels = labels.service_labels(service)
         selector = labels.selector_labels(service)
-        pod_labels = labels.service_labels(service, spec.image)
 
-        def metadata(object_name: str, **extra) -> dict:
-            return {"name": object_name, "namespace": namespace, "labels": meta_labels, **extra}
+        def metadata(object_name: str) -> dict:
+            return {"name": object_name, "namespace": namespace, "labels": meta_labels}
 
         volumes, mounts = _mounts(spec)
         if spec.config_files:
@@ -216,42 +254,10 @@ class KubernetesWorkload(pulumi.ComponentResource):
         api_token = needs_api_token(service)
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account", metadata=metadata(service), automount_service_account_token=api_token, opts=child)
-
-        container = {
-            "name": service,
-            "image": spec.image,
-            "image_pull_policy": "IfNotPresent",
-            "args": list(spec.args),
-            "env": _env(spec),
-            "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol}
-                      for port in SERVICES[service].ports],
-            "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory},
-                          "limits": {"cpu": spec.cpu, "memory": spec.memory}},
-            "security_context": container_security_context(spec),
-            "volume_mounts": mounts,
-            **probes(spec),
-        }
-        pod_spec: dict = {
-            "service_account_name": self.service_account.metadata.name,
-            "automount_service_account_token": api_token,
-            "security_context": pod_security_context(spec),
-            "containers": [container],
-            "volumes": sorted(volumes, key=lambda volume: volume["name"]),
-        }
-        if spec.replicas > 1:
-            pod_spec["affinity"] = _anti_affinity(service)
-        if kind == DAEMON_SET:
-            # Node metrics and logs are wanted from every node, tainted ones (control plane, dedicated pools) included.
-            pod_spec["tolerations"] = [{"operator": "Exists"}]
-        template = {
-            "metadata": {"labels": pod_labels,
-                         "annotations": {CHECKSUM_ANNOTATION: config_checksum(spec.config_files, spec.secret_files)}},
-            "spec": pod_spec,
-        }
-        workload_annotations = {CHECKOV_SKIP_ANNOTATION: f"{TOKEN_CHECK}={TOKEN_REASON}"} if api_token else {}
-        workload_metadata = {"name": service, "namespace": namespace, "labels": pod_labels}
-        if workload_annotations:
-            workload_metadata["annotations"] = workload_annotations
+        template = pod_template(spec, kind, volumes, mounts, self.service_account.metadata.name, api_token)
+        workload_metadata = {"name": service, "namespace": namespace, "labels": labels.service_labels(service, spec.image)}
+        if api_token:
+            workload_metadata["annotations"] = {CHECKOV_SKIP_ANNOTATION: f"{TOKEN_CHECK}={TOKEN_REASON}"}
 
         headless = None
         if kind == STATEFUL_SET:

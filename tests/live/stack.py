@@ -1,0 +1,392 @@
+"""The rendered stack as real processes on loopback: one `LiveStack` per test scenario.
+
+Each service runs the real binary (Debian's Prometheus, Alertmanager, nginx, exporters) with the
+arguments and files of its spec (tests/live/deployment.py), in a private mount namespace (tests/sandbox.py)
+where the files sit at their in-container paths and a private /etc/hosts maps every service name to
+that service's own loopback address. A stack owns the block 127.0.<index>.0/24, so several stacks run
+side by side without sharing a port.
+
+What cannot be the same outside containers, and is changed, nothing else (DIFFERENCES lists it too):
+- listen addresses: `:PORT` (all interfaces of the container's own network) becomes `<service IP>:PORT`,
+  in the flags that set it and in nginx's `listen` directives;
+- data directories (spec.data_dir) are private directories under the test's tmp dir;
+- host mounts: a path under a HostMount's container path is the host path itself (node-exporter's /host/proc);
+- scratch directories (spec.scratch_dirs, e.g. nginx's /tmp) get a private tmpfs;
+- certificates are issued by a throwaway CA, for the DNS names the program requests;
+- the trust store (/etc/ssl/certs/ca-certificates.crt) holds that CA only, and /etc/resolv.conf names an
+  address where nothing listens, so the receivers' real host names resolve to the sink only;
+- Prometheus 2.x (Debian) needs --enable-feature=expand-external-labels for ${PROMETHEUS_REPLICA}, which
+  the pinned 3.x image expands by default; the replica variable gets the value a backend would give;
+- processes run as root (the images' users need files owned for them, which is the backend's job).
+Grafana, Loki and Alloy have no Debian package and are not run: `NOT_RUN` names them and the tests
+assert that their targets are down, not up.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from renderers import auth, paths
+from renderers.nginx import CONFIG_FILE as NGINX_CONFIG
+from tests.certs import ThrowawayCA
+from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
+from tests.live.deployment import TLS_FILES, Deployment, DeployedService
+from tests.live.simulator import Simulator
+from tests.live.sink import Sink
+from tests.sandbox import Sandbox
+from topology import (ALERTMANAGER, ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER,
+                      REDIS_EXPORTER, SERVICES)
+
+DIFFERENCES = (
+    "listen addresses bound to the service's loopback IP (flags and nginx `listen`)",
+    "data directories in the test's tmp dir",
+    "host mounts resolved to the host paths they mount",
+    "scratch directories on a private tmpfs",
+    "certificates from a throwaway CA for the DNS names the program requests",
+    "trust store = that CA; resolv.conf = an address where nothing listens",
+    "Prometheus 2.x: --enable-feature=expand-external-labels; PROMETHEUS_REPLICA=<service>-0",
+    "processes run as root",
+)
+
+# Host part of each service's address in the stack's 127.0.<index>.0/24.
+HOST_NUMBERS = {PROMETHEUS: 2, ALERTMANAGER: 3, GRAFANA: 4, LOKI: 5, ALLOY: 6, NODE_EXPORTER: 7, REDIS_EXPORTER: 8,
+                PROXY: 9, PROXY_EXPORTER: 10}
+APP_HOST = 20  # "the host" of the Docker stack: the simulated API and the application's Redis
+SINK_HOST = 30  # every receiver's host name
+NO_RESOLVER_HOST = 254  # /etc/resolv.conf points here: nothing listens, so unknown names fail at once
+PAGERDUTY_HOST = "events.pagerduty.com"  # Alertmanager's default PagerDuty Events v2 URL host
+
+BINARIES = {
+    PROMETHEUS: "prometheus",
+    ALERTMANAGER: "prometheus-alertmanager",
+    NODE_EXPORTER: "prometheus-node-exporter",
+    REDIS_EXPORTER: "prometheus-redis-exporter",
+    PROXY: "nginx",
+    PROXY_EXPORTER: "prometheus-nginx-exporter",
+}
+NOT_RUN = {GRAFANA: "no Debian package", LOKI: "no Debian package", ALLOY: "no Debian package"}
+# Dependencies first: nginx-prometheus-exporter gives up when nginx is not there at its start.
+START_ORDER = (NODE_EXPORTER, REDIS_EXPORTER, ALERTMANAGER, PROMETHEUS, PROXY, PROXY_EXPORTER)
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
+LOG_TAIL = 3000  # characters of a process's log shown when it fails
+
+
+def missing_tools() -> list[str]:
+    """Binaries the live tests need and this machine lacks (scripts/setup.sh installs them)."""
+    needed = ["unshare", "openssl", "redis-server", *BINARIES.values()]
+    return [tool for tool in needed if shutil.which(tool) is None]
+
+
+def _major_version(binary: str) -> int:
+    output = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r"version (\d+)\.", output.stdout + output.stderr)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class Process:
+    service: str
+    popen: subprocess.Popen
+    log: Path
+    sandbox: Sandbox | None
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-LOG_TAIL:]
+        except OSError:
+            return ""
+
+
+class LiveStack:
+    def __init__(self, deployment: Deployment, workdir: Path, index: int) -> None:
+        if not 1 <= index <= 250:
+            raise ValueError("a stack index must be 1..250 (it is the third octet of its loopback block)")
+        self.deployment = deployment
+        self.settings = deployment.settings
+        self.workdir = workdir
+        self.index = index
+        self.prefix = f"127.0.{index}."
+        self.processes: dict[str, Process] = {}
+        self.simulators: list[Simulator] = []
+        self.sink: Sink | None = None
+        self.redis: Process | None = None
+        self.ca = ThrowawayCA(workdir / "ca")
+        self.ca_file = str(self.ca.dir / "ca.crt")
+        self._certificates = {service: self.ca.issue(service, list(names))
+                              for service, names in deployment.certificate_names.items()}
+        self._prometheus_2 = _major_version(BINARIES[PROMETHEUS]) == 2
+
+    # --- addresses ---------------------------------------------------------------------------------
+
+    def ip(self, service: str) -> str:
+        return f"{self.prefix}{HOST_NUMBERS[service]}"
+
+    @property
+    def app_ip(self) -> str:
+        return f"{self.prefix}{APP_HOST}"
+
+    @property
+    def sink_ip(self) -> str:
+        return f"{self.prefix}{SINK_HOST}"
+
+    def app_endpoints(self) -> list[tuple[str, int]]:
+        """(host name, port) of every API target and of Redis, as the settings name them."""
+        targets = [target.rsplit(":", 1) for target in self.settings.app.targets]
+        return [(host, int(port)) for host, port in targets]
+
+    def receiver_hosts(self) -> list[str]:
+        receivers = self.settings.receivers
+        hosts = [PAGERDUTY_HOST]
+        if receivers.slack:
+            hosts.append(urlparse(receivers.slack.webhook_url.reveal()).hostname)
+        if receivers.heartbeat:
+            hosts.append(urlparse(receivers.heartbeat.url.reveal()).hostname)
+        if receivers.email:
+            hosts.append(receivers.email.smarthost.rsplit(":", 1)[0])
+        return sorted(set(hosts))
+
+    def hosts(self) -> dict[str, str]:
+        """The private /etc/hosts of every process of this stack."""
+        mapping = {name: self.ip(name) for name in HOST_NUMBERS}
+        mapping[self.settings.domain] = self.ip(PROXY)
+        for host, _ in self.app_endpoints():
+            mapping[host] = self.app_ip
+        mapping[self.settings.redis.address.rsplit(":", 1)[0]] = self.app_ip
+        for host in self.receiver_hosts():
+            mapping[host] = self.sink_ip
+        return mapping
+
+    # --- clients -----------------------------------------------------------------------------------
+
+    def password(self, user: str) -> str:
+        return self.deployment.passwords[user]
+
+    def endpoint(self, service: str, port: str = "web", user: str | None = None) -> Endpoint:
+        spec = SERVICES[service]
+        # `scheme` is the service's main port's; the proxy's status port is plain HTTP.
+        name = service if spec.scheme == "https" and port in ("web", "https") else None
+        credentials = (user, self.password(user)) if user else None
+        return Endpoint(self.ip(service), spec.port(port).number, name=name, ca_file=self.ca_file if name else None,
+                        auth=credentials)
+
+    @property
+    def prometheus(self) -> PrometheusAPI:
+        # Grafana's user: the tests read Prometheus as the dashboards do.
+        return PrometheusAPI(self.endpoint(PROMETHEUS, user=auth.GRAFANA_USER))
+
+    @property
+    def alertmanager(self) -> AlertmanagerAPI:
+        return AlertmanagerAPI(self.endpoint(ALERTMANAGER, user=auth.GRAFANA_USER))
+
+    def proxy(self, user: str | None = None) -> Endpoint:
+        """The stack's entry point, as a browser reaches it (https://<domain>)."""
+        credentials = (user, self.password(user)) if user else None
+        return Endpoint(self.ip(PROXY), SERVICES[PROXY].port("https").number, name=self.settings.domain,
+                        ca_file=self.ca_file, auth=credentials)
+
+    @property
+    def admin_user(self) -> str:
+        return self.settings.proxy.admin_user
+
+    # --- the application side: simulated API, its Redis, and the receivers' sink ---------------------
+
+    def start_application(self) -> None:
+        sink_names = self.receiver_hosts()
+        leaf = self.ca.issue("sink", sink_names)
+        (self.workdir / "sink").mkdir(exist_ok=True)
+        cert, key = self.workdir / "sink" / "tls.crt", self.workdir / "sink" / "tls.key"
+        cert.write_text(leaf.cert)
+        key.write_text(leaf.key)
+        self.sink = Sink(self.sink_ip, str(cert), str(key)).start()
+        for number, (_, port) in enumerate(self.app_endpoints()):
+            simulator = Simulator(self.app_ip, port, self.workdir / "app-logs" / f"api-{number}.log")
+            self.simulators.append(simulator.start())
+        self._start_redis()
+
+    @property
+    def simulator(self) -> Simulator:
+        return self.simulators[0]
+
+    def _start_redis(self) -> None:
+        port = int(self.settings.redis.address.rsplit(":", 1)[1])
+        data = self.workdir / "redis"
+        data.mkdir(exist_ok=True)
+        log = data / "redis.log"
+        argv = ["redis-server", "--bind", self.app_ip, "--port", str(port), "--save", "", "--appendonly", "no",
+                "--protected-mode", "no", "--dir", str(data), "--logfile", ""]
+        with log.open("ab") as out:
+            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.redis = Process("redis", popen, log, None)
+
+        def pong() -> bool:
+            with socket.create_connection((self.app_ip, port), timeout=2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+
+        wait_until(pong, START_TIMEOUT, what=f"redis on {self.app_ip}:{port}")
+
+    # --- the stack's services ----------------------------------------------------------------------
+
+    def runnable(self) -> list[str]:
+        return [service for service in START_ORDER if shutil.which(BINARIES[service])]
+
+    def start(self, services: list[str] | None = None) -> "LiveStack":
+        if self.sink is None:
+            self.start_application()
+        for service in services or self.runnable():
+            self.start_service(service)
+        return self
+
+    def _service(self, service: str) -> DeployedService:
+        return self.deployment.services[service]
+
+    def _data_dir(self, service: str) -> Path:
+        path = self.workdir / service / "data"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _files(self, service: str) -> dict[str, str]:
+        """The container's files, with the throwaway CA's certificates in place of the fake ones."""
+        files = dict(self._service(service).files)
+        for path in TLS_FILES:
+            if path not in files:
+                continue
+            if path == paths.TLS_CA:
+                files[path] = self.ca.ca_pem
+            else:
+                leaf = self._certificates[service]
+                files[path] = leaf.cert if path == paths.TLS_CERT else leaf.key
+        if service == PROXY:
+            files[NGINX_CONFIG] = self._bind_nginx(files[NGINX_CONFIG], self.ip(PROXY))
+        return files
+
+    @staticmethod
+    def _bind_nginx(text: str, ip: str) -> str:
+        listen = re.compile(r"^(\s*listen\s+)(\d+)(\s|;)", re.MULTILINE)
+        rewritten, count = listen.subn(lambda m: f"{m.group(1)}{ip}:{m.group(2)}{m.group(3)}", text)
+        directives = len(re.findall(r"^\s*listen\s", text, re.MULTILINE))
+        if count == 0 or count != directives:
+            raise AssertionError(f"nginx.conf has {directives} listen directives, {count} of them bare ports; "
+                                 "the harness only knows how to bind bare ports to a loopback address")
+        return rewritten
+
+    def _argv(self, service: str) -> list[str]:
+        spec = self._service(service).spec
+        if service == PROXY:
+            # The image's default command; -e keeps the pre-config error log off the host's /var/log.
+            return [BINARIES[PROXY], "-e", "stderr", "-c", NGINX_CONFIG, "-g", "daemon off;"]
+        args = []
+        for arg in spec.args:
+            name, sep, value = arg.partition("=")
+            if sep and name.endswith(("listen-address", "listen-addr")) and value:
+                host, _, port = value.rpartition(":")
+                if host in ("", "0.0.0.0", "[::]"):
+                    value = f"{self.ip(service)}:{port}"
+            if sep and spec.data_dir and value == spec.data_dir:
+                value = str(self._data_dir(service))
+            for mount in spec.host_mounts:
+                if sep and (value == mount.container_path or value.startswith(mount.container_path + "/")):
+                    value = os.path.normpath(mount.host_path + value[len(mount.container_path):])
+            args.append(f"{name}={value}" if sep else arg)
+        if service == PROMETHEUS and self._prometheus_2:
+            args.append("--enable-feature=expand-external-labels")
+        return [BINARIES[service], *args]
+
+    def _env(self, service: str) -> dict[str, str]:
+        spec = self._service(service).spec
+        env = dict(spec.env)
+        if spec.replica_env:
+            env[spec.replica_env] = f"{service}-0"
+        return env
+
+    def _sandbox(self, service: str) -> Sandbox:
+        box = Sandbox(self.workdir / service / "sandbox")
+        for path, content in self._files(service).items():
+            box.put(path, content)
+        box.put(TRUST_STORE, self.ca.ca_pem)
+        box.hosts.update(self.hosts())
+        box.resolv_conf = f"nameserver {self.prefix}{NO_RESOLVER_HOST}\noptions timeout:1 attempts:1\n"
+        box.tmpfs = [path for path in self._service(service).spec.scratch_dirs if os.path.isdir(path)]
+        return box
+
+    def start_service(self, service: str) -> Process:
+        if service in self.processes and self.processes[service].alive():
+            raise RuntimeError(f"{service} is already running")
+        box = self._sandbox(service)
+        log = self.workdir / service / "process.log"
+        popen = box.popen(self._argv(service), log, env=self._env(service))
+        process = Process(service, popen, log, box)
+        self.processes[service] = process
+        try:
+            wait_until(lambda: self._ready(process), START_TIMEOUT, interval=0.25, what=f"{service} ready")
+        except TimeoutError as error:
+            raise AssertionError(f"{service} did not become ready: {error}\n--- {log}:\n{process.log_tail()}") from None
+        return process
+
+    def _ready(self, process: Process) -> bool:
+        if not process.alive():
+            raise RuntimeError(f"{process.service} exited with {process.popen.returncode}:\n{process.log_tail()}")
+        service = process.service
+        if service in (PROMETHEUS, ALERTMANAGER):
+            return self.endpoint(service, user=auth.PROBE_USER).get("/-/ready").status == 200
+        if service == PROXY:
+            return self.endpoint(PROXY, port="status").get("/healthz").status == 200
+        return self.endpoint(service).get("/metrics").status == 200
+
+    def stop_service(self, service: str) -> None:
+        process = self.processes.get(service)
+        if process is not None:
+            _terminate(process.popen)
+
+    def restart_service(self, service: str) -> Process:
+        self.stop_service(service)
+        return self.start_service(service)
+
+    def file_in(self, service: str, path: str) -> Path:
+        """A file as the running `service` sees it: write here to change its config in place."""
+        return Sandbox.path_in(self.processes[service].popen.pid, path)
+
+    def close(self) -> None:
+        for service in reversed(list(self.processes)):
+            self.stop_service(service)
+        if self.redis is not None:
+            _terminate(self.redis.popen)
+        for simulator in self.simulators:
+            simulator.stop()
+        if self.sink is not None:
+            self.sink.stop()
+
+    def __enter__(self) -> "LiveStack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def logs(self) -> str:
+        """Every process's log tail, for a failing assertion's message."""
+        return "\n".join(f"--- {name}:\n{process.log_tail()}" for name, process in self.processes.items())
+
+
+def _terminate(popen: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT; the process is the server itself (the sandbox execs it)."""
+    if popen.poll() is not None:
+        return
+    popen.send_signal(signal.SIGTERM)
+    try:
+        popen.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(timeout=STOP_TIMEOUT)

@@ -1,0 +1,584 @@
+"""The prod program on Kubernetes, under mocks: every property of issue 5, checked across ALL resources.
+
+Expectations come from the inputs of the backend (settings, topology, the ServiceSpecs it was handed,
+the catalog), never from the objects under test. The per-edge NetworkPolicy semantics are in
+test_isolation_parity.py; the manifests' schema and checkov in test_kubernetes_manifests.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi.runtime.sync_await import _sync_await
+
+import catalog
+from components.backend import MonitoringArgs
+from components.kubernetes.monitoring import KubernetesMonitoring
+from components.kubernetes.workload import KubernetesWorkload
+from renderers import addresses
+from settings import Settings
+from synthesis.recorder import is_secret
+from synthesis.run import SynthResult, synth, unwrap
+from synthesis.stack_config import ROOT
+from tests.conftest import SEEDED_SECRETS
+from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, SERVICES
+
+NAME = "app.kubernetes.io/name"
+INSTANCE = "app.kubernetes.io/instance"
+VERSION = "app.kubernetes.io/version"
+IDENTITY_LABELS = {NAME, INSTANCE, "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by", "app.kubernetes.io/component"}
+WORKLOAD_KINDS = {"StatefulSet", "Deployment", "DaemonSet"}
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "IngressClass"}
+# Images whose files belong to a fixed low UID; every other service must run with a UID >= 10000.
+IMAGE_OWNED_UIDS = {
+    "grafana": "the image owns its files as 472 (group 0)",
+    "alloy": "the image's alloy user is 473",
+    "proxy": "nginx-unprivileged runs as 101",
+}
+READ_VERBS = {"get", "list", "watch"}
+
+
+@dataclass
+class Obj:
+    kind: str
+    name: str
+    namespace: str | None
+    manifest: dict[str, Any]
+    raw: Any  # the Recorded resource: type, name, parent, options, inputs (secret markers kept)
+
+
+@dataclass
+class Prod:
+    result: SynthResult
+    args: MonitoringArgs
+    component: KubernetesMonitoring
+
+    @property
+    def settings(self) -> Settings:
+        return self.result.settings
+
+    def objects(self, kind: str | None = None) -> list[Obj]:
+        found = []
+        for resource in self.result.resources:
+            if not resource.type.startswith("kubernetes:") or not resource.custom:
+                continue
+            manifest = unwrap(resource.inputs)
+            metadata = manifest.get("metadata", {})
+            obj = Obj(manifest["kind"], metadata.get("name"), metadata.get("namespace"), manifest, resource)
+            if kind is None or obj.kind == kind:
+                found.append(obj)
+        return found
+
+    def workloads(self) -> dict[str, Obj]:
+        workloads = {}
+        for obj in self.objects():
+            if obj.kind in WORKLOAD_KINDS:
+                service = obj.manifest["spec"]["template"]["metadata"]["labels"][NAME]
+                assert service not in workloads, f"{service} runs in two workloads"
+                workloads[service] = obj
+        return workloads
+
+    def one(self, kind: str, name: str, namespace: str | None = None) -> Obj:
+        matches = [o for o in self.objects(kind) if o.name == name and (namespace is None or o.namespace == namespace)]
+        assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+        return matches[0]
+
+
+def synth_capturing(stack: str, config: list[str] = (), secrets: list[str] = (), root: Path = ROOT) -> Prod:
+    """synth, also keeping the MonitoringArgs the backend was built from (the expectations' source)."""
+    captured: list = []
+    original = KubernetesMonitoring.__init__
+
+    def recording(self, name, args, opts=None):
+        captured.append((args, self))
+        original(self, name, args, opts)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KubernetesMonitoring, "__init__", recording)
+        result = synth(stack, list(config), list(secrets), root=root)
+    assert len(captured) == 1, "the prod program must build exactly one KubernetesMonitoring"
+    return Prod(result, *captured[0])
+
+
+def stack_variant(tmp_path: Path, edit) -> Prod:
+    """synth a copy of the prod stack file changed by `edit(config_dict)` (for settings a --config
+    override cannot express, such as unsetting a key)."""
+    for entry in ROOT.iterdir():
+        if entry.name not in {"Pulumi.prod.yaml", "venv", ".git"}:
+            (tmp_path / entry.name).symlink_to(entry)
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    edit(document["config"])
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    return synth_capturing("prod", root=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def prod() -> Prod:
+    return synth_capturing("prod")
+
+
+def containers(obj: Obj) -> list[dict]:
+    return obj.manifest["spec"]["template"]["spec"]["containers"]
+
+
+def pod_spec(obj: Obj) -> dict:
+    return obj.manifest["spec"]["template"]["spec"]
+
+
+def settings_field(service: str) -> str:
+    return service.replace("-", "_")
+
+
+# --- structure ---------------------------------------------------------------------------------
+
+def test_every_child_is_parented_and_named_after_the_component(prod):
+    """Resources outside the component would escape its options (provider, protect) and its URN tree;
+    fixed names would collide when a second stack shares the program."""
+    components = {r.name: r for r in prod.result.resources if r.type.startswith("ngx:monitoring:Kubernetes")}
+    root = next(r for r in components.values() if r.type == "ngx:monitoring:KubernetesMonitoring")
+    assert root.name == "ngx"
+    for obj in prod.objects():
+        assert obj.raw.name.startswith(f"{root.name}-"), obj.raw.name
+        parent = obj.raw.parent
+        while parent != root.name:
+            assert parent in components, f"{obj.raw.name} is parented outside the Kubernetes component ({parent})"
+            parent = components[parent].parent
+    workload_components = [r for r in components.values() if r.type == "ngx:monitoring:KubernetesWorkload"]
+    assert {r.name for r in workload_components} == {f"ngx-{service}" for service in SERVICES}
+    assert all(r.parent == root.name for r in workload_components)
+
+
+def test_public_shape(prod):
+    """The same outputs as the Docker backend: `services` per topology service, `grafana_ready`."""
+    assert set(prod.component.services) == set(SERVICES)
+    assert all(isinstance(service, KubernetesWorkload) for service in prod.component.services.values())
+    assert _sync_await(prod.component.grafana_ready.future()) is True
+
+
+def test_grafana_ready_waits_for_grafana_the_proxy_and_the_ingress(prod):
+    """The Grafana provider talks to the public URL: Grafana, the proxy and the Ingress must all be up."""
+    depends_on = {getattr(resource, "_name", None) for resource in _sync_await(prod.component.grafana_ready.resources())}
+    ingress = {obj.raw.name for obj in prod.objects("Ingress")}
+    expected = {prod.component.services[GRAFANA].workload._name, prod.component.services[ENTRYPOINT].workload._name}
+    assert expected | ingress <= depends_on and len(ingress) == 1
+
+
+def test_every_object_carries_the_identity_labels(prod):
+    """`app.kubernetes.io/*` on everything lets `kubectl get all -l app.kubernetes.io/part-of=ngx-monitoring`
+    find the whole stack and tells the owner of any object at a glance."""
+    for obj in prod.objects():
+        metadata_labels = obj.manifest["metadata"].get("labels", {})
+        assert IDENTITY_LABELS <= set(metadata_labels), f"{obj.kind}/{obj.name} lacks {IDENTITY_LABELS - set(metadata_labels)}"
+        assert metadata_labels["app.kubernetes.io/part-of"] == "ngx-monitoring"
+        assert metadata_labels[INSTANCE] == "ngx-monitoring"
+
+
+# --- namespaces and Pod Security ------------------------------------------------------------------
+
+def test_stack_namespace_enforces_restricted_and_host_namespace_is_the_documented_exception(prod):
+    k8s = prod.settings.kubernetes
+    namespaces = {obj.name: obj.manifest["metadata"] for obj in prod.objects("Namespace")}
+    assert set(namespaces) == {k8s.namespace, k8s.host_namespace}
+    assert namespaces[k8s.namespace]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    host = namespaces[k8s.host_namespace]
+    assert host["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert "hostPath" in host["annotations"]["ngx-monitoring/pod-security-exception"]
+
+
+def test_only_host_access_services_run_in_the_privileged_namespace(prod):
+    """The `privileged` exception must cover node-exporter and the log shipper and nothing else."""
+    k8s = prod.settings.kubernetes
+    host_access = {name for name, service in SERVICES.items() if service.host_access}
+    for service, obj in prod.workloads().items():
+        expected = k8s.host_namespace if service in host_access else k8s.namespace
+        assert obj.namespace == expected, f"{service} runs in {obj.namespace}"
+    for obj in prod.objects():
+        if obj.namespace == k8s.host_namespace and obj.kind not in {"NetworkPolicy", "Role", "RoleBinding"}:
+            assert obj.manifest["metadata"]["labels"][NAME] in host_access, f"{obj.kind}/{obj.name} in {k8s.host_namespace}"
+
+
+def test_no_namespaced_object_lands_in_the_default_namespace(prod):
+    for obj in prod.objects():
+        if obj.kind in CLUSTER_SCOPED:
+            continue
+        assert obj.namespace not in (None, "", "default"), f"{obj.kind}/{obj.name} has no namespace"
+
+
+# --- workloads --------------------------------------------------------------------------------------
+
+def test_workload_kind_follows_the_spec(prod):
+    """Host mounts -> one pod per node; a data directory -> a StatefulSet with claims; else a Deployment."""
+    workloads = prod.workloads()
+    assert set(workloads) == set(prod.args.specs)
+    for service, spec in prod.args.specs.items():
+        expected = "DaemonSet" if spec.host_mounts else "StatefulSet" if spec.data_dir else "Deployment"
+        assert workloads[service].kind == expected, service
+        if expected != "DaemonSet":
+            assert workloads[service].manifest["spec"]["replicas"] == spec.replicas
+
+
+def test_every_pod_is_restricted(prod):
+    """The `restricted` Pod Security Standard, plus a UID >= 10000 where the image allows it."""
+    for service, obj in prod.workloads().items():
+        spec = prod.args.specs[service]
+        pod = pod_spec(obj)
+        assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC")), service
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in containers(obj) + pod.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True and context["runAsUser"] == spec.uid, service
+            assert context["allowPrivilegeEscalation"] is False, service
+            assert context["readOnlyRootFilesystem"] is True, service
+            assert context.get("privileged", False) is False, service
+            assert context["capabilities"] == {"drop": ["ALL"]}, service
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, service
+        assert spec.uid >= 10000 or service in IMAGE_OWNED_UIDS, f"{service} runs as UID {spec.uid}"
+    assert set(IMAGE_OWNED_UIDS) <= set(prod.args.specs)
+
+
+def test_only_services_that_read_the_api_get_a_token(prod):
+    """A token is an API credential: only services with a topology egress to the Kubernetes API get one."""
+    readers = {egress.source for egress in EGRESS if egress.to == "kube-api"}
+    assert readers == {PROMETHEUS}
+    for service, obj in prod.workloads().items():
+        assert pod_spec(obj)["automountServiceAccountToken"] is (service in readers), service
+        account = prod.one("ServiceAccount", pod_spec(obj)["serviceAccountName"], obj.namespace)
+        assert account.manifest["automountServiceAccountToken"] is (service in readers), service
+
+
+def test_prometheus_discovery_rbac_is_namespaced_and_read_only(prod):
+    settings = prod.settings
+    assert not prod.objects("ClusterRole") and not prod.objects("ClusterRoleBinding")
+    roles = prod.objects("Role")
+    assert {role.namespace for role in roles} == {settings.app.namespace, settings.kubernetes.host_namespace}
+    for role in roles:
+        for rule in role.manifest["rules"]:
+            assert set(rule["verbs"]) <= READ_VERBS, rule
+            assert set(rule["resources"]) <= {"pods", "services", "endpoints", "endpointslices"}, rule
+    prometheus_account = pod_spec(prod.workloads()[PROMETHEUS])["serviceAccountName"]
+    for binding in prod.objects("RoleBinding"):
+        assert binding.manifest["roleRef"]["kind"] == "Role"
+        assert binding.manifest["subjects"] == [{"kind": "ServiceAccount", "name": prometheus_account,
+                                                 "namespace": settings.kubernetes.namespace}]
+
+
+def test_requests_equal_limits_from_settings(prod):
+    for service, obj in prod.workloads().items():
+        budget = getattr(prod.settings.resources, settings_field(service))
+        expected = {"cpu": budget.cpu, "memory": budget.memory}
+        for container in containers(obj):
+            assert container["resources"] == {"requests": expected, "limits": expected}, service
+
+
+def test_every_container_has_probes_from_the_spec(prod):
+    """HTTP on the unauthenticated endpoint where there is one, else the authenticated exec probe."""
+    for service, obj in prod.workloads().items():
+        probe = prod.args.specs[service].probe
+        for container in containers(obj):
+            for kind in ("livenessProbe", "readinessProbe"):
+                found = container[kind]
+                if probe.http_path is not None:
+                    assert found["httpGet"] == {"path": probe.http_path, "port": probe.port, "scheme": "HTTP"}, service
+                    assert probe.port in {port["name"] for port in container["ports"]}, service
+                else:
+                    assert found["exec"]["command"] == list(probe.command), service
+
+
+def test_images_are_the_pinned_images_from_settings(prod):
+    for service, obj in prod.workloads().items():
+        expected = getattr(prod.settings.images, settings_field(service))
+        for container in containers(obj):
+            assert container["image"] == expected, service
+            tag = expected.split("@")[0].rsplit("/", 1)[-1].partition(":")[2]
+            assert tag and tag != "latest", service
+
+
+def test_version_is_a_label_but_never_part_of_a_selector(prod):
+    """Selectors are immutable; a version in one would break the first upgrade."""
+    for service, obj in prod.workloads().items():
+        tag = prod.args.specs[service].image.split("@")[0].rsplit(":", 1)[1]
+        assert obj.manifest["metadata"]["labels"][VERSION] == tag
+        assert obj.manifest["spec"]["template"]["metadata"]["labels"][VERSION] == tag
+        assert obj.manifest["spec"]["selector"]["matchLabels"] == {NAME: service, INSTANCE: "ngx-monitoring"}
+        for claim in obj.manifest["spec"].get("volumeClaimTemplates", []):
+            assert VERSION not in claim["metadata"].get("labels", {}), service
+        affinity = pod_spec(obj).get("affinity", {}).get("podAntiAffinity", {})
+        for term in affinity.get("preferredDuringSchedulingIgnoredDuringExecution", []):
+            assert VERSION not in term["podAffinityTerm"]["labelSelector"]["matchLabels"]
+    selectors = [o.manifest["spec"]["selector"] for o in prod.objects("Service") if "selector" in o.manifest["spec"]]
+    selectors += [o.manifest["spec"]["selector"]["matchLabels"] for o in prod.objects("PodDisruptionBudget")]
+    selectors += [o.manifest["spec"]["podSelector"].get("matchLabels", {}) for o in prod.objects("NetworkPolicy")]
+    assert selectors and all(VERSION not in selector for selector in selectors)
+
+
+def test_daemonsets_are_found_by_prometheus_pod_discovery(prod):
+    """Prometheus discovers node-exporter and Alloy by pod label in the host namespace: the DaemonSets'
+    pods must carry exactly that label there, or two scrape jobs silently find nothing."""
+    config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
+    pod_jobs = [job for job in config["scrape_configs"]
+                if any(sd["role"] == "pod" for sd in job.get("kubernetes_sd_configs", []))]
+    daemonsets = {o.manifest["spec"]["template"]["metadata"]["labels"][NAME]: o for o in prod.objects("DaemonSet")}
+    assert len(pod_jobs) == len(daemonsets) == len(addresses.DAEMONS)
+    for job in pod_jobs:
+        sd = job["kubernetes_sd_configs"][0]
+        key, _, value = sd["selectors"][0]["label"].partition("=")
+        matching = [o for o in daemonsets.values()
+                    if o.manifest["spec"]["template"]["metadata"]["labels"].get(key) == value
+                    and o.namespace in sd["namespaces"]["names"]]
+        assert len(matching) == 1, job["job_name"]
+
+
+# --- state -------------------------------------------------------------------------------------------
+
+def test_stateful_services_keep_their_data_on_protected_claims(prod):
+    """Claims come from volumeClaimTemplates (the StatefulSet controller owns them): the StatefulSet is
+    protected and retained, its claims outlive deletion and scale-down, and the namespace (whose
+    deletion would delete every claim) is protected too."""
+    storage_class = prod.settings.kubernetes.storage_class
+    workloads = prod.workloads()
+    stateful = {service: spec for service, spec in prod.args.specs.items() if spec.data_dir}
+    assert set(stateful) == {name for name, service in SERVICES.items() if service.stateful}
+    for service, spec in stateful.items():
+        obj = workloads[service]
+        assert obj.raw.options["protect"] is True and obj.raw.options["retainOnDelete"] is True, service
+        assert obj.manifest["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        (claim,) = obj.manifest["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["resources"]["requests"]["storage"] == spec.storage_size, service
+        assert claim["spec"].get("storageClassName") == storage_class, service
+        mounts = {m["mountPath"]: m["name"] for c in containers(obj) for m in c["volumeMounts"]}
+        assert mounts[spec.data_dir] == claim["metadata"]["name"], service
+        volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
+        assert claim["metadata"]["name"] not in volumes, f"{service}: the data volume is shadowed by a pod volume"
+        assert obj.namespace == prod.settings.kubernetes.namespace
+    for claim in prod.objects("PersistentVolumeClaim"):
+        assert claim.raw.options["protect"] and claim.raw.options["retainOnDelete"], claim.name
+    namespace = prod.one("Namespace", prod.settings.kubernetes.namespace)
+    assert namespace.raw.options["protect"] and namespace.raw.options["retainOnDelete"]
+
+
+def test_grafana_state_is_persistent_and_its_password_a_secret_file(prod):
+    spec = prod.args.specs[GRAFANA]
+    obj = prod.workloads()[GRAFANA]
+    volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
+    (container,) = containers(obj)
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert "emptyDir" not in volumes.get(mounts[spec.data_dir]["name"], {}), "Grafana's API-written state would be lost"
+    password_file = next(e["value"] for e in container["env"] if e["name"] == "GF_SECURITY_ADMIN_PASSWORD__FILE")
+    mount = mounts[password_file]
+    assert "secret" in volumes[mount["name"]] and mount["readOnly"] is True
+    secret = prod.one("Secret", volumes[mount["name"]]["secret"]["secretName"], obj.namespace)
+    assert is_secret(secret.raw.inputs["stringData"])
+    assert mount["subPath"] in secret.manifest["stringData"]
+
+
+# --- high availability ---------------------------------------------------------------------------------
+
+def test_prometheus_is_highly_available_with_distinct_replica_labels(prod):
+    settings = prod.settings
+    spec = prod.args.specs[PROMETHEUS]
+    obj = prod.workloads()[PROMETHEUS]
+    assert obj.manifest["spec"]["replicas"] == settings.prometheus.replicas >= 2
+    (container,) = containers(obj)
+    replica_env = next(e for e in container["env"] if e["name"] == spec.replica_env)
+    assert replica_env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
+    assert config["global"]["external_labels"]["replica"] == "${%s}" % spec.replica_env
+    assert f"--storage.tsdb.retention.time={settings.prometheus.retention_time}" in container["args"]
+    assert f"--storage.tsdb.retention.size={settings.prometheus.retention_size}" in container["args"]
+    assert [job["job_name"] for job in config["scrape_configs"]] == list(catalog.JOBS)
+    api_job = next(job for job in config["scrape_configs"] if job["job_name"] == catalog.JOB_API)
+    (sd,) = api_job["kubernetes_sd_configs"]
+    assert sd["namespaces"]["names"] == [settings.app.namespace]
+    assert sd["selectors"] == [{"role": "service", "label": settings.app.service_selector}]
+
+
+def test_alertmanager_is_clustered_through_its_headless_service(prod):
+    settings = prod.settings
+    replicas = settings.alertmanager.replicas
+    namespace = settings.kubernetes.namespace
+    obj = prod.workloads()[ALERTMANAGER]
+    assert obj.manifest["spec"]["replicas"] == replicas >= 3
+    mesh = SERVICES[ALERTMANAGER].port("mesh-tcp").number
+    peers = [f"--cluster.peer={ALERTMANAGER}-{i}.{ALERTMANAGER}-headless.{namespace}.svc:{mesh}" for i in range(replicas)]
+    (container,) = containers(obj)
+    assert [arg for arg in container["args"] if arg.startswith("--cluster.peer=")] == peers
+    headless = prod.one("Service", f"{ALERTMANAGER}-headless", namespace)
+    assert obj.manifest["spec"]["serviceName"] == headless.name
+    assert headless.manifest["spec"]["clusterIP"] == "None"
+    assert headless.manifest["spec"]["publishNotReadyAddresses"] is True
+    assert {(p["port"], p["protocol"]) for p in headless.manifest["spec"]["ports"]} >= {(mesh, "TCP"), (mesh, "UDP")}
+    config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
+    (alerting,) = config["alerting"]["alertmanagers"]
+    web = SERVICES[ALERTMANAGER].port("web").number
+    assert alerting["static_configs"][0]["targets"] == [
+        f"{ALERTMANAGER}-{i}.{ALERTMANAGER}-headless.{namespace}.svc:{web}" for i in range(replicas)]
+
+
+def test_replicated_services_have_a_disruption_budget_and_spread(prod):
+    replicated = {service for service, spec in prod.args.specs.items() if spec.replicas > 1}
+    assert {PROMETHEUS, ALERTMANAGER} <= replicated
+    budgets = {o.manifest["spec"]["selector"]["matchLabels"][NAME]: o for o in prod.objects("PodDisruptionBudget")}
+    assert set(budgets) == replicated
+    for service in replicated:
+        assert budgets[service].manifest["spec"]["maxUnavailable"] == 1
+        (term,) = pod_spec(prod.workloads()[service])["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+        assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+        assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == {NAME: service, INSTANCE: "ngx-monitoring"}
+
+
+def test_loki_is_one_binary_with_compactor_retention(prod):
+    obj = prod.workloads()[LOKI]
+    assert obj.kind == "StatefulSet" and obj.manifest["spec"]["replicas"] == 1
+    config = yaml.safe_load(prod.result.files["loki/loki.yaml"])
+    assert config["target"] == "all"
+    assert config["compactor"]["retention_enabled"] is True
+    assert config["limits_config"]["retention_period"] == prod.settings.loki.retention
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+def test_every_file_is_mounted_where_the_spec_says_with_its_content(prod):
+    """ConfigMaps for rendered files, Secrets (string_data, 0440) for credentials, each at its path."""
+    for service, obj in prod.workloads().items():
+        spec = prod.args.specs[service]
+        volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
+        (container,) = containers(obj)
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        for path, text in spec.config_files.items():
+            volume = volumes[mounts[path]["name"]]
+            config_map = prod.one("ConfigMap", volume["configMap"]["name"], obj.namespace)
+            assert config_map.manifest["data"][mounts[path]["subPath"]] == text, path
+            assert volume["configMap"]["defaultMode"] == 0o444
+        for path in spec.secret_files:
+            volume = volumes[mounts[path]["name"]]
+            secret = prod.one("Secret", volume["secret"]["secretName"], obj.namespace)
+            assert is_secret(secret.raw.inputs["stringData"]), path
+            assert mounts[path]["subPath"] in secret.manifest["stringData"], path
+            assert volume["secret"]["defaultMode"] == 0o440
+        assert all(mounts[path]["readOnly"] for path in [*spec.config_files, *spec.secret_files])
+        for host_mount in spec.host_mounts:
+            volume = volumes[mounts[host_mount.container_path]["name"]]
+            assert volume["hostPath"]["path"] == host_mount.host_path
+            assert mounts[host_mount.container_path]["readOnly"] is True
+        for directory in spec.scratch_dirs:
+            assert "emptyDir" in volumes[mounts[directory]["name"]], directory
+
+
+def test_a_config_change_rolls_exactly_the_pods_that_read_it(prod):
+    """The checksum is deterministic (no restart on a no-op deploy) and changes with a service's files."""
+    changed = synth_capturing("prod", ["prometheus.evaluationInterval=30s"])
+
+    def checksums(stack: Prod) -> dict[str, str]:
+        return {service: obj.manifest["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+                for service, obj in stack.workloads().items()}
+
+    before, again, after = checksums(prod), checksums(synth_capturing("prod")), checksums(changed)
+    assert before == again
+    assert before[PROMETHEUS] != after[PROMETHEUS]
+    readers = {service for service, spec in prod.args.specs.items()
+               if spec.config_files != changed.args.specs[service].config_files}
+    assert {service for service in before if before[service] != after[service]} == readers
+    for obj in prod.workloads().values():
+        assert not is_secret(obj.raw.inputs["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+
+def test_no_credential_reaches_a_non_secret_input(prod_seeded):
+    """Seeded secrets may only appear inside values Pulumi marks secret (Secret string_data)."""
+
+    def leaks(value: Any) -> list[str]:
+        if is_secret(value):
+            return []
+        if isinstance(value, dict):
+            return [leak for item in value.values() for leak in leaks(item)]
+        if isinstance(value, list):
+            return [leak for item in value for leak in leaks(item)]
+        return [s for s in SEEDED_SECRETS.values() if isinstance(value, str) and s in value]
+
+    found = {(r.type, r.name): leaks(r.inputs) for r in prod_seeded.resources if r.type.startswith("kubernetes:")}
+    assert not {key: value for key, value in found.items() if value}
+    in_secrets = [r for r in prod_seeded.resources if r.type == "kubernetes:core/v1:Secret"
+                  and any(s in str(unwrap(r.inputs)) for s in SEEDED_SECRETS.values())]
+    assert in_secrets, "the seeded secrets should reach the containers through Secrets"
+
+
+# --- exposure -----------------------------------------------------------------------------------------
+
+def test_the_proxy_is_exposed_by_an_ingress_with_tls(prod):
+    k8s = prod.settings.kubernetes
+    (ingress,) = prod.objects("Ingress")
+    spec = ingress.manifest["spec"]
+    assert spec["ingressClassName"] == k8s.ingress_class
+    (tls,) = spec["tls"]
+    assert tls["hosts"] == [prod.settings.domain] and tls["secretName"]
+    (rule,) = spec["rules"]
+    assert rule["host"] == prod.settings.domain
+    backends = {(p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"]) for p in rule["http"]["paths"]}
+    assert backends == {("proxy", "https")}
+    proxy_service = prod.one("Service", "proxy", k8s.namespace)
+    assert "https" in {p["name"] for p in proxy_service.manifest["spec"]["ports"]}
+    annotations = ingress.manifest["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/backend-protocol"] == "HTTPS"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-ssl-verify"] == "on"
+    assert annotations["cert-manager.io/cluster-issuer"] == k8s.cluster_issuer
+    services = {o.name for o in prod.objects("Service")}
+    assert not [o for o in prod.objects("Service") if o.manifest["spec"].get("type", "ClusterIP") != "ClusterIP"], services
+
+
+def test_without_issuer_or_secret_the_ingress_serves_the_stack_ca_certificate(tmp_path):
+    def edit(config):
+        config["ngx-monitoring:kubernetes"].pop("clusterIssuer")
+
+    variant = stack_variant(tmp_path, edit)
+    (ingress,) = variant.objects("Ingress")
+    assert "cert-manager.io/cluster-issuer" not in ingress.manifest["metadata"]["annotations"]
+    secret = variant.one("Secret", ingress.manifest["spec"]["tls"][0]["secretName"], ingress.namespace)
+    assert secret.manifest["type"] == "kubernetes.io/tls"
+    assert is_secret(secret.raw.inputs["stringData"]) and set(secret.manifest["stringData"]) == {"tls.crt", "tls.key"}
+
+
+def test_a_provided_tls_secret_is_used_as_is(tmp_path):
+    def edit(config):
+        config["ngx-monitoring:kubernetes"].pop("clusterIssuer")
+        config["ngx-monitoring:kubernetes"]["tlsSecretName"] = "monitoring-tls"
+
+    variant = stack_variant(tmp_path, edit)
+    (ingress,) = variant.objects("Ingress")
+    assert ingress.manifest["spec"]["tls"][0]["secretName"] == "monitoring-tls"
+    assert not [o for o in variant.objects("Secret") if o.name == "monitoring-tls" or o.manifest.get("type") == "kubernetes.io/tls"]
+
+
+# --- network policy basics (edge semantics: test_isolation_parity.py) -------------------------------------
+
+def test_every_stack_namespace_denies_by_default_and_allows_dns(prod):
+    k8s = prod.settings.kubernetes
+    policies = prod.objects("NetworkPolicy")
+    for namespace in (k8s.namespace, k8s.host_namespace):
+        deny = [p.manifest["spec"] for p in policies if p.namespace == namespace and p.manifest["spec"]["podSelector"] == {}
+                and not p.manifest["spec"].get("ingress") and not p.manifest["spec"].get("egress")]
+        assert any(set(spec["policyTypes"]) == {"Ingress", "Egress"} for spec in deny), namespace
+        dns = [rule for p in policies if p.namespace == namespace and p.manifest["spec"]["podSelector"] == {}
+               for rule in p.manifest["spec"].get("egress", [])]
+        assert any({(port["port"], port["protocol"]) for port in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
+                   and rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+                   for rule in dns), namespace
+
+
+def test_every_pod_is_selected_by_a_policy_of_its_own(prod):
+    """A policy naming the service's pods (beyond the namespace-wide deny) documents its allowed edges."""
+    for service, obj in prod.workloads().items():
+        selectors = [p.manifest["spec"]["podSelector"].get("matchLabels") for p in prod.objects("NetworkPolicy")
+                     if p.namespace == obj.namespace]
+        assert {NAME: service, INSTANCE: "ngx-monitoring"} in selectors, service
+
+
+def test_prometheus_reaches_the_api_only_at_the_configured_cidr(prod):
+    """Service discovery needs the API server and nothing else on 443/6443 (settings refuse 0.0.0.0/0)."""
+    policy = prod.one("NetworkPolicy", PROMETHEUS, prod.settings.kubernetes.namespace)
+    blocks = [rule for rule in policy.manifest["spec"]["egress"] if "ipBlock" in rule["to"][0]]
+    assert blocks == [{"to": [{"ipBlock": {"cidr": prod.settings.kubernetes.api_server_cidr}}],
+                       "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}]
+
