@@ -41,6 +41,8 @@ SET_LIKE_KEYS = frozenset({"envs", "labels", "uploads", "mounts", "volumes", "po
                            "securityOpts", "dependsOn", "ignoreChanges", "tolerations"})
 # Keys whose values share a unit suffix with durations but are not durations (500m CPU is millicores).
 NOT_DURATION_KEYS = frozenset({"cpu", "cpus"})
+# String inputs that hold a JSON document (Grafana's dashboards and alert rules).
+JSON_TEXT_KEYS = frozenset({"configJson", "modelJson", "dataJson"})
 # How list items are matched when diffing (so inserting one item does not shift every path after it).
 IDENTITY_KEYS = ("name", "file", "label", "target", "mountPath", "containerPath", "key", "internal", "port")
 LONG_VALUE = 80
@@ -90,6 +92,11 @@ def canonical_duration(text: str) -> str:
 
 def _normalise_string(value: str, key: str | None) -> str:
     value = redact_text(value)
+    if value.startswith(("{", "[")) and "\n" in value or key in JSON_TEXT_KEYS:
+        try:  # JSON held in a string input (a dashboard's configJson): compared as data
+            return json.dumps(normalise(json.loads(value)), indent=2, sort_keys=True, ensure_ascii=False)
+        except ValueError:
+            pass
     if key in NOT_DURATION_KEYS:
         return value
     flag = _FLAG_VALUE.match(value)

@@ -85,7 +85,7 @@ def ml_group() -> RuleGroup:
     return RuleGroup("ngx-ml.rules", (
         Recording(PREDICTIONS_RATE5M, rate_by("job, model_type, status", "ngx_predictions_total", JOB_API)),
         Recording(PREDICTION_DURATION_BUCKETS_RATE5M, rate_by("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
-        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M, ("0.5", "0.95")),
+        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M, ("0.5", "0.95", "0.99")),
         Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
         *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M, ("0.5",)),
     ))

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from alerting import app_alerts, meta, recording, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
+from renderers import addresses
 from settings import Settings
 
 # Runbooks live in this repository (runbooks/<AlertName>.md); alerts link to them here.
@@ -26,7 +27,7 @@ def runbook_url(alert_name: str) -> str:
 
 
 def dashboard_url(settings: Settings) -> str:
-    return f"https://{settings.domain}/grafana/d/{OVERVIEW_DASHBOARD_UID}"
+    return f"{addresses.public_url(settings, 'grafana')}d/{OVERVIEW_DASHBOARD_UID}"
 
 
 def finalize(alert: Alert, settings: Settings) -> Alert:

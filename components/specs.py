@@ -11,15 +11,13 @@ import pulumi
 
 from components.certificates import Certificates
 from components.credentials import Credentials
-from renderers import alloy, auth, bundle, commands, paths, probe
+from renderers import alloy, auth, bundle, commands, grafana_ini, paths, probe
 from alerting.receiver_files import receiver_secrets
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
 from settings import Settings
 from topology import SERVICES
 
-GRAFANA_ADMIN_PASSWORD_FILE = paths.secret_file("grafana-admin-password")
-GRAFANA_SECRET_KEY_FILE = paths.secret_file("grafana-secret-key")
 ALLOY_STORAGE = "/var/lib/alloy/data"
 
 
@@ -115,10 +113,12 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
         ),
         ServiceSpec(
             "grafana", images.grafana, (), {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"),
-                                            "GF_SECURITY_ADMIN_PASSWORD__FILE": GRAFANA_ADMIN_PASSWORD_FILE},
+                                            "GF_SECURITY_ADMIN_PASSWORD__FILE": grafana_ini.ADMIN_PASSWORD_FILE},
             _config(files, "grafana"),
-            {GRAFANA_ADMIN_PASSWORD_FILE: _secret(creds.grafana_admin_password),
-             GRAFANA_SECRET_KEY_FILE: _secret(creds.grafana_secret_key), paths.TLS_CA: certs.internal_ca_pem},
+            {grafana_ini.ADMIN_PASSWORD_FILE: _secret(creds.grafana_admin_password),
+             grafana_ini.SECRET_KEY_FILE: _secret(creds.grafana_secret_key), paths.TLS_CA: certs.internal_ca_pem,
+             # Grafana's [smtp] reads the same password file as Alertmanager's e-mail receiver.
+             **{path: value for path, value in receiver_files.items() if path == grafana_ini.SMTP_PASSWORD_FILE}},
             # The image owns its files as 472 with group 0; a higher UID would need a rebuilt image.
             472, 0, 1, res.grafana.memory, res.grafana.cpu, Probe("web", http_path="/api/health"),
             data_dir=paths.DATA_DIRS["grafana"], storage_size=settings.grafana.storage_size, scratch_dirs=("/tmp",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Union
 
+from alerting import receiver_files
 from renderers import addresses, paths
 from settings import Settings
 from topology import GRAFANA, SERVICES
@@ -17,6 +18,8 @@ ADMIN_PASSWORD_FILE_NAME = "grafana-admin-password"
 SECRET_KEY_FILE_NAME = "grafana-secret-key"
 ADMIN_PASSWORD_FILE = paths.secret_file(ADMIN_PASSWORD_FILE_NAME)
 SECRET_KEY_FILE = paths.secret_file(SECRET_KEY_FILE_NAME)
+# The SMTP password file: the same name Alertmanager reads (alerting.receiver_files).
+SMTP_PASSWORD_FILE = paths.secret_file(receiver_files.SMTP_PASSWORD)
 
 CONFIG_FILE = paths.config_path(GRAFANA, "grafana.ini")
 DATA_DIR = paths.DATA_DIRS[GRAFANA]
@@ -159,7 +162,29 @@ def _sections(settings: Settings) -> dict[str, dict[str, Value]]:
         "unified_alerting": {
             "enabled": True,
         },
+        "smtp": _smtp(settings),
     }
+
+
+def _smtp(settings: Settings) -> dict[str, Value]:
+    """E-mail for Grafana-managed contact points: the same server and sender as Alertmanager's."""
+    email = settings.receivers.email
+    if email is None:
+        return {"enabled": False}
+    section: dict[str, Value] = {
+        "enabled": True,
+        "host": email.smarthost,
+        "from_address": email.sender,
+        "from_name": "NGX monitoring",
+        # Like Alertmanager's require_tls: STARTTLS or nothing, and the server's certificate is verified.
+        "startTLS_policy": "MandatoryStartTLS" if email.require_tls else "OpportunisticStartTLS",
+        "skip_verify": False,
+    }
+    if email.username is not None:
+        section["user"] = email.username
+    if email.password is not None:
+        section["password"] = file_reference(SMTP_PASSWORD_FILE)
+    return section
 
 
 def render_grafana_ini(settings: Settings) -> str:

@@ -229,6 +229,19 @@ def _status_server() -> list[str]:
     ]
 
 
+# Where an Ingress controller sits in front (Kubernetes), the client is the address it writes into
+# X-Forwarded-For; rate limits and logs must key on that, or every user shares the controller's bucket.
+# Only the controller's namespace may reach this port (NetworkPolicy), so its private pod address is the
+# one hop trusted; without real_ip_recursive the last (controller-written) address is taken.
+TRUSTED_PROXY_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+
+
+def _client_address(settings: Settings) -> list[str]:
+    if settings.platform != "kubernetes":
+        return []  # Docker publishes the port directly: the peer address is the client's
+    return [*(f"set_real_ip_from {cidr};" for cidr in TRUSTED_PROXY_RANGES), "real_ip_header X-Forwarded-For;", ""]
+
+
 def _https_server(settings: Settings) -> list[str]:
     lines = [
         # Debian's nginx 1.22 (the tests) and the image's 1.28 both accept `http2` on `listen`; 1.28
@@ -249,6 +262,7 @@ def _https_server(settings: Settings) -> list[str]:
         # secrecy for every session since start; the session cache resumes without them.
         "ssl_session_tickets off;",
         "",
+        *_client_address(settings),
         *(f'add_header {name} "{value}" always;' for name, value in SECURITY_HEADERS),
         *(f"proxy_hide_header {name};" for name in HIDDEN_UPSTREAM_HEADERS),
         "",

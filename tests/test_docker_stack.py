@@ -515,3 +515,18 @@ def test_grafana_ready_waits_for_the_healthy_grafana_container_and_proxy(capture
     depends_on = {getattr(resource, "_name", None) for resource in _sync_await(backend.grafana_ready.resources())}
     assert {f"{STACK}-grafana-container", f"{STACK}-proxy-container"} <= depends_on
     assert backend.services["grafana"].container._name in depends_on
+
+
+def test_proxy_is_replaced_with_any_upstream_it_resolved_at_start(dev_stack):
+    """nginx caches upstream addresses from its start; a replaced Grafana (new address) must replace it too."""
+    from components.docker.monitoring import RESTART_WITH
+    from components.docker.service import RESTART_WITH_LABEL
+
+    containers = {r.name: r for r in dev_stack.of_type("docker:index/container:Container")}
+    proxy = containers["ngx-proxy-container"]
+    labels = {item["label"]: item["value"] for item in proxy.inputs["labels"]}
+    expected = ",".join(f"ngx-{service}-container_id" for service in RESTART_WITH["proxy"])
+    assert labels[RESTART_WITH_LABEL] == expected
+    assert set(RESTART_WITH["proxy"]) == {"grafana", "prometheus", "alertmanager", "loki"}
+    others = [c for name, c in containers.items() if name != "ngx-proxy-container"]
+    assert all(RESTART_WITH_LABEL not in {i["label"] for i in c.inputs.get("labels", [])} for c in others)

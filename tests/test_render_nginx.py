@@ -667,3 +667,14 @@ def test_live_tls_versions_and_ciphers(served):
     # The errors are alerts sent by nginx, not refusals of the (deliberately permissive) client.
     assert "ALERT_HANDSHAKE_FAILURE" in results["tls12_cbc"].get("error", ""), results["tls12_cbc"]
     assert "ALERT_PROTOCOL_VERSION" in results["tls11"].get("error", ""), results["tls11"]
+
+
+def test_client_address_comes_from_the_ingress_only_on_kubernetes():
+    """Behind an Ingress every request arrives from the controller: without real_ip, all users would
+    share one login rate-limit bucket. On Docker the peer is the client, and no header is trusted."""
+    prod, dev = nginx.render_nginx_config(PROD), nginx.render_nginx_config(DEV)
+    assert "real_ip_header X-Forwarded-For;" in prod and "set_real_ip_from 10.0.0.0/8;" in prod
+    assert "real_ip_recursive on" not in prod
+    assert "real_ip" not in dev
+    status_server = prod.split("listen 8081;")[1].split("listen 8443")[0]
+    assert "real_ip" not in status_server, "the stub_status allow-list must see the real peer"

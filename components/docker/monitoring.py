@@ -27,6 +27,11 @@ START_AFTER: dict[str, tuple[str, ...]] = {
 }
 
 
+# nginx resolves its upstreams' addresses once, at start: when an upstream container is replaced (new
+# address), the proxy is replaced with it rather than sending users to an address nobody holds.
+RESTART_WITH: dict[str, tuple[str, ...]] = {PROXY: START_AFTER[PROXY]}
+
+
 def creation_order() -> list[str]:
     """Services in an order where everything in START_AFTER comes before its dependants."""
     graph = {service: START_AFTER.get(service, ()) for service in sorted(SERVICES)}
@@ -68,6 +73,7 @@ class DockerMonitoring(pulumi.ComponentResource):
                     published=published_ports(settings, service),
                     reach_host=reaches_host(settings, service),
                     start_after=tuple(self.services[other] for other in START_AFTER.get(service, ())),
+                    restart_with=tuple(self.services[other] for other in RESTART_WITH.get(service, ())),
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

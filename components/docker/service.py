@@ -15,6 +15,8 @@ from components.docker.hardening import RESTART, STOP_GRACE_SECONDS, TMPFS_OPTIO
 from components.kubernetes.labels import service_labels
 from components.specs import ServiceSpec
 
+# Label holding the IDs of the containers this one must be replaced with (a changed label replaces it).
+RESTART_WITH_LABEL = "ngx.restart-with"
 # Where the application is reached when it runs on the host rather than on a Docker network.
 HOST_GATEWAY = docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")
 
@@ -33,6 +35,8 @@ class DockerServiceArgs:
     published: Sequence[PublishedPort] = ()  # only the entry point publishes anything
     reach_host: bool = False  # resolve host.docker.internal to the host gateway (the app runs on the host)
     start_after: Sequence["DockerService"] = ()  # created once these are healthy
+    # Replaced whenever one of these containers is: for nginx, which resolves upstream names once at start.
+    restart_with: Sequence["DockerService"] = ()
 
 
 class DockerService(pulumi.ComponentResource):
@@ -77,6 +81,8 @@ class DockerService(pulumi.ComponentResource):
             mounts += [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
                        for target, source in files.mounts]
             labels[FILES_LOADER_LABEL] = files.loader.id  # new files -> new loader -> new container
+        if args.restart_with:
+            labels[RESTART_WITH_LABEL] = pulumi.Output.all(*(other.container.id for other in args.restart_with)).apply(",".join)
         mounts += [docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True)
                    for mount in spec.host_mounts]
 

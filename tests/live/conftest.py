@@ -1,15 +1,16 @@
 """Fixtures of the live tests: the livetest stack, rendered once, run as real processes per scenario.
 
 Each scenario gets its own stack (its own 127.0.<n>.0/24, processes, simulator and sink), so one
-scenario's faults never show up in another's notifications. Scenarios that must wait out the
-rendered Alertmanager timings (a resolve waits for the route's group_interval, 5m for pages) start
-their stack and inject their fault before the first live test runs, and their tests run last: their
-waits then overlap the other scenarios instead of adding up. Only the scenarios of the selected tests
-are started, so `-m "live and not slow"` starts what the quick tests need.
+scenario's faults never show up in another's notifications. The stacks of every selected scenario
+start side by side, and inject their fault, before the first live test runs; the scenarios that must
+wait out the rendered Alertmanager timings (a resolve waits for the route's group_interval, 5m for
+pages) run their tests last, so their waits overlap the other scenarios instead of adding up. Only the
+scenarios of the selected tests are started: `-m "live and not slow"` starts what the quick tests need.
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Callable, Iterator
 
@@ -23,8 +24,8 @@ from tests.live.timings import RenderedTimings, patience
 
 # Third octet of each scenario's loopback block (127.0.<n>.0/24).
 STACK_INDEX = {"main": 41, "api_down": 42, "error_burst": 43, "flood": 44}
-# Scenarios started before the first live test (see the module docstring), in start order.
-EARLY = ("api_down_stack", "error_burst_stack", "flood_stack")
+# Every scenario's fixture; those the selected tests use start together before the first live test.
+SCENARIO_FIXTURES = ("api_down_stack", "error_burst_stack", "flood_stack", "main_stack")
 # Their test modules run after every other live test.
 LONG_WAIT_MODULES = ("test_api_down", "test_error_burst", "test_sample_limit")
 
@@ -67,70 +68,98 @@ def timings(live_deployment) -> RenderedTimings:
     return RenderedTimings(live_deployment.result.files)
 
 
-def _running_stack(name: str, deployment: Deployment, tmp_path_factory) -> LiveStack:
-    stack = LiveStack(deployment, tmp_path_factory.mktemp(f"live-{name}"), STACK_INDEX[name])
-    try:
-        stack.start()
-        # Prometheus hands new targets to its scrapers up to 5 s after start (discovery batching).
-        scrape = RenderedTimings(deployment.result.files).scrape_interval
-        wait_until(lambda: stack.prometheus.value('up{job="ngx-api"}') == 1, patience(scrape + 5),
-                   what=f"{name}: first scrape of the simulated API")
-    except BaseException:
-        stack.close()
-        raise
-    return stack
+class Scenarios:
+    """The scenario stacks of this session: started on demand, or several at once (in threads)."""
 
+    # What each scenario does once Prometheus has scraped its API: the fault it injects (a simulator mode).
+    FAULTS = {"main": None, "api_down": "stopped", "error_burst": "error_burst", "flood": "flood"}
 
-@pytest.fixture(scope="session")
-def start_stack(live_deployment, tmp_path_factory) -> Iterator[Callable[[str], LiveStack]]:
-    started: list[LiveStack] = []
+    def __init__(self, deployment: Deployment, tmp_path_factory) -> None:
+        self.deployment = deployment
+        self.tmp_path_factory = tmp_path_factory
+        self.timings = RenderedTimings(deployment.result.files)
+        self.stacks: dict[str, LiveStack] = {}
 
-    def start(name: str) -> LiveStack:
-        stack = _running_stack(name, live_deployment, tmp_path_factory)
-        started.append(stack)
+    def _prepare(self, name: str, workdir) -> LiveStack:
+        stack = LiveStack(self.deployment, workdir, STACK_INDEX[name])
+        try:
+            stack.start()
+            # Prometheus hands new targets to its scrapers up to 5 s after start (discovery batching).
+            wait_until(lambda: stack.prometheus.value('up{job="ngx-api"}') == 1, patience(self.timings.scrape_interval + 5),
+                       what=f"{name}: first scrape of the simulated API")
+            stack.fault_at = time.time()
+            if self.FAULTS[name]:
+                stack.simulator.set_mode(self.FAULTS[name])
+        except BaseException:
+            stack.close()
+            raise
         return stack
 
-    yield start
-    for stack in reversed(started):
-        stack.close()
+    def start(self, names: list[str]) -> None:
+        """Start the named scenarios side by side; raises the first failure after all have finished."""
+        wanted = [name for name in names if name not in self.stacks]
+        workdirs = {name: self.tmp_path_factory.mktemp(f"live-{name}") for name in wanted}
+        errors: dict[str, BaseException] = {}
+
+        def run(name: str) -> None:
+            try:
+                self.stacks[name] = self._prepare(name, workdirs[name])
+            except BaseException as error:  # noqa: BLE001 - re-raised below, in the test's thread
+                errors[name] = error
+
+        threads = [threading.Thread(target=run, args=(name,), name=f"start-{name}") for name in wanted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=180)
+        if errors:
+            name, error = next(iter(errors.items()))
+            raise RuntimeError(f"scenario {name} did not start: {error}") from error
+
+    def get(self, name: str) -> LiveStack:
+        self.start([name])
+        return self.stacks[name]
+
+    def close(self) -> None:
+        for stack in reversed(list(self.stacks.values())):
+            stack.close()
 
 
 @pytest.fixture(scope="session")
-def main_stack(start_stack) -> LiveStack:
+def scenarios(live_deployment, tmp_path_factory) -> Iterator[Scenarios]:
+    registry = Scenarios(live_deployment, tmp_path_factory)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(scope="session")
+def main_stack(scenarios) -> LiveStack:
     """A healthy stack for the scenarios that do not wait for alert timings (access, restarts, reload)."""
-    return start_stack("main")
+    return scenarios.get("main")
 
 
 @pytest.fixture(scope="session")
-def api_down_stack(start_stack) -> LiveStack:
-    """Scenario 2: the simulated API stops (stack.fault_at) once Prometheus has scraped it."""
-    stack = start_stack("api_down")
-    stack.fault_at = time.time()
-    stack.simulator.set_mode("stopped")
-    return stack
+def api_down_stack(scenarios) -> LiveStack:
+    """Scenario 2: the simulated API stopped at stack.fault_at, once Prometheus had scraped it."""
+    return scenarios.get("api_down")
 
 
 @pytest.fixture(scope="session")
-def error_burst_stack(start_stack) -> LiveStack:
+def error_burst_stack(scenarios) -> LiveStack:
     """Scenario 3: half of the API's requests fail (and are slow) from stack.fault_at on."""
-    stack = start_stack("error_burst")
-    stack.fault_at = time.time()
-    stack.simulator.set_mode("error_burst")
-    return stack
+    return scenarios.get("error_burst")
 
 
 @pytest.fixture(scope="session")
-def flood_stack(start_stack) -> LiveStack:
+def flood_stack(scenarios) -> LiveStack:
     """Scenario 5: the API exposes more series than sample_limit from stack.fault_at on."""
-    stack = start_stack("flood")
-    stack.fault_at = time.time()
-    stack.simulator.set_mode("flood")
-    return stack
+    return scenarios.get("flood")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _start_long_scenarios_early(request) -> None:
+def _start_scenarios_early(request) -> None:
+    """Start every scenario the selected tests use, side by side, before the first live test."""
     selected = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
-    for name in EARLY:
-        if name in selected:
-            request.getfixturevalue(name)
+    wanted = [name.removesuffix("_stack") for name in SCENARIO_FIXTURES if name in selected]
+    if wanted:
+        request.getfixturevalue("scenarios").start(wanted)

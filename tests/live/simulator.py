@@ -82,18 +82,28 @@ def _rfc3339nano(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
 
 
-class _FloodCollector:
-    def __init__(self, simulator: "Simulator") -> None:
-        self.simulator = simulator
+def _flood_text(count: int) -> bytes:
+    """`count` synthetic series that push the target over sample_limit (rendered once: it is constant)."""
+    registry = CollectorRegistry(auto_describe=False)
 
-    def collect(self):
-        count = self.simulator.flood_series if self.simulator.mode == "flood" else 0
-        if not count:
-            return []
-        family = GaugeMetricFamily(FLOOD_METRIC, "Synthetic series that push the target over sample_limit.", labels=["n"])
-        for index in range(count):
-            family.add_metric([str(index)], 1.0)
-        return [family]
+    class Flood:
+        def collect(self):
+            family = GaugeMetricFamily(FLOOD_METRIC, "Synthetic series that push the target over sample_limit.", labels=["n"])
+            for index in range(count):
+                family.add_metric([str(index)], 1.0)
+            return [family]
+
+    registry.register(Flood())
+    return generate_latest(registry)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A scraper that gave up (scrape timeout) closes the connection mid-answer; that is its business.
+        pass
 
 
 class Simulator:
@@ -114,7 +124,7 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.metrics = self._register(catalog.APP_METRICS)
-        self.registry.register(_FloodCollector(self))
+        self._flood: bytes | None = None
         self._log = None
         self._init_series()
 
@@ -259,7 +269,12 @@ class Simulator:
     def exposition(self) -> bytes:
         self.advance()
         self.scrapes += 1
-        return generate_latest(self.registry)
+        text = generate_latest(self.registry)
+        if self.mode == "flood":
+            if self._flood is None:
+                self._flood = _flood_text(self.flood_series)
+            text += self._flood
+        return text
 
     @property
     def address(self) -> str:
@@ -303,9 +318,7 @@ class Simulator:
             def log_message(self, *args):  # keep pytest's output for failures
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((self.host, self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"simulator-{self.address}", daemon=True)
         self._thread.start()

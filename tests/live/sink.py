@@ -162,6 +162,12 @@ class Sink:
         return Handler
 
 
+def _address(argument: str) -> str:
+    """The address of `FROM:<a@b> BODY=8BITMIME` or `TO:<a@b>`."""
+    match = re.search(r"<([^>]*)>", argument)
+    return match.group(1) if match else argument.partition(":")[2].split()[0]
+
+
 class _SMTPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
@@ -208,10 +214,10 @@ class _SMTPHandler(socketserver.StreamRequestHandler):
                 envelope["auth"] = self._auth(argument)
                 self._send("235 2.7.0 authentication successful")
             elif verb == "MAIL":
-                envelope["from"] = argument.partition(":")[2].strip().strip("<>")
+                envelope["from"] = _address(argument)
                 self._send("250 2.1.0 ok")
             elif verb == "RCPT":
-                envelope["to"].append(argument.partition(":")[2].strip().strip("<>"))
+                envelope["to"].append(_address(argument))
                 self._send("250 2.1.5 ok")
             elif verb == "DATA":
                 self._send("354 end data with <CR><LF>.<CR><LF>")
