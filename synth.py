@@ -11,25 +11,18 @@ import shutil
 import sys
 from pathlib import Path
 
-import pulumi
-
 import capacity
 from alerting.routing import unrouted_receivers
-from settings import SettingsError
-from synthesis.run import synth, write
+from synthesis.run import add_stack_arguments, synth_or_report, write
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    add_stack_arguments(parser)
     parser.add_argument("--out", type=Path, help="output directory (replaced); omit to only validate")
-    parser.add_argument("--config", action="append", default=[], metavar="PATH=VALUE", help="set a config value (pulumi config set --path syntax)")
-    parser.add_argument("--secret", action="append", default=[], metavar="PATH=VALUE", help="set a secret config value")
     args = parser.parse_args(argv)
-    try:
-        result = synth(args.stack, args.config, args.secret)
-    except (SettingsError, pulumi.RunError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    result = synth_or_report(args)
+    if result is None:
         return 2
     if result.placeholders:
         print(f"synth: placeholders stand in for credentials that are encrypted or unset: {', '.join(result.placeholders)}")

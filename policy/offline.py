@@ -39,20 +39,12 @@ def report(stack: str, violations: Sequence[Violation], resources: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
-    parser.add_argument("--config", action="append", default=[], metavar="PATH=VALUE", help="set a config value (pulumi config set --path syntax)")
-    parser.add_argument("--secret", action="append", default=[], metavar="PATH=VALUE", help="set a secret config value")
+    from synthesis.run import add_stack_arguments, synth_or_report
+
+    add_stack_arguments(parser)
     args = parser.parse_args(argv)
-
-    import pulumi
-
-    from settings import SettingsError
-    from synthesis.run import synth
-
-    try:
-        result = synth(args.stack, args.config, args.secret)
-    except (SettingsError, pulumi.RunError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    result = synth_or_report(args)
+    if result is None:
         return 2
     violations = check_stack(result)
     print(report(args.stack, violations, len(result.resources)))

@@ -12,7 +12,7 @@ import pulumi
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from settings import PROJECT, Settings
+from settings import PROJECT, Settings, SettingsError
 from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
 from renderers.yamltext import dump
@@ -138,3 +138,19 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def add_stack_arguments(parser) -> None:
+    """--stack, --config and --secret, as synth.py and policy/offline.py take them."""
+    parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
+    parser.add_argument("--config", action="append", default=[], metavar="PATH=VALUE", help="set a config value (pulumi config set --path syntax)")
+    parser.add_argument("--secret", action="append", default=[], metavar="PATH=VALUE", help="set a secret config value")
+
+
+def synth_or_report(args) -> SynthResult | None:
+    """Synthesise the stack the arguments name; on invalid settings print the one-line error and return None."""
+    try:
+        return synth(args.stack, args.config, args.secret)
+    except (SettingsError, pulumi.RunError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None

@@ -14,7 +14,6 @@ import pulumi
 import pulumi_random as random
 import pytest
 import yaml
-from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -30,7 +29,7 @@ from dashboards.datasources import ALERTMANAGER, DATASOURCES, LOKI, PROMETHEUS
 from renderers import addresses
 from renderers.alertmanager import render_alertmanager_config
 from settings import PROJECT, Settings, parse
-from synthesis.recorder import Recorded, Recorder, is_secret
+from synthesis.recorder import DependencyMonitor, Recorded, Recorder, is_secret
 from synthesis.run import unwrap
 from synthesis.stack_config import load_stack_config, settings_mapping
 from tests.conftest import SEEDED_CONFIG, SEEDED_SECRETS
@@ -68,21 +67,6 @@ class _Mocks(Recorder):
         return resource_id, outputs
 
 
-class _Monitor(MockMonitor):
-    """Keeps every resource's dependencies (explicit and through its inputs), by resource name."""
-
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.dependencies: dict[str, set[str]] = {}
-
-    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
-        urns = set(request.dependencies)
-        for deps in request.propertyDependencies.values():
-            urns |= set(deps.urns)
-        self.dependencies[request.name] = {urn.rsplit("::", 1)[-1] for urn in urns}
-        return super().RegisterResource(request)
-
-
 @dataclass
 class Run:
     settings: Settings
@@ -117,7 +101,7 @@ def stack_settings(stack: str, seeded: bool) -> Settings:
 def run_content(stack: str, seeded: bool = True) -> Run:
     settings = stack_settings(stack, seeded)
     mocks = _Mocks()
-    monitor = _Monitor(mocks)
+    monitor = DependencyMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.register_stack_transformation(mocks.transformation)
     captured: dict[str, Any] = {}
