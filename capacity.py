@@ -80,7 +80,7 @@ def active_series(settings) -> int:
     daemons = nodes if settings.platform == "kubernetes" else 1
     scraped = (per_job.ngx_api + per_job.node * nodes + per_job.redis + per_job.prometheus * settings.prometheus.replicas
                + per_job.alertmanager * settings.alertmanager.replicas + per_job.loki + per_job.grafana + per_job.proxy
-               + per_job.alloy * daemons)
+               + per_job.alloy * daemons + per_job.pushgateway)
     return int(scraped * RECORDING_RULE_OVERHEAD)
 
 

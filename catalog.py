@@ -35,7 +35,13 @@ JOB_LOKI = "loki"
 JOB_GRAFANA = "grafana"
 JOB_PROXY = "proxy"
 JOB_ALLOY = "alloy"
-JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI, JOB_GRAFANA, JOB_PROXY, JOB_ALLOY)
+JOB_PUSHGATEWAY = "pushgateway"
+JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI, JOB_GRAFANA, JOB_PROXY, JOB_ALLOY,
+        JOB_PUSHGATEWAY)
+# Jobs named by what pushes to the Pushgateway, not by a scrape job: the `pushgateway` job scrapes
+# them with honor_labels, so their series keep the job label the pusher set.
+JOB_BACKUP = "ngx-backup"
+PUSHED_JOBS = (JOB_BACKUP,)
 
 # Status label values the application writes on ngx_conversations_total.
 CONVERSATION_STATUSES = ("started", "completed", "converted", "dropped")
@@ -99,7 +105,15 @@ _EXPORTERS = (
     Metric("loki_write_dropped_entries_total", "counter", ("reason",), "Log entries the shipper dropped.", JOB_ALLOY),
 )
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _APP + _EXPORTERS}
+# Pushed by ops/backup.py at the end of every run, one group per target (prometheus-0, alertmanager-0, ...).
+_BACKUP = (
+    Metric("ngx_backup_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the last successful backup of a target finished.", JOB_BACKUP),
+    Metric("ngx_backup_last_run_success", "gauge", ("target",), "1 when the last backup run of a target succeeded, 0 when it failed.", JOB_BACKUP),
+    Metric("ngx_backup_last_size_bytes", "gauge", ("target",), "Size of the last successful backup archive of a target.", JOB_BACKUP),
+    Metric("ngx_backup_duration_seconds", "gauge", ("target",), "Duration of the last backup run of a target.", JOB_BACKUP),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _APP + _EXPORTERS + _BACKUP}
 APP_METRICS: tuple[Metric, ...] = _APP
 
 # Labels every series carries after scraping, whatever the metric.
@@ -119,8 +133,8 @@ def metric(name: str) -> str:
 
 
 def job_selector(job: str) -> str:
-    if job not in JOBS:
-        raise KeyError(f"{job} is not a scrape job")
+    if job not in JOBS + PUSHED_JOBS:
+        raise KeyError(f"{job} is not a scrape job or a pushed job")
     return f'job="{job}"'
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog import (JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS,
-                     JOB_PROXY, JOB_REDIS)
+                     JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS)
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Service:
     scheme: str = "http"  # scheme of its main port inside the stack
     stateful: bool = False  # owns a data volume that must survive replacement
     host_access: bool = False  # reads the node's filesystem (separate, privileged namespace on Kubernetes)
+    # Runs on a schedule and exits (a client only: no ports, never scraped); see ServiceSpec.schedule.
+    scheduled: bool = False
 
     def port(self, name: str) -> Port:
         return next(port for port in self.ports if port.name == name)
@@ -59,6 +61,8 @@ NODE_EXPORTER = "node-exporter"
 REDIS_EXPORTER = "redis-exporter"
 PROXY = "proxy"
 PROXY_EXPORTER = "proxy-exporter"
+PUSHGATEWAY = "pushgateway"
+BACKUP = "backup"
 
 SERVICES: dict[str, Service] = {
     s.name: s
@@ -73,6 +77,10 @@ SERVICES: dict[str, Service] = {
         # nginx-unprivileged cannot bind below 1024; the backend maps 443/80 (or the Ingress) onto these.
         Service(PROXY, (Port("https", 8443), Port("http", 8080), Port("status", 8081)), None, None, scheme="https"),
         Service(PROXY_EXPORTER, (Port("web", 9113),), JOB_PROXY, "web"),
+        # Holds the last result the backup jobs pushed until Prometheus scrapes it (in memory only:
+        # a restart loses it, which BackupTooOld covers like a missed backup).
+        Service(PUSHGATEWAY, (Port("web", 9091),), JOB_PUSHGATEWAY, "web"),
+        Service(BACKUP, (), None, None, scheduled=True),
     )
 }
 
@@ -92,6 +100,9 @@ EDGES: tuple[Edge, ...] = (
     Edge(PROMETHEUS, NODE_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, REDIS_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, PROXY_EXPORTER, "web", "scrape"),
+    Edge(PROMETHEUS, PUSHGATEWAY, "web", "scrape"),
+    Edge(BACKUP, PROMETHEUS, "web", "TSDB snapshots through the admin API"),
+    Edge(BACKUP, PUSHGATEWAY, "web", "pushes the result of every backup run"),
     Edge(PROXY_EXPORTER, PROXY, "status", "reads nginx stub_status"),
     Edge(ALLOY, LOKI, "web", "pushes application logs"),
     Edge(ALERTMANAGER, ALERTMANAGER, "mesh-tcp", "cluster gossip between replicas"),
@@ -108,6 +119,9 @@ EGRESS: tuple[Egress, ...] = (
     Egress(ALLOY, "app", (), "reads the application's logs"),
     Egress(REDIS_EXPORTER, "app", (), "connects to the application's Redis"),
     Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API"),
+    # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
+    # switching to s3 needs no policy change; with target pvc the job opens no such connection.
+    Egress(BACKUP, "internet", (443,), "uploads archives to the S3-compatible bucket (backup.target s3)"),
 )
 
 # Only this service accepts connections from outside the stack.
@@ -121,6 +135,15 @@ def clients_of(target: str) -> list[tuple[str, str]]:
 
 def egress_of(source: str, to: str) -> Egress | None:
     return next((e for e in EGRESS if e.source == source and e.to == to), None)
+
+
+def scheduled(service: str) -> bool:
+    return SERVICES[service].scheduled
+
+
+def long_running() -> list[str]:
+    """Services that run all the time (everything but the scheduled jobs), sorted."""
+    return sorted(name for name, service in SERVICES.items() if not service.scheduled)
 
 
 def scraped_services() -> list[Service]:

@@ -20,4 +20,5 @@ def alert_table_markdown(settings: Settings) -> str:
         meaning = alert.summary.replace("|", "\\|")
         route = ", ".join(receivers_for(routing_labels(alert), tree))
         lines.append(f"| [{alert.name}]({RUNBOOK_DIR}/{alert.name}.md) | {meaning} | {alert.severity} | {route} |")
-    return "\n".join(lines) + "\n"
+    # Rules of one alert that differ only in their expression (BackupTooOld: late, or missing) share a row.
+    return "\n".join(dict.fromkeys(lines)) + "\n"

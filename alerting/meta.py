@@ -6,9 +6,10 @@ that broke. Jobs with a dedicated "down" alert are left out of TargetDown so one
 from __future__ import annotations
 
 import catalog
-from catalog import JOB_ALERTMANAGER, JOB_API, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
+from catalog import JOB_ALERTMANAGER, JOB_API, JOB_BACKUP, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
+from renderers import backup
 from settings import Settings
 from settings.validators import prometheus_size_bytes
 
@@ -160,6 +161,60 @@ def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
     return tuple(alerts)
 
 
+def _duration(seconds: int) -> str:
+    """Seconds as a Prometheus duration (26h15m), the largest units first."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _last_success_of(target: str) -> str:
+    matcher = 'target="%s"' % target  # targets are <service>-<replica>: nothing to escape
+    return selector("ngx_backup_last_success_timestamp_seconds", JOB_BACKUP, matcher)
+
+
+BACKUP_SUMMARY = "The last good backup of a target is older than the backup schedule allows."
+
+
+def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
+    """The jobs push their result to the Pushgateway (ngx_backup_*, job="ngx-backup", one `target` per
+    backed-up replica). `stale` is the longest gap backup.schedule leaves between two runs plus the time
+    a run may wait to start and take (renderers/backup.py), so a backup that is merely running is never late."""
+    stale = backup.stale_after_seconds(settings)
+    last_success = selector("ngx_backup_last_success_timestamp_seconds", JOB_BACKUP)
+    # A target with no result at all (never backed up, or the Pushgateway restarted and no run has
+    # pushed since): absent() per expected target, so the alert names it.
+    missing = " or ".join(f"absent({_last_success_of(target)})" for target in backup.targets(settings))
+    description = (f"The last good backup of {{{{ $labels.target }}}} finished {{{{ $value | humanizeDuration }}}} ago; "
+                   f"backup.schedule {settings.backup.schedule!r} allows {_duration(stale)} (longest gap plus start and run deadlines).")
+    return (
+        Alert(
+            "BackupTooOld", f"time() - max by (job, target) ({last_success}) > {stale}",
+            # No `for`: the threshold already holds the schedule's longest gap and every deadline.
+            None, "warning", "backup", BACKUP_SUMMARY, description, extra_labels=(("reason", "late"),),
+        ),
+        Alert(
+            "BackupTooOld", missing,
+            # As long as the schedule allows: a fresh stack (or Pushgateway) has not had its first run yet.
+            _duration(stale), "warning", "backup", BACKUP_SUMMARY,
+            "No backup of {{ $labels.target }} has reported success for more than " + _duration(stale)
+            + " (absent = {{ $value }}): it never ran, or its results were lost and no run has succeeded since.",
+            extra_labels=(("reason", "missing"),),
+        ),
+        Alert(
+            "BackupFailed", f"max by (job, target) ({selector('ngx_backup_last_run_success', JOB_BACKUP)}) == 0",
+            # 30m: a failed attempt is retried (backoff) within the same run; a lasting 0 means every
+            # attempt of the run failed, and the next chance is the next scheduled run.
+            "30m", "warning", "backup",
+            "The last backup run of a target failed; its previous archives are kept.",
+            "The last backup run of {{ $labels.target }} failed (success = {{ $value }}); see the job's logs.",
+        ),
+    )
+
+
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:
     down_for = settings.alerting.thresholds.target_down_for
     return (RuleGroup("meta.alerts", (
@@ -170,4 +225,5 @@ def groups(settings: Settings) -> tuple[RuleGroup, ...]:
         down_alert("GrafanaDown", JOB_GRAFANA, down_for, "warning", "meta", "Grafana is down: dashboards are unavailable."),
         *prometheus_alerts(settings),
         *alertmanager_alerts(settings),
+        *backup_alerts(settings),
     )),)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 # `none` is for Watchdog only: it must never page, mail or be inhibited like a real problem.
 SEVERITIES = ("critical", "warning", "info", "none")
-CATEGORIES = ("availability", "performance", "resources", "ml", "business", "slo", "meta")
+CATEGORIES = ("availability", "performance", "resources", "ml", "business", "slo", "meta", "backup")
 
 
 @dataclass(frozen=True)
@@ -20,10 +20,12 @@ class Alert:
     # Added by alerting.rules.finalize, never written by hand, so every alert links the same way.
     runbook_url: str | None = None
     dashboard_url: str | None = None
+    # Labels that tell apart rules of one alert (promtool refuses two rules with the same name and labels).
+    extra_labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"severity": self.severity, "category": self.category}
+        return {"severity": self.severity, "category": self.category, **dict(self.extra_labels)}
 
 
 @dataclass(frozen=True)

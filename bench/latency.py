@@ -79,7 +79,8 @@ def deployments() -> dict[str, Deployment]:
     return made
 
 
-def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, seed: int, results: list[Trial]) -> None:
+def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, seed: int, results: list[Trial],
+               log=print) -> None:
     timings = RenderedTimings(deployment.result.files)
     rnd = random.Random(seed)
     cycle = max(timings.scrape_interval, timings.evaluation_interval)
@@ -101,9 +102,14 @@ def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, see
                 page = stack.sink.wait_for(trial.for_ + 10 * cycle + route.group_wait + 120, integration="pagerduty",
                                            alertname=alert, status="firing", since=fault)
                 trial.latency = page.arrived - fault
+                log(f"latency: {name} (stack {index}): {alert} paged {trial.latency:.1f}s after the fault "
+                    f"(for {trial.for_:g}s, overhead {trial.overhead:.1f}s)")
             except TimeoutError as error:
                 trial.error = str(error)[:200]
+                log(f"latency: {name} (stack {index}): {alert} not paged: {trial.error}")
             stack.simulator.set_mode("healthy")
+            if alert == list(ALERTS)[-1]:
+                break
             # The next trial starts once this alert is over, so it neither inhibits nor joins the next one.
             wait_until(lambda: not [a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == alert],
                        trial.for_ + 20 * cycle + 600, interval=1, what=f"{name}: {alert} resolved")
@@ -119,7 +125,7 @@ def run(workdir: Path, trials: int = 2, log=print) -> dict:
         for number in range(trials):
             def target(name=name, deployment=deployment, index=index, number=number):
                 try:
-                    _run_stack(name, deployment, workdir / f"{name}-{number}", index, seed=index, results=results)
+                    _run_stack(name, deployment, workdir / f"{name}-{number}", index, seed=index, results=results, log=log)
                 except Exception as error:  # noqa: BLE001 - reported in the results
                     errors.append(f"{name} trial {number}: {error!r}"[:400])
             threads.append(threading.Thread(target=target, name=f"latency-{name}-{number}", daemon=True))

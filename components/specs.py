@@ -11,7 +11,7 @@ import pulumi
 
 from components.certificates import Certificates
 from components.credentials import Credentials
-from renderers import alloy, auth, bundle, commands, grafana_ini, paths, probe
+from renderers import alloy, auth, backup, bundle, commands, grafana_ini, paths, probe
 from alerting.receiver_files import receiver_secrets
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
@@ -35,6 +35,46 @@ class HostMount:
 
 
 @dataclass(frozen=True)
+class DataMount:
+    """Another service's data volume, as a job reads it: on Kubernetes the claim of one replica."""
+
+    service: str
+    replica: int
+    path: str  # where it appears in the job's container
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One scheduled run of a job spec: a CronJob on Kubernetes, a container that is started on demand
+    on Docker. It runs as the user that owns the data it reads, so it never needs more rights."""
+
+    name: str  # "prometheus-0": names its container / CronJob and its archive volume
+    args: tuple[str, ...]  # the whole command line
+    uid: int
+    gid: int
+    data: tuple[DataMount, ...]
+    # Its own volume at ServiceSpec.archive_dir, of this size; None when it writes no volume.
+    archive_size: str | None = None
+
+    @property
+    def colocated_with(self) -> DataMount:
+        """The replica whose volume it reads: on Kubernetes a ReadWriteOnce claim is only mountable on
+        that replica's node, so the run's pod must be scheduled there."""
+        return self.data[0]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str  # five fields, UTC
+    start_deadline_seconds: int  # a run not started within this is skipped
+    run_deadline_seconds: int  # a run taking longer is stopped and fails
+    retries: int  # failed attempts retried within one scheduled run
+    history: int  # finished runs kept (with their logs)
+    final_exit_codes: tuple[int, ...] = ()  # exit codes that fail the run without a retry
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -47,7 +87,7 @@ class ServiceSpec:
     replicas: int
     memory: str
     cpu: str
-    probe: Probe
+    probe: Probe | None  # None only for a scheduled job: it serves nothing
     data_dir: str | None = None
     storage_size: str | None = None
     scratch_dirs: tuple[str, ...] = ()
@@ -56,10 +96,18 @@ class ServiceSpec:
     # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
     replica_env: str | None = None
     notes: tuple[str, ...] = field(default=())
+    # A job rather than a server: it runs `runs` on this schedule and exits.
+    schedule: Schedule | None = None
+    runs: tuple[JobRun, ...] = ()
+    archive_dir: str | None = None  # where each run's own volume is mounted
 
     @property
     def stateful(self) -> bool:
         return self.data_dir is not None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
 
 
 def _config(files: Mapping[str, str], service: str) -> dict[str, str]:
@@ -157,8 +205,49 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             "proxy-exporter", images.proxy_exporter, tuple(commands.proxy_exporter_args(settings)), {}, {}, {},
             65534, 65534, 1, res.proxy_exporter.memory, res.proxy_exporter.cpu, Probe("web", http_path="/metrics"),
         ),
+        ServiceSpec(
+            "pushgateway", images.pushgateway, tuple(commands.pushgateway_args()), {}, {}, {},
+            65534, 65534, 1, res.pushgateway.memory, res.pushgateway.cpu, Probe("web", http_path="/-/ready"),
+        ),
     ]
-    return {spec.name: spec for spec in specs}
+    by_name = {spec.name: spec for spec in specs}
+    by_name["backup"] = _backup_spec(settings, creds, certs, files, by_name)
+    return by_name
+
+
+def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str],
+                 sources: Mapping[str, ServiceSpec]) -> ServiceSpec:
+    """The backup job: one run per backed-up replica (renderers/backup.py), each as the user that owns
+    the data it reads. Prometheus runs get the password of the `backup` user and the stack CA for the
+    snapshot API; with target s3 every run gets the bucket's key, as files."""
+    s3 = settings.backup.s3 if settings.backup.target == "s3" else None
+    secret_files = {paths.TLS_CA: certs.internal_ca_pem,
+                    paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER])}
+    if s3 is not None:
+        secret_files[backup.S3_KEY_ID_FILE] = _secret(pulumi.Output.from_input(s3.access_key_id))
+        secret_files[backup.S3_KEY_FILE] = _secret(pulumi.Output.from_input(s3.secret_access_key.reveal()))
+
+    def archive_size(service: str) -> str | None:
+        if s3 is not None:
+            return None
+        # Prometheus's is a setting checked against keep x retentionSize; an Alertmanager or Grafana
+        # archive is a small part of the volume it comes from, so that volume's size holds `keep` of them.
+        return settings.backup.storage_size if service == "prometheus" else sources[service].storage_size
+
+    runs = tuple(
+        JobRun(run.target, run.args, sources[run.service].uid, sources[run.service].gid,
+               (DataMount(run.service, run.replica, paths.DATA_DIRS[run.service], writable=run.writes_data),),
+               archive_size(run.service))
+        for run in backup.backup_runs(settings)
+    )
+    schedule = Schedule(settings.backup.schedule, backup.START_DEADLINE_SECONDS, backup.RUN_DEADLINE_SECONDS,
+                        backup.RETRIES, backup.HISTORY, (backup.EXIT_UNREPORTED,))
+    res = settings.resources.backup
+    return ServiceSpec(
+        "backup", settings.images.backup, (), {}, _config(files, "backup"), secret_files,
+        65534, 65534, 1, res.memory, res.cpu, None, scratch_dirs=("/tmp",),
+        schedule=schedule, runs=runs, archive_dir=backup.ARCHIVE_DIR if s3 is None else None,
+    )
 
 
 def rendered_files(settings: Settings, creds: Credentials) -> tuple[dict[str, str], pulumi.Output[dict[str, str]]]:

@@ -170,10 +170,14 @@ def _docker_labels(props: Mapping[str, Any]) -> dict[str, str]:
     return {item.get("label"): item.get("value") for item in _list(props.get("labels")) if isinstance(item, Mapping)}
 
 
+# A container created stopped but run on demand (a backup job's run) carries this label: it runs a process.
+JOB_RUN_LABEL = "ngx-monitoring/job-run"
+
+
 def _docker_runs(props: Mapping[str, Any]) -> bool:
     """False for a container that is created and never started (the Docker backend's file loaders):
-    it runs no process, so runtime hardening does not apply to it."""
-    return props.get("start") is not False
+    it runs no process, so runtime hardening does not apply to it. A job run is started on demand."""
+    return props.get("start") is not False or JOB_RUN_LABEL in _docker_labels(props)
 
 
 def _service_of_container(props: Mapping[str, Any]) -> str | None:

@@ -29,9 +29,11 @@ def headless(service: str) -> str:
 
 
 def replica_hosts(settings: Settings, service: str) -> list[str]:
-    """Every replica by its stable name: what Prometheus lists for Alertmanager, never a load balancer."""
-    if settings.platform == "docker":
-        return [service]
+    """Every replica by its stable name: what Prometheus lists for Alertmanager, never a load balancer.
+    Only a StatefulSet (a stateful service on Kubernetes) has per-replica names; a Deployment's single
+    replica is reached through its Service."""
+    if settings.platform == "docker" or not SERVICES[service].stateful:
+        return [host(settings, service)]
     ns = namespace(settings, service)
     return [f"{service}-{index}.{headless(service)}.{ns}.svc" for index in range(replicas(settings, service))]
 

@@ -102,6 +102,7 @@ def _pagerduty(settings: Settings, send_resolved: bool) -> dict[str, Any]:
         "send_resolved": send_resolved,
         "routing_key_file": paths.secret_file(files.PAGERDUTY_ROUTING_KEY),
         "description": '{{ template "ngx.title" . }}',
+        "severity": '{{ template "ngx.pagerduty.severity" . }}',
         "client": "NGX monitoring",
         "client_url": '{{ template "ngx.dashboard_url" . }}',
         "links": [

@@ -20,7 +20,8 @@ BCRYPT_COST = 10
 PROMETHEUS_USER = "prometheus"  # self-scrape, HA peers, scraping Alertmanager, sending alerts
 GRAFANA_USER = "grafana"  # datasources
 PROBE_USER = "probe"  # container health checks, which cannot reach an unauthenticated endpoint
-SERVICE_USERS = (PROMETHEUS_USER, GRAFANA_USER, PROBE_USER)
+BACKUP_USER = "backup"  # the backup jobs: Prometheus's TSDB snapshot API (admin API, never through the proxy)
+SERVICE_USERS = (PROMETHEUS_USER, GRAFANA_USER, PROBE_USER, BACKUP_USER)
 
 _STD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BCRYPT = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -12,6 +12,7 @@ from dashboards import render_dashboards
 from renderers import paths
 from renderers.alertmanager import render_alertmanager_config, render_alertmanager_templates
 from renderers.alloy import render_alloy_config
+from renderers.backup import PROGRAM_FILE, render_backup_program
 from renderers.grafana_ini import render_grafana_ini
 from renderers.loki import render_loki_config
 from renderers.nginx import render_htpasswd, render_nginx_config
@@ -38,6 +39,7 @@ def render_config_files(settings: Settings) -> dict[str, str]:
         **{f"grafana/dashboards/{name}": text for name, text in render_dashboards(settings).items()},
         "alloy/config.alloy": render_alloy_config(settings),
         "proxy/nginx.conf": render_nginx_config(settings),
+        f"backup/{PROGRAM_FILE}": render_backup_program(),
     }
     return dict(sorted(files.items()))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from renderers import addresses, paths
 from settings import Settings
-from topology import ALERTMANAGER, PROXY, SERVICES
+from topology import ALERTMANAGER, PROXY, PUSHGATEWAY, SERVICES
 
 NODE_EXPORTER_ROOT = "/host"
 
@@ -58,3 +58,12 @@ def alloy_args(config_file: str, storage_dir: str) -> list[str]:
             f"--storage.path={storage_dir}",
             # No usage reports to Grafana Labs and no profiling endpoints on the scrape port.
             "--disable-reporting", "--server.http.enable-pprof=false"]
+
+
+def pushgateway_args() -> list[str]:
+    return [
+        f"--web.listen-address=:{SERVICES[PUSHGATEWAY].port('web').number}",
+        # In memory only: a lost result looks like a missed backup to BackupTooOld, and the next run
+        # pushes it again; a persistence file would need a volume for a few bytes.
+        "--persistence.file=",
+    ]

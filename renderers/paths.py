@@ -16,6 +16,7 @@ CONFIG_DIRS = {
     "loki": "/etc/loki",
     "alloy": "/etc/alloy",
     "proxy": "/etc/nginx",
+    "backup": "/etc/ngx/backup",
 }
 
 DATA_DIRS = {

@@ -20,6 +20,10 @@ REPLICA_LABEL = "replica"
 REPLICA_ENV = "PROMETHEUS_REPLICA"
 # Series the application may expose for debugging; never stored (seed guide: selective persistence).
 DROPPED_METRICS = "debug_.*"
+# Jobs whose series carry the job (and grouping) labels of whoever pushed them: the Pushgateway's
+# series keep job="ngx-backup" and target="...", and its empty `instance` keeps the pushgateway's
+# address out of them, so a pushed result does not change identity when the Pushgateway moves.
+HONOR_LABELS_JOBS = {catalog.JOB_PUSHGATEWAY}
 
 
 def _tls_client() -> dict[str, Any]:
@@ -50,6 +54,8 @@ def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if service.scheme == "https":
         fields = {"scheme": "https", "tls_config": _tls_client(), "basic_auth": _auth_client()}
+    if service.job in HONOR_LABELS_JOBS:
+        fields["honor_labels"] = True
     return _job(settings, service.job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
 
 

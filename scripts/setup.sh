@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real tools the tests run against: promtool/amtool/nginx check files, the live tests run the servers.
-packages=(prometheus prometheus-alertmanager nginx openssl prometheus-node-exporter redis-server prometheus-redis-exporter
-          prometheus-nginx-exporter util-linux iproute2 curl)
+packages=(prometheus prometheus-alertmanager prometheus-pushgateway nginx openssl prometheus-node-exporter redis-server
+          prometheus-redis-exporter prometheus-nginx-exporter util-linux iproute2 curl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -17,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts packaged daemons on install; tests start their own on loopback, so stop these.
-  for service in prometheus prometheus-alertmanager prometheus-node-exporter redis-server prometheus-redis-exporter prometheus-nginx-exporter nginx; do
+  for service in prometheus prometheus-alertmanager prometheus-pushgateway prometheus-node-exporter redis-server prometheus-redis-exporter prometheus-nginx-exporter nginx; do
     (command -v systemctl >/dev/null && systemctl stop "$service" 2>/dev/null) || service "$service" stop >/dev/null 2>&1 || true
   done
 fi

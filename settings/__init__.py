@@ -120,3 +120,21 @@ def _check_consistency(s: Settings) -> None:
         raise SettingsError("kubernetes.apiServerCidr", "is required on Kubernetes: Prometheus may reach only the API server; set it to its address, e.g. `pulumi config set --path kubernetes.apiServerCidr 10.96.0.1/32` (see `kubectl get endpoints kubernetes -n default`)")
     if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
         raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")
+    _check_backup(s)
+
+
+def _check_backup(s: Settings) -> None:
+    backup = s.backup
+    if backup.target == "s3" and backup.s3 is None:
+        raise SettingsError("backup.s3.endpoint", "is required with backup.target s3; set backup.s3.endpoint, bucket, accessKeyId and (with --secret) secretAccessKey")
+    if backup.target == "pvc":
+        # A snapshot holds the blocks and the head, which retentionSize bounds; archives are gzip of
+        # already-compressed chunks, so no compression is counted on.
+        snapshot = v.prometheus_size_bytes(s.prometheus.retention_size)
+        need = snapshot * backup.keep
+        if need > v.volume_size_bytes(backup.storage_size):
+            need_gib = -(-need // 2**30)
+            raise SettingsError(
+                "backup.storageSize",
+                f"{backup.storage_size} cannot hold keep={backup.keep} snapshots of up to prometheus.retentionSize {s.prometheus.retention_size} each; "
+                f"raise backup.storageSize to at least {need_gib}Gi or lower backup.keep")

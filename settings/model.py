@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from settings import validators as v
+from settings.cron import cron
 from settings.schema import Secret, section, setting
 
 # Image pins. Prometheus 3.x and Alertmanager 0.28 accept every option we render; the tests check the
@@ -18,6 +19,9 @@ DEFAULT_IMAGES = {
     "redisExporter": "oliver006/redis_exporter:v1.74.0",
     "proxy": "nginxinc/nginx-unprivileged:1.28.0-alpine",
     "proxyExporter": "nginx/nginx-prometheus-exporter:1.4.2",
+    "pushgateway": "prom/pushgateway:v1.11.1",
+    # Runs ops/backup.py (standard library only) for the backup jobs.
+    "backup": "python:3.13.7-alpine3.22",
 }
 
 
@@ -163,6 +167,8 @@ class ImageSettings:
     redis_exporter: str = setting("redisExporter", v.image, "redis_exporter image.", DEFAULT_IMAGES["redisExporter"])
     proxy: str = setting("proxy", v.image, "nginx (unprivileged) image of the TLS proxy.", DEFAULT_IMAGES["proxy"])
     proxy_exporter: str = setting("proxyExporter", v.image, "nginx-prometheus-exporter image (scrape job `proxy`).", DEFAULT_IMAGES["proxyExporter"])
+    pushgateway: str = setting("pushgateway", v.image, "Pushgateway image (receives the backup jobs' results).", DEFAULT_IMAGES["pushgateway"])
+    backup: str = setting("backup", v.image, "Python image that runs the backup program (ops/backup.py).", DEFAULT_IMAGES["backup"])
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,27 @@ class ResourceSettings:
     redis_exporter: ServiceResources = section("redisExporter", ServiceResources, "redis_exporter.", memory="64Mi", cpu="100m")
     proxy: ServiceResources = section("proxy", ServiceResources, "nginx proxy.", memory="128Mi", cpu="250m")
     proxy_exporter: ServiceResources = section("proxyExporter", ServiceResources, "nginx-prometheus-exporter.", memory="64Mi", cpu="100m")
+    pushgateway: ServiceResources = section("pushgateway", ServiceResources, "Pushgateway.", memory="64Mi", cpu="100m")
+    # Streams archives (gzip) and S3 parts of at most 16 MiB: memory stays flat whatever the data size.
+    backup: ServiceResources = section("backup", ServiceResources, "Each backup job.", memory="256Mi", cpu="500m")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    endpoint: str = setting("endpoint", v.https_url, "S3-compatible endpoint (https; path-style requests), e.g. https://s3.eu-west-1.amazonaws.com.")
+    bucket: str = setting("bucket", v.s3_bucket, "Bucket; archives go under <environment>/<target>/ in it.")
+    region: str = setting("region", v.text, "Region the endpoint signs requests for (AWS Signature V4).", "us-east-1")
+    access_key_id: str = setting("accessKeyId", v.text, "Access key ID allowed to put, list, get and delete objects in the bucket, nothing else.")
+    secret_access_key: Secret = setting("secretAccessKey", v.text, "Secret access key of accessKeyId.", secret=True)
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    schedule: str = setting("schedule", cron, "When backups run: five-field cron in UTC (the CronJobs; on Docker, the host's crontab runs scripts/backup-dev.sh).", "0 3 * * *")
+    keep: int = setting("keep", v.positive_int, "Archives kept per backed-up target; older ones are deleted after each successful backup.", 7)
+    target: str = setting("target", v.one_of("pvc", "s3"), "Where archives go: pvc (a volume per target: PersistentVolumeClaim, Docker volume on dev) or s3 (backup.s3).", "pvc")
+    storage_size: str = setting("storageSize", v.volume_size, "Archive volume of each Prometheus replica (target pvc); must hold `keep` snapshots of up to prometheus.retentionSize.", docker="60Gi", kubernetes="75Gi")
+    s3: S3Settings | None = section("s3", S3Settings, "S3-compatible bucket (target s3).", optional=True)
 
 
 @dataclass(frozen=True)
@@ -225,6 +252,7 @@ class SeriesPerJob:
     grafana: int = setting("grafana", v.positive_int, "Active series of job grafana.", 1500)
     proxy: int = setting("proxy", v.positive_int, "Active series of job proxy.", 50)
     alloy: int = setting("alloy", v.positive_int, "Active series of job alloy.", 800)
+    pushgateway: int = setting("pushgateway", v.positive_int, "Active series of job pushgateway (its own and the pushed backup results).", 150)
 
 
 @dataclass(frozen=True)
@@ -253,3 +281,4 @@ class Settings:
     resources: ResourceSettings = section("resources", ResourceSettings, "Memory and CPU limits per service.")
     kubernetes: KubernetesSettings = section("kubernetes", KubernetesSettings, "Kubernetes-only settings.")
     capacity: CapacitySettings = section("capacity", CapacitySettings, "Expected load, for the disk and memory estimate.")
+    backup: BackupSettings = section("backup", BackupSettings, "Backups of Prometheus, Alertmanager and Grafana.")

@@ -233,6 +233,17 @@ def image(value: object, key: str) -> str:
     return ref
 
 
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def s3_bucket(value: object, key: str) -> str:
+    """An S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', starting and ending alphanumeric."""
+    name = text(value, key)
+    if not _BUCKET_RE.match(name) or ".." in name or _IPV4_RE.match(name):
+        raise SettingsError(key, f"{value!r} is not an S3 bucket name; use 3-63 lower-case letters, digits, '-' and '.', e.g. ngx-monitoring-backups")
+    return name
+
+
 def one_of(*choices: str):
     def check(value: object, key: str) -> str:
         if value not in choices:

@@ -139,7 +139,9 @@ def test_readme_alert_table_gives_every_alert_the_route_amtool_resolves(tmp_path
     rows = [line.split(" | ") for line in alert_table_markdown(settings).splitlines()[2:]]
     table = {(re.match(r"\| \[(\w+)\]", row[0]).group(1), row[2]): row[3].rstrip(" |") for row in rows}
     every_alert = alerts(settings)
-    assert len(rows) == len(every_alert) and set(table) == {(a.name, a.severity) for a in every_alert}
+    # One row per alert and severity: rules of one alert that differ only in how they detect it
+    # (BackupTooOld: late, or missing) share their row.
+    assert len(rows) == len(table) and set(table) == {(a.name, a.severity) for a in every_alert}
     for alert in every_alert:
         assert table[(alert.name, alert.severity)] == ", ".join(amtool_route(path, routing_labels(alert))), alert.name
 

@@ -15,7 +15,7 @@ def test_worked_example_prometheus_disk_and_memory():
     """10,000 scraped series (+10% recorded) every 15s for 15d:
     11,000 / 15 = 733.3 samples/s; blocks = 733.3 x 1,296,000 s x 2 B = 1.90 GB;
     WAL = 733.3 x 10,800 s x 6 B = 47.5 MB; memory = 11,000 x 4 KiB x 1.5 + 200 MiB = 276 MiB."""
-    series = {"ngxApi": 10000 - 1500 - 500 - 2000 - 300 - 3000 - 1500 - 50 - 800}
+    series = {"ngxApi": 10000 - 1500 - 500 - 2000 - 300 - 3000 - 1500 - 50 - 800 - 150}
     s = settings_with(capacity={"series": series, "nodes": 1})
     estimate = capacity.estimate(s)
     assert estimate.series == 11000
@@ -65,3 +65,15 @@ def test_loki_volume_nearly_full_warns():
     s = settings_with(capacity={"logVolumePerDay": "6GB"}, loki={"storageSize": "10Gi"})
     findings = {f.key: f.level for f in capacity.estimate(s).findings}
     assert findings.get("loki.storageSize") == "warning"
+
+
+def test_every_scrape_job_has_an_expected_series_count():
+    """A job missing here would be left out of the disk and memory estimate."""
+    import dataclasses
+
+    import catalog
+    from settings.model import SeriesPerJob
+
+    keys = {field.metadata["spec"].key for field in dataclasses.fields(SeriesPerJob)}
+    expected = {job.replace("ngx-api", "ngxApi") for job in catalog.JOBS}
+    assert keys == expected

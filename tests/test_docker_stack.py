@@ -23,7 +23,7 @@ from renderers.bundle import render_config_files
 from synthesis.recorder import _COMPUTED, Recorded, is_secret
 from synthesis.run import synth, unwrap
 from tests.conftest import SEEDED_SECRETS
-from topology import EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, SERVICES, long_running
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -41,6 +41,7 @@ IMAGE_TOOLS = {
     "grafana/loki": {"/busybox/wget"},  # gcr.io/distroless/static:debug
     "grafana/alloy": {"bash"},  # Ubuntu, no wget
     "nginxinc/nginx-unprivileged": {"wget"},  # Alpine (busybox)
+    "prom/pushgateway": {"wget"},  # quay.io/prometheus/busybox base
 }
 # Images built FROM scratch: nothing but the binary, so no health check is possible.
 SCRATCH_IMAGES = {"oliver006/redis_exporter", "nginx/nginx-prometheus-exporter"}
@@ -62,9 +63,23 @@ def _running(result) -> dict[str, Recorded]:
 
 
 def _loaders(result) -> dict[str, Recorded]:
-    """Files loaders by the service whose component owns them."""
+    """Files loaders by the service whose component owns them (a scheduled job's run containers are
+    never started by Pulumi either, but they are not loaders: see test_backup_deploy.py)."""
     owners = {f"{STACK}-{service}": service for service in SERVICES}
-    return {owners[r.parent]: r for r in result.of_type(CONTAINER) if r.inputs.get("start", True) is False}
+    return {owners[r.parent]: r for r in result.of_type(CONTAINER)
+            if r.inputs.get("start", True) is False and r.inputs["name"] == f"{r.parent}-files"}
+
+
+def _consumers(result, service: str) -> list[Recorded]:
+    """The containers that read a service's files: its running container, or a scheduled job's runs."""
+    running = _running(result)
+    if service in running:
+        return [running[service]]
+    from components.docker.job import RUN_LABEL
+
+    runs = [c for c in result.of_type(CONTAINER) if c.parent == f"{STACK}-{service}" and RUN_LABEL in _labels(c)]
+    assert runs, f"{service}: no container reads its files"
+    return runs
 
 
 def _labels(container: Recorded) -> dict[str, Any]:
@@ -200,7 +215,7 @@ def test_files_loaders_never_run_and_join_no_network(dev_stack):
 def test_every_service_runs_as_one_container_named_after_it(dev_stack):
     """Other services reach a service by its topology name, which is the container's name and host name."""
     running = _running(dev_stack)
-    assert set(running) == set(SERVICES)
+    assert set(running) == set(long_running())
     for name, container in running.items():
         assert container.inputs["hostname"] == name
         assert container.options["deleteBeforeReplace"], f"{name}: a fixed name needs delete-before-replace"
@@ -320,6 +335,14 @@ def test_host_gateway_only_for_services_that_reach_the_app_on_the_host(request, 
 
 # --- data ----------------------------------------------------------------------------------------
 
+def _job_archives(result) -> set[str]:
+    """Archive volumes of the scheduled jobs' runs (test_backup_deploy.py checks them in detail)."""
+    from renderers.backup import ARCHIVE_DIR
+
+    return {m["source"] for c in result.of_type(CONTAINER) if c.inputs.get("start", True) is False
+            for m in c.inputs.get("mounts", []) if m["type"] == "volume" and m["target"] == ARCHIVE_DIR}
+
+
 def test_stateful_services_keep_their_data_on_a_protected_retained_volume(dev_stack):
     stateful = {name for name, service in SERVICES.items() if service.stateful}
     assert stateful == set(paths.DATA_DIRS)
@@ -335,7 +358,9 @@ def test_stateful_services_keep_their_data_on_a_protected_retained_volume(dev_st
     protected = {v.inputs["name"] for v in volumes.values() if v.options["protect"]}
     mounted_data = {m["source"] for n, c in running.items() for m in c.inputs.get("mounts", [])
                     if m["type"] == "volume" and m["target"] == paths.DATA_DIRS.get(n)}
-    assert protected == mounted_data
+    archives = _job_archives(dev_stack)
+    assert archives and not archives & mounted_data
+    assert protected == mounted_data | archives
 
 
 def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_stack):
@@ -351,7 +376,7 @@ def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_s
         return {v.name: (v.inputs, v.options) for v in result.of_type(VOLUME) if v.options["protect"]}
 
     before, after = data_volumes(dev_stack), data_volumes(changed)
-    assert len(before) == len(paths.DATA_DIRS)
+    assert len(before) == len(paths.DATA_DIRS) + len(_job_archives(dev_stack))
     assert before == after
 
 
@@ -368,9 +393,12 @@ def test_every_image_is_the_pinned_one_from_settings(dev_stack):
 
 
 def test_containers_run_the_exact_image_that_was_pulled(dev_stack):
-    """By image ID, not by tag: a re-tagged image cannot slip in under the same name."""
+    """By image ID, not by tag: a re-tagged image cannot slip in under the same name. (An archive
+    volume's initializer is made of the image of the service it backs up: test_backup_deploy.py.)"""
     images = {r.parent: r for r in dev_stack.of_type(IMAGE)}
     for container in dev_stack.of_type(CONTAINER):
+        if container.name.endswith("-archive-initializer"):
+            continue
         image = images[container.parent]
         pulled = _COMPUTED[IMAGE](image.name, image.inputs)["imageId"]  # what the mocks answered for it
         assert container.inputs["image"] == pulled, container.name
@@ -400,33 +428,33 @@ def test_every_service_with_rendered_files_has_a_loader_and_no_loader_is_empty(d
 
 
 def test_every_uploaded_file_is_visible_read_only_in_the_running_container(dev_stack):
-    running = _running(dev_stack)
     for service, loader in _loaders(dev_stack).items():
         loader_mounts = {m["target"]: m["source"] for m in loader.inputs["mounts"]}
-        service_mounts = {m["target"]: m for m in running[service].inputs["mounts"] if m["type"] == "volume"}
-        for path in _uploads(loader):
-            roots = [target for target in loader_mounts if path.startswith(f"{target}/")]
-            assert len(roots) == 1, f"{service}:{path} is not in exactly one loader volume"
-            mount = service_mounts.get(roots[0])
-            assert mount and mount["source"] == loader_mounts[roots[0]] and mount["readOnly"] is True, f"{service}:{path}"
+        for consumer in _consumers(dev_stack, service):
+            service_mounts = {m["target"]: m for m in consumer.inputs["mounts"] if m["type"] == "volume"}
+            for path in _uploads(loader):
+                roots = [target for target in loader_mounts if path.startswith(f"{target}/")]
+                assert len(roots) == 1, f"{service}:{path} is not in exactly one loader volume"
+                mount = service_mounts.get(roots[0])
+                assert mount and mount["source"] == loader_mounts[roots[0]] and mount["readOnly"] is True, f"{consumer.name}:{path}"
 
 
 def test_running_containers_are_replaced_when_their_files_change(dev_stack):
     """The container carries its loader's ID, which changes with every new set of uploads."""
-    running = _running(dev_stack)
     for service, loader in _loaders(dev_stack).items():
-        assert _labels(running[service])[FILES_LOADER_LABEL] == f"{loader.name}_id", service
+        for consumer in _consumers(dev_stack, service):
+            assert _labels(consumer)[FILES_LOADER_LABEL] == f"{loader.name}_id", consumer.name
 
 
 def test_credentials_are_uploaded_as_secrets_readable_by_the_service_only(dev_seeded):
     config = {bundle.container_path(key) for key in render_config_files(dev_seeded.settings)}
-    running = _running(dev_seeded)
     for service, loader in _loaders(dev_seeded).items():
         uploads = _uploads(loader)
         credentials = {path for path in uploads if path not in config
                        and (path.startswith(f"{paths.SECRETS_DIR}/") or path == paths.TLS_KEY or path.endswith(("/web.yml", "/htpasswd")))}
         assert credentials <= _secret_upload_paths(loader), f"{service}: {sorted(credentials - _secret_upload_paths(loader))}"
-        uid, gid = running[service].inputs["user"].split(":")
+        # The service's user (a job's: its spec's, which runs as other users join: test_backup_deploy.py).
+        uid, gid = (_running(dev_seeded).get(service) or loader).inputs["user"].split(":")
         for path in set(uploads) - config:
             assert (uploads[path].get("owner"), uploads[path].get("group"), uploads[path].get("permissions")) == (uid, gid, "0440"), f"{service}:{path}"
 
@@ -490,7 +518,9 @@ def test_every_child_is_parented_and_named_after_its_component(dev_stack):
         assert resource.parent in components, f"{resource.name} is not a child of the backend"
         assert resource.name.startswith(f"{resource.parent}-"), f"{resource.name} not named after {resource.parent}"
     services = {r.name for r in components.values() if r.type == "ngx:monitoring:DockerService"}
-    assert services == {f"{STACK}-{service}" for service in SERVICES}
+    assert services == {f"{STACK}-{service}" for service in long_running()}
+    jobs = {r.name for r in components.values() if r.type == "ngx:monitoring:DockerJob"}
+    assert jobs == {f"{STACK}-{service}" for service in set(SERVICES) - set(long_running())}
 
 
 def test_labels_name_each_container_after_its_service(dev_stack):
@@ -505,7 +535,8 @@ def test_public_attributes_of_the_backend(captured_backend):
     """The shape the Kubernetes backend shares: `services` per topology service, `grafana_ready`."""
     _, backend = captured_backend
     assert isinstance(backend, DockerMonitoring)
-    assert set(backend.services) == set(SERVICES)
+    assert set(backend.services) == set(long_running())
+    assert set(backend.jobs) == set(SERVICES) - set(long_running())
     assert all(isinstance(service, DockerService) for service in backend.services.values())
     assert _sync_await(backend.grafana_ready.future()) is True
 

@@ -24,7 +24,7 @@ from synthesis.recorder import is_secret
 from synthesis.run import SynthResult, synth, unwrap
 from synthesis.stack_config import ROOT
 from tests.conftest import SEEDED_SECRETS
-from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, SERVICES
+from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, SERVICES, long_running
 
 NAME = "app.kubernetes.io/name"
 INSTANCE = "app.kubernetes.io/instance"
@@ -147,13 +147,17 @@ def test_every_child_is_parented_and_named_after_the_component(prod):
             assert parent in components, f"{obj.raw.name} is parented outside the Kubernetes component ({parent})"
             parent = components[parent].parent
     workload_components = [r for r in components.values() if r.type == "ngx:monitoring:KubernetesWorkload"]
-    assert {r.name for r in workload_components} == {f"ngx-{service}" for service in SERVICES}
-    assert all(r.parent == root.name for r in workload_components)
+    assert {r.name for r in workload_components} == {f"ngx-{service}" for service in long_running()}
+    job_components = [r for r in components.values() if r.type == "ngx:monitoring:KubernetesJob"]
+    assert {r.name for r in job_components} == {f"ngx-{service}" for service in set(SERVICES) - set(long_running())}
+    assert all(r.parent == root.name for r in workload_components + job_components)
 
 
 def test_public_shape(prod):
-    """The same outputs as the Docker backend: `services` per topology service, `grafana_ready`."""
-    assert set(prod.component.services) == set(SERVICES)
+    """The same outputs as the Docker backend: `services` per long-running service, `jobs` per
+    scheduled one, `grafana_ready`."""
+    assert set(prod.component.services) == set(long_running())
+    assert set(prod.component.jobs) == set(SERVICES) - set(long_running())
     assert all(isinstance(service, KubernetesWorkload) for service in prod.component.services.values())
     assert _sync_await(prod.component.grafana_ready.future()) is True
 
@@ -212,8 +216,10 @@ def test_no_namespaced_object_lands_in_the_default_namespace(prod):
 def test_workload_kind_follows_the_spec(prod):
     """Host mounts -> one pod per node; a data directory -> a StatefulSet with claims; else a Deployment."""
     workloads = prod.workloads()
-    assert set(workloads) == set(prod.args.specs)
+    assert set(workloads) == {service for service, spec in prod.args.specs.items() if not spec.scheduled}
     for service, spec in prod.args.specs.items():
+        if spec.scheduled:
+            continue  # CronJobs: test_backup_deploy.py
         expected = "DaemonSet" if spec.host_mounts else "StatefulSet" if spec.data_dir else "Deployment"
         assert workloads[service].kind == expected, service
         if expected != "DaemonSet":

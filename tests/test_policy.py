@@ -548,7 +548,8 @@ def test_breaking_any_real_resource_breaks_a_policy(stack, mutate):
 def test_removing_the_network_policies_of_prod_is_noticed(prod_stack):
     resources = [r for r in offline.stack_resources(prod_stack) if r.type != K8S_NETWORK_POLICY]
     found = check_workloads_isolated(resources, offline.stack_config(prod_stack))
-    workloads = [r for r in resources if r.type in ("kubernetes:apps/v1:Deployment", K8S_STATEFUL_SET, DAEMON_SET)]
+    workloads = [r for r in resources if r.type in ("kubernetes:apps/v1:Deployment", K8S_STATEFUL_SET, DAEMON_SET,
+                                                     "kubernetes:batch/v1:CronJob")]
     assert workloads and {resource.name for resource, _ in found} == {r.name for r in workloads}
 
 
@@ -562,3 +563,11 @@ def test_offline_runner_exits_one_on_a_violation(capsys, monkeypatch):
         [Resource(DOCKER_IMAGE, "img", {"name": "grafana/grafana:latest"})]))
     assert offline.main(["--stack", "dev"]) == 1
     assert "[images-pinned] docker:index/remoteImage:RemoteImage img" in capsys.readouterr().out
+
+
+def test_policy_knows_the_job_run_label_the_docker_backend_writes():
+    """The pack cannot import the program; the label that marks on-demand runs is kept equal here."""
+    from components.docker.job import RUN_LABEL
+    from policy.policies import JOB_RUN_LABEL
+
+    assert JOB_RUN_LABEL == RUN_LABEL

@@ -367,6 +367,10 @@ def test_htpasswd_is_sorted_user_hash_lines():
 
 # --- the real nginx, serving requests ------------------------------------------------------------------
 
+# The driver needs only the standard library, so it runs on the base interpreter: the venv may live
+# under /tmp (a clone there), which the private tmpfs hides.
+BASE_PYTHON = Path(sys.base_prefix) / "bin" / "python3"
+
 _DRIVER = r'''
 """Runs inside a private network namespace: stand-in upstreams, the real nginx, real requests."""
 import base64, http.client, json, socket, ssl, subprocess, sys, threading, time
@@ -536,7 +540,7 @@ def _serve(tmp_path: Path, settings) -> dict:
         "ip link set lo up",
         f"ip addr add {PUBLIC_CLIENT}/32 dev lo",
         "mount -t tmpfs tmpfs /tmp",
-        f"exec {sys.executable} {test_dir}/driver.py {test_dir}/spec.json",
+        f"exec {BASE_PYTHON} {test_dir}/driver.py {test_dir}/spec.json",
     ])
     command = box.command(["unshare", "-n", "sh", "-c", script])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

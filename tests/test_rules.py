@@ -159,7 +159,7 @@ def test_every_division_is_safe_on_zero_traffic(stack):
 # Functions with the same name and meaning in Debian's promtool 2.42 and the deployed Prometheus 3.5
 # (3.0 removed or renamed some, e.g. holt_winters, which 2.42 would still accept).
 PORTABLE_FUNCTIONS = {"rate", "increase", "sum_over_time", "avg_over_time", "max_over_time", "histogram_quantile",
-                      "absent", "vector"}
+                      "absent", "vector", "time"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

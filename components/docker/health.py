@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Callable
 
 from components.specs import ServiceSpec
-from topology import ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, REDIS_EXPORTER, SERVICES
+from topology import (ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, PUSHGATEWAY, REDIS_EXPORTER,
+                      SERVICES)
 
 # A check every 10 s, unhealthy after 3 misses in a row; failures in the first 30 s after a start
 # do not count, which covers Grafana's database migrations and Loki's ring start-up.
@@ -27,7 +28,7 @@ SLOW_START_SECONDS = {
 
 # How each pinned image can call its own HTTP endpoint, read from the images' Dockerfiles.
 def _wget(url: str) -> list[str]:
-    # prom/node-exporter (busybox base) and nginx-unprivileged (Alpine) ship busybox wget.
+    # prom/node-exporter and prom/pushgateway (busybox base) and nginx-unprivileged (Alpine) ship busybox wget.
     return ["CMD", "wget", "-q", "-T", "5", "-O", "/dev/null", url]
 
 
@@ -57,6 +58,7 @@ HTTP_PROBE_CLIENTS: dict[str, Callable[[str], list[str]]] = {
     ALLOY: _bash_http,
     NODE_EXPORTER: _wget,
     PROXY: _wget,
+    PUSHGATEWAY: _wget,
 }
 
 # Hardening exceptions: services whose image cannot run any health check. They are created without

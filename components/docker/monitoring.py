@@ -8,10 +8,11 @@ import pulumi
 
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
+from components.docker.job import DockerJob, DockerJobArgs
 from components.docker.networks import create_networks, network_plan, networks_of, reaches_host
 from components.docker.service import DockerService, DockerServiceArgs, PublishedPort
 from settings import Settings
-from topology import ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES
+from topology import ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES, long_running
 
 # What must be healthy before a service is created: only what it cannot start well without. nginx
 # resolves its upstreams once, at start, and refuses to start on a name that does not exist yet, so the
@@ -33,8 +34,8 @@ RESTART_WITH: dict[str, tuple[str, ...]] = {PROXY: START_AFTER[PROXY]}
 
 
 def creation_order() -> list[str]:
-    """Services in an order where everything in START_AFTER comes before its dependants."""
-    graph = {service: START_AFTER.get(service, ()) for service in sorted(SERVICES)}
+    """Long-running services in an order where everything in START_AFTER comes before its dependants."""
+    graph = {service: START_AFTER.get(service, ()) for service in long_running()}
     return list(TopologicalSorter(graph).static_order())
 
 
@@ -53,6 +54,7 @@ class DockerMonitoring(pulumi.ComponentResource):
     """The monitoring stack on one Docker engine.
 
     `services`: topology service name -> its `DockerService` (image, volumes and container).
+    `jobs`: scheduled service name -> its `DockerJob` (one never-started container per run).
     `grafana_ready`: resolves (to True) only once the Grafana container and the proxy in front of it
     are healthy, i.e. once Grafana answers at its public URL; the Grafana provider depends on it.
     """
@@ -78,11 +80,22 @@ class DockerMonitoring(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        self.jobs: dict[str, DockerJob] = {
+            service: DockerJob(
+                f"{name}-{service}",
+                DockerJobArgs(spec=spec, networks=[networks[key] for key in networks_of(plan, service)],
+                              sources={data.service: self.services[data.service] for run in spec.runs for data in run.data}),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for service, spec in sorted(args.specs.items()) if spec.scheduled
+        }
+
         # `ready` of a container with `wait` resolves after Docker reports it healthy.
         self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
             self.services[GRAFANA].ready, self.services[ENTRYPOINT].ready,
         ).apply(lambda _: True)
         self.register_outputs({
             "services": {service: component.container.name for service, component in self.services.items()},
+            "jobs": {service: {run: container.name for run, container in job.runs.items()} for service, job in self.jobs.items()},
             "grafana_ready": self.grafana_ready,
         })

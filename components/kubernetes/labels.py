@@ -32,6 +32,8 @@ COMPONENTS = {
     "redis-exporter": "redis-metrics",
     "proxy": "proxy",
     "proxy-exporter": "proxy-metrics",
+    "pushgateway": "push-metrics",
+    "backup": "backup",
 }
 
 _LABEL_VALUE_INVALID = re.compile(r"[^A-Za-z0-9_.-]")

@@ -5,6 +5,7 @@ Same inputs and outputs as the Docker backend; what differs is only how each Ser
   DaemonSets alone (namespaces.py);
 - one KubernetesWorkload per service (workload.py): Prometheus, Alertmanager, Loki and Grafana as
   StatefulSets with a claim per replica, the rest as Deployments or DaemonSets;
+- one KubernetesJob per scheduled job (job.py): the backups, a CronJob per backed-up replica;
 - default-deny NetworkPolicies plus exactly the topology's edges (network_policies.py);
 - read-only discovery RBAC for Prometheus (rbac.py);
 - an Ingress in front of the proxy (ingress.py).
@@ -16,6 +17,7 @@ import pulumi
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
 from components.kubernetes.ingress import create_ingress
+from components.kubernetes.job import KubernetesJob
 from components.kubernetes.namespaces import create_namespaces
 from components.kubernetes.network_policies import create_network_policies
 from components.kubernetes.rbac import create_prometheus_rbac
@@ -28,6 +30,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
     """Outputs:
     - `services`: topology service name -> its `KubernetesWorkload` (ConfigMap, Secret, Services,
       the StatefulSet/Deployment/DaemonSet as `.workload`, `.ready`);
+    - `jobs`: scheduled service name -> its `KubernetesJob` (a CronJob per run);
     - `grafana_ready`: resolves (to True) once Grafana, the proxy and the Ingress in front of them
       are ready, i.e. once Grafana answers at its public URL; the Grafana provider depends on it.
     """
@@ -42,7 +45,12 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             service: KubernetesWorkload(f"{name}-{service}", spec, settings,
                                         namespace_names[addresses.namespace(settings, service)],
                                         opts=pulumi.ResourceOptions(parent=self))
-            for service, spec in sorted(args.specs.items())
+            for service, spec in sorted(args.specs.items()) if not spec.scheduled
+        }
+        self.jobs: dict[str, KubernetesJob] = {
+            service: KubernetesJob(f"{name}-{service}", spec, settings, namespace_names[addresses.namespace(settings, service)],
+                                   opts=pulumi.ResourceOptions(parent=self))
+            for service, spec in sorted(args.specs.items()) if spec.scheduled
         }
         for service, workload in workloads.items():
             if needs_api_token(service):
@@ -60,5 +68,6 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             workloads[GRAFANA].ready, entrypoint.ready, ingress.id).apply(lambda _: True)
         self.register_outputs({
             "services": {service: workload.workload.metadata.name for service, workload in self.services.items()},
+            "jobs": {service: {run: cron.metadata.name for run, cron in job.cron_jobs.items()} for service, job in self.jobs.items()},
             "grafana_ready": self.grafana_ready,
         })

@@ -158,6 +158,10 @@ class AlertmanagerAPI:
     def groups(self) -> list[dict]:
         return self._json("GET", "/api/v2/alerts/groups")
 
+    def post_alerts(self, alerts: list[dict]) -> None:
+        """POST /api/v2/alerts, as Prometheus sends them."""
+        self._json("POST", "/api/v2/alerts", alerts)
+
     def silences(self) -> list[dict]:
         return self._json("GET", "/api/v2/silences")
 

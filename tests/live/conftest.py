@@ -1,5 +1,8 @@
 """Fixtures of the live tests: the livetest stack, rendered once, run as real processes per scenario.
 
+The fixtures are package-scoped: the stacks stop, and the process leaves the private network
+namespace, as soon as the last test of tests/live has run, not at the end of the whole session.
+
 Each scenario gets its own stack (its own 127.0.<n>.0/24, processes, simulator and sink), so one
 scenario's faults never show up in another's notifications. The stacks of every selected scenario
 start side by side, and inject their fault, before the first live test runs; the scenarios that must
@@ -43,7 +46,7 @@ def pytest_collection_modifyitems(config, items):
         items[:] = rest[:first] + ordered + rest[first:]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_network() -> Iterator[None]:
     """Every live process runs in a private network namespace with loopback only (tests/live/netns.py)."""
     if os.geteuid() != 0:
@@ -57,13 +60,13 @@ def live_network() -> Iterator[None]:
     network.leave()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_deployment(live_network) -> Deployment:
     """The livetest stack as the program would deploy it (tests/live/deployment.py)."""
     return deploy()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def timings(live_deployment) -> RenderedTimings:
     return RenderedTimings(live_deployment.result.files)
 
@@ -125,38 +128,38 @@ class Scenarios:
             stack.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scenarios(live_deployment, tmp_path_factory) -> Iterator[Scenarios]:
     registry = Scenarios(live_deployment, tmp_path_factory)
     yield registry
     registry.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def main_stack(scenarios) -> LiveStack:
     """A healthy stack for the scenarios that do not wait for alert timings (access, restarts, reload)."""
     return scenarios.get("main")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_down_stack(scenarios) -> LiveStack:
     """Scenario 2: the simulated API stopped at stack.fault_at, once Prometheus had scraped it."""
     return scenarios.get("api_down")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def error_burst_stack(scenarios) -> LiveStack:
     """Scenario 3: half of the API's requests fail (and are slow) from stack.fault_at on."""
     return scenarios.get("error_burst")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def flood_stack(scenarios) -> LiveStack:
     """Scenario 5: the API exposes more series than sample_limit from stack.fault_at on."""
     return scenarios.get("flood")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _start_scenarios_early(request) -> None:
     """Start every scenario the selected tests use, side by side, before the first live test."""
     selected = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}

@@ -280,6 +280,11 @@ class Simulator:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (differs from `port` when that was 0)."""
+        return self._server.server_address[1] if self._server else self.port
+
     def start(self) -> "Simulator":
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("a", buffering=1)

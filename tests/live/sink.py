@@ -51,8 +51,9 @@ class Sink:
     HTTPS_PORT = 443
     SMTP_PORT = 587
 
-    def __init__(self, ip: str, cert_file: str, key_file: str) -> None:
+    def __init__(self, ip: str, cert_file: str, key_file: str, https_port: int = HTTPS_PORT, smtp_port: int = SMTP_PORT) -> None:
         self.ip = ip
+        self.https_port, self.smtp_port = https_port, smtp_port  # 0: any free port (read them back after start)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(cert_file, key_file)
         self._lock = threading.Lock()
@@ -91,10 +92,11 @@ class Sink:
     # --- servers -----------------------------------------------------------------------------------
 
     def start(self) -> "Sink":
-        https = ThreadingHTTPServer((self.ip, self.HTTPS_PORT), self._http_handler())
+        https = ThreadingHTTPServer((self.ip, self.https_port), self._http_handler())
         https.socket = self._context.wrap_socket(https.socket, server_side=True)
-        smtp = _SMTPServer((self.ip, self.SMTP_PORT), _SMTPHandler)
+        smtp = _SMTPServer((self.ip, self.smtp_port), _SMTPHandler)
         smtp.sink, smtp.tls_context = self, self._context
+        self.https_port, self.smtp_port = https.server_address[1], smtp.server_address[1]
         for server in (https, smtp):
             server.daemon_threads = True
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,

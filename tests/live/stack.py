@@ -56,14 +56,18 @@ DIFFERENCES = (
     "processes run as root",
 )
 
-# Host part of each service's address in the stack's 127.0.<index>.0/24.
-HOST_NUMBERS = {PROMETHEUS: 2, ALERTMANAGER: 3, GRAFANA: 4, LOKI: 5, ALLOY: 6, NODE_EXPORTER: 7, REDIS_EXPORTER: 8,
+# Host part of each service's address in the stack's 127.0.<index>.0/24; a service added to the
+# topology later gets the next free number (40 and up), so its name resolves too.
+_FIXED_HOSTS = {PROMETHEUS: 2, ALERTMANAGER: 3, GRAFANA: 4, LOKI: 5, ALLOY: 6, NODE_EXPORTER: 7, REDIS_EXPORTER: 8,
                 PROXY: 9, PROXY_EXPORTER: 10}
+HOST_NUMBERS = {**_FIXED_HOSTS, **{name: 40 + number for number, name in
+                                   enumerate(sorted(set(SERVICES) - set(_FIXED_HOSTS)))}}
 APP_HOST = 20  # "the host" of the Docker stack: the simulated API and the application's Redis
 SINK_HOST = 30  # every receiver's host name
 NO_RESOLVER_HOST = 254  # /etc/resolv.conf points here: nothing listens, so unknown names fail at once
 PAGERDUTY_HOST = "events.pagerduty.com"  # Alertmanager's default PagerDuty Events v2 URL host
 
+# Debian's binary of each service's image; the spec's arguments are passed to it unchanged.
 BINARIES = {
     PROMETHEUS: "prometheus",
     ALERTMANAGER: "prometheus-alertmanager",
@@ -71,10 +75,18 @@ BINARIES = {
     REDIS_EXPORTER: "prometheus-redis-exporter",
     PROXY: "nginx",
     PROXY_EXPORTER: "prometheus-nginx-exporter",
+    "pushgateway": "prometheus-pushgateway",
 }
-NOT_RUN = {GRAFANA: "no Debian package", LOKI: "no Debian package", ALLOY: "no Debian package"}
+# Services the harness does not run, and why; their scrape targets must be down, which the tests assert.
+NOT_RUN = {
+    **{service: "no Debian package" for service in (GRAFANA, LOKI, ALLOY)},
+    **{name: "runs on a schedule, not as a server" for name, service in SERVICES.items() if getattr(service, "scheduled", False)},
+    **{name: "no binary known to the live harness" for name, service in SERVICES.items()
+       if name not in BINARIES and name not in (GRAFANA, LOKI, ALLOY) and not getattr(service, "scheduled", False)},
+}
 # Dependencies first: nginx-prometheus-exporter gives up when nginx is not there at its start.
-START_ORDER = (NODE_EXPORTER, REDIS_EXPORTER, ALERTMANAGER, PROMETHEUS, PROXY, PROXY_EXPORTER)
+START_ORDER = tuple(name for name in (NODE_EXPORTER, REDIS_EXPORTER, "pushgateway", ALERTMANAGER, PROMETHEUS, PROXY,
+                                      PROXY_EXPORTER) if name in SERVICES)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
@@ -83,7 +95,7 @@ LOG_TAIL = 3000  # characters of a process's log shown when it fails
 
 def missing_tools() -> list[str]:
     """Binaries the live tests need and this machine lacks (scripts/setup.sh installs them)."""
-    needed = ["unshare", "openssl", "redis-server", *BINARIES.values()]
+    needed = ["unshare", "openssl", "redis-server", *(BINARIES[service] for service in START_ORDER)]
     return [tool for tool in needed if shutil.which(tool) is None]
 
 
@@ -120,6 +132,7 @@ class LiveStack:
         self.index = index
         self.prefix = f"127.0.{index}."
         self.processes: dict[str, Process] = {}
+        self.fault_at: float | None = None  # when a scenario injected its fault (time.time())
         self.simulators: list[Simulator] = []
         self.sink: Sink | None = None
         self.redis: Process | None = None
@@ -241,7 +254,11 @@ class LiveStack:
     # --- the stack's services ----------------------------------------------------------------------
 
     def runnable(self) -> list[str]:
-        return [service for service in START_ORDER if shutil.which(BINARIES[service])]
+        """Services with a binary here, in start order; a missing binary is a failure, not a skip."""
+        missing = [BINARIES[service] for service in START_ORDER if not shutil.which(BINARIES[service])]
+        if missing:
+            raise RuntimeError(f"missing {', '.join(missing)}: run scripts/setup.sh")
+        return list(START_ORDER)
 
     def start(self, services: list[str] | None = None) -> "LiveStack":
         if self.sink is None:

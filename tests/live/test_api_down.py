@@ -45,8 +45,6 @@ def test_api_down_reaches_oncall_pager(api_down_stack, timings):
     assert receivers == {"oncall-pager"}
 
 
-@pytest.mark.xfail(strict=True, reason="renderers/alertmanager.py _pagerduty sets no `severity`, so Alertmanager "
-                   "sends its default `error` for every page; set it from the alert's severity label")
 def test_the_page_carries_the_alert_severity(api_down_stack, timings):
     bound = timings.first_notification_bound("APIDown", LABELS)
     page = api_down_stack.sink.wait_for(patience(bound), integration="pagerduty", alertname="APIDown", status="firing")

@@ -43,7 +43,6 @@ def test_warnings_of_the_same_job_are_inhibited_by_its_page(error_burst_stack, t
     suppressed by a critical alert of the same job; a warning of another job is not."""
     stack = error_burst_stack
     bound = timings.first_notification_bound("HighResponseTime", {"alertname": "HighResponseTime", "severity": "warning"})
-    warning = wait_until(lambda: _am_alerts(stack, "HighResponseTime"), patience(bound), what="HighResponseTime in Alertmanager")[0]
     warning = wait_until(lambda: [a for a in _am_alerts(stack, "HighResponseTime") if a["status"]["inhibitedBy"]],
                          patience(bound), what="HighResponseTime inhibited")[0]
     assert warning["labels"]["job"] == JOB and warning["labels"]["severity"] == "warning"

@@ -59,7 +59,7 @@ def _post_alert(api: AlertmanagerAPI, alertname: str, starts: float) -> None:
     alert = {"labels": labels, "annotations": annotations,
              "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts)),
              "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))}
-    api._json("POST", "/api/v2/alerts", [alert])
+    api.post_alerts([alert])
 
 
 def test_alertmanager_restart_keeps_silences_and_the_notification_log(main_stack, timings):

@@ -44,7 +44,7 @@ def test_the_flooding_target_fails_alone(flood_stack, timings):
     assert stored == [], stored
     assert stack.prometheus.query(f'count(last_over_time({{__name__="{FLOOD_METRIC}"}}[1h]))') == []
 
-    not_run = {SERVICES[service].job for service in NOT_RUN}
+    not_run = {SERVICES[service].job for service in NOT_RUN if SERVICES[service].job}
     others = [job for job in targets if job not in not_run | {catalog.JOB_API}]
     assert len(others) >= 5, others
     window = int(5 * timings.scrape_interval) + 1

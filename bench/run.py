@@ -1,0 +1,187 @@
+"""Benchmarks of the rendered stack: `venv/bin/python bench/run.py` (bench/run.sh sets up a fresh machine).
+
+Prints a table per benchmark and writes every figure to bench/results/latest.json:
+- program:  wall time of `synth.py --stack <s>` for each stack file
+- latency:  fault -> page at the receiver for APIDown and HighErrorRate, overhead beyond each alert's
+            `for`, next to scrape + evaluation interval + group_wait; dev's settings and
+            kube-prometheus-stack's defaults in the same run (bench/latency.py)
+- queries:  every dashboard panel on a backfilled TSDB, recorded series vs raw series (bench/tsdb.py)
+- rules:    every rule group's evaluation time on that TSDB as a share of its interval
+
+Everything runs on loopback inside a private network namespace (tests/live/netns.py); needs root and
+the Debian packages scripts/setup.sh installs. `--quick` shrinks every part (a smoke run, minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from bench import latency, tsdb  # noqa: E402
+from bench.dataset import Dataset  # noqa: E402
+from tests.live.netns import PrivateNetwork  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+# What the benchmarks run: Prometheus and Alertmanager (latency), promtool (backfill), the
+# application's Redis (the simulated API's side of a stack) and the namespace and certificate tools.
+NEEDED = ("prometheus", "promtool", "prometheus-alertmanager", "redis-server", "unshare", "openssl")
+PARTS = ("program", "latency", "queries")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def stacks() -> list[str]:
+    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in ROOT.glob("Pulumi.*.yaml"))
+
+
+def bench_program(repetitions: int) -> list[dict]:
+    results = []
+    for stack in stacks():
+        seconds = []
+        for _ in range(repetitions):
+            began = time.perf_counter()
+            done = subprocess.run([sys.executable, "synth.py", "--stack", stack], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=600)
+            seconds.append(time.perf_counter() - began)
+            if done.returncode != 0:
+                results.append({"stack": stack, "error": done.stderr.strip()[-300:]})
+                break
+        else:
+            results.append({"stack": stack, "runs": repetitions, "median_s": statistics.median(seconds),
+                            "min_s": min(seconds), "max_s": max(seconds)})
+        log(f"program: synth --stack {stack}: {results[-1].get('median_s', 0):.2f}s")
+    return results
+
+
+def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
+    from dashboards import build_dashboards
+    from synthesis.run import synth
+
+    result = synth("dev")
+    prometheus = yaml.safe_load(result.files["prometheus/prometheus.yml"])["global"]
+    return tsdb.run(workdir / "tsdb", dataset, result.files, build_dashboards(result.settings),
+                    prometheus["scrape_interval"], prometheus["evaluation_interval"], repetitions, log)
+
+
+# --- the printed tables ----------------------------------------------------------------------------------
+
+def _fmt(value, unit: str = "s", digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.{digits}f}{unit}"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def tables(results: dict) -> str:
+    out = []
+    if "program" in results:
+        out.append("Program: wall time of `synth.py --stack <stack>` (median of runs)\n")
+        out.append(_table(["stack", "median", "min", "max"],
+                          [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2),
+                            _fmt(r.get("max_s"), digits=2)] for r in results["program"]]))
+    if "latency" in results:
+        out.append("\nAlert latency: overhead beyond `for` (fault -> page at the receiver, minus `for`)\n")
+        rows = []
+        for r in results["latency"]["results"]:
+            rows.append([r["config"], r["alert"], f"{r['scrape_interval_s']:g}s / {r['evaluation_interval_s']:g}s / {r['group_wait_s']:g}s",
+                         f"{r['for_s']:g}s", f"{r['bound_s']:g}s", _fmt(r["overhead_median_s"], digits=1),
+                         _fmt(r["overhead_max_s"], digits=1), str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else "")])
+        out.append(_table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows))
+    if "queries" in results:
+        q = results["queries"]
+        d = q["dataset"]
+        out.append(f"\nDashboard query cost: {d['series']:,} series, {d['hours']:g}h at {d['step']}s "
+                   f"({d['samples'] / 1e6:.0f}M samples, {d['disk_bytes'] / 1e9:.2f} GB on disk); "
+                   f"range {d['hours']:g}h, recorded series vs the same panel on raw series\n")
+        rows = []
+        for p in q["panels"]:
+            raw = p.get("raw", {})
+            ratio = p.get("ratio_p50")
+            timed_out = "timed out" in str(raw.get("error") or "")
+            if not p["uses_recordings"]:
+                raw_p50, raw_p95, versus = "(raw already)", "", ""
+            elif timed_out:
+                limit = tsdb.QUERY_TIMEOUT
+                raw_p50, raw_p95 = f">{limit:g}s", ""
+                versus = f">{limit / p['recorded']['p50_s']:,.0f}x" if p["recorded"]["p50_s"] else "timeout"
+            else:
+                raw_p50, raw_p95 = _fmt(raw.get("p50_s")), _fmt(raw.get("p95_s"))
+                versus = (f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x") if ratio else (raw.get("error") or "")[:30]
+            rows.append([p["dashboard"], p["panel"][:40], _fmt(p["recorded"]["p50_s"]), _fmt(p["recorded"]["p95_s"]),
+                         raw_p50, raw_p95, versus, "" if p["has_data"] else "no data in the dataset"])
+        out.append(_table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows))
+        out.append("\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n")
+        out.append(_table(["file", "group", "rules", "interval", "duration", "share"],
+                          [[g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]),
+                            f"{100 * g['share_of_interval']:.2f}%"] for g in q["rule_groups"]]))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    parser.add_argument("--quick", action="store_true", help="small dataset, one latency trial, fewer repetitions")
+    parser.add_argument("--trials", type=int, help="latency trials per configuration (default 2, quick 1)")
+    parser.add_argument("--instances", type=int, help="API instances in the dataset (default 100: ~100k series)")
+    parser.add_argument("--endpoints", type=int, default=40, help="API endpoints (series per instance grow with them)")
+    parser.add_argument("--hours", type=float, help="dataset length (default 6)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if os.geteuid() != 0:
+        parser.error("needs root: the stacks run in private mount and network namespaces")
+    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
+    if missing:
+        parser.error(f"missing {', '.join(missing)}: run scripts/setup.sh (or bench/run.sh)")
+
+    dataset = Dataset(instances=args.instances or (10 if args.quick else 100), endpoints=args.endpoints,
+                      hours=args.hours or (2 if args.quick else 6))
+    results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+                     "command": " ".join(["venv/bin/python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])}
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ngx-bench-") as scratch, PrivateNetwork():
+        workdir = Path(scratch)
+        if "program" in parts:
+            results["program"] = bench_program(1 if args.quick else 3)
+        if "latency" in parts:
+            results["latency"] = latency.run(workdir / "latency", args.trials or (1 if args.quick else 2), log)
+        if "queries" in parts:
+            results["queries"] = bench_queries(dataset, workdir, 3 if args.quick else 7)
+    results["seconds"] = round(time.monotonic() - began, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print()
+    print(tables(results))
+    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} in {results['seconds']:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,471 @@
+"""Backups as the program deploys them, under mocks: the settings, the alert derived from the schedule,
+the CronJobs (prod), the never-started containers (dev), the Pushgateway and the new topology edges.
+
+Expectations come from settings, the topology and the other services' own objects (a replica's claim
+name is read from its StatefulSet, an image ID from what the mocks answered for the pull), never from
+the backup objects under test. The program itself is tested in test_backup.py, live in tests/live/.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+import catalog
+from components.docker.job import RUN_LABEL
+from renderers import addresses, backup, paths
+from settings import PROJECT, SettingsError, parse
+from settings.cron import gaps_seconds
+from synthesis.recorder import _COMPUTED, is_secret
+from synthesis.run import SynthResult, synth, unwrap
+from tests.alerting_helpers import ROOT, dev_settings
+from topology import BACKUP, EDGES, EGRESS, PROMETHEUS, PUSHGATEWAY, SERVICES
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+NAME = "app.kubernetes.io/name"
+POD_NAME = "statefulset.kubernetes.io/pod-name"
+KUBE_SECRET = "kubernetes:core/v1:Secret"
+S3_SECRET = "seeded-s3-secret-access-key"
+S3_CONFIG = ["backup.target=s3", "backup.s3.endpoint=https://s3.eu-west-1.example.com", "backup.s3.bucket=ngx-backups",
+             "backup.s3.region=eu-west-1", "backup.s3.accessKeyId=AKIDSEEDED"]
+
+
+def manifests(result: SynthResult, kind: str) -> list[dict[str, Any]]:
+    return [unwrap(r.inputs) for r in result.resources if r.type.startswith("kubernetes:") and r.custom
+            and unwrap(r.inputs).get("kind") == kind]
+
+
+def one(result: SynthResult, kind: str, name: str) -> dict[str, Any]:
+    (found,) = [m for m in manifests(result, kind) if m["metadata"]["name"] == name]
+    return found
+
+
+def resource_of(result: SynthResult, kind: str, name: str):
+    (found,) = [r for r in result.resources if r.type.startswith("kubernetes:") and unwrap(r.inputs).get("kind") == kind
+                and unwrap(r.inputs)["metadata"]["name"] == name]
+    return found
+
+
+def cron_jobs(result: SynthResult) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["labels"][RUN_LABEL]: m for m in manifests(result, "CronJob")}
+
+
+def pod_of(cron_job: dict[str, Any]) -> dict[str, Any]:
+    return cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def expected_runs(settings) -> set[str]:
+    """Every Prometheus replica, and replica 0 of Alertmanager (gossip copies its state) and Grafana."""
+    return {f"prometheus-{i}" for i in range(settings.prometheus.replicas)} | {"alertmanager-0", "grafana-0"}
+
+
+@pytest.fixture(scope="module")
+def prod_s3() -> SynthResult:
+    return synth("prod", S3_CONFIG, [f"backup.s3.secretAccessKey={S3_SECRET}"])
+
+
+@pytest.fixture(scope="module")
+def dev_s3() -> SynthResult:
+    return synth("dev", S3_CONFIG, [f"backup.s3.secretAccessKey={S3_SECRET}"])
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+def test_backup_defaults_are_daily_at_three_keeping_seven_on_volumes():
+    settings = parse({"platform": "docker"}, stack="dev")
+    assert (settings.backup.schedule, settings.backup.keep, settings.backup.target, settings.backup.s3) == ("0 3 * * *", 7, "pvc", None)
+
+
+BAD_BACKUP = [
+    ({"schedule": "0 3 * *"}, "backup.schedule", "five"),
+    ({"schedule": "0 24 * * *"}, "backup.schedule", "hour range 0-23"),
+    ({"schedule": "0 3 * * 7"}, "backup.schedule", "day of week range 0-6"),
+    ({"schedule": "@daily"}, "backup.schedule", "five"),
+    ({"schedule": "0 3 * * MON"}, "backup.schedule", "use numbers"),
+    ({"schedule": "0 3 31 * *"}, "backup.schedule", "at least every 31 days"),
+    ({"schedule": "*/10 * * * *"}, "backup.schedule", "more often than hourly"),
+    ({"schedule": "0 0 30 2 *"}, "backup.schedule", "never runs"),
+    ({"keep": 0}, "backup.keep", "at least 1"),
+    ({"target": "nfs"}, "backup.target", "one of"),
+    ({"target": "s3"}, "backup.s3.endpoint", "required with backup.target s3"),
+    ({"keep": 30}, "backup.storageSize", "at least 240Gi"),
+    ({"target": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "k"}},
+     "backup.s3.endpoint", "https://"),
+    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
+     "backup.s3.bucket", "bucket name"),
+    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "b-1", "accessKeyId": "a"}},
+     "backup.s3.secretAccessKey", "required"),
+]
+
+
+@pytest.mark.parametrize("values,key,phrase", BAD_BACKUP, ids=[f"{case[1]}:{i}" for i, case in enumerate(BAD_BACKUP)])
+def test_a_bad_backup_setting_names_its_key_in_one_line(values, key, phrase):
+    with pytest.raises(SettingsError) as error:
+        parse({"platform": "docker", "backup": values}, stack="dev", secret_keys=["backup"])
+    assert error.value.key == key
+    assert str(error.value).startswith(f"{PROJECT}:{key}: ") and phrase in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("expression,shortest,longest", [
+    ("0 3 * * *", 86400, 86400),
+    ("30 1,13 * * *", 12 * 3600, 12 * 3600),
+    ("0 3 * * 1-5", 86400, 3 * 86400),  # Friday to Monday
+    ("0 3 * * 0", 7 * 86400, 7 * 86400),
+    ("0 3 1 * *", 28 * 86400, 31 * 86400),
+    ("0 3 1,15 * 1", 86400, 7 * 86400),  # day 1, day 15 or any Monday (both restricted: either matches)
+    ("0 */6 * * *", 6 * 3600, 6 * 3600),
+])
+def test_the_gaps_between_runs_of_a_schedule(expression, shortest, longest):
+    assert gaps_seconds(expression) == (shortest, longest)
+
+
+@pytest.mark.parametrize("schedule,stale", [("0 3 * * *", 86400 + 8100), ("0 */6 * * *", 6 * 3600 + 8100), ("0 3 * * 0", 7 * 86400 + 8100)])
+def test_backup_too_old_follows_the_schedule(schedule, stale):
+    """The longest gap of the schedule plus the 15m start and 2h run deadlines the CronJobs are given."""
+    settings = dev_settings(backup={"schedule": schedule})
+    assert backup.stale_after_seconds(settings) == stale
+    from renderers.rules import render_rule_files
+
+    rules = [rule for group in yaml.safe_load(render_rule_files(settings)["meta.yml"])["groups"] for rule in group["rules"]
+             if rule.get("alert") == "BackupTooOld"]
+    late = next(rule for rule in rules if rule["labels"]["reason"] == "late")
+    missing = next(rule for rule in rules if rule["labels"]["reason"] == "missing")
+    assert late["expr"].endswith(f"> {stale}") and "for" not in late
+    assert sum(int(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+)([dhms])", missing["for"])) == stale
+    assert {f'target="{target}"' for target in expected_runs(settings)} == set(re.findall(r'target="[^"]+"', missing["expr"]))
+
+
+def test_the_backup_metrics_are_catalogued_as_pushed_by_the_backup_job():
+    names = {"ngx_backup_last_success_timestamp_seconds", "ngx_backup_last_run_success", "ngx_backup_last_size_bytes",
+             "ngx_backup_duration_seconds"}
+    assert {name for name, metric in catalog.METRICS.items() if metric.source == catalog.JOB_BACKUP} == names
+    assert catalog.JOB_PUSHGATEWAY in catalog.JOBS and catalog.JOB_BACKUP not in catalog.JOBS
+
+
+# --- Kubernetes: CronJobs -----------------------------------------------------------------------------
+
+def test_one_cron_job_per_backed_up_replica(prod_stack):
+    assert set(cron_jobs(prod_stack)) == expected_runs(prod_stack.settings)
+    assert prod_stack.settings.prometheus.replicas == 2
+
+
+def test_cron_jobs_run_on_the_schedule_once_at_a_time_and_bounded(prod_stack):
+    for run, cron_job in cron_jobs(prod_stack).items():
+        spec = cron_job["spec"]
+        assert spec["schedule"] == prod_stack.settings.backup.schedule, run
+        assert spec["timeZone"] == "Etc/UTC"  # settings.cron computes the alert's gap in UTC
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["startingDeadlineSeconds"] == backup.START_DEADLINE_SECONDS
+        assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == backup.HISTORY
+        job = spec["jobTemplate"]["spec"]
+        assert job["activeDeadlineSeconds"] == backup.RUN_DEADLINE_SECONDS and job["backoffLimit"] == backup.RETRIES
+        assert job["podFailurePolicy"]["rules"] == [{"action": "FailJob", "onExitCodes": {
+            "containerName": pod_of(cron_job)["containers"][0]["name"], "operator": "In", "values": [backup.EXIT_UNREPORTED]}}]
+        assert pod_of(cron_job)["restartPolicy"] == "Never"
+
+
+def test_a_schedule_setting_reaches_every_cron_job():
+    result = synth("prod", ["backup.schedule=30 1 * * 1-5"])
+    assert {cron["spec"]["schedule"] for cron in cron_jobs(result).values()} == {"30 1 * * 1-5"}
+
+
+def test_every_run_pod_is_restricted_and_runs_as_the_owner_of_its_data(prod_stack):
+    statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
+    for run, cron_job in cron_jobs(prod_stack).items():
+        service = run.rsplit("-", 1)[0]
+        owner = statefulsets[service]["spec"]["template"]["spec"]["securityContext"]
+        pod = pod_of(cron_job)
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        # fsGroup equal to the service's: its claim is never re-owned by the run.
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (owner["runAsUser"], owner["fsGroup"]), run
+        assert pod["automountServiceAccountToken"] is False
+        assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC"))
+        (container,) = pod["containers"]
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] is True and context["runAsUser"] == owner["runAsUser"], run
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"}
+        budget = prod_stack.settings.resources.backup
+        assert container["resources"] == {"requests": {"cpu": budget.cpu, "memory": budget.memory},
+                                          "limits": {"cpu": budget.cpu, "memory": budget.memory}}
+        assert container["image"] == prod_stack.settings.images.backup
+        account = one(prod_stack, "ServiceAccount", pod["serviceAccountName"])
+        assert account["automountServiceAccountToken"] is False
+
+
+def test_each_run_is_scheduled_next_to_its_replica_and_reads_that_replicas_claim(prod_stack):
+    statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
+    for run, cron_job in cron_jobs(prod_stack).items():
+        service, replica = run.rsplit("-", 1)
+        statefulset = statefulsets[service]
+        pod = pod_of(cron_job)
+        (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["topologyKey"] == "kubernetes.io/hostname"
+        assert term["labelSelector"]["matchLabels"] == {**statefulset["spec"]["selector"]["matchLabels"], POD_NAME: run}
+        # The claim the StatefulSet controller makes: <template>-<statefulset>-<ordinal>.
+        (template,) = statefulset["spec"]["volumeClaimTemplates"]
+        claim = f"{template['metadata']['name']}-{statefulset['metadata']['name']}-{replica}"
+        sources = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == claim]
+        assert len(sources) == 1, run
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == sources[0]["name"]]
+        assert mount["mountPath"] == paths.DATA_DIRS[service]
+
+
+def test_data_is_mounted_read_only_except_where_a_snapshot_must_be_removed(prod_stack):
+    """Alertmanager's and Grafana's claims are read-only at the claim and the mount. A Prometheus run
+    writes its replica's volume for one thing: deleting the snapshot it archived (ops/backup.py)."""
+    for run, cron_job in cron_jobs(prod_stack).items():
+        pod = pod_of(cron_job)
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for mount in pod["containers"][0]["volumeMounts"]:
+            volume = volumes[mount["name"]]
+            claim = volume.get("persistentVolumeClaim", {}).get("claimName", "")
+            if claim.startswith("data-"):
+                writable = claim.startswith("data-prometheus-")
+                assert mount["readOnly"] is (not writable) and volume["persistentVolumeClaim"]["readOnly"] is (not writable), run
+            elif "configMap" in volume or "secret" in volume:
+                assert mount["readOnly"] is True, run
+
+
+def test_each_run_writes_its_own_protected_retained_archive_claim(prod_stack):
+    settings = prod_stack.settings
+    statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
+    for run, cron_job in cron_jobs(prod_stack).items():
+        service = run.rsplit("-", 1)[0]
+        pod = pod_of(cron_job)
+        (archive,) = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == f"backup-{run}"]
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == archive["name"]]
+        assert mount["mountPath"] == backup.ARCHIVE_DIR and not mount.get("readOnly")
+        claim = resource_of(prod_stack, "PersistentVolumeClaim", f"backup-{run}")
+        assert claim.options["protect"] and claim.options["retainOnDelete"], run
+        size = unwrap(claim.inputs)["spec"]["resources"]["requests"]["storage"]
+        (template,) = statefulsets[service]["spec"]["volumeClaimTemplates"]
+        expected = settings.backup.storage_size if service == PROMETHEUS else template["spec"]["resources"]["requests"]["storage"]
+        assert size == expected, run
+
+
+def test_a_prometheus_run_snapshots_its_own_replica_through_a_name_its_certificate_covers(prod_stack):
+    names = addresses.tls_names(prod_stack.settings, PROMETHEUS)
+    for run, cron_job in cron_jobs(prod_stack).items():
+        command = pod_of(cron_job)["containers"][0]["command"]
+        urls = [arg.split("=", 1)[1] for arg in command if arg.startswith("--url=")]
+        if not run.startswith("prometheus-"):
+            assert urls == [], run
+            continue
+        (url,) = urls
+        host = re.match(r"https://([^:/]+):9090$", url).group(1)
+        assert host.startswith(f"{run}.") and any(fnmatch.fnmatchcase(host, name) for name in names), url
+        assert f"--target={run}" in command and "--user=backup" in command
+
+
+def test_the_backup_network_policy_allows_exactly_the_topology_edges(prod_stack):
+    k8s = prod_stack.settings.kubernetes
+    policy = one(prod_stack, "NetworkPolicy", BACKUP)["spec"]
+    assert policy["podSelector"]["matchLabels"][NAME] == BACKUP and policy["ingress"] == []
+    allowed = set()
+    for rule in policy["egress"]:
+        (peer,) = rule["to"]
+        port = tuple((p["port"], p["protocol"]) for p in rule["ports"])
+        allowed.add((peer["podSelector"]["matchLabels"][NAME] if "podSelector" in peer else peer["ipBlock"]["cidr"], port))
+    assert allowed == {(PROMETHEUS, ((9090, "TCP"),)), (PUSHGATEWAY, ((9091, "TCP"),)), ("0.0.0.0/0", ((443, "TCP"),))}
+    internet = next(rule for rule in policy["egress"] if "ipBlock" in rule["to"][0])
+    assert "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"] and "169.254.0.0/16" in internet["to"][0]["ipBlock"]["except"]
+    for target, port in ((PROMETHEUS, 9090), (PUSHGATEWAY, 9091)):
+        ingress = one(prod_stack, "NetworkPolicy", target)["spec"]["ingress"]
+        assert any(rule["from"][0].get("podSelector", {}).get("matchLabels", {}).get(NAME) == BACKUP
+                   and rule["ports"] == [{"port": port, "protocol": "TCP"}] for rule in ingress), target
+    pushgateway_clients = {rule["from"][0]["podSelector"]["matchLabels"][NAME] for rule in one(prod_stack, "NetworkPolicy", PUSHGATEWAY)["spec"]["ingress"]}
+    assert pushgateway_clients == {BACKUP, PROMETHEUS}
+    assert k8s.namespace == one(prod_stack, "NetworkPolicy", BACKUP)["metadata"]["namespace"]
+
+
+def test_the_new_edges_are_exactly_these():
+    new = {(e.source, e.target, e.port) for e in EDGES if {e.source, e.target} & {BACKUP, PUSHGATEWAY}}
+    assert new == {(PROMETHEUS, PUSHGATEWAY, "web"), (BACKUP, PROMETHEUS, "web"), (BACKUP, PUSHGATEWAY, "web")}
+    assert {(e.source, e.to, e.ports) for e in EGRESS if e.source in (BACKUP, PUSHGATEWAY)} == {(BACKUP, "internet", (443,))}
+    assert SERVICES[BACKUP].ports == () and SERVICES[BACKUP].scheduled and SERVICES[BACKUP].job is None
+
+
+def test_the_s3_target_uploads_with_keys_from_a_secret_and_claims_nothing(prod_s3):
+    settings = prod_s3.settings
+    assert not [m for m in manifests(prod_s3, "PersistentVolumeClaim") if m["metadata"]["name"].startswith("backup-")]
+    for run, cron_job in cron_jobs(prod_s3).items():
+        pod = pod_of(cron_job)
+        command = pod["containers"][0]["command"]
+        assert "--s3-endpoint=https://s3.eu-west-1.example.com" in command and f"--s3-prefix={settings.environment}" in command
+        assert "--s3-bucket=ngx-backups" in command and not [arg for arg in command if arg.startswith("--dest")]
+        assert not any(v.get("persistentVolumeClaim", {}).get("claimName", "").startswith("backup-") for v in pod["volumes"])
+        mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts[backup.S3_KEY_FILE]["readOnly"] and mounts[backup.S3_KEY_ID_FILE]["readOnly"]
+    secret = resource_of(prod_s3, "Secret", "backup-secrets")
+    assert is_secret(secret.inputs["stringData"])
+    assert unwrap(secret.inputs)["stringData"]["s3-secret-access-key"] == S3_SECRET
+    leaks = [r.name for r in prod_s3.resources if r.type != KUBE_SECRET and S3_SECRET in repr(_plain(r.inputs))]
+    assert not leaks
+
+
+def _plain(value: Any) -> Any:
+    if is_secret(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+# --- Docker: never-started containers -------------------------------------------------------------------
+
+def runs_of(result: SynthResult) -> dict[str, Any]:
+    runs = {}
+    for container in result.of_type(CONTAINER):
+        labels = {item["label"]: item["value"] for item in container.inputs.get("labels", [])}
+        if RUN_LABEL in labels:
+            runs[labels[RUN_LABEL]] = container
+    return runs
+
+
+def data_volumes(result: SynthResult) -> dict[str, str]:
+    """Service -> the data volume its running container mounts at its data directory."""
+    found = {}
+    for container in result.of_type(CONTAINER):
+        service = container.inputs["name"]
+        for mount in container.inputs.get("mounts", []):
+            if container.inputs.get("start", True) is not False and mount["target"] == paths.DATA_DIRS.get(service):
+                found[service] = mount["source"]
+    return found
+
+
+def test_dev_has_one_never_started_container_per_run(dev_stack):
+    runs = runs_of(dev_stack)
+    assert set(runs) == expected_runs(dev_stack.settings) == {"prometheus-0", "alertmanager-0", "grafana-0"}
+    for run, container in runs.items():
+        inputs = container.inputs
+        assert inputs["name"] == f"backup-{run}"
+        assert inputs["start"] is False and inputs["mustRun"] is False and inputs["restart"] == "no"
+        assert not inputs.get("wait") and not inputs.get("healthcheck") and not inputs.get("ports")
+        assert inputs["readOnly"] is True and inputs["capabilities"] == {"drops": ["ALL"]}
+        assert "no-new-privileges:true" in inputs["securityOpts"] and inputs["memory"] > 0
+        assert inputs["command"][:4] == ["python3", "-I", "-B", backup.PROGRAM_PATH]
+        assert f"--target={run}" in inputs["command"] and f"--dest={backup.ARCHIVE_DIR}" in inputs["command"]
+
+
+def test_dev_runs_read_the_services_data_volumes_read_only_except_prometheus(dev_stack):
+    runs, volumes = runs_of(dev_stack), data_volumes(dev_stack)
+    running = {c.inputs["name"]: c for c in dev_stack.of_type(CONTAINER) if c.inputs.get("start", True) is not False}
+    for run, container in runs.items():
+        service = run.rsplit("-", 1)[0]
+        mounts = {m["target"]: m for m in container.inputs["mounts"]}
+        source = mounts[paths.DATA_DIRS[service]]
+        assert source["source"] == volumes[service], run
+        assert bool(source.get("readOnly")) is (service != PROMETHEUS), run
+        # As the service's own user, so the data is readable and the snapshot removable.
+        assert container.inputs["user"] == running[service].inputs["user"], run
+        others = [m for target, m in mounts.items() if target not in (paths.DATA_DIRS[service], backup.ARCHIVE_DIR)]
+        assert others and all(m["readOnly"] is True for m in others), run
+
+
+def test_dev_archive_volumes_are_protected_retained_and_born_owned_like_the_data(dev_stack):
+    runs = runs_of(dev_stack)
+    volumes = {v.inputs["name"]: v for v in dev_stack.of_type(VOLUME)}
+    images = {r.parent: _COMPUTED[IMAGE](r.name, r.inputs)["imageId"] for r in dev_stack.of_type(IMAGE)}
+    containers = {c.name: c for c in dev_stack.of_type(CONTAINER)}
+    for run, container in runs.items():
+        service = run.rsplit("-", 1)[0]
+        archive = next(m for m in container.inputs["mounts"] if m["target"] == backup.ARCHIVE_DIR)
+        assert not archive.get("readOnly")
+        volume = volumes[archive["source"]]
+        assert volume.options["protect"] and volume.options["retainOnDelete"] and volume.inputs["name"] == f"ngx-backup-{run}"
+        # Its initializer: the service's own image, mounting the new volume at the service's data
+        # directory (which that image owns as the service's user), never started, on no network.
+        (initializer,) = [c for c in dev_stack.of_type(CONTAINER) if c.name in container.options["dependsOn"]]
+        assert initializer.inputs["image"] == images[f"ngx-{service}"], run
+        assert initializer.inputs["mounts"] == [{"type": "volume", "source": archive["source"], "target": paths.DATA_DIRS[service]}]
+        assert initializer.inputs["start"] is False and initializer.inputs["networkMode"] == "none"
+        assert containers[initializer.name] is initializer
+
+
+def test_dev_runs_join_the_networks_the_topology_gives_the_backup_job(dev_stack):
+    for run, container in runs_of(dev_stack).items():
+        assert {n["name"] for n in container.inputs["networksAdvanced"]} == {"ngx-internal", "ngx-egress"}, run
+
+
+def test_a_run_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):
+    loader = next(c for c in dev_stack.of_type(CONTAINER) if c.inputs["name"] == "ngx-backup-files")
+    files_group = loader.inputs["user"].split(":")[1]
+    for run, container in runs_of(dev_stack).items():
+        group = container.inputs["user"].split(":")[1]
+        assert (group == files_group) or files_group in container.inputs.get("groupAdds", []), run
+    assert runs_of(dev_stack)["grafana-0"].inputs["user"] == "472:0"
+
+
+def test_dev_s3_target_gives_runs_no_archive_volume(dev_s3):
+    for run, container in runs_of(dev_s3).items():
+        assert backup.ARCHIVE_DIR not in {m["target"] for m in container.inputs["mounts"]}, run
+        assert "--s3-bucket=ngx-backups" in container.inputs["command"]
+    assert not [v for v in dev_s3.of_type(VOLUME) if v.inputs["name"].startswith("ngx-backup-") and "files" not in v.inputs["name"]]
+
+
+def test_the_dev_script_starts_every_run_found_by_its_label():
+    script = (ROOT / "scripts" / "backup-dev.sh").read_text()
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "backup-dev.sh")], capture_output=True).returncode == 0
+    assert f"label={RUN_LABEL}" in script and "docker start -a" in script
+    assert "app.kubernetes.io/instance=ngx-monitoring" in script
+
+
+# --- the Pushgateway -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack", ["dev_stack", "prod_stack"])
+def test_the_pushgateway_is_scraped_with_honor_labels_at_its_service_name(request, stack):
+    result = request.getfixturevalue(stack)
+    config = yaml.safe_load(result.files["prometheus/prometheus.yml"])
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == catalog.JOB_PUSHGATEWAY]
+    assert job["honor_labels"] is True
+    assert job["static_configs"] == [{"targets": [f"{addresses.host(result.settings, PUSHGATEWAY)}:9091"]}]
+    others = [job for job in config["scrape_configs"] if job.get("honor_labels")]
+    assert others == [job], "only pushed series may keep their own job label"
+
+
+def test_every_static_scrape_target_in_prod_names_a_service_that_exists(prod_stack):
+    """A Deployment (the Pushgateway, the exporters) has no per-replica DNS names: only a StatefulSet
+    behind a headless Service has `<name>-<i>.<headless>`. Each target must resolve to one of them."""
+    namespace = prod_stack.settings.kubernetes.namespace
+    services = {m["metadata"]["name"] for m in manifests(prod_stack, "Service")}
+    replicas = {m["metadata"]["name"]: (m["spec"]["replicas"], m["spec"]["serviceName"]) for m in manifests(prod_stack, "StatefulSet")}
+    config = yaml.safe_load(prod_stack.files["prometheus/prometheus.yml"])
+    targets = [target for job in config["scrape_configs"] for static in job.get("static_configs", []) for target in static["targets"]]
+    targets += [t for group in config["alerting"]["alertmanagers"] for static in group["static_configs"] for t in static["targets"]]
+    assert len(targets) >= 8
+    for target in targets:
+        host = target.rsplit(":", 1)[0]
+        per_replica = re.fullmatch(rf"([a-z-]+)-(\d+)\.([a-z-]+)\.{namespace}\.svc", host)
+        if per_replica:
+            statefulset, index, headless = per_replica.group(1), int(per_replica.group(2)), per_replica.group(3)
+            assert statefulset in replicas and index < replicas[statefulset][0] and headless == replicas[statefulset][1], target
+        else:
+            name = re.fullmatch(rf"([a-z-]+)\.{namespace}\.svc", host)
+            assert name and name.group(1) in services, target
+
+
+def test_the_pushgateway_is_a_stateless_non_root_deployment(prod_stack):
+    (deployment,) = [m for m in manifests(prod_stack, "Deployment") if m["metadata"]["name"] == PUSHGATEWAY]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 65534
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/-/ready"
+    assert "--persistence.file=" in container["args"]
+    (service,) = [m for m in manifests(prod_stack, "Service") if m["metadata"]["name"] == PUSHGATEWAY]
+    assert [p["port"] for p in service["spec"]["ports"]] == [9091] and service["spec"]["type"] == "ClusterIP"
+
+
+def test_the_dev_pushgateway_is_health_checked_and_not_published(dev_stack):
+    (container,) = [c for c in dev_stack.of_type(CONTAINER) if c.inputs["name"] == PUSHGATEWAY]
+    assert container.inputs["healthcheck"]["tests"][-1] == "http://127.0.0.1:9091/-/ready"
+    assert not container.inputs.get("ports") and container.inputs["user"] == "65534:65534"
