@@ -18,11 +18,13 @@ PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 def _blocks() -> dict[str, str]:
     from alerting.docs import alert_table_markdown
+    from dashboards.docs import panel_table_markdown
 
     return {
         "config keys": config_table_markdown(),
         "topology": f"```mermaid\n{topology.mermaid()}\n```",
         "alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev")),
+        "dashboards": panel_table_markdown(),
     }
 
 

@@ -1,12 +1,9 @@
-"""The dashboards section of the docs, generated from the dashboards themselves so it cannot go stale
-(tests/test_dashboards.py compares docs/grafana.md with this output)."""
+"""The README's tables of panels, generated from the dashboards themselves so they cannot go stale
+(gendocs.py writes them; tests/test_docs.py fails when the README differs)."""
 from __future__ import annotations
 
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards
 from settings import Settings, parse
-
-BEGIN, END = "<!-- BEGIN dashboards -->", "<!-- END dashboards -->"
-
 
 def _default_settings() -> Settings:
     return parse({"platform": "docker"}, stack="dev")
@@ -36,25 +33,3 @@ def panel_table_markdown(settings: Settings | None = None) -> str:
             rows.append(f"| {_cell(section)} | {_cell(panel['title'])} | {panel['type']} | `{unit}` | {_cell(panel.get('description', ''))} |")
         parts.append("\n".join(rows) + "\n")
     return "\n".join(parts).rstrip("\n")
-
-
-def replace_generated(text: str, settings: Settings | None = None) -> str:
-    """`text` with the block between the dashboards markers regenerated."""
-    start, end = text.index(BEGIN), text.index(END)
-    return text[:start] + f"{BEGIN}\n{panel_table_markdown(settings)}\n" + text[end:]
-
-
-def main() -> int:
-    """`python -m dashboards.docs`: regenerate the panel tables in docs/grafana.md."""
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "docs" / "grafana.md"
-    text = path.read_text()
-    wanted = replace_generated(text)
-    if wanted != text:
-        path.write_text(wanted)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

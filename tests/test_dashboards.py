@@ -21,7 +21,6 @@ from alerting.rules import OVERVIEW_DASHBOARD_UID
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards, render_dashboards
 from dashboards.datasources import DATASOURCES, LOKI, PROMETHEUS
 from dashboards.defaults import DEPLOY_TAG
-from dashboards.docs import BEGIN, END, panel_table_markdown
 from renderers.rules import recorded_series
 from settings import parse
 from synthesis.stack_config import load_stack_config, settings_mapping
@@ -232,9 +231,3 @@ def test_loki_panels_use_the_loki_datasource(models):
     assert logs and all(panel["datasource"]["uid"] == LOKI.uid for panel in logs)
 
 
-def test_docs_show_the_current_panel_tables():
-    text = (ROOT / "docs" / "grafana.md").read_text()
-    start, end = text.index(BEGIN) + len(BEGIN) + 1, text.index(END)
-    assert text[start:end] == panel_table_markdown() + "\n", "docs/grafana.md is stale: run `python -m dashboards.docs`"
-    for spec in DASHBOARDS:
-        assert f"UID `{spec.uid}`" in text
