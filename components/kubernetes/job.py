@@ -22,7 +22,8 @@ import pulumi_kubernetes as k8s
 from components import TYPE_PREFIX
 from components.kubernetes import labels
 from components.kubernetes.workload import (CONFIG_MODE, CONFIG_VOLUME, DATA_VOLUME, SCRATCH_LIMIT, SECRET_MODE,
-                                            SECRET_VOLUME, config_checksum, file_keys)
+                                            SECRET_VOLUME, config_checksum, container_security_context, file_keys,
+                                            pod_security_context)
 from components.specs import JobRun, ServiceSpec
 from settings import Settings
 
@@ -44,32 +45,6 @@ def replica_claim(service: str, replica: int) -> str:
 
 def job_name(spec: ServiceSpec, run: JobRun) -> str:
     return f"{spec.name}-{run.name}"
-
-
-def run_security_context(run: JobRun) -> dict:
-    return {
-        "run_as_non_root": True,
-        "run_as_user": run.uid,
-        "run_as_group": run.gid,
-        "allow_privilege_escalation": False,
-        "privileged": False,
-        "read_only_root_filesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
-
-
-def run_pod_security_context(run: JobRun) -> dict:
-    return {
-        "run_as_non_root": True,
-        "run_as_user": run.uid,
-        "run_as_group": run.gid,
-        # The source claim is already group-owned by this GID (its service's fsGroup), so OnRootMismatch
-        # leaves it alone; a new archive claim is given to the group once.
-        "fs_group": run.gid,
-        "fs_group_change_policy": "OnRootMismatch",
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
 
 
 def colocation(run: JobRun) -> dict:
@@ -118,7 +93,7 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
         "image_pull_policy": "IfNotPresent",
         "command": list(run.args),
         "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory}, "limits": {"cpu": spec.cpu, "memory": spec.memory}},
-        "security_context": run_security_context(run),
+        "security_context": container_security_context(run.uid, run.gid),
         "volume_mounts": mounts,
     }
     job_spec: dict = {
@@ -131,7 +106,7 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
                 "restart_policy": "Never",
                 "service_account_name": service_account,
                 "automount_service_account_token": False,
-                "security_context": run_pod_security_context(run),
+                "security_context": pod_security_context(run.uid, run.gid),
                 "affinity": colocation(run),
                 "containers": [container],
                 "volumes": volumes,

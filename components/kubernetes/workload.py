@@ -95,11 +95,12 @@ def config_checksum(config_files: Mapping[str, str], secret_files: Mapping[str, 
     return pulumi.Output.unsecret(pulumi.Output.all(*(secret_files[path] for path in secret_paths)).apply(digest))
 
 
-def container_security_context(spec: ServiceSpec) -> dict:
+def container_security_context(uid: int, gid: int) -> dict:
+    """Pod Security `restricted` for one container (services and job runs alike)."""
     return {
         "run_as_non_root": True,
-        "run_as_user": spec.uid,
-        "run_as_group": spec.gid,
+        "run_as_user": uid,
+        "run_as_group": gid,
         "allow_privilege_escalation": False,
         "privileged": False,
         "read_only_root_filesystem": True,
@@ -108,19 +109,20 @@ def container_security_context(spec: ServiceSpec) -> dict:
     }
 
 
-def pod_security_context(spec: ServiceSpec) -> dict:
+def pod_security_context(uid: int, gid: int, supplemental_groups: tuple[int, ...] = ()) -> dict:
     return {
         "run_as_non_root": True,
-        "run_as_user": spec.uid,
-        "run_as_group": spec.gid,
+        "run_as_user": uid,
+        "run_as_group": gid,
         # Volumes (claims, ConfigMaps, Secrets) are group-owned by the service's group, so a 0440
         # credential is readable by the service and nobody else; OnRootMismatch skips the recursive
-        # chown of a large data volume on every start once it is right.
-        "fs_group": spec.gid,
+        # chown of a large data volume on every start once it is right (a job run's source claim is
+        # already owned by this group, its new archive claim is given to it once).
+        "fs_group": gid,
         "fs_group_change_policy": "OnRootMismatch",
         "seccomp_profile": {"type": "RuntimeDefault"},
         # Alloy joins group 0 to read the kubelet's 0640 log files (host-access namespace only).
-        **({"supplemental_groups": list(spec.supplemental_groups)} if spec.supplemental_groups else {}),
+        **({"supplemental_groups": list(supplemental_groups)} if supplemental_groups else {}),
     }
 
 
@@ -197,14 +199,14 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         # last to be evicted under node pressure).
         "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory},
                       "limits": {"cpu": spec.cpu, "memory": spec.memory}},
-        "security_context": container_security_context(spec),
+        "security_context": container_security_context(spec.uid, spec.gid),
         "volume_mounts": mounts,
         **probes(spec),
     }
     pod_spec: dict = {
         "service_account_name": service_account,
         "automount_service_account_token": api_token,
-        "security_context": pod_security_context(spec),
+        "security_context": pod_security_context(spec.uid, spec.gid, spec.supplemental_groups),
         "containers": [container],
         "volumes": sorted(volumes, key=lambda volume: volume["name"]),
     }
