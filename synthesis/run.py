@@ -27,6 +27,9 @@ class SynthResult:
     resources: list[Recorded]
     files: dict[str, str]  # "<service>/<path>" -> text, as the service reads it
     outputs: dict[str, Any]  # stack outputs, secrets still marked
+    # The objects __main__.py built (settings, credentials, specs, ...), for harnesses that run the
+    # same service specs for real (tests/live); their Outputs are resolved by the time synth returns.
+    program: dict[str, Any] = field(default_factory=dict, repr=False)
     placeholders: list[str] = field(default_factory=list)
 
     def of_type(self, type_token: str) -> list[Recorded]:
@@ -104,6 +107,7 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
         finally:
             sys.path.remove(str(root))
         captured["settings"] = namespace["settings"]
+        captured["program"] = {key: value for key, value in namespace.items() if not key.startswith("__")}
         files = namespace["files"]
         done = namespace["auth_files"].apply(lambda auth: captured.update(files=dict(sorted({**files, **auth}.items()))))
         outputs = pulumi.Output.from_input(asyncio.ensure_future(stack_outputs())).apply(lambda o: captured.update(outputs=o))
@@ -111,7 +115,7 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
     return SynthResult(stack, captured["settings"], monitor.attach(recorder.all()), captured["files"], captured["outputs"],
-                       stack_config.placeholders)
+                       placeholders=stack_config.placeholders, program=captured["program"])
 
 
 def write(result: SynthResult, out: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """What the program would deploy for a stack, per service: command, environment and every file.
 
-`deploy` runs the whole program under synth's mocks (synthesis.run.synth) and keeps the service specs
-that `components.specs.build_specs` hands to the backend, with every secret file resolved. The live
+`deploy` runs the whole program under synth's mocks (synthesis.run.synth) and takes the service specs
+__main__.py hands to the backend (`SynthResult.program["specs"]`), with every secret file resolved. The live
 harness starts processes from these specs, so it runs the same arguments and the same files a
 container would get, not a list of its own.
 
@@ -12,14 +12,12 @@ credentials are whatever `--secret` gives (LIVE_SECRETS for the livetest stack).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-import components.specs as specs_module
 from components.specs import ServiceSpec
 from renderers import paths
 from settings import Settings
@@ -58,24 +56,6 @@ class Deployment:
         return self.result.settings
 
 
-@contextmanager
-def _capturing_specs() -> Iterator[dict]:
-    """Keep what build_specs returns (and the credentials it was given) while the program runs."""
-    captured: dict = {}
-    original = specs_module.build_specs
-
-    def build_specs(settings, creds, certs, files, auth_files):
-        specs = original(settings, creds, certs, files, auth_files)
-        captured.update(specs=specs, credentials=creds)
-        return specs
-
-    specs_module.build_specs = build_specs
-    try:
-        yield captured
-    finally:
-        specs_module.build_specs = original
-
-
 def _resolve(outputs: Mapping[str, pulumi.Output]) -> dict[str, str]:
     """Values of Outputs whose resources the mocks have already registered."""
     keys = list(outputs)
@@ -85,15 +65,12 @@ def _resolve(outputs: Mapping[str, pulumi.Output]) -> dict[str, str]:
 
 def deploy(stack: str = LIVE_STACK, config: list[str] = (), secrets: Mapping[str, str] | None = None) -> Deployment:
     secrets = LIVE_SECRETS if secrets is None and stack == LIVE_STACK else (secrets or {})
-    with _capturing_specs() as captured:
-        result = synth(stack, list(config), [f"{key}={value}" for key, value in secrets.items()])
-    if "specs" not in captured:
-        raise RuntimeError("the program did not call components.specs.build_specs; the live harness needs its specs")
+    result = synth(stack, list(config), [f"{key}={value}" for key, value in secrets.items()])
     services = {}
-    for name, spec in captured["specs"].items():
+    for name, spec in result.program["specs"].items():
         secret_files = _resolve(spec.secret_files)
         services[name] = DeployedService(spec, {**spec.config_files, **secret_files}, frozenset(secret_files))
-    passwords = _resolve(captured["credentials"].passwords)
+    passwords = _resolve(result.program["credentials"].passwords)
     names = {}
     for resource in result.of_type(_CSR_TYPE):
         # Certificates names each request "<component>-<service>-csr" (components/certificates.py).
