@@ -8,15 +8,15 @@ import pulumi
 import capacity
 import settings as stack_settings
 from alerting.routing import unrouted_receivers
+from components.backend import MonitoringArgs
 from components.certificates import Certificates
 from components.credentials import Credentials
 from components.docker import DockerMonitoring
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
-from components.backend import MonitoringArgs
+from components.specs import build_specs, rendered_files
 from renderers.addresses import public_url, public_urls
 from renderers.auth import GRAFANA_USER
-from components.specs import build_specs, rendered_files
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
 

@@ -15,7 +15,6 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import catalog
 

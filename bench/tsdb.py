@@ -20,7 +20,6 @@ import http.client
 import json
 import re
 import shutil
-import statistics
 import subprocess
 import threading
 import time

@@ -4,15 +4,15 @@ the two backends run the same thing and differ only in how they place it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import pulumi
 
+from alerting.receiver_files import receiver_secrets
 from components.certificates import Certificates
 from components.credentials import Credentials
 from renderers import alloy, auth, backup, bundle, commands, grafana_ini, paths, probe
-from alerting.receiver_files import receiver_secrets
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
 from settings import Settings
@@ -95,7 +95,6 @@ class ServiceSpec:
     supplemental_groups: tuple[int, ...] = ()
     # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
     replica_env: str | None = None
-    notes: tuple[str, ...] = field(default=())
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()

@@ -24,7 +24,6 @@ from dashboards.defaults import DEPLOY_TAG
 from renderers.rules import recorded_series
 from settings import parse
 from synthesis.stack_config import load_stack_config, settings_mapping
-from tests.conftest import ROOT
 
 EXPECTED_UIDS = {"ngx-overview", "ngx-ml", "ngx-business", "ngx-slo", "ngx-stack"}
 # Grafana's built-in variables stand for a duration; dashboard variables for a label value or regex.

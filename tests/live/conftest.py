@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 _TITLE = re.compile(r"^\[(?P<status>FIRING|RESOLVED)(?::(?P<count>\d+))?\]\s+(?P<alertname>[^\s(]*)")
 

@@ -64,7 +64,7 @@ def test_broken_config_is_rejected_and_the_old_one_keeps_working(main_stack, tim
         wait_until(lambda: _last_scrape(stack, "node") > scrape and _last_evaluation(stack, "ngx.alerts") > evaluation,
                    patience(timings.scrape_interval + timings.evaluation_interval), what="scrapes and evaluations go on")
         assert stack.prometheus.value('up{job="node"}') == 1
-        assert stack.prometheus.query(f'up{{job="node"}}[5s]', time.time())[0]["values"][-1][0] > rejected_at
+        assert stack.prometheus.query('up{job="node"}[5s]', time.time())[0]["values"][-1][0] > rejected_at
     finally:
         live_file.write_text(good)
     assert admin.post("/-/reload").status == 200
