@@ -128,11 +128,6 @@ EGRESS: tuple[Egress, ...] = (
 ENTRYPOINT = PROXY
 
 
-def clients_of(target: str) -> list[tuple[str, str]]:
-    """(source, port name) pairs allowed to connect to `target`, sorted for stable output."""
-    return sorted({(edge.source, edge.port) for edge in EDGES if edge.target == target})
-
-
 def egress_of(source: str, to: str) -> Egress | None:
     return next((e for e in EGRESS if e.source == source and e.to == to), None)
 
@@ -144,10 +139,6 @@ def scheduled(service: str) -> bool:
 def long_running() -> list[str]:
     """Services that run all the time (everything but the scheduled jobs), sorted."""
     return sorted(name for name, service in SERVICES.items() if not service.scheduled)
-
-
-def scraped_services() -> list[Service]:
-    return [service for service in SERVICES.values() if service.job is not None]
 
 
 def reaches(source: str, target: str) -> bool:

@@ -29,7 +29,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.docker.hardening import base_hardening, container_labels, volume_labels
-from components.kubernetes.labels import service_labels
+from components.labels import service_labels
 from components.specs import ServiceSpec
 
 # Label that ties a running container to the loader of its files.

@@ -28,7 +28,7 @@ from components import TYPE_PREFIX
 from components.docker.files import FILES_LOADER_LABEL, load_files
 from components.docker.hardening import TMPFS_OPTIONS, base_hardening, container_labels, volume_labels
 from components.docker.service import DockerService
-from components.kubernetes.labels import service_labels
+from components.labels import service_labels
 from components.specs import JobRun, ServiceSpec
 
 # Docker's restart policy for a container that must run once when started, never again by itself.

@@ -22,7 +22,7 @@ from typing import Mapping
 import pulumi
 import pulumi_docker as docker
 
-from components.kubernetes.labels import STACK, stack_labels
+from components.labels import STACK, stack_labels
 from settings import Settings
 from topology import EGRESS, ENTRYPOINT, SERVICES
 

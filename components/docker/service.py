@@ -12,7 +12,7 @@ from components import TYPE_PREFIX
 from components.docker import health
 from components.docker.files import FILES_LOADER_LABEL, load_files
 from components.docker.hardening import RESTART, STOP_GRACE_SECONDS, TMPFS_OPTIONS, base_hardening, container_labels, volume_labels
-from components.kubernetes.labels import service_labels
+from components.labels import service_labels
 from components.specs import ServiceSpec
 
 # Label holding the IDs of the containers this one must be replaced with (a changed label replaces it).

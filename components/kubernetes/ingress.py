@@ -21,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.backend import MonitoringArgs
-from components.kubernetes import labels
+from components import labels
 from settings import Settings
 from topology import ENTRYPOINT
 

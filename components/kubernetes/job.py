@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import TYPE_PREFIX
-from components.kubernetes import labels
+from components import labels
 from components.kubernetes.workload import (CONFIG_MODE, CONFIG_VOLUME, DATA_VOLUME, SCRATCH_LIMIT, SECRET_MODE,
                                             SECRET_VOLUME, config_checksum, container_security_context, file_keys,
                                             pod_security_context)

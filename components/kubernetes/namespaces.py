@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import labels
+from components import labels
 from settings import Settings
 from topology import SERVICES
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import labels
+from components import labels
 from renderers import addresses
 from settings import Settings
 from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES

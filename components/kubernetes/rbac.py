@@ -14,7 +14,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import labels
+from components import labels
 from settings import Settings
 from topology import PROMETHEUS
 

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import TYPE_PREFIX
-from components.kubernetes import labels
+from components import labels
 from components.specs import ServiceSpec
 from renderers import addresses
 from settings import Settings

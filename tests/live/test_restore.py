@@ -127,6 +127,15 @@ def _alertmanager_api(ip: str, world) -> AlertmanagerAPI:
                                     auth=("probe", PASSWORDS[auth.PROBE_USER]), timeout=10))
 
 
+def _ready(world, name: str, process, api):
+    """Wait until the process answers /-/ready; on timeout, fail with its log."""
+    try:
+        wait_until(lambda: process.poll() is None and api.endpoint.get("/-/ready").status == 200, START_TIMEOUT, what=f"{name} ready")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{world['processes'].log(name)}") from None
+    return api
+
+
 def _start_prometheus(world, name: str, ip: str, data: Path, scrape_jobs: list[dict]) -> PrometheusAPI:
     config = yaml.safe_dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": scrape_jobs})
     argv = ["prometheus", *_flags(prometheus_args(world["settings"]), {
@@ -136,11 +145,7 @@ def _start_prometheus(world, name: str, ip: str, data: Path, scrape_jobs: list[d
         **world["tls"], paths.config_path("prometheus", "prometheus.yml"): config,
         paths.config_path("prometheus", "web.yml"): world["web"]})
     api = _prometheus_api(ip, world)
-    try:
-        wait_until(lambda: process.poll() is None and api.endpoint.get("/-/ready").status == 200, START_TIMEOUT, what=f"{name} ready")
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n{world['processes'].log(name)}") from None
-    return api
+    return _ready(world, name, process, api)
 
 
 def _start_alertmanager(world, name: str, ip: str, data: Path) -> AlertmanagerAPI:
@@ -152,11 +157,7 @@ def _start_alertmanager(world, name: str, ip: str, data: Path) -> AlertmanagerAP
         **world["tls"], paths.config_path("alertmanager", "alertmanager.yml"): config,
         paths.config_path("alertmanager", "web.yml"): world["web"]})
     api = _alertmanager_api(ip, world)
-    try:
-        wait_until(lambda: process.poll() is None and api.endpoint.get("/-/ready").status == 200, START_TIMEOUT, what=f"{name} ready")
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n{world['processes'].log(name)}") from None
-    return api
+    return _ready(world, name, process, api)
 
 
 @pytest.fixture(scope="module")
