@@ -1,6 +1,6 @@
 """Disk and memory estimates at preview time, from the expected load in settings.
 
-Formulas and constants (README "Capacity" explains them with worked examples):
+Formulas and constants (docs/operations.md, "Capacity", explains them with worked examples):
 - Prometheus blocks: retention seconds x samples/s x BYTES_PER_SAMPLE. Prometheus's storage docs give
   1-2 bytes per sample after compression; we take the upper bound.
 - WAL and head chunks: the WAL holds at least the last ~2h before compaction cuts a block (kept up to

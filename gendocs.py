@@ -1,9 +1,14 @@
-"""Regenerate the generated parts of README.md and Pulumi.yaml: `python gendocs.py`.
+"""Regenerate the generated parts of the documentation and of Pulumi.yaml: `python gendocs.py`.
 
-`python gendocs.py --check` exits 1 when either file is stale (tests/test_docs.py runs the same check)."""
+Each generated block lives in the one file whose reader needs it: the topology in README.md, the
+settings keys in docs/configuration.md, the alerts in docs/alerts.md, the dashboards' panels in
+docs/dashboards.md. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
+runs the same check)."""
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 from pathlib import Path
 
@@ -13,26 +18,44 @@ from settings.docs import config_table_markdown, pulumi_yaml_expected, replace_b
 
 ROOT = Path(__file__).resolve().parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+CONFIGURATION = DOCS / "configuration.md"
+ALERTS = DOCS / "alerts.md"
+DASHBOARDS = DOCS / "dashboards.md"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 
-def _blocks() -> dict[str, str]:
+@functools.cache
+def _blocks() -> dict[Path, dict[str, str]]:
+    """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
     from alerting.docs import alert_table_markdown
+    from alerting.rules import RUNBOOK_DIR
     from dashboards.docs import panel_table_markdown
 
+    # The alert table links each runbook relative to the page it stands in.
+    runbooks = Path(os.path.relpath(ROOT / RUNBOOK_DIR, ALERTS.parent)).as_posix()
     return {
-        "config keys": config_table_markdown(),
-        "topology": f"```mermaid\n{topology.mermaid()}\n```",
-        "alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev")),
-        "dashboards": panel_table_markdown(),
+        README: {"topology": f"```mermaid\n{topology.mermaid()}\n```"},
+        CONFIGURATION: {"config keys": config_table_markdown()},
+        ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks)},
+        DASHBOARDS: {"dashboards": panel_table_markdown()},
     }
 
 
-def readme_expected(text: str) -> str:
-    for name, block in _blocks().items():
+def doc_expected(path: Path, text: str) -> str:
+    """`text` (the current content of `path`) with each of that file's generated blocks brought up to date."""
+    for name, block in _blocks()[path].items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
         text = replace_block(text, begin, end, f"{begin}\n{block}\n{end}")
     return text
+
+
+def generated_files() -> list[Path]:
+    return [*_blocks(), PULUMI_YAML]
+
+
+def expected(path: Path, text: str) -> str:
+    return pulumi_yaml_expected(text) if path == PULUMI_YAML else doc_expected(path, text)
 
 
 def main() -> int:
@@ -40,11 +63,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args()
     stale = []
-    for path, expected in ((README, readme_expected), (PULUMI_YAML, pulumi_yaml_expected)):
+    for path in generated_files():
         current = path.read_text()
-        wanted = expected(current)
+        wanted = expected(path, current)
         if wanted != current:
-            stale.append(path.name)
+            stale.append(path.relative_to(ROOT).as_posix())
             if not args.check:
                 path.write_text(wanted)
     if args.check and stale:

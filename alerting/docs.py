@@ -1,4 +1,4 @@
-"""The README's alert table, generated from the rules and the routing tree so the two cannot disagree."""
+"""The alert table of docs/alerts.md, generated from the rules and the routing tree so the two cannot disagree."""
 from __future__ import annotations
 
 from alerting.model import Alert
@@ -12,13 +12,15 @@ def routing_labels(alert: Alert) -> dict[str, str]:
     return {"alertname": alert.name, **alert.labels}
 
 
-def alert_table_markdown(settings: Settings) -> str:
-    """| Alert | Meaning | Severity | Route | for every alert of this stack, in rule-file order."""
+def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR) -> str:
+    """| Alert | Meaning | Severity | Route | for every alert of this stack, in rule-file order.
+
+    `runbook_dir` is the runbooks folder as seen from the page the table stands in (docs/ -> ../runbooks)."""
     tree = routing_tree(settings)
     lines = ["| Alert | Meaning | Severity | Route |", "| --- | --- | --- | --- |"]
     for alert in alerts(settings):
         meaning = alert.summary.replace("|", "\\|")
         route = ", ".join(receivers_for(routing_labels(alert), tree))
-        lines.append(f"| [{alert.name}]({RUNBOOK_DIR}/{alert.name}.md) | {meaning} | {alert.severity} | {route} |")
+        lines.append(f"| [{alert.name}]({runbook_dir}/{alert.name}.md) | {meaning} | {alert.severity} | {route} |")
     # Rules of one alert that differ only in their expression (BackupTooOld: late, or missing) share a row.
     return "\n".join(dict.fromkeys(lines)) + "\n"

@@ -15,7 +15,7 @@ class Alert:
     for_: str | None  # None: fires on the first evaluation that matches
     severity: str
     category: str
-    summary: str  # one static sentence: what is wrong (also the "meaning" column of the README)
+    summary: str  # one static sentence: what is wrong (also the "meaning" column of docs/alerts.md)
     description: str  # Prometheus template; must show the observed {{ $value }}
     # Added by alerting.rules.finalize, never written by hand, so every alert links the same way.
     runbook_url: str | None = None

@@ -40,7 +40,7 @@ def finalize(alert: Alert, settings: Settings) -> Alert:
     if alert.category not in CATEGORIES:
         problems.append(f"category {alert.category!r} is not one of {', '.join(CATEGORIES)}")
     if not alert.summary or "{{" in alert.summary:
-        problems.append("summary must be one static sentence (it is the README's meaning column)")
+        problems.append("summary must be one static sentence (it is the meaning column of docs/alerts.md)")
     if "$value" not in alert.description:
         problems.append("description must show the observed {{ $value }}")
     if problems:

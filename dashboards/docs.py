@@ -1,5 +1,5 @@
-"""The README's tables of panels, generated from the dashboards themselves so they cannot go stale
-(gendocs.py writes them; tests/test_docs.py fails when the README differs)."""
+"""The tables of panels in docs/dashboards.md, generated from the dashboards themselves so they cannot go
+stale (gendocs.py writes them; tests/test_docs.py fails when docs/dashboards.md differs)."""
 from __future__ import annotations
 
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards
@@ -20,7 +20,7 @@ def panel_table_markdown(settings: Settings | None = None) -> str:
     parts = []
     for spec in DASHBOARDS:
         model = models[spec.uid]
-        parts.append(f"#### {model['title']}\n\n"
+        parts.append(f"## {model['title']}\n\n"
                      f"UID `{spec.uid}` in folder *{FOLDERS[spec.folder]}*, file `files/grafana/dashboards/{spec.uid}.json`. "
                      f"{model['description']}\n")
         rows = ["| section | panel | type | unit | what it shows |", "|---|---|---|---|---|"]

@@ -3,7 +3,7 @@
 
 Standard library only: the stack runs this file, delivered as a rendered file, in a pinned Python image
 (settings `images.backup`), as a CronJob per backed-up replica (Kubernetes) or a container started by
-scripts/backup-dev.sh (Docker). README, "Operations" explains when, where, and how to restore.
+scripts/backup-dev.sh (Docker). docs/operations.md explains when, where, and how to restore.
 
 What is archived, one gzip'd tar per run and target, with a JSON manifest (sha256, size) next to it:
   prometheus    a TSDB snapshot taken through the admin API (POST /api/v1/admin/tsdb/snapshot,

@@ -42,7 +42,7 @@ EXCEPTION_ANNOTATION = "ngx-monitoring/pod-security-exception"
 
 # Pack configuration: the one service users may reach (topology.ENTRYPOINT) and the one namespace
 # where pods may use host paths (settings `kubernetes.hostNamespace`). A test keeps these defaults
-# equal to the program's; a stack that changes either passes --policy-pack-config (README, "Pull requests, previews and deploying prod").
+# equal to the program's; a stack that changes either passes --policy-pack-config (docs/development.md, "Policy as code").
 DEFAULT_CONFIG: Mapping[str, str] = {"entrypoint": "proxy", "hostAccessNamespace": "ngx-monitoring-host"}
 CONFIG_SCHEMA: Mapping[str, Mapping[str, Any]] = {
     "entrypoint": {"type": "string", "default": DEFAULT_CONFIG["entrypoint"],

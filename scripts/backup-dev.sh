@@ -7,7 +7,7 @@
 #
 # Docker has no scheduler: run this from the host's crontab at backup.schedule (UTC), e.g.
 #   0 3 * * *  /path/to/ngx-monitoring/scripts/backup-dev.sh >> /var/log/ngx-backup.log 2>&1
-# (`pulumi config get --path backup.schedule` prints the schedule). Restores: README, "Operations".
+# (`pulumi config get --path backup.schedule` prints the schedule). Restores: docs/operations.md, "Restore".
 set -euo pipefail
 
 # The run containers carry this label (components/docker/job.py); the first run is Prometheus's.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: set up, select (or create) the stack and deploy it. Usage: scripts/up.sh [dev|prod]
-# Needs the Pulumi CLI, and for dev a Docker engine, for prod a kubeconfig (see README).
+# Needs the Pulumi CLI, and for dev a Docker engine, for prod a kubeconfig (see docs/deploying-dev.md, docs/deploying-prod.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stack=${1:-dev}

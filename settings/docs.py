@@ -1,4 +1,4 @@
-"""Documentation generated from the settings model: the table of keys (README) and the key list in
+"""Documentation generated from the settings model: the table of keys (docs/configuration.md) and the key list in
 Pulumi.yaml. `python gendocs.py` refreshes both; tests fail when either is stale."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A small declarative layer over dataclasses: each field says its config key, check, default and doc.
 
 The same declarations drive parsing (partial objects take defaults, unknown keys are refused), the
-README table of keys and the key list in Pulumi.yaml, so the three cannot drift apart.
+table of keys in docs/configuration.md and the key list in Pulumi.yaml, so the three cannot drift apart.
 """
 from __future__ import annotations
 

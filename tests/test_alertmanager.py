@@ -132,7 +132,7 @@ def test_route_tests_cover_every_receiver_and_a_wrong_receiver_fails(checked_con
     assert wrong.returncode != 0
 
 
-def test_readme_alert_table_gives_every_alert_the_route_amtool_resolves(tmp_path):
+def test_docs_alert_table_gives_every_alert_the_route_amtool_resolves(tmp_path):
     settings = kubernetes_settings()
     path = tmp_path / "alertmanager.yml"
     path.write_text(for_amtool_025(render_alertmanager_config(settings), write_templates(tmp_path)))

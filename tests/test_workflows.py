@@ -1,5 +1,5 @@
 """The GitHub Actions workflows (.github/workflows/): valid against GitHub's schema, and holding the
-properties README, "Pull requests, previews and deploying prod" promises: pinned actions, least privilege, secrets only from `secrets.*`,
+properties docs/development.md, "Pull requests, previews and deploying prod", promises: pinned actions, least privilege, secrets only from `secrets.*`,
 no pull-request text in a shell, previews that comment once per stack, and a prod deploy that
 waits for the tests and for an approval."""
 from __future__ import annotations

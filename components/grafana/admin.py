@@ -10,7 +10,7 @@ with 401. This resource closes that gap:
   which Pulumi state still holds, and sets the new one with `PUT /api/user/password`; if Grafana
   already accepts the new one (an earlier run stopped half-way), there is nothing to do;
 - a changed admin *login* is refused at preview: Grafana would keep the old login, and renaming the
-  admin is a decision for a human in Grafana's UI (see README, "Grafana content as code");
+  admin is a decision for a human in Grafana's UI (see docs/grafana-content.md, "The admin password, and how to rotate it");
 - delete: nothing; the admin user belongs to Grafana's database, not to this stack's state.
 
 The provider runs in Pulumi's dynamic-provider process, so it uses the standard library only. It

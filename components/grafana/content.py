@@ -11,7 +11,7 @@ verifying it against the CA of that URL:
 
 Why two: the admin password is a human credential that may be rotated at any time and lives in
 Grafana's user table; content managed under a service account shows up as owned by automation,
-survives admin password changes, and its token is rotated by the program itself (README, "Grafana content as code").
+survives admin password changes, and its token is rotated by the program itself (docs/grafana-content.md, "Two providers: bootstrap and content").
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ ANNOTATION_ACCOUNT = "ngx-deploy-annotations"
 ANNOTATION_ROLE = "Editor"
 # Tokens are replaced by the first deploy after ROTATION_DAYS (a time.Rotating resource keeps the
 # rotation date in state, so runs in between change nothing) and live twice as long, so a month
-# without any deploy never leaves the program or CI/CD with an expired token (README, "Grafana content as code").
+# without any deploy never leaves the program or CI/CD with an expired token (docs/grafana-content.md, "Two providers: bootstrap and content").
 ROTATION_DAYS = 30
 TOKEN_TTL_SECONDS = 2 * ROTATION_DAYS * 24 * 3600
 
