@@ -1,42 +1,38 @@
 #!/usr/bin/env bash
-# Installs what the program and its tests need: Debian's real tools and a pinned Python venv.
-# Idempotent: a second run installs nothing. Run as root (apt-get) or with the packages present.
+# Installs what the tests need: Debian's real tools (apt-get, so root or the packages already there),
+# venv/ with the program and test tools (requirements-test.txt) and checkov's own venv
+# (requirements-checkov.txt), every Python package from a hashed lock. Deploying needs none of this:
+# scripts/up.sh installs only the program. Idempotent: a second run installs nothing.
+# Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+me=setup
+. scripts/lib.sh
 
 # Real tools the tests run against: promtool/amtool/nginx check files, the live tests run the servers.
-packages=(prometheus prometheus-alertmanager prometheus-pushgateway nginx openssl prometheus-node-exporter redis-server
-          prometheus-redis-exporter prometheus-nginx-exporter util-linux iproute2 curl)
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+packages="prometheus prometheus-alertmanager prometheus-pushgateway nginx openssl prometheus-node-exporter redis-server
+          prometheus-redis-exporter prometheus-nginx-exporter util-linux iproute2 curl"
+missing=""
+for package in $packages; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
+if [ -n "$missing" ]; then
+  say "apt: installing${missing} (Debian's packages; a few minutes)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # shellcheck disable=SC2086 # one word per package
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
   # Debian starts packaged daemons on install; tests start their own on loopback, so stop these.
+  say "apt: stopping the daemons Debian started (the tests run their own)"
   for service in prometheus prometheus-alertmanager prometheus-pushgateway prometheus-node-exporter redis-server prometheus-redis-exporter prometheus-nginx-exporter nginx; do
     (command -v systemctl >/dev/null && systemctl stop "$service" 2>/dev/null) || service "$service" stop >/dev/null 2>&1 || true
   done
 fi
 
-python=${PYTHON:-python3}
-if [ ! -x venv/bin/python ]; then
-  "$python" -m venv venv
-fi
-stamp=venv/.requirements.sha256
-wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-  venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-  echo "$wanted" > "$stamp"
-fi
+python=$(find_python)
+install_lock "$python" venv requirements-test.txt
 
 # checkov (Kubernetes manifest checks) pins packaging<24, which pulumi refuses: it gets a venv of its
 # own, linked into ours so tests find it next to the interpreter.
-if [ ! -x venv/checkov/bin/checkov ]; then
-  "$python" -m venv venv/checkov
-  venv/checkov/bin/pip install -q --disable-pip-version-check checkov==3.3.30
-fi
+install_lock "$python" venv/checkov requirements-checkov.txt
 ln -sf ../checkov/bin/checkov venv/bin/checkov

@@ -19,8 +19,12 @@ from tests.conftest import ROOT
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
-# owner/repo[/path]@vMAJOR.MINOR.PATCH, or a full commit SHA.
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@(?:v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+# owner/repo[/path]@<full commit SHA>: a tag can be moved to other code, a commit cannot.
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+# ... and the line says which release that commit is, which Renovate updates with the SHA.
+PINNED_LINE = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40})  # v\d+\.\d+\.\d+$")
+# The lock files (scripts/lock.sh) a workflow may install, always with their hashes checked.
+LOCKS = {"requirements.txt", "requirements-test.txt", "policy/requirements.txt"}
 # Contexts an outsider controls: never expanded into a shell script (script injection).
 UNTRUSTED = re.compile(r"\$\{\{[^}]*\b(github\.event\.(?!pull_request\.number\b)[\w.]+|github\.head_ref)\b")
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
@@ -74,12 +78,14 @@ def test_schema_check_can_fail(tmp_path):
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
-def test_every_action_is_pinned_to_a_version(path):
-    """A moving ref (@main, @v4) runs whatever its owner pushes next."""
+def test_every_action_is_pinned_to_a_commit(path):
+    """A moving ref (@main, @v4, even @v4.1.0, which its owner can re-tag) runs whatever its owner pushes next."""
     document = load(path)
+    pinned_lines = {match.group(1) for line in path.read_text().splitlines() if (match := PINNED_LINE.match(line))}
     for job_name, step in steps(document):
         if "uses" in step:
-            assert PINNED.match(step["uses"]), f"{job_name}: {step['uses']} is not pinned to vX.Y.Z or a SHA"
+            assert PINNED.match(step["uses"]), f"{job_name}: {step['uses']} is not pinned to a full commit SHA"
+            assert step["uses"] in pinned_lines, f"{job_name}: {step['uses']} needs its release as a `  # vX.Y.Z` comment"
     for job_name, job in document["jobs"].items():
         if "uses" in job:
             assert job["uses"].startswith("./.github/workflows/"), f"{job_name}: only this repository's workflows are called"
@@ -204,10 +210,39 @@ def test_tests_workflow_runs_the_repositorys_test_command():
 
 
 def test_pulumi_cli_matches_the_sdk_pin():
-    requirements = (ROOT / "requirements.txt").read_text()
+    requirements = (ROOT / "requirements.in").read_text()
     sdk = re.search(r"^pulumi==(\S+)$", requirements, re.MULTILINE).group(1)
     for name in ("pr.yml", "deploy.yml"):
         for _, step in steps(workflow(name)):
             if step.get("uses", "").startswith("pulumi/actions@"):
                 assert step["with"]["pulumi-version"] == sdk
-    assert f"pulumi=={sdk}" in (ROOT / "policy" / "requirements.txt").read_text()
+    assert re.search(rf"^pulumi=={re.escape(sdk)}$", (ROOT / "policy" / "requirements.in").read_text(), re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_python_comes_from_python_version(path):
+    """CI runs the Python the locks are compiled for (.python-version), as developers and up.sh do."""
+    wanted = (ROOT / ".python-version").read_text().strip()
+    document = load(path)
+    for job_name, step in steps(document):
+        if step.get("uses", "").startswith("actions/setup-python@"):
+            assert step["with"] == {"python-version-file": ".python-version"}, job_name
+    for job_name, job in document["jobs"].items():
+        image = job.get("container", "")
+        if isinstance(image, str) and image.startswith("python:"):
+            assert image.startswith(f"python:{wanted}."), f"{job_name}: {image} is not Python {wanted}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
+def test_workflows_install_only_hashed_locks(path):
+    """The same lock files as scripts/up.sh and scripts/setup.sh, with every download's hash checked."""
+    installs = []
+    for job_name, step in steps(load(path)):
+        for command in re.findall(r"pip install[^\n]*", step.get("run", "")):
+            installs.append(command)
+            assert "--require-hashes" in command, f"{job_name}: {command}"
+            files = re.findall(r"-r (\S+)", command)
+            assert files and set(files) <= LOCKS, f"{job_name}: {command} installs something other than a lock"
+            assert all((ROOT / file).is_file() for file in files)
+    if path.name != "tests.yml":  # tests.yml installs through scripts/test.sh -> scripts/setup.sh
+        assert installs, f"{path.name} installs nothing?"
