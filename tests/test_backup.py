@@ -29,7 +29,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops import backup as program
-from policy.policies import credential_shapes
+from policy.policies.credentials import credential_shapes
 from renderers.backup import render_backup_program
 
 STAMP = re.compile(r"^\d{8}T\d{6}Z\.tar\.gz$")
