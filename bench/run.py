@@ -1,4 +1,5 @@
-"""Benchmarks of the rendered stack: `venv/bin/python bench/run.py` (bench/run.sh sets up a fresh machine).
+"""Benchmarks of the rendered stack: `venv/bin/python -m bench.run`, from the repository root
+(bench/run.sh sets up a fresh machine).
 
 Prints a table per benchmark and writes every figure to bench/results/latest.json:
 - program:  wall time of `synth.py --stack <s>` for each stack file
@@ -25,16 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
+from bench import latency, tsdb
+from bench.dataset import Dataset
+from tests.live.netns import PrivateNetwork
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from bench import latency, tsdb  # noqa: E402
-from bench.dataset import Dataset  # noqa: E402
-from tests.live.netns import PrivateNetwork  # noqa: E402
-
 RESULTS = ROOT / "bench" / "results"
 # What the benchmarks run: Prometheus and Alertmanager (latency), promtool (backfill), the
 # application's Redis (the simulated API's side of a stack) and the namespace and certificate tools.
@@ -164,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                       hours=args.hours or (2 if args.quick else 6))
     results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-                     "command": " ".join(["venv/bin/python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])}
+                     "command": " ".join(["venv/bin/python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])])}
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ngx-bench-") as scratch, PrivateNetwork():
         workdir = Path(scratch)

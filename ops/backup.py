@@ -1,4 +1,12 @@
 #!/usr/bin/env python3
+# One file on purpose, over the house limit of 400 lines: this file is a deliverable. The stack ships it
+# as one rendered file (renderers/backup.py: a key of the backup ConfigMap, an upload on Docker) and runs
+# it with `python3 -I -B <file>` in a plain Python image; the restore procedures (README, "Restore")
+# mount that ConfigMap, or this file, and run it by hand. A package of modules would not survive those
+# paths: ConfigMap keys are file names, so mounting the ConfigMap as a directory flattens a package's
+# folders, and with -I (which keeps PYTHON* variables and the working directory out of the job)
+# `python -m` finds nothing but the standard library. Its concerns are kept apart in sections instead:
+# stores, the S3 client, archives, sources, reporting, restore, command line.
 """Back up and restore the monitoring stack's state: Prometheus, Alertmanager and Grafana.
 
 Standard library only: the stack runs this file, delivered as a rendered file, in a pinned Python image

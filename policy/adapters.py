@@ -1,9 +1,9 @@
-"""The pack's checks (policies.py, pure) wrapped as pulumi-policy policies.
+"""The pack's checks (policies/, pure) wrapped as pulumi-policy policies.
 
 The engine hands a policy proxies that raise on values unknown during preview; `plain()` copies
 them into ordinary dicts and lists with `UNKNOWN` in those places, so a check judges everything it
 can see instead of giving up on the whole resource. Takes the checks as an argument (no import of
-policies.py) so it works both as part of the `policy` package and from the pack's own directory.
+policies/) so it works both as part of the `policy` package and from the pack's own directory.
 """
 from __future__ import annotations
 

@@ -101,11 +101,9 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
         return result
 
     def program():
-        sys.path.insert(0, str(root))
-        try:
-            namespace = runpy.run_path(str(root / "__main__.py"), run_name="__ngx_synth__")
-        finally:
-            sys.path.remove(str(root))
+        # The program's modules come from the repository root, which is on the path of every entry
+        # point (synth.py and synthdiff.py run from it, `python -m` and pytest's `pythonpath`).
+        namespace = runpy.run_path(str(root / "__main__.py"), run_name="__ngx_synth__")
         captured["settings"] = namespace["settings"]
         captured["program"] = {key: value for key, value in namespace.items() if not key.startswith("__")}
         files = namespace["files"]

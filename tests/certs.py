@@ -1,6 +1,7 @@
 """Throwaway certificates for tests: a CA and leaf certificates made with the openssl CLI."""
 from __future__ import annotations
 
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,3 +34,10 @@ class ThrowawayCA:
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                  "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=self.dir)
         return Leaf((self.dir / f"{name}.crt").read_text(), (self.dir / f"{name}.key").read_text())
+
+    def server_context(self, name: str, dns_names: list[str], ips: list[str] = ()) -> ssl.SSLContext:
+        """A TLS server context presenting a new leaf of this CA (for stub servers)."""
+        self.issue(name, dns_names, ips)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.dir / f"{name}.crt", self.dir / f"{name}.key")
+        return context

@@ -1,14 +1,11 @@
 """Shared fixtures: synthesised stacks (the whole program under mocks) and rendered settings."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Known strings seeded into every secret setting, so tests can search for leaks.
 SEEDED_SECRETS = {

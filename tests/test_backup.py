@@ -18,19 +18,17 @@ import re
 import sqlite3
 import sys
 import tarfile
-import threading
 import urllib.parse
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ops import backup as program
-from policy.policies import credential_shapes
+from policy.policies.credentials import credential_shapes
 from renderers.backup import render_backup_program
+from tests.http_stub import Recorded, StubServer
+from tests.s3_stub import BUCKET, KEY_ID, KEY_MATERIAL, REGION, S3Stub
 
 STAMP = re.compile(r"^\d{8}T\d{6}Z\.tar\.gz$")
 WHEN = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -38,129 +36,17 @@ WHEN = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 # --- local servers: a recording Pushgateway, a fake Prometheus snapshot API, an S3 stub --------------
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Server:
-    """A threaded HTTP server on 127.0.0.1 whose handler is `respond(request) -> (status, headers, body)`."""
-
-    def __init__(self, respond) -> None:
-        self.requests: list[Recorded] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                   self.rfile.read(length) if length else b"")
-                outer.requests.append(request)
-                status, headers, body = respond(request)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _any
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def pushgateway():
-    server = Server(lambda request: (200, {}, b""))
+    server = StubServer(lambda request: (200, {}, b""))
     yield server
     server.close()
-
-
-KEY_ID, KEY_MATERIAL, REGION, BUCKET = "AKIDSTUB", "stub/key+material", "eu-test-1", "ngx-backups"
-
-
-@dataclass
-class S3Stub:
-    """Enough of S3 for the program: single PUT, multipart upload, list (v2), get, delete. It refuses
-    any request whose payload hash or signature does not match what it received."""
-
-    objects: dict[str, bytes] = field(default_factory=dict)
-    uploads: dict[str, dict[int, bytes]] = field(default_factory=dict)
-    rejected: list[str] = field(default_factory=list)
-
-    def respond(self, request: Recorded):
-        split = urllib.parse.urlsplit(request.path)
-        path = urllib.parse.unquote(split.path)
-        query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
-        payload = hashlib.sha256(request.body).hexdigest()
-        signed_names = re.search(r"SignedHeaders=([^,]+)", request.headers.get("authorization", ""))
-        if request.headers.get("x-amz-content-sha256") != payload or not signed_names:
-            self.rejected.append(f"{request.method} {path}: payload hash")
-            return 400, {}, b"<Error><Code>XAmzContentSHA256Mismatch</Code></Error>"
-        signed = {name: request.headers[name] for name in signed_names.group(1).split(";")}
-        expected = program.sigv4_authorization(request.method, path, query, signed, payload,
-                                               program.S3Credentials(KEY_ID, KEY_MATERIAL), REGION, request.headers["x-amz-date"])
-        if request.headers["authorization"] != expected:
-            self.rejected.append(f"{request.method} {path}: signature")
-            return 403, {}, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
-        bucket, _, key = path.lstrip("/").partition("/")
-        if bucket != BUCKET:
-            return 404, {}, b"<Error><Code>NoSuchBucket</Code></Error>"
-        if request.method == "PUT" and "uploadId" in query:
-            self.uploads[query["uploadId"]][int(query["partNumber"])] = request.body
-            return 200, {"ETag": f'"{hashlib.md5(request.body).hexdigest()}"'}, b""
-        if request.method == "PUT":
-            self.objects[key] = request.body
-            return 200, {"ETag": '"x"'}, b""
-        if request.method == "POST" and "uploads" in query:
-            upload = f"upload-{len(self.uploads) + 1}"
-            self.uploads[upload] = {}
-            return 200, {}, (f'<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                             f"<Bucket>{BUCKET}</Bucket><Key>{escape(key)}</Key><UploadId>{upload}</UploadId>"
-                             "</InitiateMultipartUploadResult>").encode()
-        if request.method == "POST" and "uploadId" in query:
-            parts = self.uploads.pop(query["uploadId"])
-            listed = [int(number) for number in re.findall(rb"<PartNumber>(\d+)</PartNumber>", request.body)]
-            assert listed == sorted(parts), (listed, sorted(parts))
-            self.objects[key] = b"".join(parts[number] for number in listed)
-            return 200, {}, b'<CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
-        if request.method == "DELETE" and "uploadId" in query:
-            self.uploads.pop(query["uploadId"], None)
-            return 204, {}, b""
-        if request.method == "DELETE":
-            self.objects.pop(key, None)
-            return 204, {}, b""
-        if request.method == "GET" and query.get("list-type") == "2":
-            keys = sorted(k for k in self.objects if k.startswith(query.get("prefix", "")))
-            # Two keys per page, so the program must follow continuation tokens.
-            start = int(query.get("continuation-token", "0"))
-            page, following = keys[start:start + 2], start + 2
-            contents = "".join(f"<Contents><Key>{escape(k)}</Key><Size>{len(self.objects[k])}</Size></Contents>" for k in page)
-            more = f"<IsTruncated>true</IsTruncated><NextContinuationToken>{following}</NextContinuationToken>" \
-                if following < len(keys) else "<IsTruncated>false</IsTruncated>"
-            return 200, {}, f'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{contents}{more}</ListBucketResult>'.encode()
-        if request.method == "GET" and key in self.objects:
-            return 200, {}, self.objects[key]
-        return 404, {}, b"<Error><Code>NoSuchKey</Code></Error>"
 
 
 @pytest.fixture
 def s3():
     stub = S3Stub()
-    server = Server(stub.respond)
+    server = StubServer(stub.respond)
     stub.server = server
     yield stub
     server.close()
@@ -359,13 +245,13 @@ def prometheus(tmp_path):
         fake_snapshot(data / "snapshots" / name)
         return 200, {"Content-Type": "application/json"}, json.dumps({"status": "success", "data": {"name": name}}).encode()
 
-    server = Server(respond)
+    server = StubServer(respond)
     (tmp_path / "pw").write_text("pw-backup\n")
     yield server, data, state
     server.close()
 
 
-def prometheus_args(server: Server, data: Path, tmp_path: Path, *extra: str) -> list[str]:
+def prometheus_args(server: StubServer, data: Path, tmp_path: Path, *extra: str) -> list[str]:
     return ["prometheus", "--target=prometheus-0", f"--url={server.url}", "--user=backup", f"--password-file={tmp_path / 'pw'}",
             f"--data-dir={data}", *extra]
 

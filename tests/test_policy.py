@@ -15,13 +15,18 @@ from typing import Any
 import pytest
 
 from policy import offline
-from policy.policies import (DEFAULT_CONFIG, DOCKER_CONTAINER, DOCKER_IMAGE, DOCKER_VOLUME, GRAFANA_PROVIDER,
-                             K8S_CONFIG_MAP, K8S_INGRESS, K8S_NAMESPACE, K8S_NETWORK_POLICY, K8S_PVC, K8S_SERVICE,
-                             K8S_STATEFUL_SET, POLICIES, UNKNOWN, Resource, check_grafana_credentials,
-                             check_images_pinned, check_ingress_routes_to_entrypoint, check_namespace_pod_security,
-                             check_no_plaintext_secrets, check_only_entrypoint_exposed, check_read_only_non_root,
-                             check_restricted_security_context, check_stateful_storage_protected,
-                             check_workloads_isolated, credential_shapes, evaluate, image_pinned, plain_fields)
+from policy.policies import POLICIES, evaluate
+from policy.policies.base import (DEFAULT_CONFIG, DOCKER_CONTAINER, DOCKER_IMAGE, DOCKER_VOLUME, GRAFANA_PROVIDER,
+                                  K8S_CONFIG_MAP, K8S_INGRESS, K8S_NAMESPACE, K8S_NETWORK_POLICY, K8S_PVC, K8S_SERVICE,
+                                  K8S_STATEFUL_SET, UNKNOWN, Resource)
+from policy.policies.credentials import (check_grafana_credentials, check_no_plaintext_secrets, credential_shapes,
+                                         plain_fields)
+from policy.policies.hardening import (check_namespace_pod_security, check_read_only_non_root,
+                                       check_restricted_security_context)
+from policy.policies.images import check_images_pinned, image_pinned
+from policy.policies.isolation import (check_ingress_routes_to_entrypoint, check_only_entrypoint_exposed,
+                                       check_workloads_isolated)
+from policy.policies.storage import check_stateful_storage_protected
 from synthesis.run import redact
 from tests.conftest import ROOT, SEEDED_SECRETS
 
@@ -314,6 +319,15 @@ def test_files_loader_that_never_starts_is_not_held_to_runtime_rules():
     assert check_read_only_non_root(DOCKER_CONTAINER, {**loader, "start": True}, {}) != []
 
 
+def test_the_pack_holds_every_policy_once_in_report_order():
+    """A policy dropped (or reordered) when the checks move between modules would change what a preview
+    reports; the names are what `--policy-pack-config` and the README refer to."""
+    assert [policy.name for policy in POLICIES] == [
+        "stateful-storage-protected", "images-pinned", "no-plaintext-secrets", "only-entrypoint-exposed",
+        "ingress-routes-to-entrypoint", "restricted-security-context", "namespace-pod-security",
+        "workloads-isolated-by-network-policy", "containers-read-only-non-root", "grafana-no-default-credentials"]
+
+
 def test_pack_defaults_are_the_programs_own():
     """If either drifts, the pack would judge a different stack than the one the program builds."""
     import dataclasses
@@ -568,6 +582,6 @@ def test_offline_runner_exits_one_on_a_violation(capsys, monkeypatch):
 def test_policy_knows_the_job_run_label_the_docker_backend_writes():
     """The pack cannot import the program; the label that marks on-demand runs is kept equal here."""
     from components.docker.job import RUN_LABEL
-    from policy.policies import JOB_RUN_LABEL
+    from policy.policies.base import JOB_RUN_LABEL
 
     assert JOB_RUN_LABEL == RUN_LABEL

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,8 @@ import pytest
 from renderers import addresses, auth, nginx, paths
 from settings import parse
 from tests.certs import ThrowawayCA
+from tests.nginx_conf import (Directive, everywhere, locations_of, parse_conf, server_on_port,
+                              upstream_hosts)
 from tests.sandbox import Sandbox
 from topology import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS
 
@@ -40,100 +41,6 @@ OPS_USER = DEV.proxy.admin_user
 OPS_PASSWORD = "correct horse battery staple"
 UPSTREAM_IPS = {GRAFANA: "127.0.0.2", PROMETHEUS: "127.0.0.3", ALERTMANAGER: "127.0.0.4", LOKI: "127.0.0.5"}
 PUBLIC_CLIENT = "203.0.113.7"  # TEST-NET-3: a non-private source address inside the test's network namespace
-
-
-# --- a small nginx.conf reader: tokens -> a tree of directives --------------------------------------
-
-@dataclass
-class Directive:
-    name: str
-    args: list[str]
-    block: list["Directive"] | None = None
-
-    def all(self, name: str) -> list["Directive"]:
-        """Directives called `name` directly in this block."""
-        return [item for item in self.block or [] if item.name == name]
-
-    def values(self, name: str) -> list[str]:
-        return [" ".join(item.args) for item in self.all(name)]
-
-
-def _tokens(text: str):
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char.isspace():
-            i += 1
-        elif char == "#":
-            i = text.index("\n", i) if "\n" in text[i:] else len(text)
-        elif char in "{};":
-            yield char
-            i += 1
-        elif char in "\"'":
-            j = i + 1
-            while text[j] != char:
-                j += 2 if text[j] == "\\" else 1
-            yield text[i + 1:j]
-            i = j + 1
-        else:
-            j = i
-            while j < len(text) and not text[j].isspace() and text[j] not in "{};":
-                j += 1
-            yield text[i:j]
-            i = j
-
-
-def parse_conf(text: str) -> Directive:
-    stack = [Directive("main", [], [])]
-    words: list[str] = []
-    for token in _tokens(text):
-        if token == ";":
-            stack[-1].block.append(Directive(words[0], words[1:]))
-            words = []
-        elif token == "{":
-            child = Directive(words[0], words[1:], [])
-            stack[-1].block.append(child)
-            stack.append(child)
-            words = []
-        elif token == "}":
-            assert not words, f"unterminated directive {words}"
-            stack.pop()
-        else:
-            words.append(token)
-    assert len(stack) == 1 and not words, "unbalanced braces"
-    return stack[0]
-
-
-def _walk(node: Directive):
-    for item in node.block or []:
-        yield item
-        yield from _walk(item)
-
-
-def _everywhere(text: str, name: str) -> list[str]:
-    """Arguments of every `name` directive anywhere in the file."""
-    return [" ".join(item.args) for item in _walk(parse_conf(text)) if item.name == name]
-
-
-def _server(text: str, port: int) -> Directive:
-    http = parse_conf(text).all("http")[0]
-    for server in http.all("server"):
-        if any(listen.args[0] == str(port) for listen in server.all("listen")):
-            return server
-    raise AssertionError(f"no server listens on {port}")
-
-
-def _locations(server: Directive) -> dict[str, Directive]:
-    found = {}
-    for location in server.all("location"):
-        key = " ".join(location.args)
-        assert key not in found, f"duplicate location {key}"
-        found[key] = location
-    return found
-
-
-def _upstream_hosts(text: str) -> set[str]:
-    return {re.match(r"https?://([^:/]+)", target).group(1) for target in _everywhere(text, "proxy_pass")}
 
 
 def _sandbox(tmp_path: Path, settings, text: str) -> tuple[Sandbox, ThrowawayCA]:
@@ -149,13 +56,13 @@ def _sandbox(tmp_path: Path, settings, text: str) -> tuple[Sandbox, ThrowawayCA]
         nginx.HTPASSWD_PATH: nginx.render_htpasswd({OPS_USER: auth.bcrypt_hash(OPS_USER, OPS_PASSWORD, "test-salt-key")}),
     }
     named = {value for name in ("ssl_certificate", "ssl_certificate_key", "proxy_ssl_trusted_certificate", "auth_basic_user_file")
-             for value in _everywhere(text, name)}
+             for value in everywhere(text, name)}
     assert named == set(placed), f"the config names files the test does not provide: {named ^ set(placed)}"
     for path, content in placed.items():
         box.put(path, content, 0o644)
     for service, ip in UPSTREAM_IPS.items():
         box.hosts[addresses.host(settings, service)] = ip
-    assert _upstream_hosts(text) <= set(box.hosts), "an upstream name is not in the test's /etc/hosts"
+    assert upstream_hosts(text) <= set(box.hosts), "an upstream name is not in the test's /etc/hosts"
     box.hosts[settings.domain] = "127.0.0.1"
     return box, ca
 
@@ -198,7 +105,7 @@ def test_nginx_t_fails_on_an_unresolvable_upstream(tmp_path):
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_tls_is_1_2_or_newer_with_aead_ciphers_only(stack):
     text = nginx.render_nginx_config(STACKS[stack])
-    https = _server(text, 8443)
+    https = server_on_port(text, 8443)
     assert https.values("ssl_protocols") == ["TLSv1.2 TLSv1.3"]
     ciphers = https.values("ssl_ciphers")[0].split(":")
     assert ciphers and all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20-POLY1305" in c) for c in ciphers)
@@ -206,20 +113,20 @@ def test_tls_is_1_2_or_newer_with_aead_ciphers_only(stack):
     assert https.values("listen") == ["8443 ssl http2 default_server"]
     assert https.values("ssl_certificate") == [paths.TLS_CERT]
     assert https.values("ssl_certificate_key") == [paths.TLS_KEY]
-    assert _everywhere(text, "server_tokens") == ["off"]
-    assert _everywhere(text, "ssl_protocols") + _everywhere(text, "proxy_ssl_protocols") == ["TLSv1.2 TLSv1.3"] * 5
+    assert everywhere(text, "server_tokens") == ["off"]
+    assert everywhere(text, "ssl_protocols") + everywhere(text, "proxy_ssl_protocols") == ["TLSv1.2 TLSv1.3"] * 5
 
 
 def test_security_headers_are_set_once_at_server_level_and_never_overridden():
     """add_header in a location would drop every server-level header there; none may exist."""
-    https = _server(nginx.render_nginx_config(DEV), 8443)
+    https = server_on_port(nginx.render_nginx_config(DEV), 8443)
     headers = {item.args[0]: item.args[1:] for item in https.all("add_header")}
     assert headers["Strict-Transport-Security"] == ["max-age=63072000; includeSubDomains", "always"]
     assert headers["X-Frame-Options"] == ["DENY", "always"]
     assert headers["X-Content-Type-Options"] == ["nosniff", "always"]
     assert set(headers) >= {"Referrer-Policy", "Content-Security-Policy", "Permissions-Policy"}
     assert all(args[-1] == "always" for args in headers.values()), "error responses need the headers too"
-    for key, location in _locations(https).items():
+    for key, location in locations_of(https).items():
         assert not location.all("add_header"), key
         assert not location.all("proxy_hide_header"), key
 
@@ -230,7 +137,7 @@ def _refused_patterns(server: Directive) -> list[str]:
 
 
 def test_admin_api_lifecycle_and_log_deletion_are_refused():
-    https = _server(nginx.render_nginx_config(DEV), 8443)
+    https = server_on_port(nginx.render_nginx_config(DEV), 8443)
     patterns = _refused_patterns(https)
     for path in ("/prometheus/api/v1/admin/tsdb/snapshot", "/api/v1/admin/tsdb/delete_series", "/prometheus/-/quit",
                  "/alertmanager/-/reload", "/loki/api/v1/delete",
@@ -238,14 +145,14 @@ def test_admin_api_lifecycle_and_log_deletion_are_refused():
         assert any(re.search(pattern, path, re.IGNORECASE) for pattern in patterns), path
     for path in ("/prometheus/api/v1/query", "/prometheus/-/healthy", "/loki/api/v1/push", "/grafana/api/health"):
         assert not any(re.search(pattern, path, re.IGNORECASE) for pattern in patterns), path
-    locations = _locations(https)
+    locations = locations_of(https)
     assert locations["= /grafana/metrics"].values("return") == ["403"]
     # Regex locations win over prefixes only when no `^~` prefix matches first.
     assert [key for key in locations if key.startswith("^~")] == ["^~ /grafana/metrics/"]
 
 
 def test_basic_auth_on_prometheus_alertmanager_and_loki_but_not_grafana():
-    proxied = {key: location for key, location in _locations(_server(nginx.render_nginx_config(DEV), 8443)).items()
+    proxied = {key: location for key, location in locations_of(server_on_port(nginx.render_nginx_config(DEV), 8443)).items()
                if location.all("proxy_pass")}
     protected = set()
     for key, location in proxied.items():
@@ -262,7 +169,7 @@ def test_basic_auth_on_prometheus_alertmanager_and_loki_but_not_grafana():
 @pytest.mark.parametrize("stack", ["docker", "kubernetes"])
 def test_upstreams_come_from_addresses_and_tls_upstreams_are_verified(stack):
     settings = STACKS[stack]
-    locations = _locations(_server(nginx.render_nginx_config(settings), 8443))
+    locations = locations_of(server_on_port(nginx.render_nginx_config(settings), 8443))
     for service in (PROMETHEUS, ALERTMANAGER):
         for key in (f"/{service}/", f"/{service}/api/"):
             location = locations[key]
@@ -278,7 +185,7 @@ def test_upstreams_come_from_addresses_and_tls_upstreams_are_verified(stack):
 
 def test_every_proxied_location_sets_the_full_forwarding_headers():
     """proxy_set_header is inherited all-or-nothing: each location must carry the whole set."""
-    for key, location in _locations(_server(nginx.render_nginx_config(DEV), 8443)).items():
+    for key, location in locations_of(server_on_port(nginx.render_nginx_config(DEV), 8443)).items():
         if location.all("proxy_pass"):
             names = {item.args[0] for item in location.all("proxy_set_header")}
             assert {"Host", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-IP"} <= names, key
@@ -286,7 +193,7 @@ def test_every_proxied_location_sets_the_full_forwarding_headers():
 
 def test_loki_locations_set_the_tenant_header():
     settings = parse({"platform": "docker", "loki": {"tenant": "team-a"}}, stack="dev")
-    locations = _locations(_server(nginx.render_nginx_config(settings), 8443))
+    locations = locations_of(server_on_port(nginx.render_nginx_config(settings), 8443))
     tenant = {key: [v for v in location.values("proxy_set_header") if v.lower().startswith("x-scope-orgid")]
               for key, location in locations.items() if location.all("proxy_pass")}
     loki = {key for key in tenant if "/loki/" in key}
@@ -297,13 +204,13 @@ def test_loki_locations_set_the_tenant_header():
 
 def test_login_and_api_paths_are_rate_limited():
     text = nginx.render_nginx_config(DEV)
-    locations = _locations(_server(text, 8443))
+    locations = locations_of(server_on_port(text, 8443))
     assert locations["= /grafana/login"].values("limit_req")[0].startswith("zone=login ")
     for route in ("/grafana/api/", "/prometheus/api/", "/alertmanager/api/", "/loki/"):
         assert locations[route].values("limit_req")[0].startswith("zone=api "), route
-    zones = {re.search(r"zone=(\w+):", zone).group(1) for zone in _everywhere(text, "limit_req_zone")}
+    zones = {re.search(r"zone=(\w+):", zone).group(1) for zone in everywhere(text, "limit_req_zone")}
     assert zones == {"login", "api"}
-    assert _everywhere(text, "client_max_body_size") == [nginx.CLIENT_MAX_BODY_SIZE]
+    assert everywhere(text, "client_max_body_size") == [nginx.CLIENT_MAX_BODY_SIZE]
 
 
 def test_unprivileged_image_paths_and_json_logs():
@@ -311,7 +218,7 @@ def test_unprivileged_image_paths_and_json_logs():
     main = parse_conf(text)
     assert main.values("pid") == ["/tmp/nginx.pid"]
     assert main.values("error_log") == ["stderr warn"]
-    assert not _everywhere(text, "user"), "the unprivileged image runs as its own user"
+    assert not everywhere(text, "user"), "the unprivileged image runs as its own user"
     http = main.all("http")[0]
     temp_paths = [value for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
                   for value in http.values(f"{name}_temp_path")]
@@ -320,12 +227,12 @@ def test_unprivileged_image_paths_and_json_logs():
     assert log_format[:2] == ["ngx_json", "escape=json"]
     assert json.loads(log_format[2].replace("$status", "200").replace("$body_bytes_sent", "1").replace("$request_time", "0.1"))
     assert http.values("access_log") == ["/dev/stdout ngx_json"]
-    listens = [value.split()[0] for value in _everywhere(text, "listen")]
+    listens = [value.split()[0] for value in everywhere(text, "listen")]
     assert sorted(listens) == ["8080", "8081", "8443"], "ports below 1024 need privileges"
 
 
 def test_status_port_is_private_and_serves_stub_status():
-    status = _locations(_server(nginx.render_nginx_config(DEV), 8081))
+    status = locations_of(server_on_port(nginx.render_nginx_config(DEV), 8081))
     location = status[f"= {nginx.STATUS_PATH}"]
     assert location.all("stub_status")
     order = [(item.name, " ".join(item.args)) for item in location.block if item.name in ("allow", "deny")]
@@ -341,7 +248,7 @@ def test_status_port_is_private_and_serves_stub_status():
     ("kubernetes", "301 https://$host$request_uri"),
 ])
 def test_http_redirect_keeps_the_https_port_users_reach(stack, expected):
-    redirect = _locations(_server(nginx.render_nginx_config(STACKS[stack]), 8080))
+    redirect = locations_of(server_on_port(nginx.render_nginx_config(STACKS[stack]), 8080))
     assert redirect["/"].values("return") == [expected]
 
 
@@ -370,122 +277,8 @@ def test_htpasswd_is_sorted_user_hash_lines():
 # The driver needs only the standard library, so it runs on the base interpreter: the venv may live
 # under /tmp (a clone there), which the private tmpfs hides.
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / "python3"
+DRIVER = Path(__file__).resolve().parent / "nginx_driver.py"
 
-_DRIVER = r'''
-"""Runs inside a private network namespace: stand-in upstreams, the real nginx, real requests."""
-import base64, http.client, json, socket, ssl, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-spec = json.load(open(sys.argv[1]))
-
-
-class Echo(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _reply(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        body = json.dumps({"service": self.server.name, "path": self.path,
-                           "headers": [[k, v] for k, v in self.headers.items()]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        # Headers the proxy must replace with its own.
-        self.send_header("X-Frame-Options", "sameorigin")
-        self.send_header("Strict-Transport-Security", "max-age=1")
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _reply
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(name, ip, port, cert=None, key=None):
-    server = ThreadingHTTPServer((ip, port), Echo)
-    server.name = name
-    if cert:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-
-for upstream in spec["upstreams"]:
-    serve(**upstream)
-
-log = open("/tmp/nginx.out", "w")
-proc = subprocess.Popen(["nginx", "-c", spec["config"], "-g", "daemon off;"], stdout=log, stderr=subprocess.STDOUT)
-try:
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", 8443), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    results = {}
-
-    def client_context(**options):
-        context = ssl.create_default_context(cafile=spec["ca"])
-        for name, value in options.items():
-            if name == "ciphers":
-                context.set_ciphers(value)
-            elif name == "alpn":
-                context.set_alpn_protocols(value)
-            else:
-                setattr(context, name, value)
-        return context
-
-    def request(name, path, method="GET", port=8443, headers=None, authenticated=False, source=None):
-        headers = dict(headers or {})
-        if authenticated:
-            token = base64.b64encode(f"{spec['user']}:{spec['password']}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
-        host = spec["domain"] if source is None else source
-        if port == 8443:
-            connection = http.client.HTTPSConnection(host, port, context=client_context(), timeout=10)
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=10,
-                                                    source_address=(source, 0) if source else None)
-        try:
-            connection.request(method, path, headers=headers)
-            response = connection.getresponse()
-            body = response.read().decode(errors="replace")
-            results[name] = {"status": response.status, "headers": [[k.lower(), v] for k, v in response.getheaders()],
-                             "body": body}
-        except Exception as error:  # recorded, asserted by the test
-            results[name] = {"error": repr(error)}
-        finally:
-            connection.close()
-
-    def handshake(name, **options):
-        try:
-            with socket.create_connection(("127.0.0.1", 8443), timeout=5) as raw:
-                with client_context(**options).wrap_socket(raw, server_hostname=spec["domain"]) as tls:
-                    results[name] = {"version": tls.version(), "alpn": tls.selected_alpn_protocol(), "cipher": tls.cipher()[0]}
-        except Exception as error:
-            results[name] = {"error": repr(error)}
-
-    for item in spec["requests"]:
-        request(**item)
-    results["login_burst"] = []
-    for index in range(9):
-        request("_login", "/grafana/login")
-        results["login_burst"].append(results.pop("_login").get("status"))
-    handshake("tls_default", alpn=["h2", "http/1.1"])
-    handshake("tls12_gcm", maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
-    handshake("tls12_cbc", maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA")
-    handshake("tls11", minimum_version=ssl.TLSVersion.TLSv1_1, maximum_version=ssl.TLSVersion.TLSv1_1,
-              ciphers="DEFAULT:@SECLEVEL=0")
-finally:
-    proc.send_signal(15)
-    proc.wait(timeout=10)
-    log.close()
-results["nginx_log"] = open("/tmp/nginx.out").read()
-print("RESULTS " + json.dumps(results))
-'''
 
 _REQUESTS = [
     {"name": "root", "path": "/"},
@@ -522,7 +315,7 @@ def _serve(tmp_path: Path, settings) -> dict:
     rogue = ThrowawayCA(tmp_path / "rogue-ca").issue("alertmanager-upstream", addresses.tls_names(settings, ALERTMANAGER))
     test_dir = "/etc/ngx-test"
     files = {"prometheus.crt": prometheus.cert, "prometheus.key": prometheus.key,
-             "alertmanager.crt": rogue.cert, "alertmanager.key": rogue.key, "driver.py": _DRIVER}
+             "alertmanager.crt": rogue.cert, "alertmanager.key": rogue.key, "driver.py": DRIVER.read_text()}
     for name, content in files.items():
         box.put(f"{test_dir}/{name}", content)
     upstreams = [

@@ -1,7 +1,7 @@
-"""synthdiff.py: the offline review of a change. Pure normalisation and comparison on hand-made
-renderings, then the real thing against commits made in a throwaway clone of this repository
-(never in the working tree): one setting changed shows as exactly that change, and the same value
-spelled differently shows as no change at all."""
+"""synthdiff.py (over synthesis/diff.py and synthesis/normalise.py): the offline review of a change.
+Pure normalisation and comparison on hand-made renderings, then the real thing against commits made
+in a throwaway clone of this repository (never in the working tree): one setting changed shows as
+exactly that change, and the same value spelled differently shows as no change at all."""
 from __future__ import annotations
 
 import re
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import synthdiff
-from synthdiff import ABSENT, Rendering, canonical_duration, changed_paths, compare, format_markdown, format_text
+from synthesis.diff import ABSENT, Rendering, changed_paths, compare, format_markdown, format_text, load_rendering
+from synthesis.normalise import canonical_duration, normalise, normalise_file
 from tests.conftest import ROOT
 
 BCRYPT = "$2b$10$" + "abcdefghijklmnopqrstuv" + "A" * 31
@@ -32,31 +32,31 @@ def test_yaml_files_compare_as_data():
     """Key order, comments, quoting and duration spelling are not changes."""
     a = "# header\nglobal:\n  scrape_interval: 60s\n  evaluation_interval: '15s'\nrule_files: [a.yml, b.yml]\n"
     b = "global:\n  evaluation_interval: 15s\n  scrape_interval: 1m\nrule_files:\n- a.yml\n- b.yml\n"
-    assert synthdiff.normalise_file("prometheus/prometheus.yml", a) == synthdiff.normalise_file("prometheus/prometheus.yml", b)
+    assert normalise_file("prometheus/prometheus.yml", a) == normalise_file("prometheus/prometheus.yml", b)
     c = b.replace("- b.yml\n", "- c.yml\n")  # order of rule files is kept: it is data
-    assert synthdiff.normalise_file("p.yml", b) != synthdiff.normalise_file("p.yml", c)
+    assert normalise_file("p.yml", b) != normalise_file("p.yml", c)
 
 
 def test_millicores_are_not_durations():
-    assert synthdiff.normalise({"cpu": "60s", "limits": {"cpu": "500m"}, "interval": "60s"}) == \
+    assert normalise({"cpu": "60s", "limits": {"cpu": "500m"}, "interval": "60s"}) == \
         {"cpu": "60s", "interval": "1m", "limits": {"cpu": "500m"}}
 
 
 def test_flag_values_are_normalised_and_set_like_lists_sorted():
     one = {"command": ["--storage.tsdb.retention.time=720h"], "envs": ["B=2", "A=1"], "args": ["b", "a"]}
     two = {"command": ["--storage.tsdb.retention.time=30d"], "envs": ["A=1", "B=2"], "args": ["b", "a"]}
-    assert synthdiff.normalise(one) == synthdiff.normalise(two)
-    assert synthdiff.normalise({"args": ["b", "a"]}) != synthdiff.normalise({"args": ["a", "b"]})
+    assert normalise(one) == normalise(two)
+    assert normalise({"args": ["b", "a"]}) != normalise({"args": ["a", "b"]})
 
 
 def test_credentials_in_files_become_fingerprints():
     text = f"basic_auth_users:\n  prometheus: {BCRYPT}\n"
-    shown = synthdiff.normalise_file("prometheus/web.yml", text)
+    shown = normalise_file("prometheus/web.yml", text)
     assert BCRYPT not in shown and "[bcrypt hash " in shown
-    rotated = synthdiff.normalise_file("prometheus/web.yml", text.replace("A" * 31, "B" * 31))
+    rotated = normalise_file("prometheus/web.yml", text.replace("A" * 31, "B" * 31))
     assert rotated != shown  # a rotated credential is still a change
     key = "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----\n"
-    assert "MIIEvQ" not in synthdiff.normalise_file("proxy/tls.key", key)
+    assert "MIIEvQ" not in normalise_file("proxy/tls.key", key)
 
 
 def test_list_items_are_matched_by_identity_not_position():
@@ -76,7 +76,7 @@ def _rendering(tmp_path: Path, name: str, resources: list[dict], files: dict[str
         path = out / "files" / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return synthdiff.load_rendering(out)
+    return load_rendering(out)
 
 
 def _resource(rtype: str, name: str, inputs: dict, protect: bool = False) -> dict:
@@ -231,11 +231,11 @@ def test_files_held_in_resources_compare_like_rendered_files():
            "uploads": [{"file": "/etc/loki/loki.yaml", "content": "a: 60s\nb: 1\n"}]}
     two = {"data": {"loki.yaml": "limits:\n  streams: 5\n  max_age: 7d\n"},
            "uploads": [{"file": "/etc/loki/loki.yaml", "content": "b: 1\na: 1m\n"}]}
-    assert synthdiff.normalise(one) == synthdiff.normalise(two)
+    assert normalise(one) == normalise(two)
 
 
 def test_json_held_in_a_string_input_compares_as_data():
     one = {"configJson": '{"title": "NGX", "refresh": "60s", "panels": []}'}
     two = {"configJson": '{"panels": [], "refresh": "1m", "title": "NGX"}'}
-    assert synthdiff.normalise(one) == synthdiff.normalise(two)
-    assert synthdiff.normalise({"configJson": '{"title": "A"}'}) != synthdiff.normalise({"configJson": '{"title": "B"}'})
+    assert normalise(one) == normalise(two)
+    assert normalise({"configJson": '{"title": "A"}'}) != normalise({"configJson": '{"title": "B"}'})

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from policy.policies import credential_name
+from policy.policies.credentials import credential_name
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
