@@ -7,6 +7,7 @@ import pulumi
 
 import capacity
 import settings as stack_settings
+from addresses import public_url, public_urls
 from alerting.routing import unrouted_receivers
 from components.backend import MonitoringArgs
 from components.certificates import Certificates
@@ -15,7 +16,6 @@ from components.docker import DockerMonitoring
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
 from components.specs import build_specs, rendered_files
-from renderers.addresses import public_url, public_urls
 from renderers.auth import GRAFANA_USER
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}

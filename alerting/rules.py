@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import addresses
 from alerting import app_alerts, meta, recording, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
-from renderers import addresses
 from settings import Settings
 
 # Runbooks live in this repository (runbooks/<AlertName>.md); alerts link to them here.

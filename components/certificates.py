@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
+import addresses
 from components import TYPE_PREFIX
-from renderers import addresses
 from settings import Settings
 from topology import SERVICES
 

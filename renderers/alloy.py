@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+import addresses
 import catalog
-from renderers import addresses, paths
+from renderers import paths
 from settings import Settings
 from topology import ALLOY, LOKI
 

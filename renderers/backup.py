@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderers import addresses, auth, paths
+import addresses
+from renderers import auth, paths
 from settings import Settings
 from settings.cron import longest_gap_seconds
 from topology import ALERTMANAGER, BACKUP, GRAFANA, PROMETHEUS, PUSHGATEWAY, SERVICES

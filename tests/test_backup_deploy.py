@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+import addresses
 import catalog
 from components.docker.job import RUN_LABEL
-from renderers import addresses, backup, paths
+from renderers import backup, paths
 from settings import PROJECT, SettingsError, parse
 from settings.cron import gaps_seconds
 from synthesis.recorder import _COMPUTED, is_secret

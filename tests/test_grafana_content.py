@@ -17,6 +17,7 @@ import yaml
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+import addresses
 from alerting.routing import receiver_integrations
 from components.certificates import Certificates
 from components.credentials import Credentials
@@ -26,7 +27,6 @@ from components.grafana.content import (ANNOTATION_ACCOUNT, ANNOTATION_ROLE, AUT
                                         ROTATION_DAYS, TOKEN_TTL_SECONDS)
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from dashboards.datasources import ALERTMANAGER, DATASOURCES, LOKI, PROMETHEUS
-from renderers import addresses
 from renderers.alertmanager import render_alertmanager_config
 from settings import PROJECT, Settings, parse
 from synthesis.recorder import DependencyMonitor, Recorded, Recorder, is_secret

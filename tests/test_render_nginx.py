@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from renderers import addresses, auth, nginx, paths
+import addresses
+from renderers import auth, nginx, paths
 from settings import parse
 from tests.certs import ThrowawayCA
 from tests.sandbox import Sandbox

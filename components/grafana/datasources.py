@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import addresses
 import catalog
 from dashboards.datasources import ALERTMANAGER, LOKI, PROMETHEUS, Datasource
-from renderers import addresses
 from renderers.alloy import HIGH_CARDINALITY_FIELDS
 from settings import Settings
 from topology import ALERTMANAGER as ALERTMANAGER_SERVICE

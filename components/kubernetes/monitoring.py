@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pulumi
 
+import addresses
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
 from components.kubernetes.ingress import create_ingress
@@ -22,7 +23,6 @@ from components.kubernetes.namespaces import create_namespaces
 from components.kubernetes.network_policies import create_network_policies
 from components.kubernetes.rbac import create_prometheus_rbac
 from components.kubernetes.workload import KubernetesWorkload, needs_api_token
-from renderers import addresses
 from topology import ENTRYPOINT, GRAFANA
 
 

@@ -20,10 +20,10 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
+import addresses
 from components import TYPE_PREFIX
 from components import labels
 from components.specs import ServiceSpec
-from renderers import addresses
 from settings import Settings
 from topology import EDGES, ENTRYPOINT, SERVICES, egress_of
 
