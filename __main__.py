@@ -5,7 +5,6 @@ and exports what users need. Everything else lives in settings/, renderers/ and 
 """
 import pulumi
 
-import capacity
 import settings as stack_settings
 from addresses import public_url, public_urls
 from alerting.routing import unrouted_receivers
@@ -17,6 +16,7 @@ from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
 from components.specs import build_specs, rendered_files
 from renderers.auth import GRAFANA_USER
+from settings import capacity
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
 
