@@ -91,7 +91,7 @@ def active_series(settings: Settings) -> int:
 
 # Settings is a frozen (hashable) dataclass and the estimate a pure function of it: one computation
 # serves parse(), the program's output and synth's report.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def estimate(settings: Settings) -> CapacityEstimate:
     prom = settings.prometheus
     series = active_series(settings)

@@ -14,8 +14,8 @@ from components.specs import DataMount, JobRun, Probe, Schedule, ServiceSpec
 
 
 def spec(name: str = "svc", **fields) -> ServiceSpec:
-    base = dict(name=name, image="example/svc:1", args=(), env={}, config_files={}, secret_files={}, uid=1000, gid=1000,
-                replicas=1, memory="64Mi", cpu="100m", probe=Probe("web", http_path="/"))
+    base = {"name": name, "image": "example/svc:1", "args": (), "env": {}, "config_files": {}, "secret_files": {},
+            "uid": 1000, "gid": 1000, "replicas": 1, "memory": "64Mi", "cpu": "100m", "probe": Probe("web", http_path="/")}
     return ServiceSpec(**{**base, **fields})
 
 
