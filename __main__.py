@@ -5,24 +5,31 @@ and exports what users need. Everything else lives in settings/, renderers/ and 
 """
 import pulumi
 
-import capacity
 import settings as stack_settings
+from addresses import internal_tls_names, public_url, public_urls
 from alerting.routing import unrouted_receivers
 from components.backend import MonitoringArgs
-from components.certificates import Certificates
-from components.credentials import Credentials
+from components.certificates import Certificates, CertificatesArgs
+from components.credentials import Credentials, CredentialsArgs
 from components.docker import DockerMonitoring
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
 from components.specs import build_specs, rendered_files
-from renderers.addresses import public_url, public_urls
 from renderers.auth import GRAFANA_USER
+from settings import capacity
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
 
 settings = stack_settings.load()
-credentials = Credentials("ngx-credentials", settings)
-certificates = Certificates("ngx-tls", settings)
+credentials = Credentials(
+    "ngx-credentials",
+    CredentialsArgs(admin_user=settings.proxy.admin_user, grafana_admin_password=settings.grafana.admin_password),
+)
+certificates = Certificates(
+    "ngx-tls",
+    CertificatesArgs(environment=settings.environment, domain=settings.domain,
+                     internal_names=internal_tls_names(settings), provided=settings.tls),
+)
 files, auth_files = rendered_files(settings, credentials)
 specs = build_specs(settings, credentials, certificates, files, auth_files)
 monitoring = BACKENDS[settings.platform](

@@ -141,3 +141,10 @@ def job_selector(job: str) -> str:
 # Log stream labels the shipper attaches; LogQL queries may select on these only.
 LOG_LABELS = ("job", "env", "level", "event", "service_name")
 LOG_JOB = JOB_API
+# JSON fields of a log line that name one request or conversation: never stream labels (one stream
+# per request would exhaust Loki's stream limit), found in the line with `| json` instead. The shipper
+# refuses them as labels (renderers/alloy.py); Grafana's derived fields link on them.
+HIGH_CARDINALITY_FIELDS = ("request_id", "trace_id", "span_id", "conversation_id", "customer_id", "user_id")
+
+# The dashboard every alert notification links to (dashboards/overview.py builds it).
+OVERVIEW_DASHBOARD_UID = "ngx-overview"

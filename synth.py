@@ -11,7 +11,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import capacity
 from alerting.routing import unrouted_receivers
 from synthesis.run import add_stack_arguments, synth_or_report, write
 
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if result.placeholders:
         print(f"synth: placeholders stand in for credentials that are encrypted or unset: {', '.join(result.placeholders)}")
-    estimate = capacity.estimate(result.settings)
+    estimate = result.program["estimate"]  # the program's own, as it exports it
     print(f"synth: capacity: {estimate.summary()}")
     for finding in estimate.findings:
         print(f"synth: warning: ngx-monitoring:{finding.key}: {finding.message}")

@@ -5,11 +5,11 @@ that broke. Jobs with a dedicated "down" alert are left out of TargetDown so one
 """
 from __future__ import annotations
 
+import backup_plan
 import catalog
 from catalog import JOB_ALERTMANAGER, JOB_API, JOB_BACKUP, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
-from renderers import backup
 from settings import Settings
 from settings.validators import prometheus_size_bytes
 
@@ -182,12 +182,12 @@ BACKUP_SUMMARY = "The last good backup of a target is older than the backup sche
 def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
     """The jobs push their result to the Pushgateway (ngx_backup_*, job="ngx-backup", one `target` per
     backed-up replica). `stale` is the longest gap backup.schedule leaves between two runs plus the time
-    a run may wait to start and take (renderers/backup.py), so a backup that is merely running is never late."""
-    stale = backup.stale_after_seconds(settings)
+    a run may wait to start and take (backup_plan.py), so a backup that is merely running is never late."""
+    stale = backup_plan.stale_after_seconds(settings)
     last_success = selector("ngx_backup_last_success_timestamp_seconds", JOB_BACKUP)
     # A target with no result at all (never backed up, or the Pushgateway restarted and no run has
     # pushed since): absent() per expected target, so the alert names it.
-    missing = " or ".join(f"absent({_last_success_of(target)})" for target in backup.targets(settings))
+    missing = " or ".join(f"absent({_last_success_of(target)})" for target in backup_plan.targets(settings))
     description = (f"The last good backup of {{{{ $labels.target }}}} finished {{{{ $value | humanizeDuration }}}} ago; "
                    f"backup.schedule {settings.backup.schedule!r} allows {_duration(stale)} (longest gap plus start and run deadlines).")
     return (

@@ -18,6 +18,9 @@ BUSINESS_DAILY = "business-daily"
 HEARTBEAT = "heartbeat"
 RECEIVERS = (ONCALL_PAGER, OPS_EMAIL, BUSINESS_DAILY, HEARTBEAT)
 ROOT_RECEIVER = OPS_EMAIL  # whatever no route claims is mailed, never dropped
+# Receivers that also say when an alert is over. Digests and the heartbeat do not: a resolved business
+# alert is old news by the next day, and Watchdog never resolves. Alertmanager and Grafana both read it.
+SEND_RESOLVED = {ONCALL_PAGER: True, OPS_EMAIL: True, BUSINESS_DAILY: False, HEARTBEAT: False}
 
 BUSINESS_HOURS = "business-hours"  # the one time interval: settings.alerting.businessHours
 

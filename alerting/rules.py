@@ -8,16 +8,15 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import addresses
+import catalog
 from alerting import app_alerts, meta, recording, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
-from renderers import addresses
 from settings import Settings
 
 # Runbooks live in this repository (runbooks/<AlertName>.md); alerts link to them here.
 RUNBOOK_BASE = "https://github.com/ngx/ngx-monitoring/blob/main/runbooks/"
 RUNBOOK_DIR = "runbooks"
-# The dashboard every notification links to; Grafana is served under /grafana/ by the proxy.
-OVERVIEW_DASHBOARD_UID = "ngx-overview"
 
 _ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 
@@ -27,7 +26,7 @@ def runbook_url(alert_name: str) -> str:
 
 
 def dashboard_url(settings: Settings) -> str:
-    return f"{addresses.public_url(settings, 'grafana')}d/{OVERVIEW_DASHBOARD_UID}"
+    return f"{addresses.public_url(settings, 'grafana')}d/{catalog.OVERVIEW_DASHBOARD_UID}"
 
 
 def finalize(alert: Alert, settings: Settings) -> Alert:

@@ -1,19 +1,31 @@
 """Generated credentials of the stack, kept in Pulumi state so they are stable between runs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_random as random
 
 from components import TYPE_PREFIX
 from renderers import auth
-from settings import Settings
+from settings import Secret
+
+
+@dataclass(frozen=True)
+class CredentialsArgs:
+    admin_user: str  # the human user behind the proxy (proxy.adminUser); gets a generated password
+    grafana_admin_password: Secret | None = None  # Grafana's admin password (grafana.adminPassword); None: generated
+
+    def __post_init__(self) -> None:
+        if not self.admin_user:
+            raise ValueError("CredentialsArgs.admin_user: must name the ops user (proxy.adminUser)")
 
 
 class Credentials(pulumi.ComponentResource):
     """Passwords of the basic-auth users, Grafana's admin password and secret key, and the key that
     derives bcrypt salts. Every value is an Output secret; `hashes` maps user -> bcrypt hash."""
 
-    def __init__(self, name: str, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: CredentialsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:Credentials", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -21,11 +33,11 @@ class Credentials(pulumi.ComponentResource):
             # No special characters: these values end up in HTTP basic auth and INI files.
             return random.RandomPassword(f"{name}-{suffix}", length=length, special=False, opts=child).result
 
-        self.admin_user = settings.proxy.admin_user
+        self.admin_user = args.admin_user
         self.passwords: dict[str, pulumi.Output[str]] = {
-            user: generated(f"{user}-password") for user in auth.users(settings.proxy.admin_user)
+            user: generated(f"{user}-password") for user in auth.users(args.admin_user)
         }
-        given = settings.grafana.admin_password
+        given = args.grafana_admin_password
         self.grafana_admin_password = (
             pulumi.Output.secret(given.reveal()) if given is not None else generated("grafana-admin-password")
         )

@@ -9,6 +9,7 @@ from typing import Mapping
 
 import pulumi
 
+import backup_plan
 from alerting.receiver_files import receiver_secrets
 from components.certificates import Certificates
 from components.credentials import Credentials
@@ -216,7 +217,7 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
 
 def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str],
                  sources: Mapping[str, ServiceSpec]) -> ServiceSpec:
-    """The backup job: one run per backed-up replica (renderers/backup.py), each as the user that owns
+    """The backup job: one run per backed-up replica (backup_plan.py), each as the user that owns
     the data it reads. Prometheus runs get the password of the `backup` user and the stack CA for the
     snapshot API; with target s3 every run gets the bucket's key, as files."""
     s3 = settings.backup.s3 if settings.backup.target == "s3" else None
@@ -234,13 +235,13 @@ def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, fi
         return settings.backup.storage_size if service == "prometheus" else sources[service].storage_size
 
     runs = tuple(
-        JobRun(run.target, run.args, sources[run.service].uid, sources[run.service].gid,
+        JobRun(run.target, backup.run_args(settings, run), sources[run.service].uid, sources[run.service].gid,
                (DataMount(run.service, run.replica, paths.DATA_DIRS[run.service], writable=run.writes_data),),
                archive_size(run.service))
-        for run in backup.backup_runs(settings)
+        for run in backup_plan.backup_runs(settings)
     )
-    schedule = Schedule(settings.backup.schedule, backup.START_DEADLINE_SECONDS, backup.RUN_DEADLINE_SECONDS,
-                        backup.RETRIES, backup.HISTORY, (backup.EXIT_UNREPORTED,))
+    schedule = Schedule(settings.backup.schedule, backup_plan.START_DEADLINE_SECONDS, backup_plan.RUN_DEADLINE_SECONDS,
+                        backup_plan.RETRIES, backup_plan.HISTORY, (backup_plan.EXIT_UNREPORTED,))
     res = settings.resources.backup
     return ServiceSpec(
         "backup", settings.images.backup, (), {}, _config(files, "backup"), secret_files,

@@ -1,12 +1,12 @@
 """NGX Voice Agent Overview: is the API up, fast and correct, and is what it runs on healthy?
 
-The dashboard every alert notification links to (alerting.rules.OVERVIEW_DASHBOARD_UID).
+The dashboard every alert notification links to (catalog.OVERVIEW_DASHBOARD_UID).
 """
 from __future__ import annotations
 
 from grafana_foundation_sdk.models import units
 
-from alerting.rules import OVERVIEW_DASHBOARD_UID
+from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import defaults as d
 from dashboards import queries as q
 from settings import Settings

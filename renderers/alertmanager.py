@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from alerting import receiver_files as files
-from alerting.routing import (RECEIVERS, InhibitRule, Matcher, Route, TimeInterval, inhibit_rules,
+from alerting.routing import (RECEIVERS, SEND_RESOLVED, InhibitRule, Matcher, Route, TimeInterval, inhibit_rules,
                               receiver_integrations, routing_tree, time_intervals)
 from renderers import paths
 from renderers.yamltext import GENERATED, dump
@@ -21,9 +21,6 @@ _TEMPLATE_SOURCES = Path(__file__).resolve().parent.parent / "alerting" / "templ
 
 # Prometheus re-sends firing alerts every minute with an end time; this only covers clients that don't.
 RESOLVE_TIMEOUT = "5m"
-# Receivers that also say when an alert is over. Digests and the heartbeat do not: a resolved business
-# alert is old news by the next day, and Watchdog never resolves.
-SEND_RESOLVED = {"oncall-pager": True, "ops-email": True, "business-daily": False, "heartbeat": False}
 
 
 def _matcher(matcher: Matcher) -> str:

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+import addresses
 import catalog
-from renderers import addresses, paths
+from renderers import paths
 from settings import Settings
 from topology import ALLOY, LOKI
 
@@ -29,9 +30,6 @@ CONFIG_FILE = paths.config_path(ALLOY, "config.alloy")
 APP_LOG_DIR = "/var/log/ngx"  # in-container mount of settings.app.log_path (Docker), read-only
 APP_LOG_GLOB = f"{APP_LOG_DIR}/*.log"
 POD_LOG_DIR = "/var/log/pods"  # kubelet's pod log directory, mounted read-only from the node (Kubernetes)
-
-# JSON fields that name one request or conversation: never labels (see the module docstring).
-HIGH_CARDINALITY_FIELDS = ("request_id", "trace_id", "span_id", "conversation_id", "customer_id", "user_id")
 
 # Values a label may take. A level outside this set, or an event that is free text rather than an
 # identifier, is left in the line only: a typo or a formatted message must not mint new streams.
@@ -56,7 +54,7 @@ def stream_labels(settings: Settings) -> dict[str, str]:
 
 def _allowed(labels: dict[str, str]) -> dict[str, str]:
     """Fail at render time, not in Loki's stream count, if a label outside the catalogue sneaks in."""
-    refused = sorted(name for name in labels if name not in catalog.LOG_LABELS or name in HIGH_CARDINALITY_FIELDS)
+    refused = sorted(name for name in labels if name not in catalog.LOG_LABELS or name in catalog.HIGH_CARDINALITY_FIELDS)
     if refused:
         raise ValueError(f"log labels {refused} are not in catalog.LOG_LABELS")
     return labels

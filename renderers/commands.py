@@ -1,7 +1,8 @@
 """Command-line arguments of the services whose settings are flags rather than files."""
 from __future__ import annotations
 
-from renderers import addresses, paths
+import addresses
+from renderers import paths
 from settings import Settings
 from topology import ALERTMANAGER, PROXY, PUSHGATEWAY, SERVICES
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Mapping, Union
 
+import addresses
 from alerting import receiver_files
-from renderers import addresses, paths
+from renderers import paths
 from settings import Settings
 from topology import GRAFANA, SERVICES
 

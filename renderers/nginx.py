@@ -25,7 +25,8 @@ import math
 import re
 from typing import Iterable, Mapping
 
-from renderers import addresses, paths
+import addresses
+from renderers import paths
 from settings import Settings
 from topology import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS, PROXY, SERVICES
 
@@ -304,7 +305,7 @@ def _tls_upstream_locations(settings: Settings, service: str) -> list[str]:
     route = ROUTES[service]
     upstream = addresses.url(settings, service)
     tls = [
-        # The upstream's certificate is issued by the stack CA for the service name (renderers.addresses.tls_names).
+        # The upstream's certificate is issued by the stack CA for the service name (addresses.tls_names).
         f"proxy_ssl_trusted_certificate {paths.TLS_CA};",
         "proxy_ssl_verify on;",
         "proxy_ssl_verify_depth 2;",

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import addresses
 import catalog
-from renderers import addresses, auth, paths
+from renderers import auth, paths
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
 from settings.validators import duration_ms

@@ -10,6 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
+from settings import capacity
 from settings import validators as v
 from settings.errors import PROJECT, SettingsError
 from settings.model import Settings
@@ -40,8 +41,7 @@ def parse(raw: Mapping[str, Any], *, stack: str, secret_keys: Iterable[str] = ()
     if settings.environment is None:
         settings = replace(settings, environment=v.k8s_name(stack, "environment"))
     _check_consistency(settings)
-    import capacity  # the estimate reads validated settings; a volume it cannot fit is a settings error
-
+    # The estimate reads validated settings; a volume it cannot fit is a settings error.
     capacity.estimate(settings).raise_errors()
     return settings
 

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+import addresses
+import backup_plan
 import catalog
 from components.docker.job import RUN_LABEL
-from renderers import addresses, backup, paths
+from renderers import backup, paths
 from settings import PROJECT, SettingsError, parse
 from settings.cron import gaps_seconds
 from synthesis.recorder import _COMPUTED, is_secret
@@ -129,7 +131,7 @@ def test_the_gaps_between_runs_of_a_schedule(expression, shortest, longest):
 def test_backup_too_old_follows_the_schedule(schedule, stale):
     """The longest gap of the schedule plus the 15m start and 2h run deadlines the CronJobs are given."""
     settings = dev_settings(backup={"schedule": schedule})
-    assert backup.stale_after_seconds(settings) == stale
+    assert backup_plan.stale_after_seconds(settings) == stale
     from renderers.rules import render_rule_files
 
     rules = [rule for group in yaml.safe_load(render_rule_files(settings)["meta.yml"])["groups"] for rule in group["rules"]
@@ -161,12 +163,12 @@ def test_cron_jobs_run_on_the_schedule_once_at_a_time_and_bounded(prod_stack):
         assert spec["schedule"] == prod_stack.settings.backup.schedule, run
         assert spec["timeZone"] == "Etc/UTC"  # settings.cron computes the alert's gap in UTC
         assert spec["concurrencyPolicy"] == "Forbid"
-        assert spec["startingDeadlineSeconds"] == backup.START_DEADLINE_SECONDS
-        assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == backup.HISTORY
+        assert spec["startingDeadlineSeconds"] == backup_plan.START_DEADLINE_SECONDS
+        assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == backup_plan.HISTORY
         job = spec["jobTemplate"]["spec"]
-        assert job["activeDeadlineSeconds"] == backup.RUN_DEADLINE_SECONDS and job["backoffLimit"] == backup.RETRIES
+        assert job["activeDeadlineSeconds"] == backup_plan.RUN_DEADLINE_SECONDS and job["backoffLimit"] == backup_plan.RETRIES
         assert job["podFailurePolicy"]["rules"] == [{"action": "FailJob", "onExitCodes": {
-            "containerName": pod_of(cron_job)["containers"][0]["name"], "operator": "In", "values": [backup.EXIT_UNREPORTED]}}]
+            "containerName": pod_of(cron_job)["containers"][0]["name"], "operator": "In", "values": [backup_plan.EXIT_UNREPORTED]}}]
         assert pod_of(cron_job)["restartPolicy"] == "Never"
 
 

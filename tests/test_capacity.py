@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import capacity
-from settings import SettingsError, parse
+from settings import SettingsError, capacity, parse
 
 
 def settings_with(**sections):
@@ -77,3 +76,13 @@ def test_every_scrape_job_has_an_expected_series_count():
     keys = {field.metadata["spec"].key for field in dataclasses.fields(SeriesPerJob)}
     expected = {job.replace("ngx-api", "ngxApi") for job in catalog.JOBS}
     assert keys == expected
+
+
+def test_the_estimate_is_computed_once_per_settings():
+    """parse() refuses what the estimate cannot fit and the program reports the estimate: one
+    computation serves both, so a deploy warns about exactly the estimate that passed validation."""
+    s = settings_with(capacity={"series": {"ngxApi": 12345}})
+    hits = capacity.estimate.cache_info().hits
+    first = capacity.estimate(s)
+    assert capacity.estimate.cache_info().hits == hits + 1  # parse() computed it already
+    assert capacity.estimate(s) is first

@@ -17,7 +17,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 import catalog
-from alerting.rules import OVERVIEW_DASHBOARD_UID
+from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards, render_dashboards
 from dashboards.datasources import DATASOURCES, LOKI, PROMETHEUS
 from dashboards.defaults import DEPLOY_TAG

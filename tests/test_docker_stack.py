@@ -12,13 +12,13 @@ from typing import Any, Callable, Iterator
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
+from addresses import ROUTES
 from components.docker.files import FILES_LOADER_LABEL
 from components.docker.hardening import memory_mb
 from components.docker.health import NO_HEALTHCHECK
 from components.docker.monitoring import START_AFTER, DockerMonitoring
 from components.docker.service import DockerService
 from renderers import bundle, paths
-from renderers.addresses import ROUTES
 from renderers.bundle import render_config_files
 from synthesis.recorder import _COMPUTED, Recorded, is_secret
 from synthesis.run import synth, unwrap

@@ -17,16 +17,16 @@ import yaml
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+import addresses
 from alerting.routing import receiver_integrations
-from components.certificates import Certificates
-from components.credentials import Credentials
+from components.certificates import Certificates, CertificatesArgs
+from components.credentials import Credentials, CredentialsArgs
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.grafana import alerting as derived
 from components.grafana.content import (ANNOTATION_ACCOUNT, ANNOTATION_ROLE, AUTOMATION_ACCOUNT, AUTOMATION_ROLE,
                                         ROTATION_DAYS, TOKEN_TTL_SECONDS)
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from dashboards.datasources import ALERTMANAGER, DATASOURCES, LOKI, PROMETHEUS
-from renderers import addresses
 from renderers.alertmanager import render_alertmanager_config
 from settings import PROJECT, Settings, parse
 from synthesis.recorder import DependencyMonitor, Recorded, Recorder, is_secret
@@ -107,8 +107,9 @@ def run_content(stack: str, seeded: bool = True) -> Run:
     captured: dict[str, Any] = {}
 
     def program():
-        credentials = Credentials("ngx-credentials", settings)
-        certificates = Certificates("ngx-tls", settings)
+        credentials = Credentials("ngx-credentials", CredentialsArgs(settings.proxy.admin_user, settings.grafana.admin_password))
+        certificates = Certificates("ngx-tls", CertificatesArgs(settings.environment, settings.domain,
+                                                                addresses.internal_tls_names(settings), settings.tls))
         # Stands in for the backend's grafana_ready: an output of the resources Grafana runs in.
         health = random.RandomId("grafana-health", byte_length=4)
         content = GrafanaContent(NAME, GrafanaContentArgs(

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from pulumi.runtime.sync_await import _sync_await
 
+import addresses
 import catalog
 from components.backend import MonitoringArgs
 from components.kubernetes.monitoring import KubernetesMonitoring
 from components.kubernetes.workload import KubernetesWorkload
-from renderers import addresses
 from settings import Settings
 from synthesis.recorder import is_secret
 from synthesis.run import SynthResult, synth, unwrap

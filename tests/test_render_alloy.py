@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+import addresses
 import catalog
-from renderers import addresses, alloy
+from renderers import alloy
 from settings import parse
 
 DEV = parse({"platform": "docker"}, stack="dev")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from renderers import addresses, auth, nginx, paths
+import addresses
+from renderers import auth, nginx, paths
 from settings import parse
 from tests.certs import ThrowawayCA
 from tests.nginx_conf import (Directive, everywhere, locations_of, parse_conf, server_on_port,

@@ -4,7 +4,7 @@ The Docker provider uploads files by extracting a tar archive at `/` of the cont
 the engine refuses any extraction into a container with a read-only root filesystem unless `/` itself
 is a volume ("container rootfs is marked read-only"). So the running container cannot take uploads.
 A *files loader* takes them instead: a container of the same image that is created and never
-started. Its uploads land in small volumes mounted at the files' directories, and the running
+started (never_started.py). Its uploads land in small volumes mounted at the files' directories, and the running
 container mounts the same volumes read-only. Credentials are uploads whose content stays a Pulumi
 secret, owned by the service's user and readable by it alone; none is an environment variable.
 
@@ -28,7 +28,8 @@ from typing import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from components.docker.hardening import base_hardening, container_labels, volume_labels
+from components.docker.hardening import base_hardening, volume_labels
+from components.docker.never_started import never_started_container
 from components.labels import service_labels
 from components.specs import ServiceSpec
 
@@ -84,22 +85,17 @@ def load_files(name: str, spec: ServiceSpec, image_id: pulumi.Input[str], parent
                                    permissions=SECRET_PERMISSIONS)
         for path, value in sorted(spec.secret_files.items())
     ]
-    loader = docker.Container(
+    loader = never_started_container(
         f"{name}-files",
         name=f"{name}-files",
         image=image_id,
-        # Created to receive the uploads, never started: it runs no process and joins no network.
-        start=False,
-        must_run=False,
-        network_mode="none",
         mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=root) for root, volume in volumes.items()],
         uploads=uploads,
-        labels=container_labels(service_labels(spec.name, spec.image)),
+        labels=service_labels(spec.name, spec.image),
+        hardening=base_hardening(spec),
+        parent=parent,
         # Hardening exception: the engine refuses uploads into a read-only root filesystem (see above).
         # Nothing ever runs in this container.
         read_only=False,
-        **base_hardening(spec),
-        # Its name is fixed, so a replacement must remove the old loader before creating the new one.
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
     )
     return ServiceFiles(loader, [(root, volume.name) for root, volume in volumes.items()])

@@ -11,7 +11,7 @@ limit, capped logs) and mounts:
 
 A new Docker volume takes the owner of the image directory it is first mounted on, and the backup
 image has no directory for archives. So each archive volume is first mounted by an *initializer*: a
-never-started container of the image of the service whose data the run reads, at that service's data
+never-started container (never_started.py) of the image of the service whose data the run reads, at that service's data
 directory, which the image owns as that service's user. The archive volume is thus born owned like the
 data volume it backs up, and the run, which runs as that user, can write to it. (Docker also copies
 what the image holds there: for Grafana, a few empty directories next to the archive folders.)
@@ -27,6 +27,7 @@ import pulumi_docker as docker
 from components import TYPE_PREFIX
 from components.docker.files import FILES_LOADER_LABEL, load_files
 from components.docker.hardening import TMPFS_OPTIONS, base_hardening, container_labels, volume_labels
+from components.docker.never_started import never_started_container
 from components.docker.service import DockerService
 from components.labels import service_labels
 from components.specs import JobRun, ServiceSpec
@@ -116,18 +117,14 @@ class DockerJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True, ignore_changes=["labels"]),
         )
         data = run.colocated_with
-        initializer = docker.Container(
+        # Created so Docker gives the new volume the owner of `data.path` in this image.
+        initializer = never_started_container(
             f"{name}-{run.name}-archive-initializer",
             name=f"{run_container_name(spec, run)}-init",
             image=source.image.image_id,
-            # Created so Docker gives the new volume the owner of `data.path` in this image; never started.
-            start=False,
-            must_run=False,
-            network_mode="none",
             mounts=[docker.ContainerMountArgs(type="volume", source=archive.name, target=data.path)],
-            labels=container_labels(service_labels(spec.name, spec.image)),
-            read_only=True,
-            **{**base_hardening(spec), "user": f"{run.uid}:{run.gid}"},
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            labels=service_labels(spec.name, spec.image),
+            hardening={**base_hardening(spec), "user": f"{run.uid}:{run.gid}"},
+            parent=self,
         )
         return archive, initializer

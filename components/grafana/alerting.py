@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from alerting.routing import Matcher, Route, TimeInterval, receiver_integrations, routing_tree, time_intervals
-from renderers.alertmanager import SEND_RESOLVED
+from alerting.routing import SEND_RESOLVED, Matcher, Route, TimeInterval, receiver_integrations, routing_tree, time_intervals
 from settings import Secret, Settings
 
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")

@@ -11,10 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import addresses
 import catalog
 from dashboards.datasources import ALERTMANAGER, LOKI, PROMETHEUS, Datasource
-from renderers import addresses
-from renderers.alloy import HIGH_CARDINALITY_FIELDS
 from settings import Settings
 from topology import ALERTMANAGER as ALERTMANAGER_SERVICE
 from topology import LOKI as LOKI_SERVICE
@@ -46,7 +45,7 @@ def _image_version(image: str) -> str | None:
 
 def derived_fields(settings: Settings) -> list[dict[str, Any]]:
     """request_id / trace_id in a JSON log line become a link to a Loki query for that id."""
-    if not set(DERIVED_FIELDS) <= set(HIGH_CARDINALITY_FIELDS):
+    if not set(DERIVED_FIELDS) <= set(catalog.HIGH_CARDINALITY_FIELDS):
         raise ValueError("derived fields must be JSON fields the shipper keeps out of stream labels")
     stream = f'{{job="{catalog.LOG_JOB}", env="{settings.environment}"}}'
     return [{

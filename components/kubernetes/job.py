@@ -16,20 +16,17 @@ the last few jobs (and their pods' logs).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import TYPE_PREFIX
 from components import labels
-from components.kubernetes.workload import (CONFIG_MODE, CONFIG_VOLUME, DATA_VOLUME, SCRATCH_LIMIT, SECRET_MODE,
-                                            SECRET_VOLUME, config_checksum, container_security_context, file_keys,
-                                            pod_security_context)
+from components.kubernetes import pod
 from components.specs import JobRun, ServiceSpec
-from settings import Settings
 
 CONTAINER = "run"
-# Set by the StatefulSet controller on every pod: the pod's own name (`prometheus-1`).
-POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 # Which run a pod (or claim) belongs to.
 RUN_LABEL = "ngx-monitoring/job-run"
 # The schedule is UTC by definition (settings.cron computes its gaps in UTC), whatever the cluster's.
@@ -38,49 +35,37 @@ SOURCE_VOLUME = "source-{index}"
 ARCHIVE_VOLUME = "archive"
 
 
-def replica_claim(service: str, replica: int) -> str:
-    """The claim the StatefulSet controller creates for a replica: <template>-<statefulset>-<ordinal>."""
-    return f"{DATA_VOLUME}-{service}-{replica}"
+@dataclass(frozen=True)
+class KubernetesJobArgs:
+    spec: ServiceSpec  # a scheduled job (ServiceSpec.schedule set), one CronJob per run
+    namespace: pulumi.Input[str]  # the namespace of the services whose data the runs read
+    storage_class: str | None = None  # StorageClass of the archive claims; None: the cluster's default
+
+    def __post_init__(self) -> None:
+        if self.spec.schedule is None:
+            raise ValueError(f"{self.spec.name}: a KubernetesJob needs a scheduled spec")
 
 
 def job_name(spec: ServiceSpec, run: JobRun) -> str:
     return f"{spec.name}-{run.name}"
 
 
-def colocation(run: JobRun) -> dict:
-    data = run.colocated_with
-    return {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
-        "topology_key": "kubernetes.io/hostname",
-        "label_selector": {"match_labels": {**labels.selector_labels(data.service),
-                                            POD_NAME_LABEL: f"{data.service}-{data.replica}"}},
-    }]}}
-
-
-def run_volumes(spec: ServiceSpec, run: JobRun, config_map: pulumi.Input[str] | None, secret: pulumi.Input[str] | None,
+def run_volumes(spec: ServiceSpec, run: JobRun, file_volumes: list[dict],
                 archive_claim: pulumi.Input[str] | None) -> tuple[list[dict], list[dict]]:
-    """(volumes, volume mounts) of one run's pod."""
-    volumes: list[dict] = []
-    mounts: list[dict] = []
-    if config_map:
-        volumes.append({"name": CONFIG_VOLUME, "config_map": {"name": config_map, "default_mode": CONFIG_MODE}})
-    if secret:
-        volumes.append({"name": SECRET_VOLUME, "secret": {"secret_name": secret, "default_mode": SECRET_MODE}})
-    for volume, files in ((CONFIG_VOLUME, spec.config_files), (SECRET_VOLUME, spec.secret_files)):
-        mounts += [{"name": volume, "mount_path": path, "sub_path": key, "read_only": True}
-                   for path, key in file_keys(list(files)).items()]
+    """(volumes, volume mounts) of one run's pod; `file_volumes` are those of the job's FileObjects."""
+    volumes: list[dict] = list(file_volumes)
+    mounts = pod.file_mounts(spec)
     for index, data in enumerate(run.data):
         name = SOURCE_VOLUME.format(index=index)
         # A claim mounted read-only at the claim level too: nothing in the pod can write it.
-        volumes.append({"name": name, "persistent_volume_claim": {"claim_name": replica_claim(data.service, data.replica),
+        volumes.append({"name": name, "persistent_volume_claim": {"claim_name": pod.replica_claim(data.service, data.replica),
                                                                    "read_only": not data.writable}})
         mounts.append({"name": name, "mount_path": data.path, "read_only": not data.writable})
     if archive_claim is not None:
         volumes.append({"name": ARCHIVE_VOLUME, "persistent_volume_claim": {"claim_name": archive_claim}})
         mounts.append({"name": ARCHIVE_VOLUME, "mount_path": spec.archive_dir})
-    for index, directory in enumerate(spec.scratch_dirs):
-        volumes.append({"name": f"scratch-{index}", "empty_dir": {"size_limit": SCRATCH_LIMIT}})
-        mounts.append({"name": f"scratch-{index}", "mount_path": directory})
-    return sorted(volumes, key=lambda volume: volume["name"]), mounts
+    scratch_volumes, scratch_mounts = pod.scratch_volumes(spec)
+    return sorted(volumes + scratch_volumes, key=lambda volume: volume["name"]), mounts + scratch_mounts
 
 
 def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[str], volumes: list[dict],
@@ -92,22 +77,22 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
         "image": spec.image,
         "image_pull_policy": "IfNotPresent",
         "command": list(run.args),
-        "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory}, "limits": {"cpu": spec.cpu, "memory": spec.memory}},
-        "security_context": container_security_context(run.uid, run.gid),
+        "resources": pod.resources(spec),
+        "security_context": pod.container_security_context(run.uid, run.gid),
         "volume_mounts": mounts,
     }
     job_spec: dict = {
         "backoff_limit": schedule.retries,
         "active_deadline_seconds": schedule.run_deadline_seconds,
         "template": {
-            "metadata": {"labels": pod_labels, "annotations": {"checksum/config": checksum}},
+            "metadata": {"labels": pod_labels, "annotations": {pod.CHECKSUM_ANNOTATION: checksum}},
             "spec": {
                 # Never: each attempt is a new pod, so a failed attempt keeps its logs.
                 "restart_policy": "Never",
                 "service_account_name": service_account,
                 "automount_service_account_token": False,
-                "security_context": pod_security_context(run.uid, run.gid),
-                "affinity": colocation(run),
+                "security_context": pod.pod_security_context(run.uid, run.gid),
+                "affinity": pod.colocate_with(run.colocated_with.service, run.colocated_with.replica),
                 "containers": [container],
                 "volumes": volumes,
             },
@@ -132,47 +117,34 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
 class KubernetesJob(pulumi.ComponentResource):
     """Outputs: `cron_jobs` (run name -> CronJob) and `archives` (run name -> its claim)."""
 
-    def __init__(self, name: str, spec: ServiceSpec, settings: Settings, namespace: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: KubernetesJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"{TYPE_PREFIX}:KubernetesJob", name, None, opts)
-        if spec.schedule is None:
-            raise ValueError(f"{spec.name}: a KubernetesJob needs a scheduled spec")
         child = pulumi.ResourceOptions(parent=self)
+        spec, namespace = args.spec, args.namespace
         service = spec.name
         meta_labels = labels.service_labels(service)
 
         def metadata(object_name: str, extra: dict | None = None) -> dict:
             return {"name": object_name, "namespace": namespace, "labels": {**meta_labels, **(extra or {})}}
 
-        config_map = secret = None
-        if spec.config_files:
-            config_map = k8s.core.v1.ConfigMap(
-                f"{name}-config", metadata=metadata(f"{service}-config"),
-                data={key: spec.config_files[path] for path, key in file_keys(list(spec.config_files)).items()}, opts=child)
-        if spec.secret_files:
-            secret = k8s.core.v1.Secret(
-                f"{name}-secrets", metadata=metadata(f"{service}-secrets"), type="Opaque",
-                string_data={key: spec.secret_files[path] for path, key in file_keys(list(spec.secret_files)).items()}, opts=child)
+        file_volumes = pod.create_file_objects(name, spec, namespace, self).volumes()
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account", metadata=metadata(service), automount_service_account_token=False, opts=child)
-        checksum = config_checksum(spec.config_files, spec.secret_files)
+        checksum = pod.config_checksum(spec.config_files, spec.secret_files)
 
         self.cron_jobs: dict[str, k8s.batch.v1.CronJob] = {}
         self.archives: dict[str, k8s.core.v1.PersistentVolumeClaim] = {}
         for run in spec.runs:
             archive_claim = None
             if run.archive_size is not None:
-                claim_spec: dict = {"access_modes": ["ReadWriteOnce"], "resources": {"requests": {"storage": run.archive_size}}}
-                if settings.kubernetes.storage_class:
-                    claim_spec["storage_class_name"] = settings.kubernetes.storage_class
                 claim = k8s.core.v1.PersistentVolumeClaim(
-                    f"{name}-{run.name}-archive", metadata=metadata(job_name(spec, run), {RUN_LABEL: run.name}), spec=claim_spec,
+                    f"{name}-{run.name}-archive", metadata=metadata(job_name(spec, run), {RUN_LABEL: run.name}),
+                    spec=pod.claim_spec(run.archive_size, args.storage_class),
                     # Archives are data: no Pulumi operation may delete or replace the claim.
                     opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True))
                 self.archives[run.name] = claim
                 archive_claim = claim.metadata.name
-            volumes, mounts = run_volumes(spec, run, config_map.metadata.name if config_map else None,
-                                          secret.metadata.name if secret else None, archive_claim)
+            volumes, mounts = run_volumes(spec, run, file_volumes, archive_claim)
             self.cron_jobs[run.name] = k8s.batch.v1.CronJob(
                 f"{name}-{run.name}-cronjob",
                 metadata={**metadata(job_name(spec, run), {RUN_LABEL: run.name}),

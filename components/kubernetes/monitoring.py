@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import pulumi
 
+import addresses
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
 from components.kubernetes.ingress import create_ingress
-from components.kubernetes.job import KubernetesJob
+from components.kubernetes.job import KubernetesJob, KubernetesJobArgs
 from components.kubernetes.namespaces import create_namespaces
 from components.kubernetes.network_policies import create_network_policies
 from components.kubernetes.rbac import create_prometheus_rbac
-from components.kubernetes.workload import KubernetesWorkload, needs_api_token
-from renderers import addresses
+from components.kubernetes.workload import KubernetesWorkload, KubernetesWorkloadArgs, needs_api_token
 from topology import ENTRYPOINT, GRAFANA
 
 
@@ -41,15 +41,19 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         namespaces = create_namespaces(name, settings, self)
         namespace_names = {key: resource.metadata.name for key, resource in namespaces.items()}
 
+        storage_class = settings.kubernetes.storage_class
         workloads = {
-            service: KubernetesWorkload(f"{name}-{service}", spec, settings,
-                                        namespace_names[addresses.namespace(settings, service)],
-                                        opts=pulumi.ResourceOptions(parent=self))
+            service: KubernetesWorkload(
+                f"{name}-{service}",
+                KubernetesWorkloadArgs(spec, namespace_names[addresses.namespace(settings, service)], storage_class),
+                opts=pulumi.ResourceOptions(parent=self))
             for service, spec in sorted(args.specs.items()) if not spec.scheduled
         }
         self.jobs: dict[str, KubernetesJob] = {
-            service: KubernetesJob(f"{name}-{service}", spec, settings, namespace_names[addresses.namespace(settings, service)],
-                                   opts=pulumi.ResourceOptions(parent=self))
+            service: KubernetesJob(
+                f"{name}-{service}",
+                KubernetesJobArgs(spec, namespace_names[addresses.namespace(settings, service)], storage_class),
+                opts=pulumi.ResourceOptions(parent=self))
             for service, spec in sorted(args.specs.items()) if spec.scheduled
         }
         for service, workload in workloads.items():

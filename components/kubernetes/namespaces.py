@@ -4,7 +4,7 @@ Everything runs under `restricted` except node-exporter and the log shipper: bot
 filesystem through hostPath volumes, which only the `privileged` level admits (`baseline` already
 refuses hostPath). They get a namespace of their own so the exception covers nothing else; their
 pods still run as non-root, without capabilities, with a read-only root filesystem and every host
-path mounted read-only (see workload.py), so the exception is about volume types, not about rights.
+path mounted read-only (see pod.py), so the exception is about volume types, not about rights.
 """
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+import addresses
 from components import labels
-from renderers import addresses
 from settings import Settings
 from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
 

@@ -31,6 +31,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+import backup_plan
 from renderers import auth, backup, commands, paths
 from renderers.prometheus import prometheus_args, render_prometheus_config
 from renderers.web_config import render_web_config
@@ -171,15 +172,16 @@ def pushgateway(world) -> Endpoint:
 
 def _run(world, service: str, data: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
     """The job's command line for `service`-0, as rendered, run here against the test's servers."""
-    (run,) = [r for r in backup.backup_runs(world["settings"]) if r.service == service]
-    python, *_, program = run.args[:4]
+    (run,) = [r for r in backup_plan.backup_runs(world["settings"]) if r.service == service]
+    args = backup.run_args(world["settings"], run)
+    python, *_, program = args[:4]
     assert (python, program) == ("python3", backup.PROGRAM_PATH)
     replace = {"--data-dir": str(data), "--dest": str(world["dir"] / "backups"),
                "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"}
     if service == "prometheus":
         replace |= {"--url": f"https://{PROMETHEUS_A}:{PROMETHEUS_PORT}", "--ca-file": world["ca"],
                     "--password-file": str(world["dir"] / "backup-password")}
-    argv = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(run.args[4:]), replace)]
+    argv = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(args[4:]), replace)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120), argv
 
 

@@ -1,5 +1,8 @@
 """Disk and memory estimates at preview time, from the expected load in settings.
 
+`estimate` is computed once per Settings: `parse()` calls it to refuse a volume the load cannot fit,
+and the program reports the same (cached) estimate as its `capacity` output and warnings.
+
 Formulas and constants (docs/operations.md, "Capacity", explains them with worked examples):
 - Prometheus blocks: retention seconds x samples/s x BYTES_PER_SAMPLE. Prometheus's storage docs give
   1-2 bytes per sample after compression; we take the upper bound.
@@ -12,9 +15,11 @@ Formulas and constants (docs/operations.md, "Capacity", explains them with worke
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from settings.errors import SettingsError
+from settings.model import Settings
 from settings.validators import duration_seconds, prometheus_size_bytes, volume_size_bytes
 
 BYTES_PER_SAMPLE = 2.0
@@ -74,7 +79,7 @@ class CapacityEstimate:
                 raise SettingsError(finding.key, finding.message)
 
 
-def active_series(settings) -> int:
+def active_series(settings: Settings) -> int:
     per_job = settings.capacity.series
     nodes = settings.capacity.nodes
     daemons = nodes if settings.platform == "kubernetes" else 1
@@ -84,7 +89,10 @@ def active_series(settings) -> int:
     return int(scraped * RECORDING_RULE_OVERHEAD)
 
 
-def estimate(settings) -> CapacityEstimate:
+# Settings is a frozen (hashable) dataclass and the estimate a pure function of it: one computation
+# serves parse(), the program's output and synth's report.
+@functools.cache
+def estimate(settings: Settings) -> CapacityEstimate:
     prom = settings.prometheus
     series = active_series(settings)
     rate = series / duration_seconds(prom.scrape_interval)

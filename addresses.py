@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from settings import Settings
-from topology import ALERTMANAGER, PROMETHEUS, SERVICES
+from topology import ALERTMANAGER, PROMETHEUS, PROXY, SERVICES
 
 # Services that run one pod per node on Kubernetes; Prometheus discovers them instead of listing them.
 DAEMONS = ("node-exporter", "alloy")
@@ -61,6 +61,13 @@ def public_url(settings: Settings, service: str) -> str:
 
 def public_urls(settings: Settings) -> dict[str, str]:
     return {service: public_url(settings, service) for service in ROUTES}
+
+
+def internal_tls_names(settings: Settings) -> dict[str, list[str]]:
+    """Every HTTPS service but the proxy (whose certificate is the public one, for `domain`) -> the
+    DNS names its internal certificate must cover."""
+    return {service: tls_names(settings, service) for service in sorted(SERVICES)
+            if SERVICES[service].scheme == "https" and service != PROXY}
 
 
 def tls_names(settings: Settings, service: str) -> list[str]:

@@ -1,0 +1,61 @@
+"""Pure builders of the Kubernetes backend (components/kubernetes/pod.py) and the components' Args.
+
+The workloads and the job runs build their pods from these blocks; a block that misbehaves here
+misbehaves in every pod of the stack, so each is checked on its own.
+"""
+from __future__ import annotations
+
+import pytest
+
+from components.kubernetes import pod
+from components.kubernetes.job import KubernetesJobArgs
+from components.kubernetes.workload import KubernetesWorkloadArgs
+from components.specs import DataMount, JobRun, Probe, Schedule, ServiceSpec
+
+
+def spec(name: str = "svc", **fields) -> ServiceSpec:
+    base = {"name": name, "image": "example/svc:1", "args": (), "env": {}, "config_files": {}, "secret_files": {},
+            "uid": 1000, "gid": 1000, "replicas": 1, "memory": "64Mi", "cpu": "100m", "probe": Probe("web", http_path="/")}
+    return ServiceSpec(**{**base, **fields})
+
+
+def scheduled() -> ServiceSpec:
+    run = JobRun("svc-0", ("true",), 1000, 1000, (DataMount("svc", 0, "/data"),))
+    return spec("job", probe=None, schedule=Schedule("0 3 * * *", 60, 600, 1, 1), runs=(run,))
+
+
+def test_two_files_with_one_name_are_refused_naming_both():
+    """Both would land under one key of the ConfigMap: the second would silently replace the first."""
+    with pytest.raises(ValueError, match="/etc/b/x.yml and /etc/a/x.yml share the file name 'x.yml'"):
+        pod.file_keys(["/etc/b/x.yml", "/etc/a/x.yml"])
+
+
+def test_every_file_is_mounted_read_only_at_its_own_path():
+    mounts = pod.file_mounts(spec(config_files={"/etc/svc/a.yml": "a"}, secret_files={"/etc/ngx/secrets/p": None}))
+    assert mounts == [
+        {"name": pod.CONFIG_VOLUME, "mount_path": "/etc/svc/a.yml", "sub_path": "a.yml", "read_only": True},
+        {"name": pod.SECRET_VOLUME, "mount_path": "/etc/ngx/secrets/p", "sub_path": "p", "read_only": True},
+    ]
+
+
+@pytest.mark.parametrize("storage_class", [None, "", "fast-ssd"])
+def test_a_claim_names_a_storage_class_only_when_one_is_set(storage_class):
+    """Without one the cluster's default StorageClass provisions the claim."""
+    claim = pod.claim_spec("10Gi", storage_class)
+    assert claim["resources"] == {"requests": {"storage": "10Gi"}}
+    assert claim.get("storage_class_name") == (storage_class or None)
+
+
+def test_a_job_run_is_scheduled_on_the_node_of_the_replica_it_reads():
+    term = pod.colocate_with("prometheus", 1)["pod_affinity"]["required_during_scheduling_ignored_during_execution"][0]
+    assert term["topology_key"] == "kubernetes.io/hostname"
+    assert term["label_selector"]["match_labels"][pod.POD_NAME_LABEL] == "prometheus-1"
+    assert pod.replica_claim("prometheus", 1) == "data-prometheus-1"
+
+
+def test_a_workload_refuses_a_scheduled_spec_and_a_job_an_unscheduled_one():
+    with pytest.raises(ValueError, match="KubernetesWorkloadArgs.spec: job is a scheduled job"):
+        KubernetesWorkloadArgs(scheduled(), "ns")
+    with pytest.raises(ValueError, match="svc: a KubernetesJob needs a scheduled spec"):
+        KubernetesJobArgs(spec(), "ns")
+    assert KubernetesJobArgs(scheduled(), "ns").storage_class is None
