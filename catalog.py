@@ -43,14 +43,20 @@ JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI
 JOB_BACKUP = "ngx-backup"
 PUSHED_JOBS = (JOB_BACKUP,)
 
-# Status label values the application writes on ngx_conversations_total.
-CONVERSATION_STATUSES = ("started", "completed", "converted", "dropped")
+# The event contract of ngx_conversations_total. Its `status` label is not an outcome of one kind of
+# event but two kinds of event: every conversation increments it exactly twice, once with
+# CONVERSATION_START when it starts, and once with exactly one of CONVERSATION_ENDS when it ends. So the
+# sum over every status counts each finished conversation twice, and the number of conversations is the
+# `started` count alone: the business ratios divide by it (alerting.recording).
+CONVERSATION_START = "started"
+CONVERSATION_ENDS = ("completed", "converted", "dropped")
+CONVERSATION_STATUSES = (CONVERSATION_START, *CONVERSATION_ENDS)
 TIERS = ("agents_access", "hybrid_coaching", "elite")
 
 _APP = (
     Metric("ngx_api_requests_total", "counter", ("method", "endpoint", "status"), "API requests by method, endpoint and HTTP status code.", JOB_API),
     Metric("ngx_response_time_seconds", "histogram", ("endpoint",), "API response time.", JOB_API),
-    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversations by outcome (started, completed, converted, dropped) and tier.", JOB_API),
+    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversation events by tier: status started once when a conversation starts, then one of completed, converted or dropped when it ends.", JOB_API),
     Metric("ngx_predictions_total", "counter", ("model_type", "status"), "ML predictions by model and outcome (success, error).", JOB_API),
     Metric("ngx_prediction_confidence", "histogram", ("model_type",), "Confidence of ML predictions (0-1).", JOB_API),
     Metric("ngx_active_conversations", "gauge", (), "Conversations in progress.", JOB_API),

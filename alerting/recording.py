@@ -6,7 +6,7 @@ total and 5xx request rates and the SLO error ratios live in alerting.slo, next 
 """
 from __future__ import annotations
 
-from catalog import JOB_API, JOB_NODE
+from catalog import CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE
 from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by, selector, zero_safe_ratio
 from alerting.slo import API_REQUESTS_RATE5M
@@ -49,9 +49,21 @@ def _quantiles(record: str, buckets: str, quantiles: tuple[str, ...]) -> tuple[R
 
 
 def _conversation_ratio(status: str) -> str:
-    """Share of `status` among all ngx_conversations_total increments (every status) in the last hour."""
+    """Conversations that ended with `status` per conversation started, over the last hour.
+
+    The denominator is the `started` events alone (catalog: every conversation counts once as started
+    and once more with its end status, so the sum of every status would count it twice and halve the
+    ratio). Ends lag starts: an end in this hour may belong to a conversation started in the previous
+    one. At a steady start rate the two balance and the ratio is the true share; when the start rate
+    changes it is off by about (conversation length / 1h) x the relative change, a few percent of the
+    ratio for conversations of minutes, which the alerts' `for` of 1-2h rides out. Dividing by the ends
+    instead would not see conversations still running or whose end was never recorded, and the
+    `started` count is the number the business calls conversations.
+    """
+    if status not in CONVERSATION_ENDS:
+        raise KeyError(f"{status} is not an end status of ngx_conversations_total")
     part = f'sum by (job) ({CONVERSATIONS_RATE1H}{{status="{status}"}})'
-    whole = f"sum by (job) ({CONVERSATIONS_RATE1H})"
+    whole = f'sum by (job) ({CONVERSATIONS_RATE1H}{{status="{CONVERSATION_START}"}})'
     return zero_safe_ratio(part, whole)
 
 

@@ -17,6 +17,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 import catalog
+from alerting import recording as rec
 from alerting.rules import OVERVIEW_DASHBOARD_UID
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards, render_dashboards
 from dashboards.datasources import DATASOURCES, LOKI, PROMETHEUS
@@ -230,3 +231,19 @@ def test_loki_panels_use_the_loki_datasource(models):
     assert logs and all(panel["datasource"]["uid"] == LOKI.uid for panel in logs)
 
 
+
+
+def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_panel(models):
+    """The conversion and drop-off shares divide by conversations started (catalog's event contract); a
+    panel dividing the conversation series itself could divide by every event again and show half the
+    truth. So a panel reads the recorded ratios, and no query divides conversation series."""
+    conversation_series = {rec.CONVERSATIONS_RATE5M, rec.CONVERSATIONS_RATE1H, *catalog.METRICS["ngx_conversations_total"].series_names()}
+    exprs = [expr for _, _, expr in _all_promql(models)]
+    assert rec.CONVERTED_RATIO_1H in exprs and rec.DROPPED_RATIO_1H in exprs
+    for uid, title, expr in _all_promql(models):
+        if not {selector.name for selector in _selectors(expr)} & conversation_series:
+            continue
+        divisions = []
+        promql_parser.walk(promql_parser.parse(_as_promql(expr)), lambda node: divisions.append(node)
+                           if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/" else None)
+        assert divisions == [], f"{uid} / {title} divides conversation series itself; read the recorded ratio"
