@@ -173,7 +173,7 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker).", "127.0.0.1")
+    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker): IPv4 or IPv6, `0.0.0.0` or `::` for every address.", "127.0.0.1")
     https_port: int = setting("httpsPort", v.port, "Published HTTPS port (Docker).", 443)
     http_port: int = setting("httpPort", v.port, "Published HTTP port that redirects to HTTPS (Docker).", 80)
     admin_user: str = setting("adminUser", v.text, "Basic-auth user for Prometheus, Alertmanager and Loki behind the proxy; its password is generated.", "ngx-ops")
@@ -234,7 +234,7 @@ class KubernetesSettings:
     cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
     tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
-    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
+    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR (IPv4 or IPv6, no host bits set) of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
     ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")
 
 

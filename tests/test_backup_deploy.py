@@ -99,6 +99,8 @@ BAD_BACKUP = [
      "backup.s3.endpoint", "https://"),
     ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
      "backup.s3.bucket", "bucket name"),
+    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "192.168.05.4", "accessKeyId": "a", "secretAccessKey": "k"}},
+     "backup.s3.bucket", "bucket name"),  # S3 refuses names formatted as an IP address, leading zeros or not
     ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "b-1", "accessKeyId": "a"}},
      "backup.s3.secretAccessKey", "required"),
 ]
