@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalog import API_NAMINGS, DEFAULT_API_NAMING
 from settings import validators as v
 from settings.cron import cron
 from settings.schema import Secret, section, setting
@@ -68,6 +69,7 @@ class AppSettings:
     service_selector: str = setting("serviceSelector", v.text, "Label selector of the application's Service on Kubernetes.", "app.kubernetes.io/name=ngx-voice-agent")
     port_name: str = setting("portName", v.text, "Name of the Service port that serves metrics on Kubernetes.", "http")
     log_path: str = setting("logPath", v.text, "Host directory with the application's JSON log files (Docker), read by the log shipper.", "/var/log/ngx")
+    metric_names: str = setting("metricNames", v.one_of(*API_NAMINGS), "Names of the API's HTTP metrics and active-conversations gauge: `ngx` (ngx_api_requests_total, ngx_response_time_seconds, ngx_active_conversations) or `instrumentator` (prometheus-fastapi-instrumentator's http_requests_total, http_request_duration_seconds and _highr_seconds, with conversation_active_total). Only the recording rules change; alerts and dashboards read the same recordings.", DEFAULT_API_NAMING)
 
 
 @dataclass(frozen=True)
