@@ -243,7 +243,7 @@ def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_p
     for uid, title, expr in _all_promql(models):
         if not {selector.name for selector in _selectors(expr)} & conversation_series:
             continue
-        divisions = []
-        promql_parser.walk(promql_parser.parse(_as_promql(expr)), lambda node: divisions.append(node)
-                           if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/" else None)
+        found: list = []
+        promql_parser.walk(promql_parser.parse(_as_promql(expr)), found.append)
+        divisions = [node for node in found if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/"]
         assert divisions == [], f"{uid} / {title} divides conversation series itself; read the recorded ratio"

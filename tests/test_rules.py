@@ -16,6 +16,7 @@ import catalog
 from alerting.model import CATEGORIES, SEVERITIES, Alert
 from alerting.rules import RUNBOOK_BASE, alerts, finalize, runbook_url
 from alerting.slo import AVAILABILITY
+from dashboards import render_dashboards
 from renderers.rules import recorded_series, render_rule_files
 from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings,
                                     expected_alert_cases, instrumentator_settings, kubernetes_settings, prepare_rule_test,
@@ -271,7 +272,7 @@ def test_only_the_recording_rules_read_the_named_api_series(stack):
     """Above the recordings nothing may depend on app.metricNames: alerts and the SLO read recordings."""
     settings = STACKS[stack]()
     named = set().union(*_NAMED_SERIES.values())
-    for text_name, text in render_rule_files(settings).items():
+    for text in render_rule_files(settings).values():
         for group in yaml.safe_load(text)["groups"]:
             for rule in group["rules"]:
                 used = {node.name for node in nodes(rule["expr"]) if isinstance(node, promql_parser.VectorSelector)} & named
@@ -282,7 +283,6 @@ def test_only_the_recording_rules_read_the_named_api_series(stack):
 
 
 def test_alerts_and_dashboards_are_the_same_under_either_naming():
-    from dashboards import render_dashboards
     ngx, instrumentator = dev_settings(), instrumentator_settings()
     assert render_dashboards(ngx) == render_dashboards(instrumentator)
     assert render_rule_files(ngx)["ngx-alerts.yml"] == render_rule_files(instrumentator)["ngx-alerts.yml"]
