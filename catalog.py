@@ -43,17 +43,66 @@ JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI
 JOB_BACKUP = "ngx-backup"
 PUSHED_JOBS = (JOB_BACKUP,)
 
-# Status label values the application writes on ngx_conversations_total.
-CONVERSATION_STATUSES = ("started", "completed", "converted", "dropped")
+# The event contract of ngx_conversations_total. Its `status` label is not an outcome of one kind of
+# event but two kinds of event: every conversation increments it exactly twice, once with
+# CONVERSATION_START when it starts, and once with exactly one of CONVERSATION_ENDS when it ends. So the
+# sum over every status counts each finished conversation twice, and the number of conversations is the
+# `started` count alone: the business ratios divide by it (alerting.recording).
+CONVERSATION_START = "started"
+CONVERSATION_ENDS = ("completed", "converted", "dropped")
+CONVERSATION_STATUSES = (CONVERSATION_START, *CONVERSATION_ENDS)
 TIERS = ("agents_access", "hybrid_coaching", "elite")
 
-_APP = (
+# The API's HTTP metrics and its active-conversations gauge exist under two naming conventions, one per
+# seed guide; the setting app.metricNames says which one the application exposes. The recording rules
+# read the raw series named here and record the same series under either naming (the route in an
+# `endpoint` label), so every alert and dashboard, which read only recordings, is the same for both.
+@dataclass(frozen=True)
+class ApiNaming:
+    requests: str  # counter of requests, with a `status` label and `route_label`
+    route_label: str  # the label naming the route (recorded as `endpoint`)
+    latency: str  # histogram the per-job latency quantiles are computed from
+    latency_by_route: str  # histogram carrying `route_label`, for the per-endpoint p95
+    active_conversations: str  # gauge of conversations in progress
+    status_classes: bool  # `status` holds the class (2xx, 5xx), not the code (200, 503)
+
+
+API_NAMINGS = {
+    # The Spanish guide's own prometheus_client metrics (000_...): status is the response code.
+    "ngx": ApiNaming("ngx_api_requests_total", "endpoint", "ngx_response_time_seconds", "ngx_response_time_seconds",
+                     "ngx_active_conversations", status_classes=False),
+    # The English guide (002_...): prometheus-fastapi-instrumentator's default metrics. Its
+    # http_requests_total{method,status,handler} groups status codes into classes by default
+    # (should_group_status_codes=True); the per-job latency reads http_request_duration_highr_seconds
+    # (no labels, 21 buckets from 10ms to 60s), the per-route one http_request_duration_seconds
+    # {method,handler} (buckets 0.1, 0.5, 1 s only). conversation_active_total is that guide's gauge.
+    "instrumentator": ApiNaming("http_requests_total", "handler", "http_request_duration_highr_seconds",
+                                "http_request_duration_seconds", "conversation_active_total", status_classes=True),
+}
+DEFAULT_API_NAMING = "ngx"
+# A 5xx response whether `status` holds the code (503) or the class (5xx): both are "5" and two characters.
+API_ERROR_STATUS = 'status=~"5.."'
+
+_API_NGX = (
     Metric("ngx_api_requests_total", "counter", ("method", "endpoint", "status"), "API requests by method, endpoint and HTTP status code.", JOB_API),
     Metric("ngx_response_time_seconds", "histogram", ("endpoint",), "API response time.", JOB_API),
-    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversations by outcome (started, completed, converted, dropped) and tier.", JOB_API),
+    Metric("ngx_active_conversations", "gauge", (), "Conversations in progress.", JOB_API),
+)
+
+_API_INSTRUMENTATOR = (
+    Metric("http_requests_total", "counter", ("method", "status", "handler"), "API requests by method, status class (2xx, 5xx) and route template (prometheus-fastapi-instrumentator).", JOB_API),
+    Metric("http_request_duration_highr_seconds", "histogram", (), "API response time of every request, many buckets (prometheus-fastapi-instrumentator).", JOB_API),
+    Metric("http_request_duration_seconds", "histogram", ("method", "handler"), "API response time by route template, buckets 0.1, 0.5 and 1 s (prometheus-fastapi-instrumentator).", JOB_API),
+    Metric("conversation_active_total", "gauge", (), "Conversations in progress (the English guide's name).", JOB_API),
+)
+
+_API_BY_NAMING = {"ngx": _API_NGX, "instrumentator": _API_INSTRUMENTATOR}
+
+# Application metrics with one name whatever app.metricNames says.
+_APP = (
+    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversation events by tier: status started once when a conversation starts, then one of completed, converted or dropped when it ends.", JOB_API),
     Metric("ngx_predictions_total", "counter", ("model_type", "status"), "ML predictions by model and outcome (success, error).", JOB_API),
     Metric("ngx_prediction_confidence", "histogram", ("model_type",), "Confidence of ML predictions (0-1).", JOB_API),
-    Metric("ngx_active_conversations", "gauge", (), "Conversations in progress.", JOB_API),
     Metric("ngx_model_accuracy", "gauge", ("model_name",), "Current accuracy of each model (0-1).", JOB_API),
     Metric("conversation_conversions_total", "counter", ("tier", "archetype"), "Successful conversions by tier and customer archetype.", JOB_API),
     Metric("ml_prediction_duration_seconds", "histogram", ("model_type",), "ML prediction duration.", JOB_API),
@@ -113,8 +162,18 @@ _BACKUP = (
     Metric("ngx_backup_duration_seconds", "gauge", ("target",), "Duration of the last backup run of a target.", JOB_BACKUP),
 )
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _APP + _EXPORTERS + _BACKUP}
-APP_METRICS: tuple[Metric, ...] = _APP
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP}
+
+
+def app_metrics(naming: str) -> tuple[Metric, ...]:
+    """Every metric an application exposes under `naming` (a key of API_NAMINGS)."""
+    if naming not in API_NAMINGS:
+        raise KeyError(f"{naming} is not an API naming; one of {', '.join(API_NAMINGS)}")
+    return _API_BY_NAMING[naming] + _APP
+
+
+# The application's metrics under the default naming.
+APP_METRICS: tuple[Metric, ...] = app_metrics(DEFAULT_API_NAMING)
 
 # Labels every series carries after scraping, whatever the metric.
 TARGET_LABELS = ("job", "instance", "env", "replica")

@@ -16,6 +16,16 @@ def rate_by(labels: str, series: str, job: str, *matchers: str) -> str:
     return f"sum by ({labels}) (rate({selector(series, job, *matchers)}[5m]))"
 
 
+def rate_by_as(labels: str, series: str, job: str, renamed: dict[str, str], *matchers: str) -> str:
+    """`rate_by` that records label `source` as `target` for each `target: source` of `renamed`, so
+    one recording has the same labels whatever the raw series call them. Identity when they agree."""
+    expr = f"rate({selector(series, job, *matchers)}[5m])"
+    for target, source in renamed.items():
+        if target != source:
+            expr = f'label_replace({expr}, "{target}", "$1", "{source}", "(.*)")'
+    return f"sum by ({labels}) ({expr})"
+
+
 def number(value: float) -> str:
     """A threshold as PromQL reads it: 0.01, not 0.010000000000000009."""
     return format(value, ".10g")

@@ -3,13 +3,17 @@
 Names follow level:metric:operations (level = the labels kept). Dashboards read these series instead of
 raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. The API's
 total and 5xx request rates and the SLO error ratios live in alerting.slo, next to the burn-rate alerts.
+
+The API's raw series depend on app.metricNames (catalog.API_NAMINGS); the recordings do not: they keep
+their names and record the route as `endpoint` under either naming, so nothing above them changes.
 """
 from __future__ import annotations
 
-from catalog import JOB_API, JOB_NODE
+from catalog import API_ERROR_STATUS, API_NAMINGS, CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE, ApiNaming
 from alerting.model import Recording, RuleGroup
-from alerting.promql import rate_by, selector, zero_safe_ratio
+from alerting.promql import rate_by, rate_by_as, selector, zero_safe_ratio
 from alerting.slo import API_REQUESTS_RATE5M
+from settings import Settings
 
 # API traffic (the seed guide's 5m request rates; the total is recorded with the SLO) and its downsample.
 API_REQUESTS_BY_STATUS_RATE5M = "job_status:ngx_api_requests:rate5m"
@@ -42,41 +46,61 @@ NODE_MEMORY_UTILISATION = "instance:node_memory_utilisation:ratio"
 
 # Latency percentiles the overview dashboard shows (seed guide: p50, p95, p99).
 LATENCY_QUANTILES = ("0.5", "0.95", "0.99")
+# The `quantile` label values recorded for each quantile recording (dashboards may read only these).
+QUANTILES = {
+    RESPONSE_TIME_QUANTILES: LATENCY_QUANTILES,
+    RESPONSE_TIME_BY_ENDPOINT_QUANTILES: ("0.95",),
+    PREDICTION_DURATION_QUANTILES: ("0.5", "0.95", "0.99"),
+    PREDICTION_CONFIDENCE_QUANTILES: ("0.5",),
+}
 
 
-def _quantiles(record: str, buckets: str, quantiles: tuple[str, ...]) -> tuple[Recording, ...]:
-    return tuple(Recording(record, f"histogram_quantile({q}, {buckets})", (("quantile", q),)) for q in quantiles)
+def _quantiles(record: str, buckets: str) -> tuple[Recording, ...]:
+    return tuple(Recording(record, f"histogram_quantile({q}, {buckets})", (("quantile", q),)) for q in QUANTILES[record])
 
 
 def _conversation_ratio(status: str) -> str:
-    """Share of `status` among all ngx_conversations_total increments (every status) in the last hour."""
+    """Conversations that ended with `status` per conversation started, over the last hour.
+
+    The denominator is the `started` events alone (catalog: every conversation counts once as started
+    and once more with its end status, so the sum of every status would count it twice and halve the
+    ratio). Ends lag starts: an end in this hour may belong to a conversation started in the previous
+    one. At a steady start rate the two balance and the ratio is the true share; when the start rate
+    changes it is off by about (conversation length / 1h) x the relative change, a few percent of the
+    ratio for conversations of minutes, which the alerts' `for` of 1-2h rides out. Dividing by the ends
+    instead would not see conversations still running or whose end was never recorded, and the
+    `started` count is the number the business calls conversations.
+    """
+    if status not in CONVERSATION_ENDS:
+        raise KeyError(f"{status} is not an end status of ngx_conversations_total")
     part = f'sum by (job) ({CONVERSATIONS_RATE1H}{{status="{status}"}})'
-    whole = f"sum by (job) ({CONVERSATIONS_RATE1H})"
+    whole = f'sum by (job) ({CONVERSATIONS_RATE1H}{{status="{CONVERSATION_START}"}})'
     return zero_safe_ratio(part, whole)
 
 
-def api_group() -> RuleGroup:
-    errors = 'status=~"5.."'
+def api_group(names: ApiNaming) -> RuleGroup:
+    as_endpoint = {"endpoint": names.route_label}
     return RuleGroup("ngx-api.rules", (
-        Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", "ngx_api_requests_total", JOB_API)),
-        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by("job, endpoint", "ngx_api_requests_total", JOB_API)),
-        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by("job, endpoint", "ngx_api_requests_total", JOB_API, errors)),
+        Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", names.requests, JOB_API)),
+        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint)),
+        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint, API_ERROR_STATUS)),
         # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
         Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
-        Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", "ngx_response_time_seconds_bucket", JOB_API)),
-        *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M, LATENCY_QUANTILES),
-        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, rate_by("job, endpoint, le", "ngx_response_time_seconds_bucket", JOB_API)),
-        *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, ("0.95",)),
+        Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", f"{names.latency}_bucket", JOB_API)),
+        *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M),
+        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M,
+                  rate_by_as("job, endpoint, le", f"{names.latency_by_route}_bucket", JOB_API, as_endpoint)),
+        *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M),
     ))
 
 
-def business_group() -> RuleGroup:
+def business_group(names: ApiNaming) -> RuleGroup:
     return RuleGroup("ngx-business.rules", (
         Recording(CONVERSATIONS_RATE5M, rate_by("job, status, tier", "ngx_conversations_total", JOB_API)),
         Recording(CONVERSATIONS_RATE1H, f"avg_over_time({CONVERSATIONS_RATE5M}[1h])"),
         Recording(CONVERTED_RATIO_1H, _conversation_ratio("converted")),
         Recording(DROPPED_RATIO_1H, _conversation_ratio("dropped")),
-        Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector('ngx_active_conversations', JOB_API)})"),
+        Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector(names.active_conversations, JOB_API)})"),
         Recording(CONVERSIONS_RATE5M, rate_by("job, tier, archetype", "conversation_conversions_total", JOB_API)),
     ))
 
@@ -85,9 +109,9 @@ def ml_group() -> RuleGroup:
     return RuleGroup("ngx-ml.rules", (
         Recording(PREDICTIONS_RATE5M, rate_by("job, model_type, status", "ngx_predictions_total", JOB_API)),
         Recording(PREDICTION_DURATION_BUCKETS_RATE5M, rate_by("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
-        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M, ("0.5", "0.95", "0.99")),
+        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M),
         Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
-        *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M, ("0.5",)),
+        *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M),
     ))
 
 
@@ -102,5 +126,6 @@ def node_group() -> RuleGroup:
     ))
 
 
-def groups() -> tuple[RuleGroup, ...]:
-    return (api_group(), business_group(), ml_group(), node_group())
+def groups(settings: Settings) -> tuple[RuleGroup, ...]:
+    names = API_NAMINGS[settings.app.metric_names]
+    return (api_group(names), business_group(names), ml_group(), node_group())

@@ -50,7 +50,7 @@ def finalize(alert: Alert, settings: Settings) -> Alert:
 def rule_files(settings: Settings) -> dict[str, tuple[RuleGroup, ...]]:
     """Rule groups by the file they are rendered to (files/prometheus/rules/<name>)."""
     files = {
-        "ngx-recording.yml": recording.groups(),
+        "ngx-recording.yml": recording.groups(settings),
         "ngx-alerts.yml": app_alerts.groups(settings),
         "slo.yml": slo.groups(settings),
         "meta.yml": meta.groups(settings),

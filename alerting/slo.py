@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import JOB_API
+from catalog import API_ERROR_STATUS, API_NAMINGS, JOB_API, ApiNaming
 from alerting.model import Alert, Recording, RuleGroup
 from alerting.promql import number, rate_by
 from settings import Settings
@@ -70,9 +70,9 @@ def _ratio(window: str) -> str:
     return f"sum_over_time({API_ERRORS_RATE5M}[{window}]) / (sum_over_time({API_REQUESTS_RATE5M}[{window}]) > 0)"
 
 
-def recordings() -> tuple[Recording, ...]:
-    errors = rate_by("job", "ngx_api_requests_total", JOB_API, 'status=~"5.."')
-    total = rate_by("job", "ngx_api_requests_total", JOB_API)
+def recordings(names: ApiNaming) -> tuple[Recording, ...]:
+    errors = rate_by("job", names.requests, JOB_API, API_ERROR_STATUS)
+    total = rate_by("job", names.requests, JOB_API)
     return (
         Recording(API_REQUESTS_RATE5M, total),
         # 0, not absent, before the first 5xx is ever counted: availability must read 100%, not "no data".
@@ -127,6 +127,6 @@ def groups(settings: Settings) -> tuple[RuleGroup, ...]:
     # The burn alerts follow the ratios in the same group: rules of a group run in order, so each
     # evaluation compares the ratios it has just recorded, not those of another group's last run.
     return (
-        RuleGroup("ngx-slo.rules", recordings() + burn_alerts(settings)),
+        RuleGroup("ngx-slo.rules", recordings(API_NAMINGS[settings.app.metric_names]) + burn_alerts(settings)),
         budget_group(settings),
     )

@@ -16,21 +16,21 @@ TITLE = "NGX Business KPIs"
 def conversion_rate(settings: Settings) -> d.stat.Panel:
     minimum = settings.alerting.thresholds.conversion_rate
     return d.stat_panel(
-        "Conversion rate (1h)", f"Conversions as a share of all conversation events over the last hour (the LowConversionRate ratio; alert below {minimum:.0%}).",
+        "Conversion rate (1h)", f"Conversations that ended converted per conversation started over the last hour (the LowConversionRate ratio; alert below {minimum:.0%}).",
         units.PercentUnit, [d.prom(q.conversion_ratio(), "converted")], steps=d.good_above(minimum), width=d.QUARTER)
 
 
 def drop_off_rate(settings: Settings) -> d.stat.Panel:
     limit = settings.alerting.thresholds.drop_rate
     return d.stat_panel(
-        "Drop-off rate (1h)", f"Drop-offs as a share of all conversation events over the last hour (the HighDropRate ratio; alert above {limit:.0%}).",
+        "Drop-off rate (1h)", f"Conversations that ended dropped per conversation started over the last hour (the HighDropRate ratio; alert above {limit:.0%}).",
         units.PercentUnit, [d.prom(q.drop_ratio(), "dropped")], steps=d.bad_above(limit * 0.8, limit), width=d.QUARTER)
 
 
 def rates_over_time(settings: Settings) -> d.timeseries.Panel:
     t = settings.alerting.thresholds
     return d.timeseries_panel(
-        "Conversion and drop-off rate", "Hourly conversion and drop-off shares over time.",
+        "Conversion and drop-off rate", "Hourly conversion and drop-off shares of the conversations started, over time.",
         units.PercentUnit, [d.prom(q.conversion_ratio(), "conversion"), d.prom(q.drop_ratio(), "drop-off")],
         steps=((None, d.BLUE), (t.conversion_rate, d.GREEN), (t.drop_rate, d.ORANGE)), max_val=None)
 
@@ -55,7 +55,7 @@ def conversions_by_archetype() -> d.timeseries.Panel:
 
 def outcomes() -> d.timeseries.Panel:
     return d.timeseries_panel(
-        "Conversation outcomes", "Conversation events per minute by status (started, completed, converted, dropped).",
+        "Conversation outcomes", "Conversation events per minute by status: started when a conversation starts, then completed, converted or dropped when it ends.",
         units.CountsPerMinute, [d.prom(q.conversations_by_outcome(), "{{status}}")])
 
 

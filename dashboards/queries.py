@@ -114,8 +114,7 @@ def firing_alerts() -> str:
 
 def recorded_quantiles(record: str) -> set[str]:
     """The `quantile` label values the recording rules write for `record`."""
-    return {value for group in rec.groups() for rule in group.recordings if rule.record == record
-            for key, value in rule.labels if key == "quantile"}
+    return set(rec.QUANTILES.get(record, ()))
 
 
 def prediction_latency(quantile: str) -> str:

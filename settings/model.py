@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalog import API_NAMINGS, DEFAULT_API_NAMING
 from settings import validators as v
 from settings.cron import cron
 from settings.schema import Secret, section, setting
@@ -68,6 +69,7 @@ class AppSettings:
     service_selector: str = setting("serviceSelector", v.text, "Label selector of the application's Service on Kubernetes.", "app.kubernetes.io/name=ngx-voice-agent")
     port_name: str = setting("portName", v.text, "Name of the Service port that serves metrics on Kubernetes.", "http")
     log_path: str = setting("logPath", v.text, "Host directory with the application's JSON log files (Docker), read by the log shipper.", "/var/log/ngx")
+    metric_names: str = setting("metricNames", v.one_of(*API_NAMINGS), "Names of the API's HTTP metrics and active-conversations gauge: `ngx` (ngx_api_requests_total, ngx_response_time_seconds, ngx_active_conversations) or `instrumentator` (prometheus-fastapi-instrumentator's http_requests_total, http_request_duration_seconds and _highr_seconds, with conversation_active_total). Only the recording rules change; alerts and dashboards read the same recordings.", DEFAULT_API_NAMING)
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker).", "127.0.0.1")
+    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker): IPv4 or IPv6, `0.0.0.0` or `::` for every address.", "127.0.0.1")
     https_port: int = setting("httpsPort", v.port, "Published HTTPS port (Docker).", 443)
     http_port: int = setting("httpPort", v.port, "Published HTTP port that redirects to HTTPS (Docker).", 80)
     admin_user: str = setting("adminUser", v.text, "Basic-auth user for Prometheus, Alertmanager and Loki behind the proxy; its password is generated.", "ngx-ops")
@@ -234,7 +236,7 @@ class KubernetesSettings:
     cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
     tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
-    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
+    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR (IPv4 or IPv6, no host bits set) of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
     ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")
 
 

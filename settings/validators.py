@@ -5,6 +5,7 @@ value or raises SettingsError naming that key and saying how to fix it.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlparse
 
@@ -27,7 +28,8 @@ _QUANTITY_UNITS = {
 
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
-_IPV4_RE = re.compile(r"^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)$")
+# S3 refuses bucket names "formatted as an IP address": any four dot-separated numbers.
+_DOTTED_QUAD_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 # registry/name[:tag][@sha256:digest]; the tag is what pins a version here.
 _IMAGE_RE = re.compile(
     r"^(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::\d+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
@@ -156,17 +158,35 @@ def hostname(value: object, key: str) -> str:
 
 
 def ip_address(value: object, key: str) -> str:
-    address = text(value, key)
-    if not _IPV4_RE.match(address):
-        raise SettingsError(key, f"{value!r} is not an IPv4 address; use e.g. 127.0.0.1 (or 0.0.0.0 to listen everywhere)")
-    return address
+    """An IPv4 or IPv6 address, as the standard library reads it (so no leading zeros: 01.2.3.4 is
+    octal to some parsers and decimal to others), in its canonical spelling."""
+    raw = text(value, key)
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        address = None
+    if address is None or "%" in raw:
+        raise SettingsError(key, f"{value!r} is not an IP address; write IPv4 without leading zeros like 127.0.0.1, or IPv6 like ::1 (0.0.0.0 or :: to listen everywhere)")
+    return str(address)
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def host_port(value: object, key: str) -> str:
-    """host:port, where host is a DNS name or an IPv4 address."""
+    """host:port, where host is a DNS name or an IPv4 address. A host whose last label is a number is
+    no DNS name (no top-level domain is numeric), so it must be a valid IPv4 address: 01.2.3.4 or
+    10.0.0.256 are refused rather than looked up as names."""
     raw = text(value, key)
     host, sep, port_text = raw.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not (_HOST_RE.match(host) or _IPV4_RE.match(host)):
+    numeric = host.rsplit(".", 1)[-1].isdigit()
+    valid_host = _is_ipv4(host) if numeric else bool(_HOST_RE.match(host))
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536 or not valid_host:
         raise SettingsError(key, f"{value!r} is not host:port; write it like api.internal:8000 or 10.0.0.5:8000")
     return raw
 
@@ -182,14 +202,23 @@ def host_port_list(value: object, key: str) -> tuple[str, ...]:
 
 
 def cidr(value: object, key: str) -> str:
-    """An IPv4 CIDR such as 10.96.0.1/32 (the whole internet, 0.0.0.0/0, is refused)."""
+    """An IPv4 or IPv6 network such as 10.96.0.1/32 or fd00::1/128, in its canonical spelling. Host bits
+    set (10.96.0.1/24) are refused: the network they name is not what was written. The whole internet
+    (0.0.0.0/0, ::/0) is refused."""
     raw = text(value, key)
-    address, sep, bits = raw.partition("/")
-    if not sep or not _IPV4_RE.match(address) or not bits.isdigit() or not 0 <= int(bits) <= 32:
-        raise SettingsError(key, f"{value!r} is not an IPv4 CIDR; write it like 10.96.0.1/32")
-    if int(bits) == 0:
+    address, sep, _ = raw.partition("/")
+    try:
+        network = ipaddress.ip_network(raw, strict=False)
+        written = ipaddress.ip_address(address)
+    except ValueError:
+        network = written = None
+    if not sep or network is None or "%" in raw:
+        raise SettingsError(key, f"{value!r} is not a CIDR; write an address without leading zeros and a prefix length, like 10.96.0.1/32 or fd00::1/128")
+    if network.prefixlen == 0:
         raise SettingsError(key, f"{value!r} allows every address; name the API server's address, e.g. 10.96.0.1/32")
-    return raw
+    if written != network.network_address:
+        raise SettingsError(key, f"{value!r} has host bits set; write the network {network.with_prefixlen}, or {written}/{network.max_prefixlen} for that one address")
+    return network.with_prefixlen
 
 
 def email(value: object, key: str) -> str:
@@ -239,7 +268,7 @@ _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 def s3_bucket(value: object, key: str) -> str:
     """An S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', starting and ending alphanumeric."""
     name = text(value, key)
-    if not _BUCKET_RE.match(name) or ".." in name or _IPV4_RE.match(name):
+    if not _BUCKET_RE.match(name) or ".." in name or _DOTTED_QUAD_RE.match(name):
         raise SettingsError(key, f"{value!r} is not an S3 bucket name; use 3-63 lower-case letters, digits, '-' and '.', e.g. ngx-monitoring-backups")
     return name
 

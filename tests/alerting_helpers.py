@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RULE_TESTS = ROOT / "tests" / "rules"
 # promtool unit tests under RULE_TESTS run against the dev stack; those in this subfolder against prod.
 KUBERNETES_RULE_TESTS = RULE_TESTS / "kubernetes"
+# ... and those in this one against the dev stack reading the instrumentator's metric names.
+INSTRUMENTATOR_RULE_TESTS = RULE_TESTS / "instrumentator"
 STATIC_ANNOTATIONS = ("summary", "runbook_url", "dashboard_url")
 
 # Credential settings -> marker values that must never appear in a rendered file.
@@ -49,6 +51,12 @@ def receivers_config(*, email: bool = True, slack: bool = True, pagerduty: bool 
 def dev_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:
     config = {"platform": "docker", "receivers": receivers_config() if receivers is None else receivers, **raw}
     return settings_module.parse(config, stack="dev", secret_keys=["receivers"])
+
+
+def instrumentator_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:
+    """The dev stack for an application that exposes prometheus-fastapi-instrumentator's metrics."""
+    app = {**raw.pop("app", {}), "metricNames": "instrumentator"}
+    return dev_settings(receivers, app=app, **raw)
 
 
 def kubernetes_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:

@@ -101,6 +101,8 @@ BAD_BACKUP = [
      "backup.s3.endpoint", "https://"),
     ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
      "backup.s3.bucket", "bucket name"),
+    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "192.168.05.4", "accessKeyId": "a", "secretAccessKey": "k"}},
+     "backup.s3.bucket", "bucket name"),  # S3 refuses names formatted as an IP address, leading zeros or not
     ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "b-1", "accessKeyId": "a"}},
      "backup.s3.secretAccessKey", "required"),
 ]
@@ -122,9 +124,43 @@ def test_a_bad_backup_setting_names_its_key_in_one_line(values, key, phrase):
     ("0 3 1 * *", 28 * 86400, 31 * 86400),
     ("0 3 1,15 * 1", 86400, 7 * 86400),  # day 1, day 15 or any Monday (both restricted: either matches)
     ("0 */6 * * *", 6 * 3600, 6 * 3600),
+    ("0 3 * * 1", 7 * 86400, 7 * 86400),
+    ("0 3 1,15 * *", 14 * 86400, 17 * 86400),  # 1 -> 15, and 15 -> 1 of the next month (February: 14 days)
+    ("0 3 1 * 1", 86400, 7 * 86400),  # union: the 1st or any Monday
+    # `*/1` is starred for Kubernetes (robfig keeps the star bit for steps of 1) and for cronie: Mondays only.
+    ("0 3 */1 * 1", 7 * 86400, 7 * 86400),
+    ("0 3 *,1 * 1", 7 * 86400, 7 * 86400),  # starred for both (cronie: first character; robfig: a `*` item)
+    ("0 3 */2 * *", 86400, 2 * 86400),  # odd days: the 31st to the 1st is one day, the 29th of a 30-day month two
+    ("0 3 * * */2", 86400, 2 * 86400),  # Sun, Tue, Thu, Sat
+    ("0 3 1-31/2 * 1", 86400, 2 * 86400),  # odd days or Mondays, for both
 ])
 def test_the_gaps_between_runs_of_a_schedule(expression, shortest, longest):
     assert gaps_seconds(expression) == (shortest, longest)
+
+
+@pytest.mark.parametrize("expression,portable", [
+    # Kubernetes: a step above 1 clears the star, so either day matches; cronie: the field starts with `*`,
+    # so both must match (odd-day Mondays only).
+    ("0 3 */2 * 1", "0 3 1-31/2 * 1"),
+    ("0 3 1 * */2", "0 3 1 * 0-6/2"),
+    ("0 3 */2 * 1-5", "0 3 1-31/2 * 1-5"),
+    # Kubernetes: a `*` item anywhere stars the field (Mondays only); cronie: not the first character, so
+    # every day of month matches, hence every day.
+    ("0 3 1,* * 1", "0 3 * * 1"),
+])
+def test_a_schedule_the_two_schedulers_read_differently_is_refused_with_the_portable_spelling(expression, portable):
+    with pytest.raises(SettingsError) as error:
+        parse({"platform": "docker", "backup": {"schedule": expression}}, stack="dev")
+    message = str(error.value)
+    assert error.value.key == "backup.schedule" and "\n" not in message
+    assert "Kubernetes (robfig/cron)" in message and "cronie" in message and f"write {portable!r}" in message
+    assert parse({"platform": "docker", "backup": {"schedule": portable}}, stack="dev").backup.schedule == portable
+
+
+def test_a_start_with_a_step_is_refused_as_cronie_refuses_it():
+    """robfig reads `3/6` as 3-23/6; cronie rejects the crontab line, so dev would never back up."""
+    with pytest.raises(SettingsError, match=r"write 3-23/6$"):
+        gaps_seconds("0 3/6 * * *")
 
 
 @pytest.mark.parametrize("schedule,stale", [("0 3 * * *", 86400 + 8100), ("0 */6 * * *", 6 * 3600 + 8100), ("0 3 * * 0", 7 * 86400 + 8100)])

@@ -17,6 +17,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as DashboardModel
 
 import catalog
+from alerting import recording as rec
 from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards, render_dashboards
 from dashboards.datasources import DATASOURCES, LOKI, PROMETHEUS
@@ -135,8 +136,8 @@ def test_raw_selectors_use_only_labels_their_metric_has(models):
 def test_application_counters_and_histograms_are_read_through_recording_rules(models):
     """Dashboards read the pre-aggregated series; a raw per-bucket, per-endpoint read at every refresh
     is exactly the load the recording rules exist to avoid."""
-    heavy = {series for metric in catalog.APP_METRICS if metric.type in ("counter", "histogram")
-             for series in metric.series_names()}
+    heavy = {series for naming in catalog.API_NAMINGS for metric in catalog.app_metrics(naming)
+             if metric.type in ("counter", "histogram") for series in metric.series_names()}
     for uid, title, expr in _all_promql(models):
         used = {selector.name for selector in _selectors(expr)}
         assert not used & heavy, f"{uid} / {title} reads raw {sorted(used & heavy)}; use a recorded series"
@@ -230,3 +231,19 @@ def test_loki_panels_use_the_loki_datasource(models):
     assert logs and all(panel["datasource"]["uid"] == LOKI.uid for panel in logs)
 
 
+
+
+def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_panel(models):
+    """The conversion and drop-off shares divide by conversations started (catalog's event contract); a
+    panel dividing the conversation series itself could divide by every event again and show half the
+    truth. So a panel reads the recorded ratios, and no query divides conversation series."""
+    conversation_series = {rec.CONVERSATIONS_RATE5M, rec.CONVERSATIONS_RATE1H, *catalog.METRICS["ngx_conversations_total"].series_names()}
+    exprs = [expr for _, _, expr in _all_promql(models)]
+    assert rec.CONVERTED_RATIO_1H in exprs and rec.DROPPED_RATIO_1H in exprs
+    for uid, title, expr in _all_promql(models):
+        if not {selector.name for selector in _selectors(expr)} & conversation_series:
+            continue
+        found: list = []
+        promql_parser.walk(promql_parser.parse(_as_promql(expr)), found.append)
+        divisions = [node for node in found if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/"]
+        assert divisions == [], f"{uid} / {title} divides conversation series itself; read the recorded ratio"

@@ -16,11 +16,14 @@ import catalog
 from alerting.model import CATEGORIES, SEVERITIES, Alert
 from alerting.rules import RUNBOOK_BASE, alerts, finalize, runbook_url
 from alerting.slo import AVAILABILITY
+from dashboards import render_dashboards
 from renderers.rules import recorded_series, render_rule_files
-from tests.alerting_helpers import (KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings, expected_alert_cases,
-                                    kubernetes_settings, prepare_rule_test, rule_test_files, run, write_rule_files)
+from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings,
+                                    expected_alert_cases, instrumentator_settings, kubernetes_settings, prepare_rule_test,
+                                    rule_test_files, run, write_rule_files)
 
-STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings}
+STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings}
+RULE_TEST_FOLDERS = {"dev": RULE_TESTS, "kubernetes": KUBERNETES_RULE_TESTS, "instrumentator": INSTRUMENTATOR_RULE_TESTS}
 RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml"}
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
 
@@ -61,8 +64,7 @@ def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
 
 def _unit_test_cases():
     return [pytest.param(stack, path, id=f"{stack}:{path.name}")
-            for stack, folder in (("dev", RULE_TESTS), ("kubernetes", KUBERNETES_RULE_TESTS))
-            for path in rule_test_files(folder)]
+            for stack, folder in RULE_TEST_FOLDERS.items() for path in rule_test_files(folder)]
 
 
 @pytest.mark.parametrize("stack,test_file", _unit_test_cases())
@@ -159,7 +161,7 @@ def test_every_division_is_safe_on_zero_traffic(stack):
 # Functions with the same name and meaning in Debian's promtool 2.42 and the deployed Prometheus 3.5
 # (3.0 removed or renamed some, e.g. holt_winters, which 2.42 would still accept).
 PORTABLE_FUNCTIONS = {"rate", "increase", "sum_over_time", "avg_over_time", "max_over_time", "histogram_quantile",
-                      "absent", "vector", "time"}
+                      "absent", "vector", "time", "label_replace"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -218,3 +220,71 @@ def test_runbooks_folder_has_no_page_without_an_alert():
     names = {a.name for a in alerts(kubernetes_settings())}
     pages = {path.stem for path in Path(ROOT / "runbooks").glob("*.md")} - {"README"}
     assert pages <= names
+
+
+# The application's series that depend on app.metricNames: a promtool test reading them has a twin per naming.
+_SHARED = set.intersection(*(set(catalog.app_metrics(naming)) for naming in catalog.API_NAMINGS))
+_NAMED_SERIES = {naming: {series for metric in catalog.app_metrics(naming) if metric not in _SHARED
+                          for series in metric.series_names()} for naming in catalog.API_NAMINGS}
+
+
+def _tests_by_name(path: Path) -> dict[str, dict]:
+    return {test["name"]: test for test in yaml.safe_load(path.read_text())["tests"]}
+
+
+def _reads(test: dict, series: set[str]) -> bool:
+    return any(re.match(r"^'?(\w+)", item["series"])[1] in series for item in test.get("input_series", []))
+
+
+def test_every_api_rule_test_has_an_instrumentator_twin_with_the_same_expectations():
+    """Alerts, the SLO and dashboards read recordings only, so the same traffic must give the same
+    alerts and recorded values whichever names the application uses. Every promtool test fed the ngx
+    names has a twin fed the instrumentator's, with the same name and exactly the same expectations."""
+    twins_checked = 0
+    for path in rule_test_files(RULE_TESTS):
+        twin_path = INSTRUMENTATOR_RULE_TESTS / path.name
+        ngx_tests = {name: test for name, test in _tests_by_name(path).items() if _reads(test, _NAMED_SERIES["ngx"])}
+        if not ngx_tests:
+            continue
+        twins = _tests_by_name(twin_path) if twin_path.exists() else {}
+        for name, test in ngx_tests.items():
+            assert name in twins, f"{twin_path.name}: no twin of {name!r}"
+            twin = twins[name]
+            assert _reads(twin, _NAMED_SERIES["instrumentator"]) and not _reads(twin, _NAMED_SERIES["ngx"]), name
+            for section in ("alert_rule_test", "promql_expr_test"):
+                assert twin.get(section) == test.get(section), f"{twin_path.name}: {name!r} expects other {section}"
+            twins_checked += 1
+    # HighErrorRate, HighResponseTime, the SLO burns and the recordings they read: a dozen at least.
+    assert twins_checked >= 15
+
+
+def test_each_naming_names_catalogued_series_with_the_labels_the_rules_read():
+    for naming, names in catalog.API_NAMINGS.items():
+        exposed = {metric.name: metric for metric in catalog.app_metrics(naming)}
+        assert exposed[names.requests].type == "counter" and {"status", names.route_label} <= set(exposed[names.requests].labels)
+        assert exposed[names.latency].type == exposed[names.latency_by_route].type == "histogram"
+        assert names.route_label in exposed[names.latency_by_route].labels
+        assert exposed[names.active_conversations].type == "gauge"
+
+
+@pytest.mark.parametrize("stack", ["dev", "instrumentator"])
+def test_only_the_recording_rules_read_the_named_api_series(stack):
+    """Above the recordings nothing may depend on app.metricNames: alerts and the SLO read recordings."""
+    settings = STACKS[stack]()
+    named = set().union(*_NAMED_SERIES.values())
+    for text in render_rule_files(settings).values():
+        for group in yaml.safe_load(text)["groups"]:
+            for rule in group["rules"]:
+                used = {node.name for node in nodes(rule["expr"]) if isinstance(node, promql_parser.VectorSelector)} & named
+                if "alert" in rule:
+                    assert used == set(), f"{rule['alert']} reads raw {used}"
+                own = _NAMED_SERIES["ngx" if stack == "dev" else "instrumentator"]
+                assert used <= own, f"{rule.get('record')}: reads {used - own}, not of the {stack} naming"
+
+
+def test_alerts_and_dashboards_are_the_same_under_either_naming():
+    ngx, instrumentator = dev_settings(), instrumentator_settings()
+    assert render_dashboards(ngx) == render_dashboards(instrumentator)
+    assert render_rule_files(ngx)["ngx-alerts.yml"] == render_rule_files(instrumentator)["ngx-alerts.yml"]
+    assert recorded_series(ngx) == recorded_series(instrumentator)
+    assert render_rule_files(ngx)["ngx-recording.yml"] != render_rule_files(instrumentator)["ngx-recording.yml"]

@@ -86,7 +86,7 @@ BAD_VALUES = [
     ({"app": {"scheme": "ftp"}}, "app.scheme", "one of"),
     ({"redis": {"address": "redis:99999"}}, "redis.address", "host:port"),
     ({"domain": "monitoring_example"}, "domain", "host name"),
-    ({"proxy": {"bindAddress": "localhost"}}, "proxy.bindAddress", "IPv4"),
+    ({"proxy": {"bindAddress": "localhost"}}, "proxy.bindAddress", "not an IP address"),
     ({"proxy": {"httpsPort": 70000}}, "proxy.httpsPort", "TCP port"),
     ({"receivers": {"email": {"smarthost": "smtp:587", "from": "not-an-address", "to": "ops@example.com"}}}, "receivers.email.from", "e-mail"),
     ({"receivers": {"email": {"smarthost": "smtp:587", "from": "a@example.com", "to": ["ops@example"]}}}, "receivers.email.to", "e-mail"),
@@ -101,6 +101,19 @@ BAD_VALUES = [
     ({"platform": "kubernetes"}, "kubernetes.apiServerCidr", "required"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
+    # Leading zeros: octal to inet_aton (010 = 8), decimal to others; the standard library refuses them.
+    ({"proxy": {"bindAddress": "01.2.3.4"}}, "proxy.bindAddress", "without leading zeros"),
+    ({"proxy": {"bindAddress": "127.0.0.256"}}, "proxy.bindAddress", "not an IP address"),
+    ({"proxy": {"bindAddress": "fe80::1%eth0"}}, "proxy.bindAddress", "not an IP address"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "010.96.0.1/32"}}, "kubernetes.apiServerCidr", "without leading zeros"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/33"}}, "kubernetes.apiServerCidr", "not a CIDR"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/24"}}, "kubernetes.apiServerCidr",
+     "host bits set; write the network 10.96.0.0/24, or 10.96.0.1/32 for that one address"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "fd00::1/64"}}, "kubernetes.apiServerCidr",
+     "write the network fd00::/64, or fd00::1/128"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "::/0"}}, "kubernetes.apiServerCidr", "every address"),
+    ({"app": {"targets": ["01.2.3.4:8000"]}}, "app.targets[0]", "host:port"),
+    ({"redis": {"address": "10.0.0.256:6379"}}, "redis.address", "host:port"),
     ({"capacity": {"logVolumePerDay": "50GB"}}, "loki.storageSize", "at least"),
 ]
 
@@ -147,3 +160,22 @@ def test_settings_are_frozen():
     settings = parse({"platform": "docker"}, stack="dev")
     with pytest.raises(AttributeError):
         settings.prometheus.replicas = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("written,canonical", [("0.0.0.0", "0.0.0.0"), ("192.168.1.10", "192.168.1.10"), ("::1", "::1"),
+                                               ("::", "::"), ("2001:DB8:0:0::1", "2001:db8::1")])
+def test_the_proxy_binds_to_ipv4_or_ipv6_addresses_in_their_canonical_spelling(written, canonical):
+    assert parse({"platform": "docker", "proxy": {"bindAddress": written}}, stack="dev").proxy.bind_address == canonical
+
+
+@pytest.mark.parametrize("written,canonical", [("10.96.0.1/32", "10.96.0.1/32"), ("10.96.0.0/12", "10.96.0.0/12"),
+                                               ("fd00:10:96::1/128", "fd00:10:96::1/128"), ("FD00::/108", "fd00::/108")])
+def test_the_api_server_cidr_may_be_ipv4_or_ipv6(written, canonical):
+    settings = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": written}}, stack="prod")
+    assert settings.kubernetes.api_server_cidr == canonical
+
+
+def test_hosts_that_look_like_addresses_must_be_addresses():
+    """A numeric last label is no DNS name, so 10.0.0.5 is an address and 010.0.0.5 is refused, not resolved."""
+    settings = parse({"platform": "docker", "app": {"targets": ["10.0.0.5:8000", "api-1.internal:8000"]}}, stack="dev")
+    assert settings.app.targets == ("10.0.0.5:8000", "api-1.internal:8000")

@@ -1,9 +1,11 @@
 """A stand-in for the NGX Voice Sales Agent: every catalog metric on /metrics, JSON logs, and a mode switch.
 
 The real API is a FastAPI service; the monitoring stack only sees its /metrics endpoint and its log
-files, so that is all this simulates. The metric families come from `catalog.APP_METRICS` (names,
-types and labels), never from a list of our own, so a metric added to the catalog is exposed here too
-and a rule or dashboard that names a metric the application lacks is caught by the live tests.
+files, so that is all this simulates. The metric families come from `catalog.app_metrics(naming)`
+(names, types and labels), never from a list of our own, so a metric added to the catalog is exposed
+here too and a rule or dashboard that names a metric the application lacks is caught by the live tests.
+`naming` (app.metricNames) picks the API's HTTP metric names: the Spanish guide's `ngx` ones, or the
+`instrumentator` ones of prometheus-fastapi-instrumentator (status classes 2xx/5xx, a `handler` label).
 
 Traffic is simulated lazily: each scrape advances the counters by what `rate` requests per second would
 have produced since the previous scrape, in the current mode. No background thread keeps running.
@@ -45,10 +47,18 @@ MODEL_NAMES = ("objection_prediction", "conversion_prediction", "tier_detection"
 ARCHETYPES = ("prime", "longevity")
 ERROR_STATUSES = ("500", "503")
 CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)  # seed guide: ngx_prediction_confidence
+# Histograms with buckets of their own (the instrumentator's defaults); the others use the client's defaults.
+BUCKETS = {
+    "ngx_prediction_confidence": CONFIDENCE_BUCKETS,
+    "http_request_duration_highr_seconds": (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5,
+                                            4, 4.5, 5, 7.5, 10, 30, 60),
+    "http_request_duration_seconds": (0.1, 0.5, 1),
+}
 # Values of every label the catalog declares, so each metric is exposed with exactly its catalog labels.
 LABEL_VALUES = {
     "method": ("GET", "POST"),
     "endpoint": ENDPOINTS,
+    "handler": ENDPOINTS,
     "status": ("200",),
     "tier": catalog.TIERS,
     "model_type": MODEL_TYPES,
@@ -110,8 +120,10 @@ class Simulator:
     """One simulated API instance on `host:port`; use as a context manager or call start()/stop()."""
 
     def __init__(self, host: str, port: int, log_file: Path, rate: float = 20.0, flood_series: int = 25_000,
-                 seed: int = 7) -> None:
+                 seed: int = 7, naming: str = catalog.DEFAULT_API_NAMING) -> None:
         self.host, self.port, self.log_file = host, port, log_file
+        self.names = catalog.API_NAMINGS[naming]
+        self.app_metrics = {metric.name: metric for metric in catalog.app_metrics(naming)}
         self.rate = rate  # simulated requests per second
         self.flood_series = flood_series
         self.mode = "healthy"
@@ -123,7 +135,7 @@ class Simulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.registry = CollectorRegistry(auto_describe=True)
-        self.metrics = self._register(catalog.APP_METRICS)
+        self.metrics = self._register(self.app_metrics.values())
         self._flood: bytes | None = None
         self._log = None
         self._init_series()
@@ -141,7 +153,7 @@ class Simulator:
             elif metric.type == "gauge":
                 made[metric.name] = Gauge(name, metric.help, **kwargs)
             elif metric.type == "histogram":
-                buckets = CONFIDENCE_BUCKETS if metric.name == "ngx_prediction_confidence" else Histogram.DEFAULT_BUCKETS
+                buckets = BUCKETS.get(metric.name, Histogram.DEFAULT_BUCKETS)
                 made[metric.name] = Histogram(name, metric.help, buckets=buckets, **kwargs)
             else:
                 raise ValueError(f"{metric.name}: the simulator has no {metric.type} support")
@@ -149,32 +161,38 @@ class Simulator:
 
     def _child(self, name: str, **labels: str):
         metric = self.metrics[name]
-        wanted = next(m for m in catalog.APP_METRICS if m.name == name).labels
+        wanted = self.app_metrics[name].labels
         if set(labels) != set(wanted):
             raise KeyError(f"{name} takes labels {wanted}, got {sorted(labels)}")
         return metric.labels(**labels) if wanted else metric
 
     def _init_series(self) -> None:
         """Create every series at zero, so rates and absent() see them before the first event."""
-        for metric in catalog.APP_METRICS:
+        for metric in self.app_metrics.values():
             if not metric.labels:
                 continue
             for values in itertools.product(*(self._values(metric, label) for label in metric.labels)):
                 labels = dict(zip(metric.labels, values))
-                if "method" in labels and labels["method"] != METHODS.get(labels.get("endpoint"), "POST"):
+                if "method" in labels and labels["method"] != METHODS.get(labels.get(self.names.route_label), "POST"):
                     continue  # each route has one method, as in the API's route table
                 self._child(metric.name, **labels)
         for name in MODEL_NAMES:
             self._child("ngx_model_accuracy", model_name=name).set(BEHAVIOURS["healthy"].accuracy)
         self._child("cache_hit_ratio").set(BEHAVIOURS["healthy"].cache_hit_ratio)
 
-    @staticmethod
-    def _values(metric: catalog.Metric, label: str) -> tuple[str, ...]:
+    def _values(self, metric: catalog.Metric, label: str) -> tuple[str, ...]:
         if metric.name == "ngx_conversations_total" and label == "status":
             return catalog.CONVERSATION_STATUSES
         if metric.name == "ngx_predictions_total" and label == "status":
             return ("success", "error")
+        if metric.name == self.names.requests and label == "status":
+            return ("2xx",) if self.names.status_classes else ("200",)
         return LABEL_VALUES[label]
+
+    def _api_labels(self, name: str, route: str, **values: str) -> dict[str, str]:
+        """The labels of API metric `name` under this naming, the route under its route label."""
+        values = {**values, self.names.route_label: route}
+        return {label: values[label] for label in self.app_metrics[name].labels}
 
     def advance(self, now: float | None = None) -> int:
         """Simulate the requests since the last call; returns how many were simulated."""
@@ -190,7 +208,7 @@ class Simulator:
             behaviour = BEHAVIOURS[self.mode]
             for _ in range(count):
                 self._request(behaviour)
-            self._child("ngx_active_conversations").set(40 + self._random.randint(0, 10))
+            self._child(self.names.active_conversations).set(40 + self._random.randint(0, 10))
             for name in MODEL_NAMES:
                 self._child("ngx_model_accuracy", model_name=name).set(behaviour.accuracy)
             self._child("cache_hit_ratio").set(behaviour.cache_hit_ratio)
@@ -203,8 +221,10 @@ class Simulator:
         failed = rnd.random() < behaviour.error_share
         status = rnd.choice(ERROR_STATUSES) if failed else "200"
         duration = rnd.uniform(*behaviour.latency)
-        self._child("ngx_api_requests_total", method=method, endpoint=endpoint, status=status).inc()
-        self._child("ngx_response_time_seconds", endpoint=endpoint).observe(duration)
+        shown = status[0] + "xx" if self.names.status_classes else status
+        self._child(self.names.requests, **self._api_labels(self.names.requests, endpoint, method=method, status=shown)).inc()
+        for name in dict.fromkeys((self.names.latency, self.names.latency_by_route)):
+            self._child(name, **self._api_labels(name, endpoint, method=method)).observe(duration)
         tier = rnd.choice(catalog.TIERS)
         conversation_id = f"conv-{uuid.UUID(int=rnd.getrandbits(128)).hex[:12]}"
         request_id = uuid.UUID(int=rnd.getrandbits(128)).hex
@@ -344,9 +364,10 @@ if __name__ == "__main__":  # a quick look: python -m tests.live.simulator
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log", type=Path, default=Path("/tmp/ngx-simulator/api.log"))
     parser.add_argument("--mode", choices=MODES, default="healthy")
+    parser.add_argument("--naming", choices=list(catalog.API_NAMINGS), default=catalog.DEFAULT_API_NAMING)
     parser.add_argument("--seconds", type=float, default=300, help="stop after this long")
     options = parser.parse_args()
-    with Simulator(options.host, options.port, options.log) as sim:
+    with Simulator(options.host, options.port, options.log, naming=options.naming) as sim:
         sim.set_mode(options.mode)
         print(f"serving http://{sim.address}/metrics in mode {sim.mode} for {options.seconds:.0f}s")
         time.sleep(options.seconds)
