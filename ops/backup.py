@@ -21,8 +21,10 @@ What is archived, one gzip'd tar per run and target, with a JSON manifest (sha25
   alertmanager  the `silences` and `nflog` files (Alertmanager replaces them atomically).
   grafana       grafana.db, copied online with SQLite's backup API from a read-only connection.
 
-Where (the store): a directory (`--dest`, a volume), or an S3-compatible bucket (`--s3-*`, path-style
-requests signed with AWS Signature V4, multipart uploads streamed in parts of PART_SIZE). Archives are
+Where (the store): a directory (`--dest`, a volume), or an S3-compatible bucket (`--s3-*`, https,
+path-style requests signed with AWS Signature V4, multipart uploads streamed in parts of PART_SIZE,
+16 MiB; S3 refuses parts below 5 MiB but the last). The endpoint's certificate is checked against the
+system's CA store (the image's ca-certificates), or `--s3-ca-file` for a private CA. Archives are
 named <target>/<YYYYmmddTHHMMSSZ>.tar.gz; the manifest is written last, so an archive without one is
 incomplete and never counts. `--keep N` keeps the N newest complete archives of the target and deletes
 everything older, only after a successful run.
@@ -31,6 +33,11 @@ The result of every run goes to a Pushgateway (`--pushgateway`) as
 ngx_backup_{last_success_timestamp_seconds,last_run_success,last_size_bytes,duration_seconds} in
 group job="ngx-backup", target="<target>". A failed run replaces only last_run_success and
 duration_seconds (POST), so the time of the last good backup survives it.
+
+The log (stderr) has one line per event, `<UTC time> backup: <target> <phase>: <message>`, phases in
+order: start, snapshot, upload (S3: every PROGRESS_EVERY parts and at the end, with bytes and MiB/s),
+archive (name, bytes, sha256), prune (kept and deleted), push, done; `error` when the run fails. No
+line holds a credential.
 
     backup.py prometheus   --target prometheus-0 --url https://prometheus:9090 --ca-file CA --user backup \\
                            --password-file FILE --data-dir /prometheus --dest /backups --keep 7 --pushgateway URL
@@ -79,8 +86,12 @@ GRAFANA_DB = "grafana.db"
 # TSDB chunks are compressed already: higher levels would multiply the CPU time of a multi-GB
 # snapshot and shrink it little more.
 GZIP_LEVEL = 1
-# S3 parts: at least 5 MiB (the S3 minimum) and at most 10,000 of them, so 16 MiB parts allow 160 GB.
+# S3 multipart parts: S3 refuses (EntityTooSmall, at completion) any part below 5 MiB but the last,
+# and takes at most 10,000 parts, so 16 MiB parts allow 160 GiB archives. A run holds about two parts
+# in memory (the buffer and the request body): settings/model.py budgets the job's memory for that.
+MIN_PART_SIZE = 5 * 2**20
 PART_SIZE = 16 * 2**20
+PROGRESS_EVERY = 4  # parts between two upload progress lines (64 MiB)
 # A snapshot writes the head block to disk first, which takes a while on a large head.
 SNAPSHOT_TIMEOUT = 600.0
 HTTP_TIMEOUT = 60.0
@@ -100,8 +111,20 @@ class BackupError(Exception):
 
 
 def log(message: str) -> None:
+    """One line on stderr (the job's log). Never given a credential: the messages name files, keys,
+    sizes and URLs without user information, never what a credential file holds."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"{now} backup: {message}", file=sys.stderr, flush=True)
+
+
+def event(target: str, phase: str, message: str) -> None:
+    """A step of a run: `<time> backup: <target> <phase>: <message>`, phases in the order they happen:
+    start, snapshot, upload (S3 only), archive, prune, push, done; error (then push, done) on a failure."""
+    log(f"{target} {phase}: {message}")
+
+
+def mib(size: float) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def stamp(when: float) -> str:
@@ -214,27 +237,50 @@ def sigv4_authorization(method: str, path: str, query: dict[str, str], headers: 
     return f"AWS4-HMAC-SHA256 Credential={credentials.key_id}/{scope},SignedHeaders={signed_headers},Signature={signature}"
 
 
+# What an operator checks for the answers a wrong setting gets (the job's flags come from backup.s3.*).
+S3_HINTS = {
+    "SignatureDoesNotMatch": "the secret access key (backup.s3.secretAccessKey, --s3-secret-access-key-file) "
+                             "does not belong to the key ID, or the region (backup.s3.region, --s3-region) is not the bucket's",
+    "InvalidAccessKeyId": "the access key ID (backup.s3.accessKeyId, --s3-access-key-id-file) is unknown to this endpoint",
+    "AccessDenied": "the key may not do this in the bucket (backup.s3.bucket, --s3-bucket): it needs s3:PutObject, GetObject, "
+                    "ListBucket, DeleteObject and AbortMultipartUpload on it",
+    "NoSuchBucket": "the bucket (backup.s3.bucket, --s3-bucket) does not exist at this endpoint",
+    "AuthorizationHeaderMalformed": "the region (backup.s3.region, --s3-region) is not the bucket's",
+    "RequestTimeTooSkewed": "this machine's clock is off by more than 15 minutes",
+    "EntityTooSmall": "a multipart part was below S3's 5 MiB minimum",
+}
+
+
 class S3Error(BackupError):
     def __init__(self, method: str, key: str, status: int, body: bytes) -> None:
         code = re.search(rb"<Code>([^<]+)</Code>", body)
         reason = code.group(1).decode(errors="replace") if code else body[:200].decode(errors="replace")
-        super().__init__(f"S3 {method} {key or '/'} answered {status}: {reason}")
-        self.status = status
+        hint = S3_HINTS.get(reason)
+        super().__init__(f"S3 {method} {key or '/'} answered {status} {reason}" + (f": {hint}" if hint else ""))
+        self.status, self.code = status, reason
 
 
 class S3Store:
     """Objects <prefix>/<target>/<stamp>.tar.gz and .json in a bucket, path-style."""
 
     def __init__(self, endpoint: str, bucket: str, region: str, prefix: str, credentials: S3Credentials,
-                 ca_file: str | None = None, part_size: int = PART_SIZE, clock: Callable[[], float] = time.time) -> None:
+                 ca_file: str | None = None, part_size: int | None = None, clock: Callable[[], float] = time.time) -> None:
         parsed = urllib.parse.urlsplit(endpoint)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             raise BackupError(f"--s3-endpoint {endpoint!r} is not an http(s) URL")
+        if "@" in parsed.netloc:  # it would be logged and sent as the Host header
+            raise BackupError("--s3-endpoint must not hold user information: give the key in the key files")
+        part_size = part_size or PART_SIZE
+        if part_size < MIN_PART_SIZE:
+            raise BackupError(f"S3 part size {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes")
         self.scheme, self.netloc = parsed.scheme, parsed.netloc
         self.base_path = parsed.path.rstrip("/")
         self.bucket, self.region, self.credentials = bucket, region, credentials
         self.prefix = prefix.strip("/")
+        # Without --s3-ca-file: the system's CA store (the image's ca-certificates; OpenSSL's
+        # SSL_CERT_FILE, which -I leaves alone, can point it elsewhere).
         self.context = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
+        self.trusted = ca_file or "the system's CA store"
         self.part_size, self.clock = part_size, clock
 
     def describe(self) -> str:
@@ -246,20 +292,24 @@ class S3Store:
     def _key(self, target: str, name: str = "") -> str:
         return "/".join(part for part in (self.prefix, target, name) if part)
 
+    def prepare(self, method: str, key: str, query: dict[str, str], body: bytes, headers: dict[str, str] | None,
+                amz_date: str) -> tuple[str, dict[str, str]]:
+        """The request line's target and every header of one signed request (tests check it with botocore)."""
+        path = f"{self.base_path}/{self.bucket}" + (f"/{key}" if key else "")
+        payload = hashlib.sha256(body).hexdigest()
+        signed = {"host": self.netloc, "x-amz-date": amz_date, "x-amz-content-sha256": payload, **(headers or {})}
+        sent = {**signed, "authorization": sigv4_authorization(method, path, query, signed, payload, self.credentials, self.region, amz_date)}
+        if body:
+            sent["content-length"] = str(len(body))
+        return _uri_encode(path, safe="/-_.~") + (f"?{canonical_query(query)}" if query else ""), sent
+
     def request(self, method: str, key: str, query: dict[str, str] | None = None, body: bytes = b"",
                 headers: dict[str, str] | None = None, sink: BinaryIO | None = None) -> tuple[int, dict[str, str], bytes]:
         """One signed request, retried on connection errors and 5xx; raises S3Error on any other failure."""
         query = query or {}
-        path = f"{self.base_path}/{self.bucket}" + (f"/{key}" if key else "")
-        payload = hashlib.sha256(body).hexdigest()
         last: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
-            amz_date = time.strftime(STAMP_FORMAT, time.gmtime(self.clock()))
-            signed = {"host": self.netloc, "x-amz-date": amz_date, "x-amz-content-sha256": payload, **(headers or {})}
-            sent = {**signed, "authorization": sigv4_authorization(method, path, query, signed, payload, self.credentials, self.region, amz_date)}
-            if body:
-                sent["content-length"] = str(len(body))
-            target = _uri_encode(path, safe="/-_.~") + (f"?{canonical_query(query)}" if query else "")
+            target, sent = self.prepare(method, key, query, body, headers, time.strftime(STAMP_FORMAT, time.gmtime(self.clock())))
             connection = (http.client.HTTPSConnection(self.netloc, timeout=300, context=self.context) if self.scheme == "https"
                           else http.client.HTTPConnection(self.netloc, timeout=300))
             try:
@@ -273,6 +323,9 @@ class S3Store:
                 else:
                     data = response.read()
                 result = response.status, {name.lower(): value for name, value in response.getheaders()}, data
+            except ssl.SSLCertVerificationError as error:
+                raise BackupError(f"S3 endpoint {self.scheme}://{self.netloc}: {error.verify_message}: its certificate is not "
+                                  f"trusted by {self.trusted} (an endpoint with a private CA: --s3-ca-file)") from None
             except (OSError, http.client.HTTPException) as error:
                 last = error
             else:
@@ -292,7 +345,7 @@ class S3Store:
 
     @contextlib.contextmanager
     def archive_writer(self, target: str, name: str) -> Iterator[BinaryIO]:
-        upload = MultipartUpload(self, self._key(target, name))
+        upload = MultipartUpload(self, self._key(target, name), target)
         try:
             yield upload
             upload.complete()
@@ -332,19 +385,25 @@ class S3Store:
 
 class MultipartUpload:
     """A file-like sink that uploads what is written in parts, without a local copy. Small objects
-    (below one part) go up in a single PUT when closed."""
+    (below one part) go up in a single PUT when closed. Logs its progress every PROGRESS_EVERY parts."""
 
-    def __init__(self, store: S3Store, key: str) -> None:
-        self.store, self.key = store, key
+    def __init__(self, store: S3Store, key: str, target: str) -> None:
+        self.store, self.key, self.target = store, key, target
         self.buffer = bytearray()
         self.upload_id: str | None = None
         self.parts: list[tuple[int, str]] = []
+        self.sent, self.started = 0, time.monotonic()
+
+    def _rate(self) -> str:
+        return f"{self.sent / 2**20 / max(time.monotonic() - self.started, 1e-3):.1f} MiB/s"
 
     def write(self, data: bytes) -> int:
         self.buffer += data
         while len(self.buffer) >= self.store.part_size:
-            self._send(bytes(self.buffer[: self.store.part_size]))
+            with memoryview(self.buffer) as view:  # one copy of the part, not two
+                part = bytes(view[: self.store.part_size])
             del self.buffer[: self.store.part_size]
+            self._send(part)
         return len(data)
 
     def flush(self) -> None:
@@ -360,14 +419,20 @@ class MultipartUpload:
         number = len(self.parts) + 1
         _, headers, _ = self.store.request("PUT", self.key, query={"partNumber": str(number), "uploadId": self.upload_id}, body=part)
         self.parts.append((number, headers.get("etag", "")))
+        self.sent += len(part)
+        if number % PROGRESS_EVERY == 0:
+            event(self.target, "upload", f"{self.key}: part {number}, {mib(self.sent)} sent, {self._rate()}")
 
     def complete(self) -> None:
         if self.upload_id is None:
             self.store.request("PUT", self.key, body=bytes(self.buffer), headers={"content-type": "application/gzip"})
+            self.sent = len(self.buffer)
+            event(self.target, "upload", f"{self.key}: one PUT, {mib(self.sent)} sent, {self._rate()}")
             return
         if self.buffer:
             self._send(bytes(self.buffer))
             self.buffer.clear()
+        event(self.target, "upload", f"{self.key}: {len(self.parts)} parts, {mib(self.sent)} sent, {self._rate()}; completing")
         document = "".join(f"<Part><PartNumber>{number}</PartNumber><ETag>{etag}</ETag></Part>" for number, etag in self.parts)
         body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
         _, _, answer = self.store.request("POST", self.key, query={"uploadId": self.upload_id}, body=body)
@@ -428,8 +493,13 @@ def tree_members(root: Path) -> list[tuple[Path, str]]:
     return members
 
 
+def content_size(members: list[tuple[Path, str]]) -> int:
+    return sum(path.stat().st_size for path, _ in members if path.is_file())
+
+
 def write_archive(store: Any, target: str, kind: str, members: list[tuple[Path, str]], source: dict, when: float) -> dict:
     name = f"{stamp(when)}.tar.gz"
+    started = time.monotonic()
     with store.archive_writer(target, name) as sink:
         digest = _Digest(sink)
         with gzip.GzipFile(filename="", mode="wb", fileobj=digest, compresslevel=GZIP_LEVEL, mtime=0) as compressed:
@@ -447,7 +517,8 @@ def write_archive(store: Any, target: str, kind: str, members: list[tuple[Path, 
         "sha256": digest.hash.hexdigest(), "size": digest.size, "members": len(members), "source": source,
     }
     store.put_manifest(target, name, manifest)
-    log(f"{target}: wrote {name} ({digest.size} bytes, {len(members)} members) to {store.describe()}")
+    event(target, "archive", f"{name} and its manifest in {store.describe()}: {digest.size} bytes ({mib(digest.size)}), "
+                             f"{len(members)} members, sha256 {manifest['sha256']}, {time.monotonic() - started:.1f} s")
     return manifest
 
 
@@ -472,8 +543,8 @@ def prune(store: Any, target: str, keep: int) -> list[str]:
     doomed = [name for name in names if _OURS.match(name) and name not in keep_names]
     for name in doomed:
         store.delete(target, name)
-    if doomed:
-        log(f"{target}: pruned {len(doomed)} file(s), kept {len(kept)} archive(s)")
+    event(target, "prune", f"kept {len(kept)} (keep {keep}): {', '.join(kept) or 'none'}; "
+                           f"deleted {len(doomed)}: {', '.join(doomed) or 'none'}")
     return doomed
 
 
@@ -518,13 +589,13 @@ def remove_snapshot(data_dir: Path, name: str) -> None:
         shutil.rmtree(path)
 
 
-def remove_stale_snapshots(data_dir: Path) -> list[str]:
+def remove_stale_snapshots(data_dir: Path, target: str) -> list[str]:
     """Snapshots a killed run left behind. The snapshots/ directory belongs to the backup job."""
     folder = data_dir / "snapshots"
     stale = sorted(entry.name for entry in folder.iterdir() if SNAPSHOT_NAME.match(entry.name)) if folder.is_dir() else []
     for name in stale:
         remove_snapshot(data_dir, name)
-        log(f"removed a snapshot left by an earlier run: {name}")
+        event(target, "snapshot", f"removed {name}, left in {folder} by an earlier run")
     return stale
 
 
@@ -532,14 +603,16 @@ def backup_prometheus(args: argparse.Namespace, store: Any, when: float) -> dict
     data_dir = Path(args.data_dir)
     if not (data_dir / "wal").is_dir() and not (data_dir / "snapshots").is_dir():
         raise BackupError(f"{data_dir} is not a Prometheus data directory (no wal/): mount the replica's data volume there")
-    remove_stale_snapshots(data_dir)
+    remove_stale_snapshots(data_dir, args.target)
     name = take_snapshot(args.url, args.user, args.password_file, args.ca_file)
     try:
         snapshot = data_dir / "snapshots" / name
         if not snapshot.is_dir():
             raise BackupError(f"Prometheus at {args.url} made snapshot {name}, but {snapshot} does not exist: "
                               "--data-dir must be the data volume of that same replica")
-        return write_archive(store, args.target, "prometheus", tree_members(snapshot), {"snapshot": name, "url": args.url}, when)
+        members = tree_members(snapshot)
+        event(args.target, "snapshot", f"Prometheus at {args.url} made {name}: {len(members)} entries, {content_size(members)} bytes")
+        return write_archive(store, args.target, "prometheus", members, {"snapshot": name, "url": args.url}, when)
     finally:
         remove_snapshot(data_dir, name)
 
@@ -549,6 +622,7 @@ def backup_alertmanager(args: argparse.Namespace, store: Any, when: float) -> di
     present = [(data_dir / name, name) for name in ALERTMANAGER_FILES if (data_dir / name).is_file()]
     if not present:
         raise BackupError(f"neither {' nor '.join(ALERTMANAGER_FILES)} is in {data_dir}: is it Alertmanager's --storage.path?")
+    event(args.target, "snapshot", f"{', '.join(name for _, name in present)} in {data_dir}: {content_size(present)} bytes")
     return write_archive(store, args.target, "alertmanager", present, {"files": [name for _, name in present]}, when)
 
 
@@ -578,6 +652,7 @@ def backup_grafana(args: argparse.Namespace, store: Any, when: float) -> dict:
     try:
         copy = scratch / GRAFANA_DB
         copy_sqlite(source, copy)
+        event(args.target, "snapshot", f"online copy of {source}: {copy.stat().st_size} bytes, integrity check ok")
         return write_archive(store, args.target, "grafana", [(copy, GRAFANA_DB)], {"file": GRAFANA_DB}, when)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -631,7 +706,13 @@ def push(pushgateway: str, target: str, values: dict[str, float], replace: bool,
             connection.close()
         if attempt < ATTEMPTS:
             time.sleep(attempt)
-    raise BackupError(f"cannot push to {pushgateway}: {last}")
+    raise BackupError(f"cannot push to {public_url(pushgateway)}: {last}")
+
+
+def public_url(url: str) -> str:
+    """`url` without user information, for the log."""
+    parsed = urllib.parse.urlsplit(url)
+    return parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
 
 
 def run_backup(args: argparse.Namespace) -> int:
@@ -639,20 +720,26 @@ def run_backup(args: argparse.Namespace) -> int:
     manifest: dict | None = None
     try:
         store = make_store(args)
+        event(args.target, "start", f"{args.kind} backup of {args.data_dir} to {store.describe()}")
         manifest = BACKUPS[args.kind](args, store, started)
         prune(store, args.target, args.keep)
     except Exception as error:  # noqa: BLE001 - every failure must still be reported as one
-        log(f"{args.target}: FAILED: {error}")
+        event(args.target, "error", str(error))
     finished = time.time()
     success = manifest is not None
+    status = EXIT_OK if success else EXIT_FAILED
     if args.pushgateway:
         values = result_metrics(success, finished, finished - started, manifest["size"] if manifest else None)
         try:
             push(args.pushgateway, args.target, values, replace=success)
+            event(args.target, "push", f"{'success' if success else 'failure'} ({', '.join(values)}) to {public_url(args.pushgateway)}")
         except BackupError as error:
-            log(f"{args.target}: the result was not reported: {error}")
-            return EXIT_UNREPORTED if success else EXIT_FAILED
-    return EXIT_OK if success else EXIT_FAILED
+            event(args.target, "push", f"FAILED, the result was not reported: {error}")
+            status = EXIT_UNREPORTED if success else EXIT_FAILED
+    else:
+        event(args.target, "push", "skipped: no --pushgateway")
+    event(args.target, "done", f"{'ok' if success else 'FAILED'} in {time.time() - started:.1f} s, exit status {status}")
+    return status
 
 
 # --- restore --------------------------------------------------------------------------------------------

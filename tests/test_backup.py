@@ -1,6 +1,6 @@
 """ops/backup.py, the program the backup jobs run: archives and manifests, pruning, what it pushes,
-restores that refuse to damage anything, the S3 signer against AWS's published examples, and uploads
-to a local S3 stub that checks every signature it receives.
+what it logs, and restores that refuse to damage anything. The S3 client (signatures, a real S3
+protocol endpoint behind TLS) is tested in tests/test_backup_s3.py.
 
 The program runs in the stack exactly as tested here: renderers/backup.py delivers this file unchanged.
 Live Prometheus and Alertmanager round trips are in tests/live/test_restore.py.
@@ -8,60 +8,36 @@ Live Prometheus and Alertmanager round trips are in tests/live/test_restore.py.
 from __future__ import annotations
 
 import ast
-import base64
 import gzip
 import hashlib
 import io
 import json
-import random
 import re
 import sqlite3
 import sys
 import tarfile
-import urllib.parse
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from ops import backup as program
 from policy.policies.credentials import credential_shapes
 from renderers.backup import render_backup_program
-from tests.http_stub import Recorded, StubServer
-from tests.s3_stub import BUCKET, KEY_ID, KEY_MATERIAL, REGION, S3Stub
+from tests.backup_fakes import WHEN, archive_files, fake_prometheus, fake_snapshot, grafana_db, phases, prometheus_args, pushed, recording_pushgateway
 
 STAMP = re.compile(r"^\d{8}T\d{6}Z\.tar\.gz$")
-WHEN = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
-
-# --- local servers: a recording Pushgateway, a fake Prometheus snapshot API, an S3 stub --------------
 
 @pytest.fixture
 def pushgateway():
-    server = StubServer(lambda request: (200, {}, b""))
-    yield server
-    server.close()
+    with recording_pushgateway() as server:
+        yield server
 
 
 @pytest.fixture
-def s3():
-    stub = S3Stub()
-    server = StubServer(stub.respond)
-    stub.server = server
-    yield stub
-    server.close()
-    assert not stub.rejected, stub.rejected
-
-
-def s3_store(stub: S3Stub, part_size: int = program.PART_SIZE) -> program.S3Store:
-    return program.S3Store(stub.server.url, BUCKET, REGION, "dev", program.S3Credentials(KEY_ID, KEY_MATERIAL), part_size=part_size)
-
-
-def s3_args(stub: S3Stub, tmp_path: Path) -> list[str]:
-    (tmp_path / "key-id").write_text(KEY_ID + "\n")
-    (tmp_path / "key").write_text(KEY_MATERIAL + "\n")
-    return [f"--s3-endpoint={stub.server.url}", f"--s3-bucket={BUCKET}", f"--s3-region={REGION}", "--s3-prefix=dev",
-            f"--s3-access-key-id-file={tmp_path / 'key-id'}", f"--s3-secret-access-key-file={tmp_path / 'key'}"]
+def prometheus(tmp_path):
+    with fake_prometheus(tmp_path) as fake:
+        yield fake
 
 
 # --- the program as delivered ------------------------------------------------------------------------
@@ -84,20 +60,6 @@ def test_the_program_text_has_nothing_shaped_like_a_credential():
 
 
 # --- archives, manifests, pruning -----------------------------------------------------------------------
-
-def fake_snapshot(root: Path) -> dict[str, bytes]:
-    files = {"01HBLOCKA/meta.json": b'{"ulid":"01HBLOCKA"}', "01HBLOCKA/index": bytes(range(256)) * 40,
-             "01HBLOCKA/chunks/000001": b"\x00\x01chunk" * 1000, "01HBLOCKB/meta.json": b"{}"}
-    for name, content in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(content)
-    return files
-
-
-def archive_files(archive: Path) -> dict[str, bytes]:
-    with tarfile.open(archive, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
 
 def test_an_archive_holds_the_tree_and_its_manifest_describes_it(tmp_path):
     source = tmp_path / "snapshot"
@@ -168,11 +130,6 @@ def test_a_failed_run_prunes_nothing_and_reports_failure(tmp_path, pushgateway):
 
 # --- what is pushed ---------------------------------------------------------------------------------------
 
-def pushed(request: Recorded) -> dict[str, float]:
-    families = text_string_to_metric_families(request.body.decode())
-    return {sample.name: sample.value for family in families for sample in family.samples}
-
-
 def test_a_successful_run_replaces_the_targets_group_with_all_four_metrics(tmp_path, pushgateway):
     data = tmp_path / "alertmanager"
     data.mkdir()
@@ -227,42 +184,14 @@ def test_a_backup_that_cannot_report_exits_3_so_the_job_is_not_retried(tmp_path,
 
 # --- Prometheus: the snapshot API and the snapshot directory ---------------------------------------------
 
-@pytest.fixture
-def prometheus(tmp_path):
-    """A fake Prometheus whose snapshot API creates a snapshot directory like the real one."""
-    data = tmp_path / "prometheus"
-    (data / "wal").mkdir(parents=True)
-    state = {"names": []}
-
-    def respond(request: Recorded):
-        expected = "Basic " + base64.b64encode(b"backup:pw-backup").decode()
-        if request.headers.get("authorization") != expected:
-            return 401, {}, b"Unauthorized"
-        if (request.method, request.path) != ("POST", "/api/v1/admin/tsdb/snapshot?skip_head=false"):
-            return 404, {}, b""
-        name = f"20260101T000000Z-{len(state['names']):016x}"
-        state["names"].append(name)
-        fake_snapshot(data / "snapshots" / name)
-        return 200, {"Content-Type": "application/json"}, json.dumps({"status": "success", "data": {"name": name}}).encode()
-
-    server = StubServer(respond)
-    (tmp_path / "pw").write_text("pw-backup\n")
-    yield server, data, state
-    server.close()
-
-
-def prometheus_args(server: StubServer, data: Path, tmp_path: Path, *extra: str) -> list[str]:
-    return ["prometheus", "--target=prometheus-0", f"--url={server.url}", "--user=backup", f"--password-file={tmp_path / 'pw'}",
-            f"--data-dir={data}", *extra]
-
-
-def test_prometheus_snapshot_is_archived_then_removed_from_the_data_volume(tmp_path, prometheus):
+def test_prometheus_snapshot_is_archived_then_removed_from_the_data_volume(tmp_path, prometheus, capsys):
     server, data, state = prometheus
     (data / "snapshots" / "kept-by-hand").mkdir(parents=True)  # not a snapshot name: never touched
     stale = data / "snapshots" / "20250101T000000Z-00000000000000aa"
     fake_snapshot(stale)  # left by a killed run
     status = program.main(prometheus_args(server, data, tmp_path, f"--dest={tmp_path / 'b'}"))
     assert status == program.EXIT_OK
+    assert f"prometheus-0 snapshot: removed {stale.name}, left in {data / 'snapshots'} by an earlier run" in capsys.readouterr().err
     (name,) = state["names"]
     archive = next((tmp_path / "b" / "prometheus-0").glob("*.tar.gz"))
     assert archive_files(archive) == fake_snapshot(tmp_path / "expected")
@@ -288,6 +217,34 @@ def test_a_data_volume_of_another_replica_is_detected(tmp_path, prometheus):
                                   program.DirectoryStore(tmp_path / "b"), WHEN)
 
 
+def test_a_run_logs_each_phase_in_order_and_no_credential(tmp_path, prometheus, pushgateway, capsys):
+    server, data, _ = prometheus
+    make_archives(tmp_path / "b" / "prometheus-0", ["20250101T030000Z", "20250102T030000Z"])
+    capsys.readouterr()
+    status = program.main(prometheus_args(server, data, tmp_path, f"--dest={tmp_path / 'b'}", "--keep=2", f"--pushgateway={pushgateway.url}"))
+    log = capsys.readouterr().err
+    assert status == program.EXIT_OK
+    assert phases(log) == ["start", "snapshot", "archive", "prune", "push", "done"], log
+    lines = {phase: next(line for line in log.splitlines() if f" {phase}: " in line) for phase in ("snapshot", "archive", "prune", "push")}
+    size = json.loads(next((tmp_path / "b" / "prometheus-0").glob("2026*.json")).read_text())["size"]
+    assert "entries" in lines["snapshot"] and f"{size} bytes" in lines["archive"]
+    assert "kept 2 (keep 2): 20250102T030000Z.tar.gz, 2026" in lines["prune"] and "deleted 2: 20250101T030000Z.json, 20250101T030000Z.tar.gz" in lines["prune"]
+    assert f"success (ngx_backup_last_run_success, ngx_backup_duration_seconds, ngx_backup_last_success_timestamp_seconds, " \
+           f"ngx_backup_last_size_bytes) to {pushgateway.url}" in lines["push"]
+    assert "pw-backup" not in log and "Basic " not in log
+
+
+def test_a_failed_run_logs_the_error_then_the_push_of_the_failure(tmp_path, prometheus, pushgateway, capsys):
+    server, data, _ = prometheus
+    (tmp_path / "pw").write_text("wrong-password\n")
+    capsys.readouterr()
+    status = program.main(prometheus_args(server, data, tmp_path, f"--dest={tmp_path / 'b'}", f"--pushgateway={pushgateway.url}"))
+    log = capsys.readouterr().err
+    assert status == program.EXIT_FAILED
+    assert phases(log) == ["start", "error", "push", "done"], log
+    assert "answered 401 to the snapshot request" in log and "FAILED in" in log and "wrong-password" not in log
+
+
 def test_only_snapshot_names_are_ever_removed(tmp_path):
     with pytest.raises(program.BackupError, match="not a snapshot name"):
         program.remove_snapshot(tmp_path, "../wal")
@@ -299,16 +256,6 @@ def test_only_snapshot_names_are_ever_removed(tmp_path):
 
 
 # --- Grafana ------------------------------------------------------------------------------------------------
-
-def grafana_db(path: Path, rows: int = 500) -> list[tuple]:
-    connection = sqlite3.connect(path)
-    connection.execute("CREATE TABLE dashboard (id INTEGER PRIMARY KEY, uid TEXT, data TEXT)")
-    connection.executemany("INSERT INTO dashboard (uid, data) VALUES (?, ?)", [(f"uid-{i}", "x" * (i % 97)) for i in range(rows)])
-    connection.commit()
-    content = connection.execute("SELECT * FROM dashboard ORDER BY id").fetchall()
-    connection.close()
-    return content
-
 
 def test_grafana_database_is_copied_online_and_restored_row_for_row(tmp_path):
     data = tmp_path / "grafana"
@@ -414,131 +361,3 @@ def test_restore_refuses_members_that_would_escape_or_link(tmp_path, member):
     with pytest.raises(program.BackupError, match="outside the target|neither a file nor a directory"):
         program.restore(archive, tmp_path / "into")
     assert not (tmp_path / "into").exists() and not (tmp_path / "escape").exists()
-
-
-# --- S3: Signature V4 and the bucket ----------------------------------------------------------------------
-
-# The worked examples of "Authenticating Requests: Using the Authorization Header (AWS Signature
-# Version 4)" in the Amazon S3 API reference: bucket examplebucket, 24 May 2013, the documentation key pair.
-AWS_EXAMPLE = program.S3Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
-AWS_HEADERS = {"Host": "examplebucket.s3.amazonaws.com", "x-amz-date": "20130524T000000Z"}
-AWS_VECTORS = [
-    pytest.param("GET", "/test.txt", {}, {"Range": "bytes=0-9"}, b"", "host;range;x-amz-content-sha256;x-amz-date",
-                 "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", id="GET Object"),
-    pytest.param("PUT", "/test$file.text", {}, {"Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"},
-                 b"Welcome to Amazon S3.", "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
-                 "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd", id="PUT Object"),
-    pytest.param("GET", "/", {"lifecycle": ""}, {}, b"", "host;x-amz-content-sha256;x-amz-date",
-                 "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543", id="GET Bucket Lifecycle"),
-    pytest.param("GET", "/", {"max-keys": "2", "prefix": "J"}, {}, b"", "host;x-amz-content-sha256;x-amz-date",
-                 "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7", id="Get Bucket (List Objects)"),
-]
-
-
-@pytest.mark.parametrize("method,path,query,headers,body,signed,signature", AWS_VECTORS)
-def test_the_signer_reproduces_the_aws_s3_examples(method, path, query, headers, body, signed, signature):
-    payload = hashlib.sha256(body).hexdigest()
-    header = program.sigv4_authorization(method, path, query, {**AWS_HEADERS, **headers, "x-amz-content-sha256": payload},
-                                         payload, AWS_EXAMPLE, "us-east-1", "20130524T000000Z")
-    assert header == (f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
-                      f"SignedHeaders={signed},Signature={signature}")
-
-
-def test_a_different_key_region_or_body_changes_the_signature():
-    payload = program.EMPTY_SHA256
-    headers = {**AWS_HEADERS, "x-amz-content-sha256": payload}
-    base = program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, AWS_EXAMPLE, "us-east-1", "20130524T000000Z")
-    others = {
-        program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, program.S3Credentials(AWS_EXAMPLE.key_id, "other"), "us-east-1", "20130524T000000Z"),
-        program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, AWS_EXAMPLE, "eu-west-1", "20130524T000000Z"),
-        program.sigv4_authorization("GET", "/test.txt", {}, headers, hashlib.sha256(b"x").hexdigest(), AWS_EXAMPLE, "us-east-1", "20130524T000000Z"),
-    }
-    assert base not in others and len(others) == 3
-
-
-def test_a_backup_goes_to_the_bucket_in_one_signed_put_with_its_manifest(tmp_path, s3, pushgateway):
-    data = tmp_path / "alertmanager"
-    data.mkdir()
-    (data / "silences").write_bytes(b"silences-bytes")
-    status = program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", f"--pushgateway={pushgateway.url}",
-                           *s3_args(s3, tmp_path)])
-    assert status == program.EXIT_OK, s3.rejected
-    (archive_key,) = [key for key in s3.objects if key.endswith(".tar.gz")]
-    assert re.fullmatch(r"dev/alertmanager-0/\d{8}T\d{6}Z\.tar\.gz", archive_key)
-    manifest = json.loads(s3.objects[archive_key.replace(".tar.gz", ".json")])
-    assert manifest["sha256"] == hashlib.sha256(s3.objects[archive_key]).hexdigest()
-    methods = [(r.method, urllib.parse.urlsplit(r.path).path) for r in s3.server.requests]
-    assert methods[:2] == [("PUT", f"/{BUCKET}/{archive_key}"), ("PUT", f"/{BUCKET}/{archive_key.replace('.tar.gz', '.json')}")]
-    for request in s3.server.requests:
-        assert request.headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY_ID}/")
-        assert KEY_MATERIAL not in repr(request)
-    assert pushed(pushgateway.requests[0])["ngx_backup_last_size_bytes"] == manifest["size"]
-
-
-def test_a_large_archive_is_streamed_in_parts_and_reassembled(tmp_path, s3):
-    data = tmp_path / "snapshot"
-    data.mkdir()
-    (data / "chunks").write_bytes(random.Random(7).randbytes(1_300_000))  # incompressible, like TSDB chunks
-    store = s3_store(s3, part_size=256 * 1024)
-    manifest = program.write_archive(store, "prometheus-0", "prometheus", program.tree_members(data), {}, WHEN)
-    key = f"dev/prometheus-0/{manifest['archive']}"
-    assert hashlib.sha256(s3.objects[key]).hexdigest() == manifest["sha256"]
-    parts = [r for r in s3.server.requests if r.method == "PUT" and "partNumber=" in r.path]
-    assert len(parts) == -(-manifest["size"] // (256 * 1024)) >= 5
-    assert all(len(part.body) == 256 * 1024 for part in parts[:-1])
-    assert archive_files_bytes(s3.objects[key]) == {"chunks": (data / "chunks").read_bytes()}
-    assert not s3.uploads, "every multipart upload is completed or aborted"
-
-
-def archive_files_bytes(blob: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
-def test_a_failed_upload_is_aborted_and_leaves_no_manifest(tmp_path, s3):
-    data = tmp_path / "snapshot"
-    data.mkdir()
-    (data / "chunks").write_bytes(random.Random(7).randbytes(1_300_000))
-    store = s3_store(s3, part_size=256 * 1024)
-    members = program.tree_members(data) + [(data / "vanished", "vanished")]
-    with pytest.raises(FileNotFoundError):
-        program.write_archive(store, "prometheus-0", "prometheus", members, {}, WHEN)
-    assert s3.objects == {} and s3.uploads == {}
-    assert any(r.method == "DELETE" and "uploadId=" in r.path for r in s3.server.requests)
-
-
-def test_pruning_the_bucket_follows_every_listing_page(tmp_path, s3):
-    for day in range(1, 6):
-        for suffix in (".tar.gz", ".json"):
-            s3.objects[f"dev/grafana-0/202601{day:02d}T030000Z{suffix}"] = b"x"
-    s3.objects["dev/grafana-0/20260106T030000Z.tar.gz"] = b"no manifest"
-    s3.objects["dev/prometheus-0/20260101T030000Z.tar.gz"] = b"another target"
-    removed = program.prune(s3_store(s3), "grafana-0", keep=2)
-    assert sorted(key for key in s3.objects if key.startswith("dev/grafana-0/")) == [
-        "dev/grafana-0/20260104T030000Z.json", "dev/grafana-0/20260104T030000Z.tar.gz",
-        "dev/grafana-0/20260105T030000Z.json", "dev/grafana-0/20260105T030000Z.tar.gz"]
-    assert "dev/prometheus-0/20260101T030000Z.tar.gz" in s3.objects and len(removed) == 7
-
-
-def test_an_archive_is_fetched_from_the_bucket_and_restored(tmp_path, s3):
-    data = tmp_path / "grafana"
-    data.mkdir()
-    rows = grafana_db(data / "grafana.db")
-    assert program.main(["grafana", "--target=grafana-0", f"--data-dir={data}", *s3_args(s3, tmp_path)]) == program.EXIT_OK
-    assert program.main(["fetch", "--target=grafana-0", f"--to={tmp_path / 'fetched'}", *s3_args(s3, tmp_path)]) == program.EXIT_OK
-    (archive,) = (tmp_path / "fetched").glob("*.tar.gz")
-    program.restore(archive, tmp_path / "restored")
-    copy = sqlite3.connect(tmp_path / "restored" / "grafana.db")
-    assert copy.execute("SELECT * FROM dashboard ORDER BY id").fetchall() == rows
-    copy.close()
-
-
-def test_a_refused_signature_fails_the_run(tmp_path, s3):
-    data = tmp_path / "alertmanager"
-    data.mkdir()
-    (data / "nflog").write_bytes(b"n")
-    args = s3_args(s3, tmp_path)
-    (tmp_path / "key").write_text("not-the-key\n")
-    assert program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", *args]) == program.EXIT_FAILED
-    assert s3.objects == {}
-    s3.rejected.clear()  # expected here; the fixture fails on any other refusal

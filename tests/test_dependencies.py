@@ -30,7 +30,7 @@ LOCKS = {
     "requirements-checkov.in": "requirements-checkov.txt",
     "policy/requirements.in": "policy/requirements.txt",
 }
-PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[A-Za-z0-9,._-]+\])?==(\S+)$")  # extras allowed: moto[s3]
 ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
