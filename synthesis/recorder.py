@@ -25,6 +25,22 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
 
 
+def integral(value: Any) -> Any:
+    """Inputs with whole-number floats as ints (3.0 -> 3, 0.5 stays 0.5), secret markers kept.
+
+    Pulumi carries every number as a protobuf double, so the mocks see `replicas: 3.0` and
+    `port: 9090.0` where the program wrote ints; written as floats they read as a change of type in
+    manifests and diffs, and Kubernetes declares these fields int32. A float with no fraction means
+    the same number as the int, so nothing the program wrote as a float changes meaning."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral(item) for item in value]
+    return value
+
+
 def _stable(name: str, length: int = 32) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:length]
 
@@ -88,10 +104,11 @@ class Recorder(Mocks):
     def new_resource(self, args: MockResourceArgs):
         key = (args.typ, args.name)
         parent, options = self._options.get(key, (None, {}))
-        self.resources[key] = Recorded(args.typ, args.name, dict(args.inputs), parent, bool(args.custom), options)
+        inputs = integral(dict(args.inputs))
+        self.resources[key] = Recorded(args.typ, args.name, inputs, parent, bool(args.custom), options)
         self.order.append(key)
-        computed = _COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, args.inputs)
-        return f"{args.name}_id", {**args.inputs, **computed}
+        computed = _COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, inputs)
+        return f"{args.name}_id", {**inputs, **computed}
 
     def call(self, args: MockCallArgs):
         return {}, None
