@@ -182,13 +182,13 @@ def host_port_list(value: object, key: str) -> tuple[str, ...]:
 
 
 def cidr(value: object, key: str) -> str:
-    """An IPv4 CIDR such as 10.96.0.1/32 (the whole internet, 0.0.0.0/0, is refused)."""
+    """An IPv4 CIDR such as 10.0.0.11/32 (the whole internet, 0.0.0.0/0, is refused)."""
     raw = text(value, key)
     address, sep, bits = raw.partition("/")
     if not sep or not _IPV4_RE.match(address) or not bits.isdigit() or not 0 <= int(bits) <= 32:
-        raise SettingsError(key, f"{value!r} is not an IPv4 CIDR; write it like 10.96.0.1/32")
+        raise SettingsError(key, f"{value!r} is not an IPv4 CIDR; write it like 10.0.0.11/32")
     if int(bits) == 0:
-        raise SettingsError(key, f"{value!r} allows every address; name the API server's address, e.g. 10.96.0.1/32")
+        raise SettingsError(key, f"{value!r} allows every address; name the API server's endpoint address, e.g. 10.0.0.11/32")
     return raw
 
 
