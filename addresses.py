@@ -1,11 +1,21 @@
 """Host names services use for each other: container names on Docker, cluster DNS on Kubernetes."""
 from __future__ import annotations
 
+import catalog
 from settings import Settings
 from topology import ALERTMANAGER, PROMETHEUS, PROXY, SERVICES
 
 # Services that run one pod per node on Kubernetes; Prometheus discovers them instead of listing them.
 DAEMONS = ("node-exporter", "alloy")
+
+
+def discovered_jobs(settings: Settings) -> tuple[str, ...]:
+    """Scrape jobs whose targets Prometheus finds through the Kubernetes API, so they can vanish when
+    discovery fails: the NGX API (its Service's endpoints) and the DaemonSets. None on Docker, where
+    every target is listed and `up` exists for as long as the job is configured."""
+    if settings.platform != "kubernetes":
+        return ()
+    return (catalog.JOB_API, *(SERVICES[daemon].job for daemon in DAEMONS))
 
 
 def replicas(settings: Settings, service: str) -> int:

@@ -37,7 +37,8 @@ def _blocks() -> dict[Path, dict[str, str]]:
     return {
         README: {"topology": f"```mermaid\n{topology.mermaid()}\n```"},
         CONFIGURATION: {"config keys": config_table_markdown()},
-        ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks)},
+        ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks,
+                                                also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod")))},
         DASHBOARDS: {"dashboards": panel_table_markdown()},
     }
 

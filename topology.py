@@ -118,6 +118,8 @@ EGRESS: tuple[Egress, ...] = (
     Egress(PROMETHEUS, "app", (), "scrapes the NGX API"),
     Egress(ALLOY, "app", (), "reads the application's logs"),
     Egress(REDIS_EXPORTER, "app", (), "connects to the application's Redis"),
+    # The API server's endpoints (not its Service VIP), on their own ports; these two ports apply to the
+    # kubernetes.apiServerCidr override only (components/kubernetes/api_server.py).
     Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API"),
     # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
     # switching to s3 needs no policy change; with target pvc the job opens no such connection.

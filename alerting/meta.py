@@ -2,9 +2,13 @@
 
 Watchdog proves the whole path (rules -> Alertmanager -> heartbeat) end to end; the rest name the link
 that broke. Jobs with a dedicated "down" alert are left out of TargetDown so one outage notifies once.
+TargetDown sees only targets that exist; a job whose targets come from Kubernetes discovery can lose
+all of them (API server unreachable, RBAC or NetworkPolicy denying it, no pod matching), which only
+`absent(up)` sees: the dedicated down alerts do that for their job, TargetsMissing for the others.
 """
 from __future__ import annotations
 
+import addresses
 import backup_plan
 import catalog
 from catalog import JOB_ALERTMANAGER, JOB_API, JOB_BACKUP, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
@@ -15,6 +19,9 @@ from settings.validators import prometheus_size_bytes
 
 # Notification error share (0-1) above which sending or notifying counts as failing, not as a blip.
 NOTIFICATION_ERROR_RATIO = 0.01
+# Jobs with an alert of their own (down_alert: APIDown, LokiDown, GrafanaDown), which also fires when
+# the job has no target at all.
+DEDICATED_DOWN_JOBS = (JOB_API, JOB_LOKI, JOB_GRAFANA)
 
 
 def _prom(series: str) -> str:
@@ -46,7 +53,7 @@ def watchdog() -> Alert:
 
 
 def target_down(settings: Settings) -> Alert:
-    dedicated = "|".join((JOB_API, JOB_LOKI, JOB_GRAFANA))  # APIDown, LokiDown, GrafanaDown
+    dedicated = "|".join(DEDICATED_DOWN_JOBS)
     return Alert(
         "TargetDown",
         f'{catalog.metric("up")}{{job!~"{dedicated}"}} == 0',
@@ -55,6 +62,26 @@ def target_down(settings: Settings) -> Alert:
         "A scrape target of the stack is down.",
         "Target {{ $labels.instance }} of job {{ $labels.job }} fails its scrapes (up = {{ $value }}).",
     )
+
+
+def targets_missing(settings: Settings) -> tuple[Alert, ...]:
+    """One alert per discovered job without a dedicated one; none on Docker, where no job is discovered
+    (a listed target never disappears from `up`: TargetDown covers it)."""
+    jobs = [job for job in addresses.discovered_jobs(settings) if job not in DEDICATED_DOWN_JOBS]
+    if not jobs:
+        return ()
+    for_ = settings.alerting.thresholds.target_down_for
+    return (Alert(
+        "TargetsMissing",
+        # absent() of a selector with only equality matchers keeps them: each firing alert names its job.
+        " or ".join(f"absent({selector('up', job)})" for job in jobs),
+        # As long as TargetDown waits: a DaemonSet rollout replaces pods one at a time, so a job is never
+        # empty for long unless discovery itself is broken.
+        for_, "warning", "meta",
+        "Kubernetes discovery finds no target of a scrape job, so its metrics, and alerts on them, are gone.",
+        "Prometheus has found no {{ $labels.job }} target for more than " + for_ + " (absent(up) = {{ $value }}): "
+        "it cannot reach or read the Kubernetes API, or no pod matches.",
+    ),)
 
 
 def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
@@ -223,6 +250,7 @@ def groups(settings: Settings) -> tuple[RuleGroup, ...]:
         # Warning, not critical: logs and dashboards are lost, alerting is not.
         down_alert("LokiDown", JOB_LOKI, down_for, "warning", "meta", "Loki is down: application logs are not stored or searchable."),
         down_alert("GrafanaDown", JOB_GRAFANA, down_for, "warning", "meta", "Grafana is down: dashboards are unavailable."),
+        *targets_missing(settings),
         *prometheus_alerts(settings),
         *alertmanager_alerts(settings),
         *backup_alerts(settings),

@@ -49,7 +49,7 @@ def _job(settings: Settings, name: str, **fields: Any) -> dict[str, Any]:
 
 def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
     port = service.port(service.metrics_port).number
-    if settings.platform == "kubernetes" and service.name in addresses.DAEMONS:
+    if service.job in addresses.discovered_jobs(settings):
         return _job(settings, service.job, **_pod_discovery(settings, service, port))
     hosts = addresses.replica_hosts(settings, service.name)
     fields: dict[str, Any] = {}
@@ -78,7 +78,7 @@ def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str,
 def _api_job(settings: Settings) -> dict[str, Any]:
     app = settings.app
     common = {"metrics_path": app.metrics_path, "scheme": app.scheme}
-    if settings.platform == "docker":
+    if catalog.JOB_API not in addresses.discovered_jobs(settings):
         return _job(settings, catalog.JOB_API, **common, static_configs=[{"targets": list(app.targets)}])
     return _job(
         settings,

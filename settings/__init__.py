@@ -116,8 +116,6 @@ def _check_consistency(s: Settings) -> None:
         for key, replicas in (("prometheus.replicas", prom.replicas), ("alertmanager.replicas", s.alertmanager.replicas)):
             if replicas != 1:
                 raise SettingsError(key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability")
-    if s.platform == "kubernetes" and s.kubernetes.api_server_cidr is None:
-        raise SettingsError("kubernetes.apiServerCidr", "is required on Kubernetes: Prometheus may reach only the API server; set it to its address, e.g. `pulumi config set --path kubernetes.apiServerCidr 10.96.0.1/32` (see `kubectl get endpoints kubernetes -n default`)")
     if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
         raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")
     _check_backup(s)

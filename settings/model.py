@@ -236,7 +236,7 @@ class KubernetesSettings:
     cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
     tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
-    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "CIDR (IPv4 or IPv6, no host bits set) of the Kubernetes API server that Prometheus may reach for service discovery (`kubectl get endpoints kubernetes -n default`); required on Kubernetes.", None)
+    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "Override: the one address block (IPv4 or IPv6 CIDR, no host bits set) of the API server's endpoints that Prometheus may reach for service discovery, on ports 443 and 6443; unset (the default) means the addresses and ports of the EndpointSlice `kubernetes` in namespace `default`, read at deploy time. Never the Service's ClusterIP (10.96.0.1): policies see the endpoint it is translated to.", None)
     ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")
 
 

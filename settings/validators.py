@@ -213,9 +213,9 @@ def cidr(value: object, key: str) -> str:
     except ValueError:
         network = written = None
     if not sep or network is None or "%" in raw:
-        raise SettingsError(key, f"{value!r} is not a CIDR; write an address without leading zeros and a prefix length, like 10.96.0.1/32 or fd00::1/128")
+        raise SettingsError(key, f"{value!r} is not a CIDR; write an address without leading zeros and a prefix length, like 10.0.0.11/32 or fd00::11/128")
     if network.prefixlen == 0:
-        raise SettingsError(key, f"{value!r} allows every address; name the API server's address, e.g. 10.96.0.1/32")
+        raise SettingsError(key, f"{value!r} allows every address; name the API server's endpoint address, e.g. 10.0.0.11/32 (not the Service's ClusterIP)")
     if written != network.network_address:
         raise SettingsError(key, f"{value!r} has host bits set; write the network {network.with_prefixlen}, or {written}/{network.max_prefixlen} for that one address")
     return network.with_prefixlen

@@ -97,7 +97,7 @@ def normalise(value: Any, key: str | None = None) -> Any:
     if isinstance(value, str):
         return _normalise_string(value, key)
     if isinstance(value, float) and value.is_integer():
-        return int(value)  # the mocks see every number as a float; 3.0 and 3 are the same input
+        return int(value)  # 3.0 and 3 are the same input (renderings from before synth wrote ints had 3.0)
     return value
 
 

@@ -25,6 +25,22 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG_KEY) == SECRET_SIG
 
 
+def integral(value: Any) -> Any:
+    """Inputs with whole-number floats as ints (3.0 -> 3, 0.5 stays 0.5), secret markers kept.
+
+    Pulumi carries every number as a protobuf double, so the mocks see `replicas: 3.0` and
+    `port: 9090.0` where the program wrote ints; written as floats they read as a change of type in
+    manifests and diffs, and Kubernetes declares these fields int32. A float with no fraction means
+    the same number as the int, so nothing the program wrote as a float changes meaning."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral(item) for item in value]
+    return value
+
+
 def _stable(name: str, length: int = 32) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:length]
 
@@ -52,6 +68,32 @@ _COMPUTED = {
 }
 
 
+# What the cluster answers when the program reads an existing object, by (type, id): a kubeadm-style
+# cluster with two control-plane nodes whose API servers listen on 6443. Tests pass other answers to
+# synth(reads=...). A read the mocks cannot answer is an error, never an empty object.
+ENDPOINT_SLICE = "kubernetes:discovery.k8s.io/v1:EndpointSlice"
+API_SERVER_SLICE: dict[str, Any] = {
+    "apiVersion": "discovery.k8s.io/v1",
+    "kind": "EndpointSlice",
+    "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+    "addressType": "IPv4",
+    "endpoints": [{"addresses": ["10.0.0.11"], "conditions": {"ready": True}},
+                  {"addresses": ["10.0.0.12"], "conditions": {"ready": True}}],
+    "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+}
+READS: dict[tuple[str, str], dict[str, Any]] = {(ENDPOINT_SLICE, "default/kubernetes"): API_SERVER_SLICE}
+
+
+@dataclass(frozen=True)
+class Read:
+    """An existing object the program reads (`Resource.get`): never created, changed or deleted."""
+
+    type: str
+    name: str
+    id: str
+    state: dict[str, Any]  # what the mocks answered
+
+
 @dataclass
 class Recorded:
     type: str
@@ -65,7 +107,9 @@ class Recorded:
 
 
 class Recorder(Mocks):
-    def __init__(self) -> None:
+    def __init__(self, reads: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+        self.answers = READS if reads is None else reads
+        self.reads: dict[tuple[str, str], Read] = {}
         self.resources: dict[tuple[str, str], Recorded] = {}
         self._options: dict[tuple[str, str], tuple[str | None, dict[str, Any]]] = {}
         self.order: list[tuple[str, str]] = []
@@ -87,11 +131,22 @@ class Recorder(Mocks):
 
     def new_resource(self, args: MockResourceArgs):
         key = (args.typ, args.name)
+        # Only a read leaves `custom` unset (the mock monitor's ReadResource); an import sets both.
+        if args.custom is None and args.resource_id:
+            return self._read(args)
         parent, options = self._options.get(key, (None, {}))
-        self.resources[key] = Recorded(args.typ, args.name, dict(args.inputs), parent, bool(args.custom), options)
+        inputs = integral(dict(args.inputs))
+        self.resources[key] = Recorded(args.typ, args.name, inputs, parent, bool(args.custom), options)
         self.order.append(key)
-        computed = _COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, args.inputs)
-        return f"{args.name}_id", {**args.inputs, **computed}
+        computed = _COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, inputs)
+        return f"{args.name}_id", {**inputs, **computed}
+
+    def _read(self, args: MockResourceArgs):
+        answer = self.answers.get((args.typ, args.resource_id))
+        if answer is None:
+            raise KeyError(f"synth has no answer for reading {args.typ} {args.resource_id!r}; add one to synthesis.recorder.READS")
+        self.reads[(args.typ, args.name)] = Read(args.typ, args.name, args.resource_id, answer)
+        return args.resource_id, dict(answer)
 
     def call(self, args: MockCallArgs):
         return {}, None
@@ -99,7 +154,7 @@ class Recorder(Mocks):
     def all(self) -> list[Recorded]:
         """Every resource, components included, in a stable order (type, then name)."""
         for key, (parent, options) in self._options.items():
-            if key not in self.resources:  # component resources never reach new_resource
+            if key not in self.resources and key not in self.reads:  # component resources never reach new_resource
                 self.resources[key] = Recorded(key[0], key[1], {}, parent, False, options)
         return [self.resources[key] for key in sorted(self.resources)]
 

@@ -13,7 +13,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from settings import PROJECT, Settings, SettingsError
-from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Recorded, Recorder, is_secret
+from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Read, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
 from renderers.yamltext import dump
 
@@ -31,6 +31,7 @@ class SynthResult:
     # same service specs for real (tests/live); their Outputs are resolved by the time synth returns.
     program: dict[str, Any] = field(default_factory=dict, repr=False)
     placeholders: list[str] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)  # existing objects the program read, with the mocks' answers
 
     def of_type(self, type_token: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_token]
@@ -78,10 +79,11 @@ def unwrap(value: Any) -> Any:
 
 
 def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Path = ROOT,
-          transformations: list = ()) -> SynthResult:
-    """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings."""
+          transformations: list = (), reads: dict[tuple[str, str], dict[str, Any]] | None = None) -> SynthResult:
+    """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings.
+    `reads` answers the program's reads of existing objects, by (type, id); default recorder.READS."""
     stack_config = load_stack_config(stack, list(config), list(secrets), root)
-    recorder = Recorder()
+    recorder = Recorder(reads)
     monitor = DependencyMonitor(recorder)
     pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config.engine_config(), sorted(stack_config.secret_keys))
@@ -113,11 +115,13 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
     return SynthResult(stack, captured["settings"], monitor.attach(recorder.all()), captured["files"], captured["outputs"],
-                       placeholders=stack_config.placeholders, program=captured["program"])
+                       placeholders=stack_config.placeholders, program=captured["program"],
+                       reads=[recorder.reads[key] for key in sorted(recorder.reads)])
 
 
 def write(result: SynthResult, out: Path) -> list[Path]:
-    """resources.yaml, files/<service>/..., and kubernetes/*.yaml for a Kubernetes stack."""
+    """resources.yaml, files/<service>/..., kubernetes/*.yaml for a Kubernetes stack, and reads.yaml
+    (what the mocks answered for each existing object the program read) when it read any."""
     written = []
     out.mkdir(parents=True, exist_ok=True)
     resources = [
@@ -125,6 +129,9 @@ def write(result: SynthResult, out: Path) -> list[Path]:
         for r in result.resources
     ]
     written.append(_write(out / "resources.yaml", dump(resources)))
+    if result.reads:
+        reads = [{"type": r.type, "name": r.name, "id": r.id, "state": r.state} for r in result.reads]
+        written.append(_write(out / "reads.yaml", dump(reads)))
     for key, text in result.files.items():
         written.append(_write(out / "files" / key, text))
     if result.settings.platform == "kubernetes":

@@ -108,6 +108,8 @@ def test_amtool_025_refuses_exactly_the_fields_newer_than_it(tmp_path):
 ROUTES = [
     ({"alertname": "HighErrorRate", "severity": "critical", "category": "availability"}, "oncall-pager"),
     ({"alertname": "HighResponseTime", "severity": "warning", "category": "performance"}, "ops-email"),
+    # Discovery finding nothing is mailed, like TargetDown: the metrics are gone, alerting still works.
+    ({"alertname": "TargetsMissing", "severity": "warning", "category": "meta", "job": "node"}, "ops-email"),
     ({"alertname": "LowConversionRate", "severity": "info", "category": "business"}, "business-daily"),
     ({"alertname": "Watchdog", "severity": "none", "category": "meta"}, "heartbeat"),
     ({"alertname": "SomethingNew", "severity": "info", "category": "meta"}, ROOT_RECEIVER),

@@ -27,10 +27,12 @@ from topology import EDGES, EGRESS, ENTRYPOINT, NOTIFY_PORTS, SERVICES
 
 NAME = "app.kubernetes.io/name"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
-# A concrete API server address. The parity is about how topology is translated; with the settings'
-# default (0.0.0.0/0) Prometheus's API rule would admit any host on 443/6443, which
-# test_kubernetes_stack.py pins to the setting and prod has to narrow.
+# A concrete API server address, set with the kubernetes.apiServerCidr override: the parity is about how
+# topology is translated. Without the override the addresses are read from the cluster
+# (test_the_api_server_is_reached_at_its_endpoints_not_at_the_service_vip).
 API_SERVER = "10.0.0.1"
+# The `kubernetes` Service's ClusterIP, which the CNI translates to an endpoint before matching egress.
+SERVICE_VIP = "10.96.0.1"
 PUBLIC_ADDRESS = "93.184.216.34"
 PROBE_PORTS = sorted({port.number for service in SERVICES.values() for port in service.ports}
                      | set(NOTIFY_PORTS) | {22, 53, 80, 443, 6379, 6443, 8000, 8080})
@@ -232,6 +234,22 @@ def test_traffic_leaves_the_stack_only_where_topology_says(kubernetes):
         assert api_ports == ({443, 6443} if service in egress_sources("kube-api") else set()), service
         assert (service in egress_sources("app")) == any(evaluator.allows(pod, points["app"], port) for port in PROBE_PORTS), service
         assert evaluator.allows(pod, points["dns"], 53, "UDP") and evaluator.allows(pod, points["dns"], 53, "TCP"), service
+
+
+def test_the_api_server_is_reached_at_its_endpoints_not_at_the_service_vip(prod_stack):
+    """prod without the override: only the topology's kube-api clients reach the endpoints the EndpointSlice
+    default/kubernetes lists (the mocks' answer), only on its ports; nobody is admitted to the VIP."""
+    evaluator = PolicyEvaluator(prod_stack)
+    [read] = prod_stack.reads
+    endpoints = [Endpoint("an API server", address) for endpoint in read.state["endpoints"] for address in endpoint["addresses"]]
+    ports = {port["port"] for port in read.state["ports"]}
+    assert endpoints and ports
+    for service, pod in evaluator.pods.items():
+        for endpoint in endpoints:
+            reached = {port for port in set(PROBE_PORTS) | ports for protocol in PROTOCOLS if evaluator.allows(pod, endpoint, port, protocol)}
+            assert reached == (ports if service in egress_sources("kube-api") else set()), (service, endpoint.ip)
+        vip = Endpoint("the kubernetes Service's ClusterIP", SERVICE_VIP)
+        assert not any(evaluator.allows(pod, vip, port) for port in PROBE_PORTS), service
 
 
 # Where a Docker bridge cannot be as tight as a NetworkPolicy, and why; any other difference fails.

@@ -20,7 +20,7 @@ from components.backend import MonitoringArgs
 from components.kubernetes.monitoring import KubernetesMonitoring
 from components.kubernetes.workload import KubernetesWorkload
 from settings import Settings
-from synthesis.recorder import is_secret
+from synthesis.recorder import API_SERVER_SLICE, ENDPOINT_SLICE, is_secret
 from synthesis.run import SynthResult, synth, unwrap
 from synthesis.stack_config import ROOT
 from tests.conftest import SEEDED_SECRETS
@@ -581,10 +581,16 @@ def test_every_pod_is_selected_by_a_policy_of_its_own(prod):
         assert {NAME: service, INSTANCE: "ngx-monitoring"} in selectors, service
 
 
-def test_prometheus_reaches_the_api_only_at_the_configured_cidr(prod):
-    """Service discovery needs the API server and nothing else on 443/6443 (settings refuse 0.0.0.0/0)."""
+def test_prometheus_reaches_the_api_only_at_the_endpoints_the_cluster_lists(prod):
+    """Service discovery needs the API server and nothing else: prod sets no kubernetes.apiServerCidr, so the
+    rule names the endpoints of the EndpointSlice default/kubernetes (the mocks' answer), not the Service VIP.
+    The override and a slice with nothing in it: test_kubernetes_api_server.py."""
+    assert prod.settings.kubernetes.api_server_cidr is None
+    [read] = prod.result.reads
+    assert (read.type, read.id) == (ENDPOINT_SLICE, "default/kubernetes")
     policy = prod.one("NetworkPolicy", PROMETHEUS, prod.settings.kubernetes.namespace)
     blocks = [rule for rule in policy.manifest["spec"]["egress"] if "ipBlock" in rule["to"][0]]
-    assert blocks == [{"to": [{"ipBlock": {"cidr": prod.settings.kubernetes.api_server_cidr}}],
-                       "ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}]
+    assert blocks == [{"to": [{"ipBlock": {"cidr": f"{address}/32"}}
+                              for endpoint in API_SERVER_SLICE["endpoints"] for address in endpoint["addresses"]],
+                       "ports": [{"port": port["port"], "protocol": "TCP"} for port in API_SERVER_SLICE["ports"]]}]
 

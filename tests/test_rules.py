@@ -17,6 +17,7 @@ from alerting.model import CATEGORIES, SEVERITIES, Alert
 from alerting.rules import RUNBOOK_BASE, alerts, finalize, runbook_url
 from alerting.slo import AVAILABILITY
 from dashboards import render_dashboards
+from renderers.prometheus import render_prometheus_config
 from renderers.rules import recorded_series, render_rule_files
 from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings,
                                     expected_alert_cases, instrumentator_settings, kubernetes_settings, prepare_rule_test,
@@ -79,7 +80,7 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
     """Both directions matter: an alert that cannot fire is as broken as one that cannot stay quiet."""
     dev_alerts = {(a.name, a.severity) for a in alerts(dev_settings())}
     k8s_only = {(a.name, a.severity) for a in alerts(kubernetes_settings())} - dev_alerts
-    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning")}
+    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning"), ("TargetsMissing", "warning")}
     for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}
@@ -288,3 +289,22 @@ def test_alerts_and_dashboards_are_the_same_under_either_naming():
     assert render_rule_files(ngx)["ngx-alerts.yml"] == render_rule_files(instrumentator)["ngx-alerts.yml"]
     assert recorded_series(ngx) == recorded_series(instrumentator)
     assert render_rule_files(ngx)["ngx-recording.yml"] != render_rule_files(instrumentator)["ngx-recording.yml"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_discovered_job_has_an_alert_for_when_all_its_targets_vanish(stack):
+    """A job whose targets come from Kubernetes discovery can lose all of them (API server unreachable,
+    RBAC, no pod), and then `up == 0` has nothing to match: only absent(up{job=...}) notices. The jobs
+    are read from the rendered prometheus.yml, not from the function that chose them. On Docker every
+    target is listed, so no job is discovered and TargetsMissing is not rendered."""
+    settings = STACKS[stack]()
+    scrape_configs = yaml.safe_load(render_prometheus_config(settings))["scrape_configs"]
+    discovered = {job["job_name"] for job in scrape_configs if "kubernetes_sd_configs" in job}
+    covered = {match for rule in rendered_alerts(settings) for match in re.findall(r'absent\(up\{job="([^"]+)"\}\)', rule["expr"])}
+    assert discovered <= covered
+    names = {rule["alert"] for rule in rendered_alerts(settings)}
+    if stack == "dev":
+        assert discovered == set() and "TargetsMissing" not in names
+    else:
+        assert discovered == {catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY}
+        [missing] = [rule for rule in rendered_alerts(settings) if rule["alert"] == "TargetsMissing"]
+        # APIDown already covers ngx-api; one alert per outage.
+        assert set(re.findall(r'job="([^"]+)"', missing["expr"])) == discovered - {catalog.JOB_API}

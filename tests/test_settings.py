@@ -98,7 +98,6 @@ BAD_VALUES = [
     ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.privateKey", "both"),
     ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
               "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.caCertificate", "required"),
-    ({"platform": "kubernetes"}, "kubernetes.apiServerCidr", "required"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
     # Leading zeros: octal to inet_aton (010 = 8), decimal to others; the standard library refuses them.
@@ -128,6 +127,12 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
     assert message.startswith(f"{PROJECT}:{key}: ")
     assert phrase in message
     assert "\n" not in message
+
+
+def test_kubernetes_needs_no_api_server_address():
+    """The API server's endpoints are read from the cluster; kubernetes.apiServerCidr only overrides them."""
+    assert parse({"platform": "kubernetes"}, stack="prod").kubernetes.api_server_cidr is None
+    assert parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.0.0.11/32"}}, stack="prod").kubernetes.api_server_cidr == "10.0.0.11/32"
 
 
 def test_kubernetes_namespaces_must_differ():

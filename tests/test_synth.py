@@ -1,6 +1,7 @@
 """synth: the whole program offline, for both stacks; its CLI contract; deterministic output."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -101,3 +102,42 @@ def test_stack_outputs_keep_passwords_secret(dev_stack):
     assert is_secret(outputs["grafanaAdminPassword"]) and is_secret(outputs["opsPassword"])
     assert not is_secret(outputs["grafanaAdminUser"])
     assert outputs["urls"]["grafana"] == "https://monitoring.localhost/grafana/"
+
+
+# --- numbers: what the program wrote as an int is written as an int ------------------------------
+
+def _whole_floats(value, path=""):
+    """Paths of every float with no fraction in a parsed document (strings, e.g. JSON text, are not entered)."""
+    if isinstance(value, float) and value.is_integer():
+        return [path]
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _whole_floats(item, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _whole_floats(item, f"{path}[{index}]")]
+    return []
+
+
+def test_integral_turns_whole_floats_into_ints_and_keeps_fractions_and_secrets():
+    from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, integral
+
+    secret = {SECRET_SIG_KEY: SECRET_SIG, "value": {"port": 9090.0}}
+    converted = integral({"replicas": 3.0, "cpus": 0.5, "ports": [80.0, 1.25], "flag": True, "secret": secret, "name": "9090.0"})
+    assert converted == {"replicas": 3, "cpus": 0.5, "ports": [80, 1.25], "flag": True, "name": "9090.0",
+                         "secret": {SECRET_SIG_KEY: SECRET_SIG, "value": {"port": 9090}}}
+    assert type(converted["replicas"]) is int and type(converted["cpus"]) is float and converted["flag"] is True
+    assert type(converted["secret"]["value"]["port"]) is int
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_synth_writes_ints_where_the_program_wrote_ints(stack, tmp_path, dev_stack, prod_stack):
+    """Pulumi carries numbers as doubles; a reviewer must still read `replicas: 3` and `port: 9090`,
+    and Kubernetes declares replicas, ports, UIDs and probe timings int32."""
+    write({"dev": dev_stack, "prod": prod_stack}[stack], tmp_path)
+    documents = {"resources.yaml": yaml.safe_load((tmp_path / "resources.yaml").read_text())}
+    documents.update({path.name: yaml.safe_load(path.read_text()) for path in (tmp_path / "kubernetes").glob("*.yaml")})
+    assert (len(documents) > 1) == (stack == "prod")
+    found = {name: _whole_floats(document) for name, document in documents.items()}
+    assert {name: paths for name, paths in found.items() if paths} == {}
+    text = "\n".join(path.read_text() for path in [tmp_path / "resources.yaml", *(tmp_path / "kubernetes").glob("*.yaml")])
+    for key in ("replicas", "port", "containerPort", "runAsUser", "runAsGroup", "fsGroup", "timeoutSeconds", "defaultMode"):
+        assert not re.search(rf"\b{key}: \d+\.0\b", text), key

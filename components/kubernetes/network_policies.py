@@ -7,7 +7,8 @@ are additive, so nothing here can widen another policy; the only way in from out
 the entrypoint (the proxy) from the ingress controller's namespace.
 
 `network_policy_plan` is pure data so a test can compare it with the Docker networks and with the
-objects that reach the cluster.
+objects that reach the cluster. The API server's addresses and ports are the one part known only at
+deploy time (api_server.py): the plan names them as a peer, and `policy_manifest` fills them in.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 import addresses
 from components import labels
+from components.kubernetes.api_server import ApiServerAccess, api_server_access
 from settings import Settings
 from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
 
@@ -33,12 +35,14 @@ NON_PUBLIC_IPV4 = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/
 
 @dataclass(frozen=True)
 class Peer:
-    """The other end of a rule: pods (of a service, or any) in a namespace, or an address block."""
+    """The other end of a rule: pods (of a service, or any) in a namespace, an address block, or the
+    Kubernetes API server (its addresses, and the rule's ports, come from an ApiServerAccess)."""
 
     namespace: str | None = None
     service: str | None = None  # None with a namespace: every pod of that namespace
     cidr: str | None = None
     excluded: tuple[str, ...] = ()
+    api_server: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def _egress_peer(settings: Settings, to: str) -> Peer:
         # narrowest peer settings can name; the application's own policies decide further.
         return Peer(namespace=settings.app.namespace)
     if to == "kube-api":
-        return Peer(cidr=settings.kubernetes.api_server_cidr)
+        return Peer(api_server=True)
     raise ValueError(f"topology egress to {to!r} has no Kubernetes peer")
 
 
@@ -91,7 +95,8 @@ def _service_policy(settings: Settings, service: str) -> Policy:
         for edge in EDGES if edge.source == service
     ]
     egress += [
-        Rule(_egress_peer(settings, item.to), tuple((number, "TCP") for number in item.ports), item.why)
+        # The API server's ports are those of its endpoints, known with its addresses (api_server.py).
+        Rule(_egress_peer(settings, item.to), () if item.to == "kube-api" else tuple((number, "TCP") for number in item.ports), item.why)
         for item in EGRESS if item.source == service
     ]
     return Policy(service, addresses.namespace(settings, service), service, tuple(ingress), tuple(egress))
@@ -107,6 +112,17 @@ def network_policy_plan(settings: Settings) -> list[Policy]:
             Rule(Peer(namespace=DNS_NAMESPACE), DNS_PORTS, "name resolution (cluster DNS)"),)))
     plan += [_service_policy(settings, service) for service in sorted(SERVICES)]
     return plan
+
+
+def uses_api_server(policy: Policy) -> bool:
+    return any(rule.peer.api_server for rule in policy.egress or ())
+
+
+def _api_server_rule_manifest(access: ApiServerAccess | None) -> dict:
+    if access is None:
+        raise ValueError("a policy with egress to the API server needs its ApiServerAccess")
+    return {"to": [{"ipBlock": {"cidr": cidr}} for cidr in access.cidrs],
+            "ports": [{"port": number, "protocol": "TCP"} for number in access.ports]}
 
 
 def _peer_manifest(peer: Peer) -> dict:
@@ -128,8 +144,8 @@ def _rule_manifest(rule: Rule, direction: str) -> dict:
     return manifest
 
 
-def policy_manifest(policy: Policy) -> dict:
-    """The NetworkPolicy spec of one planned policy."""
+def policy_manifest(policy: Policy, api_server: ApiServerAccess | None = None) -> dict:
+    """The NetworkPolicy spec of one planned policy; `api_server` where it reaches the API server."""
     selector = {"matchLabels": labels.selector_labels(policy.service)} if policy.service else {}
     spec: dict = {"podSelector": selector, "policyTypes": []}
     if policy.ingress is not None:
@@ -137,7 +153,8 @@ def policy_manifest(policy: Policy) -> dict:
         spec["ingress"] = [_rule_manifest(rule, "from") for rule in policy.ingress]
     if policy.egress is not None:
         spec["policyTypes"].append("Egress")
-        spec["egress"] = [_rule_manifest(rule, "to") for rule in policy.egress]
+        spec["egress"] = [_api_server_rule_manifest(api_server) if rule.peer.api_server else _rule_manifest(rule, "to")
+                          for rule in policy.egress]
     return spec
 
 
@@ -146,13 +163,17 @@ def create_network_policies(name: str, settings: Settings, namespaces: dict[str,
     """`namespaces` maps each stack namespace to its name as an Output of the Namespace resource, so
     the policies are created after (and deleted before) their namespace."""
     created = []
-    for policy in network_policy_plan(settings):
+    plan = network_policy_plan(settings)
+    access = api_server_access(name, settings, parent) if any(uses_api_server(policy) for policy in plan) else None
+    for policy in plan:
         metadata_labels = (labels.service_labels(policy.service) if policy.service
                            else labels.stack_labels(policy.name, "network-policy"))
         created.append(k8s.networking.v1.NetworkPolicy(
             f"{name}-{policy.namespace}-{policy.name}-policy",
             metadata={"name": policy.name, "namespace": namespaces[policy.namespace], "labels": metadata_labels},
-            spec=policy_manifest(policy),
+            # Only the policies that reach the API server wait for its addresses.
+            spec=access.apply(lambda resolved, policy=policy: policy_manifest(policy, resolved))
+            if uses_api_server(policy) else policy_manifest(policy),
             opts=pulumi.ResourceOptions(parent=parent),
         ))
     return created
