@@ -112,7 +112,7 @@ def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
                          label="each trial" if (a, c) == (0, 0) else None)
             axes.hlines(row["bound_s"], x - width * 0.5, x + width * 0.5, colors=BOUND, linestyles="--", linewidth=1.4,
                         label="bound: scrape + evaluation interval + group_wait" if (a, c) == (0, 0) else None)
-            axes.text(x, row["bound_s"], f"bound {row['bound_s']:g} s", ha="center", va="bottom", fontsize=8)
+            axes.text(x - width * 0.5, row["bound_s"], f" bound {row['bound_s']:g} s", ha="left", va="bottom", fontsize=8)
             top = max(top, row["bound_s"], *row["overhead_s"], median or 0)
     labels = []
     for alert in alerts:
@@ -201,8 +201,11 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
     for y, row in enumerate(rows):
         share = 100 * row["share_of_interval"]
         axes.barh(y, share, 0.6, color=RECORDED if share < 50 else RAW)
-        axes.text(share + 1, y, f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)",
-                  va="center", fontsize=8)
+        label = f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)" if share >= 0.01 else \
+            f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
+        inside = share > 60  # a long bar holds its label, clear of the 100% line
+        axes.text(share - 1 if inside else share + 1, y, label, va="center", ha="right" if inside else "left", fontsize=8,
+                  color="white" if inside else "black")
     axes.axvline(100, color=BOUND, linestyle="--", linewidth=1)
     axes.text(99, len(rows) - 0.4, "100%: the group would miss evaluations", ha="right", va="bottom", fontsize=8)
     axes.set_yticks(range(len(rows)), [f"{r['group']} ({r['file']}, {r['rules']} rules)" for r in rows])
