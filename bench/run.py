@@ -1,7 +1,8 @@
 """Benchmarks of the rendered stack: `venv/bin/python -m bench.run`, from the repository root
 (bench/run.sh sets up a fresh machine).
 
-Prints a table per benchmark and writes every figure to bench/results/latest.json:
+Prints a table per benchmark, writes every figure to bench/results/latest.json and draws charts of them
+beside it (bench/charts.py):
 - program:  wall time of `synth.py --stack <s>` for each stack file
 - latency:  fault -> page at the receiver for APIDown and HighErrorRate, overhead beyond each alert's
             `for`, next to scrape + evaluation interval + group_wait; dev's settings and
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import latency, tsdb
+from bench import charts, latency, tsdb
 from bench.dataset import Dataset
 from tests.live.netns import PrivateNetwork
 
@@ -177,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(tables(results))
-    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} in {results['seconds']:.0f}s")
+    # Drawn from the JSON as written (json.loads), so they match a later `bench/charts.py <json>` byte for byte.
+    drawn = charts.write(json.loads(args.out.read_text()), args.out.parent)
+    shown = lambda path: path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # noqa: E731
+    print(f"\nwritten to {shown(args.out)} in {results['seconds']:.0f}s"
+          + "".join(f"\ncharts: {shown(path)}" for path in drawn))
     return 0
 
 

@@ -383,4 +383,4 @@ def run(workdir: Path, dataset: Dataset, files: Mapping[str, str], dashboards: M
         prometheus.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     return {"dataset": {**dataset.__dict__, **raw, "disk_bytes": disk, "head_series_after_load": head_series},
-            "recording_backfill": recorded, "panels": panels, "rule_groups": groups}
+            "recording_backfill": recorded, "query_timeout_s": QUERY_TIMEOUT, "panels": panels, "rule_groups": groups}

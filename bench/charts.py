@@ -1,0 +1,264 @@
+"""Charts of a benchmark run: PNG files drawn from the results JSON that bench/run.py writes.
+
+    venv/bin/python -m bench.charts bench/results/latest.json [--out-dir DIR]
+
+bench/run.py calls `write` itself, so the charts land next to its JSON; run this alone to redraw them
+from an existing JSON. Three charts, one per part of the run that has figures to compare:
+- bench-alert-overhead.png: seconds beyond each alert's `for`, each configuration's median and trials,
+  against the configuration's bound (scrape + evaluation interval + group_wait);
+- bench-panel-queries.png: every dashboard panel's query time (p50), recorded series vs raw, log scale;
+- bench-rule-groups.png: every rule group's evaluation time as a share of its interval.
+
+`render` is a pure function of the results: the same JSON gives byte-identical PNGs (matplotlib's
+defaults rather than any local matplotlibrc, its bundled DejaVu Sans, fixed sizes and dpi, and no
+Software tag in the file; PNGs from matplotlib carry no timestamp), so committed images change only
+when the figures do.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+ALERT_OVERHEAD = "bench-alert-overhead.png"
+PANEL_QUERIES = "bench-panel-queries.png"
+RULE_GROUPS = "bench-rule-groups.png"
+DPI = 120
+# Matplotlib's defaults (not the machine's matplotlibrc) plus the few settings these charts fix.
+STYLE = {**matplotlib.rcParamsDefault, "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
+         "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": DPI, "figure.dpi": DPI}
+RECORDED, RAW, BOUND, MUTED = "#1f77b4", "#ff7f0e", "#222222", "#777777"
+CONFIG_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # per configuration, in the JSON's order
+
+
+class ChartError(ValueError):
+    """The results JSON lacks something a chart needs (an older or hand-edited file)."""
+
+
+# Where each part comes from, for the error message: the module that writes it and how to redo it.
+_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py"}
+
+
+def _get(container: Mapping[str, Any], key: str, where: str) -> Any:
+    """container[key], or a ChartError naming the path in the JSON and how to get a complete one."""
+    if not isinstance(container, Mapping) or key not in container:
+        part = where.split(".", 1)[0].split("[", 1)[0]
+        raise ChartError(f"results JSON: {where} has no '{key}' (written by {_PRODUCERS.get(part, 'bench/run.py')}); "
+                         f"re-run `venv/bin/python bench/run.py --parts {part}` to get a complete file")
+    return container[key]
+
+
+def _rows(results: Mapping[str, Any], part: str, key: str) -> list[Mapping[str, Any]]:
+    rows = _get(_get(results, part, "the top level"), key, part)
+    if not isinstance(rows, list) or not rows:
+        raise ChartError(f"results JSON: {part}.{key} is empty; re-run `venv/bin/python bench/run.py --parts {part}`")
+    return rows
+
+
+def _seconds(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f} s"
+    if value >= 1:
+        return f"{value:.1f}".removesuffix(".0") + " s"
+    return f"{value * 1000:.0f} ms" if value >= 0.001 else f"{value * 1000:.2g} ms"
+
+
+def _png(figure: Figure) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    # No Software tag: the file then depends on the figures only, not on the matplotlib build.
+    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# --- alert overhead --------------------------------------------------------------------------------------
+
+def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
+    rows = []
+    for number, row in enumerate(latency_rows):
+        where = f"latency.results[{number}]"
+        rows.append({key: _get(row, key, where) for key in
+                     ("config", "alert", "for_s", "bound_s", "overhead_s", "overhead_median_s", "failed_trials")})
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    alerts = list(dict.fromkeys(r["alert"] for r in rows))
+    width = 0.8 / len(configs)
+    figure = Figure(figsize=(8, 4.2))
+    axes = figure.add_subplot()
+    top = 0.0
+    for c, config in enumerate(configs):
+        colour = CONFIG_COLOURS[c % len(CONFIG_COLOURS)]
+        for a, alert in enumerate(alerts):
+            row = next((r for r in rows if r["config"] == config and r["alert"] == alert), None)
+            if row is None:
+                continue
+            x = a - 0.4 + width * (c + 0.5)
+            median = row["overhead_median_s"]
+            if median is not None:
+                axes.bar(x, median, width * 0.85, color=colour, alpha=0.85, label=config if a == 0 else None)
+                axes.text(x, 0, f"median\n{_seconds(median)}", ha="center", va="bottom", color="white", fontweight="bold")
+            else:
+                axes.text(x, 1, f"no page\n({len(row['failed_trials'])} failed)", ha="center", va="bottom", color=colour)
+            axes.scatter([x] * len(row["overhead_s"]), row["overhead_s"], s=14, color=BOUND, zorder=3,
+                         label="each trial" if (a, c) == (0, 0) else None)
+            axes.hlines(row["bound_s"], x - width * 0.5, x + width * 0.5, colors=BOUND, linestyles="--", linewidth=1.4,
+                        label="bound: scrape + evaluation interval + group_wait" if (a, c) == (0, 0) else None)
+            axes.text(x - width * 0.5, row["bound_s"], f" bound {row['bound_s']:g} s", ha="left", va="bottom", fontsize=8)
+            top = max(top, row["bound_s"], *row["overhead_s"], median or 0)
+    labels = []
+    for alert in alerts:
+        fors = sorted({r["for_s"] for r in rows if r["alert"] == alert})
+        labels.append(f"{alert}\n(for {' / '.join(f'{f:g}' for f in fors)} s)")
+    axes.set_xticks(range(len(alerts)), labels)
+    axes.set_ylim(0, top * 1.25 + 1)
+    axes.set_ylabel("seconds from fault to page, beyond `for`")
+    axes.set_title("Alert latency: overhead beyond `for`, per configuration (median bar, trials as dots)")
+    axes.legend(loc="upper left", frameon=False, fontsize=8)
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+# --- dashboard panels ------------------------------------------------------------------------------------
+
+def _timed_out(timing: Mapping[str, Any]) -> bool:
+    return "timed out" in str(timing.get("error") or "").lower() or "timeout" in str(timing.get("error") or "").lower()
+
+
+def panel_queries(queries: Mapping[str, Any]) -> Figure:
+    panels = _rows({"queries": queries}, "queries", "panels")
+    timeout = float(_get(queries, "query_timeout_s", "queries"))
+    figure = Figure(figsize=(9, 1.4 + 0.36 * len(panels)))
+    axes = figure.add_subplot()
+    labels, smallest, biggest = [], timeout, timeout
+    previous_dashboard = None
+    for y, panel in enumerate(panels):
+        where = f"queries.panels[{y}]"
+        dashboard, title = _get(panel, "dashboard", where), _get(panel, "panel", where)
+        recorded = _get(panel, "recorded", where)
+        fast = _get(recorded, "p50_s", f"{where}.recorded")
+        labels.append(f"{dashboard} · {title}" if len(title) <= 42 else f"{dashboard} · {title[:40]}…")
+        if previous_dashboard is not None and dashboard != previous_dashboard:
+            axes.axhline(y - 0.5, color=MUTED, linewidth=0.5, alpha=0.5)
+        previous_dashboard = dashboard
+        direct = not _get(panel, "uses_recordings", where)
+        if fast:
+            axes.barh(y if direct else y - 0.18, fast, 0.34, color=MUTED if direct else RECORDED)  # direct: one bar
+            smallest = min(smallest, fast)
+        else:
+            axes.text(timeout, y - 0.18, "error", va="center", fontsize=7, color=RECORDED)
+        if direct:
+            continue
+        raw = _get(panel, "raw", where)
+        slow = _get(raw, "p50_s", f"{where}.raw")
+        if slow:
+            axes.barh(y + 0.18, slow, 0.34, color=RAW)
+            biggest = max(biggest, slow)
+            note = f"×{slow / fast:,.0f}" if fast and slow / fast >= 10 else (f"×{slow / fast:.1f}" if fast else "")
+            axes.text(slow * 1.25, y + 0.18, f"{_seconds(slow)}  {note}", va="center", fontsize=7)
+        elif _timed_out(raw):
+            axes.barh(y + 0.18, timeout, 0.34, color="white", edgecolor=RAW, hatch="///")
+            axes.text(timeout * 1.25, y + 0.18, f"> {timeout:g} s: stopped", va="center", fontsize=7)
+        else:
+            axes.text(smallest, y + 0.18, f"raw: {str(raw.get('error') or 'no timing')[:50]}", va="center", fontsize=7)
+    axes.set_xscale("log")
+    axes.set_xlim(smallest / 2, biggest * 40)  # room on the right for the labels
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _seconds(value)))
+    axes.set_yticks(range(len(panels)), labels)
+    axes.set_ylim(len(panels) - 0.5, -0.5)  # first panel on top, as in the JSON and the dashboards
+    axes.set_xlabel("p50 time of all of a panel's queries (log scale)")
+    axes.set_title("Dashboard query cost: each panel, recorded vs raw series", pad=40)
+    legend = [Patch(color=RECORDED, label="on recorded series (as shipped)"),
+              Patch(color=RAW, label="the same panel on raw series"),
+              Patch(facecolor="white", edgecolor=RAW, hatch="///", label=f"raw: stopped at {timeout:g} s"),
+              Patch(color=MUTED, label="no recording to use: reads raw series")]
+    axes.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
+    axes.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+# --- rule groups -----------------------------------------------------------------------------------------
+
+def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
+    rows = []
+    for number, group in enumerate(groups):
+        where = f"queries.rule_groups[{number}]"
+        rows.append({key: _get(group, key, where)
+                     for key in ("file", "group", "rules", "interval_s", "duration_s", "share_of_interval")})
+    rows.sort(key=lambda r: -r["share_of_interval"])  # stable: ties keep the JSON's order
+    figure = Figure(figsize=(8, 1.3 + 0.34 * len(rows)))
+    axes = figure.add_subplot()
+    for y, row in enumerate(rows):
+        share = 100 * row["share_of_interval"]
+        axes.barh(y, share, 0.6, color=RECORDED if share < 50 else RAW)
+        label = f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)" if share >= 0.01 else \
+            f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
+        inside = share > 60  # a long bar holds its label, clear of the 100% line
+        axes.text(share - 1 if inside else share + 1, y, label, va="center", ha="right" if inside else "left", fontsize=8,
+                  color="white" if inside else "black")
+    axes.axvline(100, color=BOUND, linestyle="--", linewidth=1)
+    axes.text(99, len(rows) - 0.4, "100%: the group would miss evaluations", ha="right", va="bottom", fontsize=8)
+    axes.set_yticks(range(len(rows)), [f"{r['group']} ({r['file']}, {r['rules']} rules)" for r in rows])
+    axes.set_ylim(len(rows) - 0.5 + 0.6, -0.5)
+    axes.set_xlim(0, 105)
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}%"))
+    axes.set_xlabel("evaluation time (sum of the group's rules) as a share of the group's interval")
+    axes.set_title("Rule evaluation: each group's time as a share of its interval")
+    axes.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+# --- the files ----------------------------------------------------------------------------------------
+
+def render(results: Mapping[str, Any]) -> dict[str, bytes]:
+    """PNG bytes by file name, for each part of the run present in `results` (none: an empty dict)."""
+    charts: dict[str, bytes] = {}
+    with matplotlib.rc_context(STYLE):
+        if "latency" in results:
+            charts[ALERT_OVERHEAD] = _png(alert_overhead(_rows(results, "latency", "results")))
+        if "queries" in results:
+            charts[PANEL_QUERIES] = _png(panel_queries(results["queries"]))
+            charts[RULE_GROUPS] = _png(rule_groups(_rows(results, "queries", "rule_groups")))
+    return charts
+
+
+def write(results: Mapping[str, Any], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in render(results).items():
+        (directory / name).write_bytes(data)
+        written.append(directory / name)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="a results JSON from bench/run.py (bench/results/latest.json)")
+    parser.add_argument("--out-dir", type=Path, help="where the PNGs go (default: next to the JSON)")
+    args = parser.parse_args(argv)
+    try:
+        results = json.loads(args.results.read_text())
+        written = write(results, args.out_dir or args.results.parent)
+    except (OSError, json.JSONDecodeError, ChartError) as error:
+        parser.exit(2, f"{args.results}: {error}\n")
+    if not written:
+        parser.exit(2, f"{args.results}: no 'latency' or 'queries' part, nothing to chart; "
+                       "run `venv/bin/python bench/run.py --parts latency,queries`\n")
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
