@@ -17,6 +17,8 @@ from alerting.model import CATEGORIES, SEVERITIES, Alert
 from alerting.rules import RUNBOOK_BASE, alerts, finalize, runbook_url
 from alerting.slo import AVAILABILITY
 from renderers.rules import recorded_series, render_rule_files
+from settings import Settings
+from settings.schema import walk
 from tests.alerting_helpers import (KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings, expected_alert_cases,
                                     kubernetes_settings, prepare_rule_test, rule_test_files, run, write_rule_files)
 
@@ -112,6 +114,26 @@ def test_every_alert_has_labels_texts_and_a_runbook_in_this_repo(stack):
         for section in ("## What it means", "## First checks", "## Silence"):
             assert section in text, f"{runbook.name} lacks {section}"
         assert re.search(rf"amtool [^`]*silence add alertname={name}\b", text), f"{runbook.name}: no amtool silence example"
+
+
+def test_every_for_is_a_setting():
+    """No `for` is a constant of the code, so a stack (livetest) can shorten any of them: with every
+    alerting `...For` setting given a value of its own, each alert's rendered `for` is one of them and
+    each of them is used. Watchdog and the late BackupTooOld have none; the missing BackupTooOld's
+    follows backup.schedule."""
+    keys = [path for path, _, _ in walk(Settings) if path.startswith("alerting.") and path.endswith("For")]
+    values = {key: f"{index + 1}m{index + 1}s" for index, key in enumerate(keys)}
+    raw: dict = {}
+    for key, value in values.items():
+        _, section, name = key.split(".")
+        raw.setdefault(section, {})[name] = value
+    rendered = {(rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
+                for rule in rendered_alerts(kubernetes_settings(alerting=raw))}
+    computed = {("Watchdog", "none", None), ("BackupTooOld", "warning", "late"), ("BackupTooOld", "warning", "missing")}
+    assert set(rendered) >= computed
+    from_settings = {alert: value for alert, value in rendered.items() if alert not in computed}
+    assert set(from_settings.values()) <= set(values.values()), from_settings
+    assert set(values.values()) <= set(from_settings.values()), "a `for` setting no alert reads"
 
 
 def test_only_watchdog_has_severity_none():

@@ -9,6 +9,7 @@ import yaml
 
 from settings import PROJECT, SettingsError, parse, secret_paths
 from settings.schema import Secret
+from settings.validators import duration_ms
 from tests.conftest import ROOT
 
 
@@ -102,6 +103,15 @@ BAD_VALUES = [
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
     ({"capacity": {"logVolumePerDay": "50GB"}}, "loki.storageSize", "at least"),
+    ({"alerting": {"thresholds": {"sampleLimitHitFor": "5 min"}}}, "alerting.thresholds.sampleLimitHitFor", "Prometheus duration"),
+    ({"alerting": {"slo": {"pageBurnFor": "0s"}}}, "alerting.slo.pageBurnFor", "positive"),
+    ({"alerting": {"routes": {"oncallPager": {"groupWait": "soon"}}}}, "alerting.routes.oncallPager.groupWait", "0s or a positive"),
+    ({"alerting": {"routes": {"oncallPager": {"groupInterval": "0s"}}}}, "alerting.routes.oncallPager.groupInterval", "positive"),
+    ({"alerting": {"routes": {"opsEmail": {"repeatInterval": "10m"}}}}, "alerting.routes.opsEmail.repeatInterval", "at least that"),
+    ({"alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}}}}, "alerting.routes.oncallPager.repeatInterval", "alertmanager.retention 120h"),
+    ({"alerting": {"routes": {"tickets": {}}}}, "alerting.routes.tickets", "not a known key"),
+    ({"receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "6m"}}}, "alerting.routes.heartbeat.repeatInterval",
+     "receivers.heartbeat.timeout 6m"),
 ]
 
 
@@ -115,6 +125,30 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
     assert message.startswith(f"{PROJECT}:{key}: ")
     assert phrase in message
     assert "\n" not in message
+
+
+def test_route_timings_are_settings_with_todays_defaults_and_livetest_shortens_them():
+    """Defaults are the timings the stacks always had; livetest (tests/live) notifies within seconds."""
+    routes = parse({"platform": "docker"}, stack="dev").alerting.routes
+    assert (routes.oncall_pager.group_wait, routes.oncall_pager.group_interval, routes.oncall_pager.repeat_interval) == ("10s", "5m", "1h")
+    assert (routes.ops_email.group_wait, routes.ops_email.group_interval, routes.ops_email.repeat_interval) == ("2m", "30m", "12h")
+    assert (routes.heartbeat.group_wait, routes.heartbeat.group_interval, routes.heartbeat.repeat_interval) == ("0s", "1m", "5m")
+    assert routes.business_daily.group_wait == "5m"
+    raw = stack_mapping("livetest")
+    raw["receivers"]["pagerduty"]["routingKey"] = "pd-routing-7Q3"
+    raw["receivers"]["slack"]["webhookUrl"] = "https://hooks.slack.com/services/T/B/X"
+    live = parse(raw, stack="livetest", secret_keys=["receivers"])
+    assert duration_ms(live.alerting.routes.oncall_pager.group_interval) < duration_ms(routes.oncall_pager.group_interval)
+    assert duration_ms(live.alerting.routes.ops_email.group_wait) < duration_ms(routes.ops_email.group_wait)
+
+
+def test_a_longer_retention_allows_a_longer_repeat_and_a_longer_switch_timeout_a_slower_heartbeat():
+    settings = parse({"platform": "docker", "alertmanager": {"retention": "240h"},
+                      "alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}, "heartbeat": {"repeatInterval": "30m"}}},
+                      "receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "1h"}}},
+                     stack="dev", secret_keys=["receivers"])
+    assert settings.alerting.routes.oncall_pager.repeat_interval == "6d"
+    assert settings.alerting.routes.heartbeat.repeat_interval == "30m"
 
 
 def test_kubernetes_namespaces_must_differ():
