@@ -43,7 +43,8 @@ def grafana_stub(tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default) in every teardown.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     (tmp_path / "ca.pem").write_text(ca.ca_pem)
     yield f"https://127.0.0.1:{server.server_address[1]}/grafana", handler, tmp_path / "ca.pem"

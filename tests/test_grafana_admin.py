@@ -75,7 +75,8 @@ def grafana(tmp_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "tls.crt", tmp_path / "tls.key")
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default) in every teardown.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     props = {"url": f"https://127.0.0.1:{server.server_address[1]}/grafana/", "ca_pem": ca.ca_pem, "user": USER}
     yield props, handler
     server.shutdown()

@@ -6,6 +6,7 @@ that does not exist fails here, before it pages (or fails to page) anyone.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import promql_parser
@@ -61,18 +62,51 @@ def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
     assert extra == []
 
 
+UNIT_TEST_FOLDERS = (("dev", RULE_TESTS), ("kubernetes", KUBERNETES_RULE_TESTS))
+
+
 def _unit_test_cases():
     return [pytest.param(stack, path, id=f"{stack}:{path.name}")
-            for stack, folder in (("dev", RULE_TESTS), ("kubernetes", KUBERNETES_RULE_TESTS))
-            for path in rule_test_files(folder)]
+            for stack, folder in UNIT_TEST_FOLDERS for path in rule_test_files(folder)]
+
+
+@pytest.fixture(scope="module")
+def promtool_unit_runs(tmp_path_factory) -> dict[tuple[str, str], tuple[int, str] | Exception]:
+    """Every promtool unit test file, run on its stack's rendered rules, all files at once.
+
+    Each run is one independent process over one test file (several take seconds of rule evaluation:
+    hours of series at 1m steps over every rendered rule), so they run side by side rather than one
+    after the other. Per file: (exit code, output), or the error preparing it raised."""
+    runs: dict[tuple[str, str], subprocess.Popen | Exception] = {}
+    for stack, folder in UNIT_TEST_FOLDERS:
+        directory = tmp_path_factory.mktemp(f"promtool-{stack}")
+        rendered = write_rule_files(STACKS[stack](), directory)
+        for test_file in rule_test_files(folder):
+            try:
+                prepared = prepare_rule_test(test_file, rendered, directory)
+            except AssertionError as error:
+                runs[(stack, test_file.name)] = error
+                continue
+            runs[(stack, test_file.name)] = subprocess.Popen(
+                ["promtool", "test", "rules", prepared.name], cwd=directory,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    results: dict[tuple[str, str], tuple[int, str] | Exception] = {}
+    for key, process in runs.items():
+        if isinstance(process, Exception):
+            results[key] = process
+            continue
+        output, _ = process.communicate(timeout=300)
+        results[key] = (process.returncode, output)
+    return results
 
 
 @pytest.mark.parametrize("stack,test_file", _unit_test_cases())
-def test_promtool_unit_tests_pass_on_the_rendered_rules(tmp_path, stack, test_file):
-    rendered = write_rule_files(STACKS[stack](), tmp_path)
-    prepared = prepare_rule_test(test_file, rendered, tmp_path)
-    result = run(["promtool", "test", "rules", prepared.name], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_promtool_unit_tests_pass_on_the_rendered_rules(promtool_unit_runs, stack, test_file):
+    outcome = promtool_unit_runs[(stack, test_file.name)]
+    if isinstance(outcome, Exception):
+        raise outcome
+    returncode, output = outcome
+    assert returncode == 0, output
 
 
 def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
