@@ -34,6 +34,7 @@ def say(message: str) -> None:
         return
     capture = config.pluginmanager.get_plugin("capturemanager")
     with _lock, (capture.global_and_fixture_disabled() if capture is not None else nullcontext()):
+        reporter.ensure_newline()  # after a test file's name and its results
         writer = config.get_terminal_writer()
         if writer.width_of_current_line:  # after `-q` progress dots, which ensure_newline does not see
             writer.line()
