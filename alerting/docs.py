@@ -14,21 +14,27 @@ def routing_labels(alert: Alert) -> dict[str, str]:
 
 def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR,
                          also: tuple[str, Settings] | None = None) -> str:
-    """| Alert | Meaning | Severity | Route | for every alert of this stack, in rule-file order.
+    """| Alert | Meaning | Severity | Route | For | for every alert of this stack, in rule-file order.
 
     `runbook_dir` is the runbooks folder as seen from the page the table stands in (docs/ -> ../runbooks).
     `also` = (label, settings of another stack): its alerts that this stack lacks follow, their meaning
     prefixed with the label (e.g. the alerts only a Kubernetes stack has)."""
     own = alerts(settings)
-    rows = [(alert, "", routing_tree(settings)) for alert in own]
+    entries = [(alert, "", routing_tree(settings)) for alert in own]
     if also is not None:
         label, other = also
         known = {(alert.name, alert.severity) for alert in own}
-        rows += [(alert, f"*{label}:* ", routing_tree(other)) for alert in alerts(other) if (alert.name, alert.severity) not in known]
-    lines = ["| Alert | Meaning | Severity | Route |", "| --- | --- | --- | --- |"]
-    for alert, prefix, tree in rows:
+        entries += [(alert, f"*{label}:* ", routing_tree(other)) for alert in alerts(other) if (alert.name, alert.severity) not in known]
+    rows: dict[str, list[str]] = {}
+    for alert, prefix, tree in entries:
         meaning = prefix + alert.summary.replace("|", "\\|")
         route = ", ".join(receivers_for(routing_labels(alert), tree))
-        lines.append(f"| [{alert.name}]({runbook_dir}/{alert.name}.md) | {meaning} | {alert.severity} | {route} |")
-    # Rules of one alert that differ only in their expression (BackupTooOld: late, or missing) share a row.
-    return "\n".join(dict.fromkeys(lines)) + "\n"
+        row = f"| [{alert.name}]({runbook_dir}/{alert.name}.md) | {meaning} | {alert.severity} | {route} |"
+        # Rules of one alert that differ only in their expression (BackupTooOld: late, or missing) share a
+        # row; no `for` is Prometheus's 0s, it fires at the first evaluation that matches.
+        fors = rows.setdefault(row, [])
+        if (alert.for_ or "0s") not in fors:
+            fors.append(alert.for_ or "0s")
+    lines = ["| Alert | Meaning | Severity | Route | For |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"{row} {' or '.join(fors)} |" for row, fors in rows.items()]
+    return "\n".join(lines) + "\n"

@@ -85,8 +85,9 @@ def targets_missing(settings: Settings) -> tuple[Alert, ...]:
 
 
 def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
+    t = settings.alerting.thresholds
     retention = prometheus_size_bytes(settings.prometheus.retention_size)
-    usage = settings.alerting.thresholds.storage_usage
+    usage = t.storage_usage
     disk = " + ".join(_prom(s) for s in ("prometheus_tsdb_storage_blocks_bytes", "prometheus_tsdb_wal_storage_size_bytes",
                                         "prometheus_tsdb_head_chunks_storage_size_bytes"))
     sent = f"sum by (job, instance, alertmanager) (rate({_prom('prometheus_notifications_sent_total')}[5m]))"
@@ -95,16 +96,16 @@ def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
         Alert(
             "PrometheusRuleEvaluationFailures",
             f"increase({_prom('prometheus_rule_evaluation_failures_total')}[5m]) > 0",
-            # 10m: a failing rule is an alert that cannot fire; one failed evaluation may be a reload race.
-            "10m", "critical", "meta",
+            # 10m by default: a failing rule is an alert that cannot fire; one failed evaluation may be a reload race.
+            t.rule_evaluation_failures_for, "critical", "meta",
             "Prometheus fails to evaluate rules, so some alerts cannot fire.",
             "{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5m.",
         ),
         Alert(
             "PrometheusNotConnectedToAlertmanagers",
             f"max_over_time({_prom('prometheus_notifications_alertmanagers_discovered')}[5m]) < 1",
-            # 10m: Alertmanagers restart one at a time; none for 10m means this replica's alerts go nowhere.
-            "10m", "warning", "meta",
+            # 10m by default: Alertmanagers restart one at a time; none for 10m means this replica's alerts go nowhere.
+            t.alertmanagers_missing_for, "warning", "meta",
             "A Prometheus has no Alertmanager to send alerts to.",
             "{{ $labels.instance }} has discovered {{ $value }} Alertmanagers.",
         ),
@@ -112,24 +113,24 @@ def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
             "PrometheusErrorSendingAlerts",
             # min over Alertmanagers: failing to one of them is covered by the cluster alerts, to all is not.
             f"min by (job, instance) ({errors} / ({sent} > 0)) > {number(NOTIFICATION_ERROR_RATIO)}",
-            # 10m: a single Alertmanager restart fails a few sends; ten minutes of failures lose alerts.
-            "10m", "critical", "meta",
+            # 10m by default: a single Alertmanager restart fails a few sends; ten minutes of failures lose alerts.
+            t.sending_alerts_failing_for, "critical", "meta",
             "A Prometheus fails to send alerts to every Alertmanager.",
             "{{ $value | humanizePercentage }} of alerts from {{ $labels.instance }} failed to reach even the best Alertmanager.",
         ),
         Alert(
             "PrometheusConfigReloadFailed",
             f"max_over_time({_prom('prometheus_config_last_reload_successful')}[5m]) == 0",
-            # 10m: leaves time for a corrected config to be reloaded before anyone is mailed.
-            "10m", "warning", "meta",
+            # 10m by default: leaves time for a corrected config to be reloaded before anyone is mailed.
+            t.prometheus_reload_failed_for, "warning", "meta",
             "Prometheus rejected its configuration and runs an old one.",
             "The last configuration reload of {{ $labels.instance }} failed (successful = {{ $value }}).",
         ),
         Alert(
             "PrometheusStorageNearRetentionSize",
             f"({disk}) / {retention} > {number(usage)}",
-            # 30m: disk use only grows by compaction steps; a slow trend needs no faster alert.
-            "30m", "warning", "meta",
+            # 30m by default: disk use only grows by compaction steps; a slow trend needs no faster alert.
+            t.storage_usage_for, "warning", "meta",
             f"Prometheus storage is close to retentionSize {settings.prometheus.retention_size}: old data is deleted by size, not by age.",
             "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of retentionSize "
             f"{settings.prometheus.retention_size} (threshold {number(usage * 100)}%); history shorter than "
@@ -138,15 +139,15 @@ def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
         Alert(
             "PrometheusScrapeSampleLimitHit",
             f"increase({_prom('prometheus_target_scrapes_exceeded_sample_limit_total')}[5m]) > 0",
-            # 5m: a target over sample_limit loses every scrape, so there is nothing to wait for.
-            "5m", "warning", "meta",
+            # 5m by default: a target over sample_limit loses every scrape, so there is nothing to wait for.
+            t.sample_limit_hit_for, "warning", "meta",
             f"A target exposes more than sample_limit ({settings.prometheus.sample_limit}) samples and is not stored.",
             "{{ $value | humanize }} scrapes were rejected for exceeding sample_limit on {{ $labels.instance }} in the last 5m.",
         ),
         Alert(
             "PrometheusScrapeLabelLimitHit",
             f"increase({_prom('prometheus_target_scrape_pool_exceeded_label_limits_total')}[5m]) > 0",
-            "5m", "warning", "meta",
+            t.label_limit_hit_for, "warning", "meta",
             f"A target exposes series with more than label_limit ({settings.prometheus.label_limit}) labels and is not stored.",
             "{{ $value | humanize }} scrapes were rejected for exceeding label limits on {{ $labels.instance }} in the last 5m.",
         ),
@@ -158,19 +159,20 @@ def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
     # and a ratio of two counters with different label sets would silently match nothing.
     failed = f"sum by (job, instance, integration) (rate({_am('alertmanager_notifications_failed_total')}[5m]))"
     total = f"sum by (job, instance, integration) (rate({_am('alertmanager_notifications_total')}[5m]))"
+    t = settings.alerting.thresholds
     alerts = [
         Alert(
             "AlertmanagerNotificationsFailing",
             f"{failed} / ({total} > 0) > {number(NOTIFICATION_ERROR_RATIO)}",
-            # 10m: notifications are retried; only lasting failures mean a receiver never hears of alerts.
-            "10m", "critical", "meta",
+            # 10m by default: notifications are retried; only lasting failures mean a receiver never hears of alerts.
+            t.notifications_failing_for, "critical", "meta",
             "Alertmanager fails to deliver notifications through an integration.",
             "{{ $value | humanizePercentage }} of {{ $labels.integration }} notifications from {{ $labels.instance }} failed.",
         ),
         Alert(
             "AlertmanagerConfigReloadFailed",
             f"max_over_time({_am('alertmanager_config_last_reload_successful')}[5m]) == 0",
-            "10m", "warning", "meta",
+            t.alertmanager_reload_failed_for, "warning", "meta",
             "Alertmanager rejected its configuration and runs an old one.",
             "The last configuration reload of {{ $labels.instance }} failed (successful = {{ $value }}).",
         ),
@@ -180,8 +182,8 @@ def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
         alerts.append(Alert(
             "AlertmanagerClusterMembersMissing",
             f"{_am('alertmanager_cluster_members')} < {replicas}",
-            # 15m: a rolling restart takes members away for minutes; a lasting gap risks duplicate pages.
-            "15m", "warning", "meta",
+            # 15m by default: a rolling restart takes members away for minutes; a lasting gap risks duplicate pages.
+            t.cluster_members_missing_for, "warning", "meta",
             f"An Alertmanager sees fewer than all {replicas} cluster members.",
             "{{ $labels.instance }} sees {{ $value }} of " + str(replicas) + " Alertmanager cluster members.",
         ))
@@ -233,9 +235,9 @@ def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
         ),
         Alert(
             "BackupFailed", f"max by (job, target) ({selector('ngx_backup_last_run_success', JOB_BACKUP)}) == 0",
-            # 30m: a failed attempt is retried (backoff) within the same run; a lasting 0 means every
-            # attempt of the run failed, and the next chance is the next scheduled run.
-            "30m", "warning", "backup",
+            # 30m by default: a failed attempt is retried (backoff) within the same run; a lasting 0 means
+            # every attempt of the run failed, and the next chance is the next scheduled run.
+            settings.alerting.thresholds.backup_failed_for, "warning", "backup",
             "The last backup run of a target failed; its previous archives are kept.",
             "The last backup run of {{ $labels.target }} failed (success = {{ $value }}); see the job's logs.",
         ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from settings import Settings
+from settings.model import RouteTiming
 
 ONCALL_PAGER = "oncall-pager"
 OPS_EMAIL = "ops-email"
@@ -58,13 +59,9 @@ class InhibitRule:
     why: str
 
 
-# Timings. Pages go out at once and repeat hourly; mail is batched so a flapping service sends one
-# message, not thirty; the heartbeat repeats more often than the dead man's switch's timeout.
-PAGER_TIMING = dict(group_wait="10s", group_interval="5m", repeat_interval="1h")
-EMAIL_TIMING = dict(group_wait="2m", group_interval="30m", repeat_interval="12h")
-HEARTBEAT_TIMING = dict(group_wait="0s", group_interval="1m", repeat_interval="5m")
-# First notification of a new business group; it is muted outside working hours anyway.
-BUSINESS_GROUP_WAIT = "5m"
+def timing(route: RouteTiming) -> dict[str, str]:
+    """Route keyword arguments of one receiver's timing settings (alerting.routes.<receiver>)."""
+    return dict(group_wait=route.group_wait, group_interval=route.group_interval, repeat_interval=route.repeat_interval)
 
 
 def _minutes(hh_mm: str) -> int:
@@ -92,23 +89,25 @@ def business_timing(settings: Settings) -> dict[str, str]:
     equal to group_interval re-sends a still-firing digest every working day (up to 12h days).
     """
     working_day = _duration(working_day_minutes(settings))
-    return dict(group_wait=BUSINESS_GROUP_WAIT, group_interval=working_day, repeat_interval=working_day)
+    group_wait = settings.alerting.routes.business_daily.group_wait
+    return dict(group_wait=group_wait, group_interval=working_day, repeat_interval=working_day)
 
 
 def routing_tree(settings: Settings) -> Route:
     """The root route and its children, matched in order; the first match wins (no `continue`)."""
+    routes = settings.alerting.routes
     return Route(
         receiver=ROOT_RECEIVER,
         group_by=("alertname", "job"),
-        **EMAIL_TIMING,
+        **timing(routes.ops_email),  # the root receiver's timing
         routes=(
             # First, so the always-firing Watchdog never reaches a human receiver.
-            Route(HEARTBEAT, (("alertname", "=", "Watchdog"),), group_by=("alertname",), **HEARTBEAT_TIMING),
+            Route(HEARTBEAT, (("alertname", "=", "Watchdog"),), group_by=("alertname",), **timing(routes.heartbeat)),
             # Before business: a critical alert pages whatever its category.
-            Route(ONCALL_PAGER, (("severity", "=", "critical"),), **PAGER_TIMING),
+            Route(ONCALL_PAGER, (("severity", "=", "critical"),), **timing(routes.oncall_pager)),
             Route(BUSINESS_DAILY, (("category", "=", "business"),), group_by=("category",),
                   active_time_intervals=(BUSINESS_HOURS,), **business_timing(settings)),
-            Route(OPS_EMAIL, (("severity", "=", "warning"),), **EMAIL_TIMING),
+            Route(OPS_EMAIL, (("severity", "=", "warning"),), **timing(routes.ops_email)),
         ),
     )
 

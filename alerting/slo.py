@@ -47,8 +47,6 @@ BURN_WINDOWS = (
     BurnWindow("1d", "2h", 0.10, "warning"),
     BurnWindow("3d", "6h", 0.10, "warning"),
 )
-# `for` only absorbs a single noisy evaluation: the short window already proves the burn is current.
-BURN_FOR = {"critical": "2m", "warning": "15m"}
 
 
 def error_budget(settings: Settings) -> float:
@@ -99,6 +97,7 @@ def _burn_condition(settings: Settings, window: BurnWindow) -> str:
 
 def burn_alerts(settings: Settings) -> tuple[Alert, ...]:
     slo = settings.alerting.slo
+    burn_for = {"critical": slo.page_burn_for, "warning": slo.ticket_burn_for}
     texts = {
         "critical": ("The API is spending its error budget fast enough to exhaust it within days.", "page"),
         "warning": ("The API is spending its error budget faster than the SLO allows.", "ticket"),
@@ -110,7 +109,7 @@ def burn_alerts(settings: Settings) -> tuple[Alert, ...]:
         alerts.append(Alert(
             name="SLOErrorBudgetBurn",
             expr="\nor\n".join(_burn_condition(settings, w) for w in windows),
-            for_=BURN_FOR[severity],
+            for_=burn_for[severity],
             severity=severity,
             category="slo",
             summary=summary,

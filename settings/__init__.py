@@ -118,7 +118,31 @@ def _check_consistency(s: Settings) -> None:
                 raise SettingsError(key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability")
     if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
         raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")
+    _check_routes(s)
     _check_backup(s)
+
+
+def _check_routes(s: Settings) -> None:
+    """What Alertmanager needs of route timings to notify as they say (it only logs a warning)."""
+    retention = s.alertmanager.retention
+    routes = s.alerting.routes
+    for name, timing in (("oncallPager", routes.oncall_pager), ("opsEmail", routes.ops_email), ("heartbeat", routes.heartbeat)):
+        key = f"alerting.routes.{name}"
+        if v.duration_ms(timing.repeat_interval) < v.duration_ms(timing.group_interval):
+            raise SettingsError(f"{key}.repeatInterval", f"{timing.repeat_interval} is shorter than groupInterval {timing.group_interval}; "
+                                "a group is only re-sent at a groupInterval tick, set it to at least that")
+        if v.duration_ms(timing.repeat_interval) > v.duration_ms(retention):
+            raise SettingsError(f"{key}.repeatInterval", f"{timing.repeat_interval} is longer than alertmanager.retention {retention}; the notification "
+                                "log forgets a notification before its repeat and re-sends it early, lower it or raise alertmanager.retention")
+    heartbeat = s.receivers.heartbeat
+    if heartbeat is not None:
+        # Alertmanager re-sends at the first groupInterval tick after repeatInterval has passed.
+        gap = v.duration_ms(routes.heartbeat.repeat_interval) + v.duration_ms(routes.heartbeat.group_interval)
+        if gap >= v.duration_ms(heartbeat.timeout):
+            raise SettingsError("alerting.routes.heartbeat.repeatInterval",
+                                f"{routes.heartbeat.repeat_interval} plus groupInterval {routes.heartbeat.group_interval} is not shorter than "
+                                f"receivers.heartbeat.timeout {heartbeat.timeout}; the dead man's switch would alarm between two pings, "
+                                "lower them or raise the timeout at the switch and in receivers.heartbeat.timeout")
 
 
 def _check_backup(s: Settings) -> None:

@@ -101,12 +101,27 @@ class Thresholds:
     drop_rate_for: str = setting("dropRateFor", v.duration, "HighDropRate: for.", "1h")
     target_down_for: str = setting("targetDownFor", v.duration, "TargetDown (any job): for.", "5m")
     storage_usage: float = setting("storageUsage", v.ratio, "PrometheusStorageNearRetentionSize: share of retentionSize in use.", 0.85)
+    # The stack's own alerts (meta.yml). Their defaults, and why, are in alerting/meta.py beside each rule.
+    storage_usage_for: str = setting("storageUsageFor", v.duration, "PrometheusStorageNearRetentionSize: for.", "30m")
+    rule_evaluation_failures_for: str = setting("ruleEvaluationFailuresFor", v.duration, "PrometheusRuleEvaluationFailures: for.", "10m")
+    alertmanagers_missing_for: str = setting("alertmanagersMissingFor", v.duration, "PrometheusNotConnectedToAlertmanagers: for.", "10m")
+    sending_alerts_failing_for: str = setting("sendingAlertsFailingFor", v.duration, "PrometheusErrorSendingAlerts: for.", "10m")
+    prometheus_reload_failed_for: str = setting("prometheusReloadFailedFor", v.duration, "PrometheusConfigReloadFailed: for.", "10m")
+    sample_limit_hit_for: str = setting("sampleLimitHitFor", v.duration, "PrometheusScrapeSampleLimitHit: for.", "5m")
+    label_limit_hit_for: str = setting("labelLimitHitFor", v.duration, "PrometheusScrapeLabelLimitHit: for.", "5m")
+    notifications_failing_for: str = setting("notificationsFailingFor", v.duration, "AlertmanagerNotificationsFailing: for.", "10m")
+    alertmanager_reload_failed_for: str = setting("alertmanagerReloadFailedFor", v.duration, "AlertmanagerConfigReloadFailed: for.", "10m")
+    cluster_members_missing_for: str = setting("clusterMembersMissingFor", v.duration, "AlertmanagerClusterMembersMissing (Kubernetes): for.", "15m")
+    backup_failed_for: str = setting("backupFailedFor", v.duration, "BackupFailed: for.", "30m")
 
 
 @dataclass(frozen=True)
 class SloSettings:
     availability: float = setting("availability", v.fraction, "Availability objective of the API (share of non-5xx requests).", 0.99)
     window: str = setting("window", v.duration, "SLO window for the error budget.", "30d")
+    # `for` only absorbs a single noisy evaluation: the short window already proves the burn is current.
+    page_burn_for: str = setting("pageBurnFor", v.duration, "SLOErrorBudgetBurn (critical, fast burn that pages): for.", "2m")
+    ticket_burn_for: str = setting("ticketBurnFor", v.duration, "SLOErrorBudgetBurn (warning, slow burn that is mailed): for.", "15m")
 
 
 @dataclass(frozen=True)
@@ -118,10 +133,41 @@ class BusinessHours:
 
 
 @dataclass(frozen=True)
+class RouteTiming:
+    """When Alertmanager notifies one receiver (its route's group_wait, group_interval, repeat_interval)."""
+
+    group_wait: str = setting("groupWait", v.duration_or_zero, "Wait before the first notification of a new alert group (0s: at once).")
+    group_interval: str = setting("groupInterval", v.duration, "Wait before notifying about a change to a group already notified (a new alert in it, a resolve).")
+    repeat_interval: str = setting("repeatInterval", v.duration, "Wait before repeating an unchanged, still-firing group; from groupInterval up to alertmanager.retention.")
+
+
+@dataclass(frozen=True)
+class BusinessTiming:
+    group_wait: str = setting("groupWait", v.duration_or_zero, "Wait before the first digest of a new business group (muted outside businessHours anyway; its intervals are the working day).", "5m")
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """Alertmanager's route timings per receiver; Grafana's notification policies get the same."""
+
+    # Pages go out at once and repeat hourly.
+    oncall_pager: RouteTiming = section("oncallPager", RouteTiming, "Route of critical alerts (pages).",
+                                        groupWait="10s", groupInterval="5m", repeatInterval="1h")
+    # Mail is batched so a flapping service sends one message, not thirty.
+    ops_email: RouteTiming = section("opsEmail", RouteTiming, "Route of warnings, and of anything no route claims.",
+                                     groupWait="2m", groupInterval="30m", repeatInterval="12h")
+    # Watchdog pings the dead man's switch more often than it times out (receivers.heartbeat.timeout).
+    heartbeat: RouteTiming = section("heartbeat", RouteTiming, "Route of Watchdog to the dead man's switch.",
+                                     groupWait="0s", groupInterval="1m", repeatInterval="5m")
+    business_daily: BusinessTiming = section("businessDaily", BusinessTiming, "Route of business digests.")
+
+
+@dataclass(frozen=True)
 class AlertingSettings:
     thresholds: Thresholds = section("thresholds", Thresholds, "Alert thresholds.")
     slo: SloSettings = section("slo", SloSettings, "Service level objective.")
     business_hours: BusinessHours = section("businessHours", BusinessHours, "When business digests may be sent.")
+    routes: RouteSettings = section("routes", RouteSettings, "When each receiver is notified.")
 
 
 @dataclass(frozen=True)
@@ -148,6 +194,7 @@ class PagerDutyReceiver:
 @dataclass(frozen=True)
 class HeartbeatReceiver:
     url: Secret = setting("url", v.url, "Dead man's switch URL that Watchdog notifications keep alive.", secret=True)
+    timeout: str = setting("timeout", v.duration, "How long the dead man's switch waits for a ping before it alarms (as configured there); alerting.routes.heartbeat's repeatInterval plus groupInterval must be shorter.", "10m")
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,14 @@ def duration(value: object, key: str) -> str:
     return text
 
 
+def duration_or_zero(value: object, key: str) -> str:
+    """A Prometheus duration that may be 0s (e.g. an Alertmanager group_wait: notify at once)."""
+    text = str(value).strip() if isinstance(value, (str, int)) else None
+    if not text or not _DURATION_RE.match(text):
+        raise SettingsError(key, f"{value!r} is not a Prometheus duration; use 0s or a positive value like 30s, 5m or 1h")
+    return text
+
+
 def duration_ms(text: str) -> int:
     match = _DURATION_RE.match(text)
     if not match:

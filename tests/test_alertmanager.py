@@ -146,6 +146,10 @@ def test_docs_alert_table_gives_every_alert_the_route_amtool_resolves(tmp_path):
     assert len(rows) == len(table) and set(table) == {(a.name, a.severity) for a in every_alert}
     for alert in every_alert:
         assert table[(alert.name, alert.severity)] == ", ".join(amtool_route(path, routing_labels(alert))), alert.name
+    # The For column is each rule's `for` as rendered (0s: none), both of BackupTooOld's.
+    fors = {(re.match(r"\| \[(\w+)\]", row[0]).group(1), row[2]): row[4].rstrip(" |") for row in rows}
+    for alert in every_alert:
+        assert (alert.for_ or "0s") in fors[(alert.name, alert.severity)].split(" or "), alert.name
 
 
 def test_inhibit_rules_silence_warnings_under_a_page_and_symptoms_of_api_down():
@@ -238,6 +242,28 @@ def test_timings_avoid_alertmanager_warnings_and_keep_the_issue_promises():
     assert duration_ms(routes["ops-email"]["group_wait"]) >= 60_000
     assert duration_ms(routes["ops-email"]["group_interval"]) >= 15 * 60_000
     assert duration_ms(routes["heartbeat"]["repeat_interval"]) <= 10 * 60_000
+
+
+def test_route_timings_are_the_alerting_routes_settings(tmp_path):
+    """Each receiver is notified when its settings say, the root route as ops-email (the livetest stack
+    shortens them to seconds); amtool accepts a zero group_wait and second-long intervals."""
+    timings = {"oncallPager": ("1s", "10s", "1h"), "opsEmail": ("5s", "10s", "1h"), "heartbeat": ("0s", "30s", "2m")}
+    keys = ("groupWait", "groupInterval", "repeatInterval")
+    routes = {name: dict(zip(keys, values)) for name, values in timings.items()}
+    settings = dev_settings(alerting={"routes": {**routes, "businessDaily": {"groupWait": "1m"}}})
+    text = render_alertmanager_config(settings)
+    root = yaml.safe_load(text)["route"]
+
+    def of(route):
+        return tuple(route.get(key) for key in ("group_wait", "group_interval", "repeat_interval"))
+
+    rendered = {route["receiver"]: of(route) for route in root["routes"]}
+    assert of(root) == rendered["ops-email"] == timings["opsEmail"]
+    assert rendered["oncall-pager"] == timings["oncallPager"] and rendered["heartbeat"] == timings["heartbeat"]
+    assert rendered["business-daily"][0] == "1m"
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(for_amtool_025(text, write_templates(tmp_path)))
+    assert amtool_check(path).returncode == 0
 
 
 def test_templates_show_value_runbook_and_dashboard(tmp_path):

@@ -91,8 +91,14 @@ class Run:
         return seen
 
 
+# Route timings other than the defaults in the seeded stacks: Grafana's policies follow the settings.
+ROUTE_TIMINGS = {"oncallPager": ("7s", "4m", "2h"), "opsEmail": ("90s", "20m", "10h"), "heartbeat": ("5s", "2m", "6m")}
+SEEDED_TIMINGS = [f"alerting.routes.{route}.{key}={value}" for route, values in ROUTE_TIMINGS.items()
+                  for key, value in zip(("groupWait", "groupInterval", "repeatInterval"), values)]
+
+
 def stack_settings(stack: str, seeded: bool) -> Settings:
-    config = load_stack_config(stack, SEEDED_CONFIG if seeded else [],
+    config = load_stack_config(stack, SEEDED_CONFIG + SEEDED_TIMINGS if seeded else [],
                                [f"{path}={value}" for path, value in SEEDED_SECRETS.items()] if seeded else [])
     raw, secret = settings_mapping(config)
     return parse(raw, stack=stack, secret_keys=secret)
@@ -393,6 +399,10 @@ def test_grafana_routing_equals_alertmanager_routing(seeded, prod_as_committed):
         business = [route for route in am_tree["routes"] if route["active_minutes"] is not None]
         assert business, "the business route has working hours in alertmanager.yml"
         assert all(0 < len(route["active_minutes"]) < MINUTES_PER_WEEK for route in business)
+    # The seeded stack's timings are the settings', not the defaults.
+    timings = {route["receiver"]: route["timings"] for route in _grafana_tree(seeded)[0]["routes"]}
+    assert {name: tuple(timings[name]) for name in ("oncall-pager", "ops-email", "heartbeat")} == {
+        "oncall-pager": ROUTE_TIMINGS["oncallPager"], "ops-email": ROUTE_TIMINGS["opsEmail"], "heartbeat": ROUTE_TIMINGS["heartbeat"]}
 
 
 @pytest.mark.parametrize("weekdays,start,end", [

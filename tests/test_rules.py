@@ -6,6 +6,7 @@ that does not exist fails here, before it pages (or fails to page) anyone.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import promql_parser
@@ -19,6 +20,8 @@ from alerting.slo import AVAILABILITY
 from dashboards import render_dashboards
 from renderers.prometheus import render_prometheus_config
 from renderers.rules import recorded_series, render_rule_files
+from settings import Settings
+from settings.schema import walk
 from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings,
                                     expected_alert_cases, instrumentator_settings, kubernetes_settings, prepare_rule_test,
                                     rule_test_files, run, write_rule_files)
@@ -68,12 +71,43 @@ def _unit_test_cases():
             for stack, folder in RULE_TEST_FOLDERS.items() for path in rule_test_files(folder)]
 
 
+@pytest.fixture(scope="module")
+def promtool_unit_runs(tmp_path_factory) -> dict[tuple[str, str], tuple[int, str] | Exception]:
+    """Every promtool unit test file, run on its stack's rendered rules, all files at once.
+
+    Each run is one independent process over one test file (several take seconds of rule evaluation:
+    hours of series at 1m steps over every rendered rule), so they run side by side rather than one
+    after the other. Per file: (exit code, output), or the error preparing it raised."""
+    runs: dict[tuple[str, str], subprocess.Popen | Exception] = {}
+    for stack, folder in RULE_TEST_FOLDERS.items():
+        directory = tmp_path_factory.mktemp(f"promtool-{stack}")
+        rendered = write_rule_files(STACKS[stack](), directory)
+        for test_file in rule_test_files(folder):
+            try:
+                prepared = prepare_rule_test(test_file, rendered, directory)
+            except AssertionError as error:
+                runs[(stack, test_file.name)] = error
+                continue
+            runs[(stack, test_file.name)] = subprocess.Popen(
+                ["promtool", "test", "rules", prepared.name], cwd=directory,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    results: dict[tuple[str, str], tuple[int, str] | Exception] = {}
+    for key, process in runs.items():
+        if isinstance(process, Exception):
+            results[key] = process
+            continue
+        output, _ = process.communicate(timeout=300)
+        results[key] = (process.returncode, output)
+    return results
+
+
 @pytest.mark.parametrize("stack,test_file", _unit_test_cases())
-def test_promtool_unit_tests_pass_on_the_rendered_rules(tmp_path, stack, test_file):
-    rendered = write_rule_files(STACKS[stack](), tmp_path)
-    prepared = prepare_rule_test(test_file, rendered, tmp_path)
-    result = run(["promtool", "test", "rules", prepared.name], cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_promtool_unit_tests_pass_on_the_rendered_rules(promtool_unit_runs, stack, test_file):
+    outcome = promtool_unit_runs[(stack, test_file.name)]
+    if isinstance(outcome, Exception):
+        raise outcome
+    returncode, output = outcome
+    assert returncode == 0, output
 
 
 def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
@@ -115,6 +149,26 @@ def test_every_alert_has_labels_texts_and_a_runbook_in_this_repo(stack):
         for section in ("## What it means", "## First checks", "## Silence"):
             assert section in text, f"{runbook.name} lacks {section}"
         assert re.search(rf"amtool [^`]*silence add alertname={name}\b", text), f"{runbook.name}: no amtool silence example"
+
+
+def test_every_for_is_a_setting():
+    """No `for` is a constant of the code, so a stack (livetest) can shorten any of them: with every
+    alerting `...For` setting given a value of its own, each alert's rendered `for` is one of them and
+    each of them is used. Watchdog and the late BackupTooOld have none; the missing BackupTooOld's
+    follows backup.schedule."""
+    keys = [path for path, _, _ in walk(Settings) if path.startswith("alerting.") and path.endswith("For")]
+    values = {key: f"{index + 1}m{index + 1}s" for index, key in enumerate(keys)}
+    raw: dict = {}
+    for key, value in values.items():
+        _, section, name = key.split(".")
+        raw.setdefault(section, {})[name] = value
+    rendered = {(rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
+                for rule in rendered_alerts(kubernetes_settings(alerting=raw))}
+    computed = {("Watchdog", "none", None), ("BackupTooOld", "warning", "late"), ("BackupTooOld", "warning", "missing")}
+    assert set(rendered) >= computed
+    from_settings = {alert: value for alert, value in rendered.items() if alert not in computed}
+    assert set(from_settings.values()) <= set(values.values()), from_settings
+    assert set(values.values()) <= set(from_settings.values()), "a `for` setting no alert reads"
 
 
 def test_only_watchdog_has_severity_none():

@@ -9,6 +9,7 @@ import yaml
 
 from settings import PROJECT, SettingsError, parse, secret_paths
 from settings.schema import Secret
+from settings.validators import duration_ms
 from tests.conftest import ROOT
 
 
@@ -114,6 +115,15 @@ BAD_VALUES = [
     ({"app": {"targets": ["01.2.3.4:8000"]}}, "app.targets[0]", "host:port"),
     ({"redis": {"address": "10.0.0.256:6379"}}, "redis.address", "host:port"),
     ({"capacity": {"logVolumePerDay": "50GB"}}, "loki.storageSize", "at least"),
+    ({"alerting": {"thresholds": {"sampleLimitHitFor": "5 min"}}}, "alerting.thresholds.sampleLimitHitFor", "Prometheus duration"),
+    ({"alerting": {"slo": {"pageBurnFor": "0s"}}}, "alerting.slo.pageBurnFor", "positive"),
+    ({"alerting": {"routes": {"oncallPager": {"groupWait": "soon"}}}}, "alerting.routes.oncallPager.groupWait", "0s or a positive"),
+    ({"alerting": {"routes": {"oncallPager": {"groupInterval": "0s"}}}}, "alerting.routes.oncallPager.groupInterval", "positive"),
+    ({"alerting": {"routes": {"opsEmail": {"repeatInterval": "10m"}}}}, "alerting.routes.opsEmail.repeatInterval", "at least that"),
+    ({"alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}}}}, "alerting.routes.oncallPager.repeatInterval", "alertmanager.retention 120h"),
+    ({"alerting": {"routes": {"tickets": {}}}}, "alerting.routes.tickets", "not a known key"),
+    ({"receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "6m"}}}, "alerting.routes.heartbeat.repeatInterval",
+     "receivers.heartbeat.timeout 6m"),
 ]
 
 
@@ -133,6 +143,30 @@ def test_kubernetes_needs_no_api_server_address():
     """The API server's endpoints are read from the cluster; kubernetes.apiServerCidr only overrides them."""
     assert parse({"platform": "kubernetes"}, stack="prod").kubernetes.api_server_cidr is None
     assert parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.0.0.11/32"}}, stack="prod").kubernetes.api_server_cidr == "10.0.0.11/32"
+
+
+def test_route_timings_are_settings_with_todays_defaults_and_livetest_shortens_them():
+    """Defaults are the timings the stacks always had; livetest (tests/live) notifies within seconds."""
+    routes = parse({"platform": "docker"}, stack="dev").alerting.routes
+    assert (routes.oncall_pager.group_wait, routes.oncall_pager.group_interval, routes.oncall_pager.repeat_interval) == ("10s", "5m", "1h")
+    assert (routes.ops_email.group_wait, routes.ops_email.group_interval, routes.ops_email.repeat_interval) == ("2m", "30m", "12h")
+    assert (routes.heartbeat.group_wait, routes.heartbeat.group_interval, routes.heartbeat.repeat_interval) == ("0s", "1m", "5m")
+    assert routes.business_daily.group_wait == "5m"
+    raw = stack_mapping("livetest")
+    raw["receivers"]["pagerduty"]["routingKey"] = "pd-routing-7Q3"
+    raw["receivers"]["slack"]["webhookUrl"] = "https://hooks.slack.com/services/T/B/X"
+    live = parse(raw, stack="livetest", secret_keys=["receivers"])
+    assert duration_ms(live.alerting.routes.oncall_pager.group_interval) < duration_ms(routes.oncall_pager.group_interval)
+    assert duration_ms(live.alerting.routes.ops_email.group_wait) < duration_ms(routes.ops_email.group_wait)
+
+
+def test_a_longer_retention_allows_a_longer_repeat_and_a_longer_switch_timeout_a_slower_heartbeat():
+    settings = parse({"platform": "docker", "alertmanager": {"retention": "240h"},
+                      "alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}, "heartbeat": {"repeatInterval": "30m"}}},
+                      "receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "1h"}}},
+                     stack="dev", secret_keys=["receivers"])
+    assert settings.alerting.routes.oncall_pager.repeat_interval == "6d"
+    assert settings.alerting.routes.heartbeat.repeat_interval == "30m"
 
 
 def test_kubernetes_namespaces_must_differ():

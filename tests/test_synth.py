@@ -20,8 +20,8 @@ REQUIRED_FILES = (
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_synth_writes_resources_files_and_manifests(stack, tmp_path):
-    result = synth(stack)
+def test_synth_writes_resources_files_and_manifests(request, stack, tmp_path):
+    result = request.getfixturevalue(f"{stack}_stack")  # synth(stack), shared by the session
     written = write(result, tmp_path)
     for name in REQUIRED_FILES:
         assert (tmp_path / "files" / name).is_file(), name
@@ -48,9 +48,10 @@ def test_secrets_are_written_as_placeholders_only(tmp_path, dev_seeded):
     assert "[secret]" in (tmp_path / "resources.yaml").read_text()
 
 
-def test_synth_is_deterministic(tmp_path):
+def test_synth_is_deterministic(tmp_path, dev_stack):
+    """Two runs in one process, the first one the session's (other stacks may have run in between)."""
     first, second = tmp_path / "a", tmp_path / "b"
-    write(synth("dev"), first)
+    write(dev_stack, first)
     write(synth("dev"), second)
     files_a = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())

@@ -16,6 +16,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from tests.live import progress
+
 
 @dataclass(frozen=True)
 class Response:
@@ -183,21 +185,25 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.5, 
     """Call `check` until it returns something truthy; bounded by `timeout` seconds.
 
     Exceptions from `check` count as "not yet" (a server that is still starting refuses connections);
-    the last one is reported if time runs out.
+    the last one is reported if time runs out. A long wait says what it waits for (tests/live/progress.py).
     """
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     attempts = 0
+    wait = progress.Wait(what, timeout)
     while True:
         attempts += 1
         try:
             result = check()
             if result:
+                wait.done()
                 return result
             last_error = None
         except (OSError, AssertionError, ValueError, http.client.HTTPException) as error:
             last_error = error
         if time.monotonic() >= deadline:
+            wait.done(reached=False)
             detail = f"; last error: {last_error!r}" if last_error else ""
             raise TimeoutError(f"{what} not reached within {timeout:.0f}s ({attempts} attempts){detail}")
+        wait.tick()
         time.sleep(interval)

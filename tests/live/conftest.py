@@ -6,9 +6,11 @@ namespace, as soon as the last test of tests/live has run, not at the end of the
 Each scenario gets its own stack (its own 127.0.<n>.0/24, processes, simulator and sink), so one
 scenario's faults never show up in another's notifications. The stacks of every selected scenario
 start side by side, and inject their fault, before the first live test runs; the scenarios that must
-wait out the rendered Alertmanager timings (a resolve waits for the route's group_interval, 5m for
-pages) run their tests last, so their waits overlap the other scenarios instead of adding up. Only the
-scenarios of the selected tests are started: `-m "live and not slow"` starts what the quick tests need.
+wait out the rendered alert timings (a `for`, a route's group_wait, a resolve at the route's next
+group_interval tick; the livetest stack shortens them all to seconds) run their tests last, so their
+waits overlap the other scenarios instead of adding up. Only the scenarios of the selected tests are
+started: `-m "live and not slow"` starts what the quick tests need. Start-up and long waits are
+reported as they happen (tests/live/progress.py).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.live import progress
 from tests.live.clients import wait_until
 from tests.live.deployment import Deployment, deploy
 from tests.live.netns import PrivateNetwork, interfaces
@@ -31,6 +34,10 @@ STACK_INDEX = {"main": 41, "api_down": 42, "error_burst": 43, "flood": 44}
 SCENARIO_FIXTURES = ("api_down_stack", "error_burst_stack", "flood_stack", "main_stack")
 # Their test modules run after every other live test.
 LONG_WAIT_MODULES = ("test_api_down", "test_error_burst", "test_sample_limit")
+
+
+def pytest_configure(config):
+    progress.attach(config)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -63,6 +70,7 @@ def live_network() -> Iterator[None]:
 @pytest.fixture(scope="package")
 def live_deployment(live_network) -> Deployment:
     """The livetest stack as the program would deploy it (tests/live/deployment.py)."""
+    progress.say("synthesising the livetest stack")
     return deploy()
 
 
@@ -84,15 +92,19 @@ class Scenarios:
         self.stacks: dict[str, LiveStack] = {}
 
     def _prepare(self, name: str, workdir) -> LiveStack:
-        stack = LiveStack(self.deployment, workdir, STACK_INDEX[name])
+        stack = LiveStack(self.deployment, workdir, STACK_INDEX[name], name)
+        began = time.monotonic()
         try:
             stack.start()
+            progress.say(f"{name}: {len(stack.processes)} services ready after {time.monotonic() - began:.1f}s")
             # Prometheus hands new targets to its scrapers up to 5 s after start (discovery batching).
             wait_until(lambda: stack.prometheus.value('up{job="ngx-api"}') == 1, patience(self.timings.scrape_interval + 5),
                        what=f"{name}: first scrape of the simulated API")
             stack.fault_at = time.time()
             if self.FAULTS[name]:
                 stack.simulator.set_mode(self.FAULTS[name])
+            fault = f"fault {self.FAULTS[name]!r} injected" if self.FAULTS[name] else "healthy"
+            progress.say(f"{name}: API scraped, {fault} after {time.monotonic() - began:.1f}s")
         except BaseException:
             stack.close()
             raise
@@ -110,6 +122,8 @@ class Scenarios:
             except BaseException as error:  # noqa: BLE001 - re-raised below, in the test's thread
                 errors[name] = error
 
+        if wanted:
+            progress.say(f"starting scenario stacks {', '.join(wanted)} side by side")
         threads = [threading.Thread(target=run, args=(name,), name=f"start-{name}") for name in wanted]
         for thread in threads:
             thread.start()
@@ -124,6 +138,8 @@ class Scenarios:
         return self.stacks[name]
 
     def close(self) -> None:
+        if self.stacks:
+            progress.say(f"stopping scenario stacks {', '.join(self.stacks)}")
         for stack in reversed(list(self.stacks.values())):
             stack.close()
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.live import progress
+
 _TITLE = re.compile(r"^\[(?P<status>FIRING|RESOLVED)(?::(?P<count>\d+))?\]\s+(?P<alertname>[^\s(]*)")
 
 
@@ -51,8 +53,10 @@ class Sink:
     HTTPS_PORT = 443
     SMTP_PORT = 587
 
-    def __init__(self, ip: str, cert_file: str, key_file: str, https_port: int = HTTPS_PORT, smtp_port: int = SMTP_PORT) -> None:
+    def __init__(self, ip: str, cert_file: str, key_file: str, https_port: int = HTTPS_PORT, smtp_port: int = SMTP_PORT,
+                 name: str = "") -> None:
         self.ip = ip
+        self.label = f"{name}: " if name else ""  # the stack's name, in progress lines of long waits
         self.https_port, self.smtp_port = https_port, smtp_port  # 0: any free port (read them back after start)
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(cert_file, key_file)
@@ -80,13 +84,18 @@ class Sink:
     def wait_for(self, timeout: float, interval: float = 0.2, **filters: Any) -> Notification:
         """The first notification matching `filters` (see `notifications`); bounded by `timeout` seconds."""
         deadline = time.monotonic() + timeout
+        described = " ".join(str(value) for key, value in filters.items() if key != "since")
+        wait = progress.Wait(f"{self.label}{described} notification", timeout)
         while True:
             found = self.notifications(**filters)
             if found:
+                wait.done()
                 return found[0]
             if time.monotonic() >= deadline:
+                wait.done(reached=False)
                 seen = [(n.integration, n.status, n.alertname) for n in self.notifications()]
                 raise TimeoutError(f"no notification matching {filters} within {timeout:.0f}s; received: {seen}")
+            wait.tick()
             time.sleep(interval)
 
     # --- servers -----------------------------------------------------------------------------------

@@ -122,9 +122,10 @@ class Process:
 
 
 class LiveStack:
-    def __init__(self, deployment: Deployment, workdir: Path, index: int) -> None:
+    def __init__(self, deployment: Deployment, workdir: Path, index: int, name: str | None = None) -> None:
         if not 1 <= index <= 250:
             raise ValueError("a stack index must be 1..250 (it is the third octet of its loopback block)")
+        self.name = name or f"stack {index}"  # in progress lines (tests/live/progress.py)
         self.deployment = deployment
         self.settings = deployment.settings
         self.workdir = workdir
@@ -222,7 +223,7 @@ class LiveStack:
         cert, key = self.workdir / "sink" / "tls.crt", self.workdir / "sink" / "tls.key"
         cert.write_text(leaf.cert)
         key.write_text(leaf.key)
-        self.sink = Sink(self.sink_ip, str(cert), str(key)).start()
+        self.sink = Sink(self.sink_ip, str(cert), str(key), name=self.name).start()
         for number, (_, port) in enumerate(self.app_endpoints()):
             simulator = Simulator(self.app_ip, port, self.workdir / "app-logs" / f"api-{number}.log")
             self.simulators.append(simulator.start())
@@ -347,7 +348,7 @@ class LiveStack:
         process = Process(service, popen, log, box)
         self.processes[service] = process
         try:
-            wait_until(lambda: self._ready(process), START_TIMEOUT, interval=0.25, what=f"{service} ready")
+            wait_until(lambda: self._ready(process), START_TIMEOUT, interval=0.25, what=f"{self.name}: {service} ready")
         except TimeoutError as error:
             raise AssertionError(f"{service} did not become ready: {error}\n--- {log}:\n{process.log_tail()}") from None
         return process

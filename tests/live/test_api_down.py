@@ -2,7 +2,8 @@
 
 The stack (fixture api_down_stack) stopped its simulated API before the first live test, so the page
 is usually in by the time these tests run. The resolve waits for the route's next group_interval
-tick after the first page, as rendered (5m for pages): that test is slow by construction.
+tick after the first page, as rendered (alerting.routes.oncallPager.groupInterval: 10s in the livetest
+stack, 5m in dev and prod).
 """
 from __future__ import annotations
 

@@ -14,12 +14,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import catalog
+from renderers.alertmanager import render_alertmanager_config
+from renderers.prometheus import render_prometheus_config
+from renderers.rules import render_rule_files
+from settings import parse
+from synthesis.stack_config import load_stack_config, settings_mapping
 from tests.certs import ThrowawayCA
 from tests.live.clients import Endpoint
+from tests.live.deployment import LIVE_SECRETS, LIVE_STACK
 from tests.live.simulator import FLOOD_METRIC, Simulator
 from tests.live.sink import Sink
 from tests.live.stack import LiveStack
-from tests.live.timings import RenderedTimings
+from tests.live.timings import RenderedTimings, patience
 
 
 @pytest.fixture
@@ -137,6 +143,37 @@ def test_rendered_timings_follow_the_routes_of_the_rendered_alertmanager_config(
     assert page.group_wait < mail.group_wait, "pages go out before batched mail"
     assert timings.for_("APIDown") == 120.0  # dev default apiDownFor 2m
     assert timings.first_notification_bound("APIDown", {"severity": "critical"}) == 15 + 2 * 15 + 120 + page.group_wait
+
+
+def _livetest_timings() -> RenderedTimings:
+    """The livetest stack's rendered prometheus.yml, alertmanager.yml and rules (no synth needed)."""
+    config = load_stack_config(LIVE_STACK, [], [f"{key}={value}" for key, value in LIVE_SECRETS.items()])
+    raw, secret_keys = settings_mapping(config)
+    settings = parse(raw, stack=LIVE_STACK, secret_keys=secret_keys)
+    files = {"prometheus/prometheus.yml": render_prometheus_config(settings),
+             "alertmanager/alertmanager.yml": render_alertmanager_config(settings)}
+    files.update({f"prometheus/rules/{name}": text for name, text in render_rule_files(settings).items()})
+    return RenderedTimings(files)
+
+
+# The live scenarios wait for these notifications (labels, severity of the rule).
+WAITED_FOR = (({"alertname": "APIDown", "severity": "critical", "job": "ngx-api"}, None),
+              ({"alertname": "HighErrorRate", "severity": "critical", "job": "ngx-api"}, None),
+              ({"alertname": "SLOErrorBudgetBurn", "severity": "critical", "job": "ngx-api"}, "critical"),
+              ({"alertname": "GrafanaDown", "severity": "warning", "job": "grafana"}, None),
+              ({"alertname": "PrometheusScrapeSampleLimitHit", "severity": "warning", "job": "prometheus"}, None))
+
+
+def test_livetest_timings_keep_every_live_wait_within_a_minute_and_a_half():
+    """The live suite lasts as long as its longest derived wait: every notification it waits for, and
+    the resolve at the next page group_interval tick, comes within 90 s even with the patience given to
+    a loaded machine. Without the livetest stack's shortened settings this is minutes (dev's defaults)."""
+    live = _livetest_timings()
+    for labels, severity in WAITED_FOR:
+        assert patience(live.first_notification_bound(labels["alertname"], labels, severity)) <= 90, labels
+    page = live.route(WAITED_FOR[0][0])
+    assert page.group_interval + 30 <= 90, "the resolve waits for the next group_interval tick"
+    assert page.group_wait < live.route(WAITED_FOR[3][0]).group_wait, "pages go out before batched mail, here too"
 
 
 def test_nginx_listen_directives_are_bound_to_the_service_address():

@@ -2,8 +2,8 @@
 
 The stack (fixture flood_stack) made its API expose `flood_series` extra series before the first live
 test. Its scrapes are rejected as a whole (nothing of it is stored), every other target keeps being
-scraped, and PrometheusScrapeSampleLimitHit fires; its `for` (5m) is a constant of the rendered
-rules, so the test that waits for it firing is slow.
+scraped, and PrometheusScrapeSampleLimitHit fires; the test that waits for it firing waits out its
+`for` (alerting.thresholds.sampleLimitHitFor: 10s in the livetest stack, 5m elsewhere) and is marked slow.
 """
 from __future__ import annotations
 
