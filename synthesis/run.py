@@ -83,6 +83,9 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
     """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings.
     `reads` answers the program's reads of existing objects, by (type, id); default recorder.READS."""
     stack_config = load_stack_config(stack, list(config), list(secrets), root)
+    # After a failed run the runtime still tracks that run's failed Outputs (set_mocks does not reset the
+    # set), and the next run of the same process would await them as its own and fail with their error.
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
     recorder = Recorder(reads)
     monitor = DependencyMonitor(recorder)
     pulumi.runtime.set_mocks(recorder, project=PROJECT, stack=stack, preview=False, monitor=monitor)

@@ -142,3 +142,16 @@ def test_synth_writes_ints_where_the_program_wrote_ints(stack, tmp_path, dev_sta
     text = "\n".join(path.read_text() for path in [tmp_path / "resources.yaml", *(tmp_path / "kubernetes").glob("*.yaml")])
     for key in ("replicas", "port", "containerPort", "runAsUser", "runAsGroup", "fsGroup", "timeoutSeconds", "defaultMode"):
         assert not re.search(rf"\b{key}: \d+\.0\b", text), key
+
+
+def test_a_failed_synth_leaves_nothing_behind_for_the_next(dev_stack):
+    """The runtime keeps tracking a failed run's Outputs; the next synth in the same process must not
+    await them as its own (it failed with the previous run's error before synth reset them)."""
+    from synthesis.recorder import READS
+    from synthesis.run import synth
+
+    [slice_key] = [key for key in READS if key[1] == "default/kubernetes"]
+    with pytest.raises(Exception, match="lists no API server address"):
+        synth("prod", reads={slice_key: {**READS[slice_key], "endpoints": []}})
+    again = synth("dev")
+    assert again.files == dev_stack.files
