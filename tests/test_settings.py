@@ -96,8 +96,21 @@ BAD_VALUES = [
     ({"resources": {"grafana": {"cpu": "half"}}}, "resources.grafana.cpu", "CPU quantity"),
     ({"resources": {"grafana": {"cpu": "0m"}}}, "resources.grafana.cpu", "CPU quantity"),
     ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.privateKey", "both"),
-    ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
-              "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.caCertificate", "required"),
+    ({"tls": {"privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.certificate", "both"),
+    # TLS modes that cannot work, or that would leave which certificate users see to a precedence rule.
+    ({"tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.caCertificate", "stack's own CA"),
+    ({"platform": "kubernetes", "tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"},
+      "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "tls.caCertificate", "unset tls.caCertificate"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt", "tlsSecretName": "tls"}},
+     "kubernetes.tlsSecretName", "unset one of them"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt"},
+      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
+     "tls.certificate", "kubernetes.clusterIssuer are both set"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "tlsSecretName": "tls"},
+      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
+     "tls.certificate", "kubernetes.tlsSecretName are both set"),
+    ({"kubernetes": {"clusterIssuer": "letsencrypt"}}, "kubernetes.clusterIssuer", "only on platform kubernetes"),
+    ({"kubernetes": {"tlsSecretName": "tls"}}, "kubernetes.tlsSecretName", "only on platform kubernetes"),
     ({"platform": "kubernetes"}, "kubernetes.apiServerCidr", "required"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
@@ -115,6 +128,25 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
     assert message.startswith(f"{PROJECT}:{key}: ")
     assert phrase in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("platform,values", [
+    ("docker", {"tls": {"certificate": "C", "privateKey": "K"}}),
+    ("docker", {"tls": {"certificate": "C", "privateKey": "K", "caCertificate": "A"}}),
+    ("kubernetes", {"kubernetes": {"clusterIssuer": "letsencrypt"}}),
+    ("kubernetes", {"kubernetes": {"clusterIssuer": "private-ca"}, "tls": {"caCertificate": "A"}}),
+    ("kubernetes", {"kubernetes": {"tlsSecretName": "monitoring-tls"}, "tls": {"caCertificate": "A"}}),
+    ("kubernetes", {"tls": {"certificate": "C", "privateKey": "K"}}),
+])
+def test_each_tls_mode_is_accepted(platform, values):
+    """The modes of trust.py: a provided certificate needs tls.caCertificate only for a private CA."""
+    pem = {"C": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "A": "-----BEGIN CERTIFICATE-----\na\n-----END CERTIFICATE-----",
+           "K": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}
+    tls = {key: pem[value] for key, value in values.get("tls", {}).items()}
+    raw = {"platform": platform, **values, "tls": tls,
+           "kubernetes": {**values.get("kubernetes", {}), **({"apiServerCidr": "10.96.0.1/32"} if platform == "kubernetes" else {})}}
+    settings = parse(raw, stack="dev", secret_keys=["tls"])
+    assert settings.tls.certificate == tls.get("certificate")
 
 
 def test_kubernetes_namespaces_must_differ():
