@@ -97,6 +97,8 @@ class ServiceSpec:
     supplemental_groups: tuple[int, ...] = ()
     # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
     replica_env: str | None = None
+    # Environment variable that holds the pod's IP (Kubernetes downward API), for args that name it.
+    pod_ip_env: str | None = None
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()
@@ -159,6 +161,7 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             65534, 65534, settings.alertmanager.replicas, res.alertmanager.memory, res.alertmanager.cpu,
             Probe("web", command=tuple(probe.alertmanager_probe_command(port("alertmanager")))),
             data_dir=paths.DATA_DIRS["alertmanager"], storage_size=settings.alertmanager.storage_size,
+            pod_ip_env=commands.POD_IP_ENV if commands.alertmanager_clustered(settings) else None,
         ),
         ServiceSpec(
             "grafana", images.grafana, (), {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"),
