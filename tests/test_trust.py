@@ -17,19 +17,16 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-import pulumi
 import pytest
-import yaml
-from pulumi.runtime.sync_await import _sync_await
 
 import addresses
 import trust
 from components.grafana.admin import TRUST_CA, TRUST_SYSTEM
 from renderers import paths
 from settings import Settings, parse
-from synthesis.run import synth, unwrap
-from synthesis.stack_config import ROOT
+from synthesis.run import unwrap
 from tests.certs import ThrowawayCA
+from tests.tls_modes import synth_variant, value
 from topology import PROXY, SERVICES
 
 PEM_CERT = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"
@@ -191,30 +188,6 @@ def test_public_trust_follows_the_rule():
 SYNTH_VARIANTS = [v for v in VARIANTS if v[1] == "kubernetes"] + [v for v in VARIANTS if v[0].startswith("docker-provided")]
 
 
-def _value(output) -> object:
-    """An Output of a resource the mocks have registered, resolved."""
-    return _sync_await(pulumi.Output.from_input(output).future())
-
-
-def synth_variant(tmp_path: Path, platform: str, raw: dict):
-    """The stack file of the platform's stack, its TLS settings replaced by `raw`'s."""
-    stack = "prod" if platform == "kubernetes" else "dev"
-    for entry in ROOT.iterdir():
-        if entry.name not in {f"Pulumi.{stack}.yaml", "venv", ".git"}:
-            (tmp_path / entry.name).symlink_to(entry)
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    config = document["config"]
-    if platform == "kubernetes":
-        k8s = {key: value for key, value in config["ngx-monitoring:kubernetes"].items() if key not in ("clusterIssuer", "tlsSecretName")}
-        config["ngx-monitoring:kubernetes"] = {**k8s, **{k: v for k, v in raw["kubernetes"].items() if k != "apiServerCidr"}}
-    tls = {key: value for key, value in raw.get("tls", {}).items() if key != "privateKey"}
-    if tls:
-        config["ngx-monitoring:tls"] = tls
-    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
-    secrets = [f"tls.privateKey={raw['tls']['privateKey']}"] if "privateKey" in raw.get("tls", {}) else []
-    return synth(stack, [], secrets, root=tmp_path)
-
-
 @pytest.mark.parametrize("variant", SYNTH_VARIANTS, ids=lambda v: v[0])
 def test_synth_hands_the_public_url_clients_roots_that_trust_what_is_served(variant, tmp_path):
     """Whether the public certificate is the stack's is read from the synthesised objects (the Ingress's
@@ -223,7 +196,7 @@ def test_synth_hands_the_public_url_clients_roots_that_trust_what_is_served(vari
     result = synth_variant(tmp_path, platform, raw)
     settings = result.settings
     certificates, specs = result.program["certificates"], result.program["specs"]
-    stack_ca = _value(certificates.internal_ca_pem)
+    stack_ca = value(certificates.internal_ca_pem)
     secrets = {unwrap(r.inputs)["metadata"]["name"]: unwrap(r.inputs) for r in result.of_type("kubernetes:core/v1:Secret")}
 
     if platform == "kubernetes":
@@ -234,7 +207,7 @@ def test_synth_hands_the_public_url_clients_roots_that_trust_what_is_served(vari
         else:
             served_by_stack = secrets[secret_name]["stringData"]["tls.crt"] != settings.tls.certificate
     else:
-        served_by_stack = _value(specs[PROXY].secret_files[paths.TLS_CERT]) != settings.tls.certificate
+        served_by_stack = value(specs[PROXY].secret_files[paths.TLS_CERT]) != settings.tls.certificate
     assert served_by_stack == (trust.tls_mode(settings) == trust.STACK)
     private_ca = settings.tls.ca_certificate
 
@@ -259,8 +232,8 @@ def test_synth_hands_the_public_url_clients_roots_that_trust_what_is_served(vari
 
     for service, spec in specs.items():
         if paths.TLS_CA in spec.secret_files:
-            assert _value(spec.secret_files[paths.TLS_CA]) == stack_ca, f"{service}'s ca.crt is not the stack CA"
+            assert value(spec.secret_files[paths.TLS_CA]) == stack_ca, f"{service}'s ca.crt is not the stack CA"
     if platform == "kubernetes":
         assert secrets["proxy-upstream-ca"]["stringData"]["ca.crt"] == stack_ca, "the Ingress must verify the proxy with the stack CA"
-        proxy_cert = _value(specs[PROXY].secret_files[paths.TLS_CERT])
+        proxy_cert = value(specs[PROXY].secret_files[paths.TLS_CERT])
         assert proxy_cert != settings.tls.certificate, "behind the Ingress the proxy presents a stack-CA certificate"
