@@ -19,6 +19,11 @@ set, whenever the public certificate is not the stack's, and only the stack CA w
 inside the stack (the Ingress controller to the proxy included) keeps the stack CA whatever the mode:
 on Kubernetes the proxy always presents a certificate of the stack CA, so a public certificate never
 has to be verifiable from inside the cluster.
+
+Not hops: Grafana, Loki, Alloy, the exporters and the Pushgateway speak plain HTTP inside the stack
+(Alloy -> Loki, Grafana -> Loki, Prometheus -> exporters), isolated by the topology's policies; and
+clients the program does not configure (browsers, ops/annotate_deploy.py in CI/CD) get what they
+need beyond their system store from the `caCertificate` output (`public_trust`'s CA, if any).
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+import yaml
 
 import addresses
 import trust
@@ -146,6 +147,24 @@ def test_internal_hops_are_the_topology_edges_to_tls_ports():
     internal = {(hop.client, hop.server) for hop in trust.HOPS if hop.server in SERVICES and hop.client in SERVICES}
     assert internal == {("proxy", "prometheus"), ("proxy", "alertmanager"), ("grafana", "prometheus"), ("grafana", "alertmanager"),
                         ("prometheus", "prometheus"), ("prometheus", "alertmanager"), ("backup", "prometheus")}
+
+
+def test_internal_clients_are_configured_with_the_ca_file(dev_stack, prod_stack):
+    """Every internal hop's client reads `ca.crt` (which the specs fill with the model's INTERNAL
+    roots, checked per mode below), where the model says it is configured."""
+    for result in (dev_stack, prod_stack):
+        files = result.files
+        prometheus = yaml.safe_load(files["prometheus/prometheus.yml"])
+        assert [am["tls_config"]["ca_file"] for am in prometheus["alerting"]["alertmanagers"]] == [paths.TLS_CA]
+        https_jobs = [job for job in prometheus["scrape_configs"] if job.get("scheme") == "https" and job["job_name"] != "ngx-api"]
+        assert len(https_jobs) == 2 and all(job["tls_config"]["ca_file"] == paths.TLS_CA for job in https_jobs)
+        nginx = files["proxy/nginx.conf"]
+        assert nginx.count(f"proxy_ssl_trusted_certificate {paths.TLS_CA};") == nginx.count("proxy_ssl_verify on;") >= 2
+        for service in ("prometheus", "alertmanager"):
+            assert yaml.safe_load(files[f"{service}/probe-client.yml"])["tls_config"]["ca_file"] == paths.TLS_CA
+        backup = result.program["specs"]["backup"]
+        prometheus_runs = [run for run in backup.runs if any(arg.startswith("--url=https://") for arg in run.args)]
+        assert prometheus_runs and all(f"--ca-file={paths.TLS_CA}" in run.args for run in prometheus_runs)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if "stack-ca" not in v[0]], ids=lambda v: v[0])
