@@ -6,6 +6,7 @@ and exports what users need. Everything else lives in settings/, renderers/ and 
 import pulumi
 
 import settings as stack_settings
+import trust
 from addresses import internal_tls_names, public_url, public_urls
 from alerting.routing import unrouted_receivers
 from components.backend import MonitoringArgs
@@ -28,13 +29,19 @@ credentials = Credentials(
 certificates = Certificates(
     "ngx-tls",
     CertificatesArgs(environment=settings.environment, domain=settings.domain,
-                     internal_names=internal_tls_names(settings), provided=settings.tls),
+                     internal_names=internal_tls_names(settings), provided=settings.tls,
+                     proxy_presents_public=trust.proxy_presents_public(settings)),
 )
+# Which roots each client is handed comes from trust.py, never from the component that hands them.
+public_trust = trust.public_trust(settings)
+public_ca_pem = certificates.ca_bundle(public_trust)
 files, auth_files = rendered_files(settings, credentials)
 specs = build_specs(settings, credentials, certificates, files, auth_files)
 monitoring = BACKENDS[settings.platform](
     "ngx",
-    MonitoringArgs(settings, specs, certificates.ca_pem, certificates.proxy.cert_pem, certificates.proxy.key_pem),
+    MonitoringArgs(settings, specs,
+                   upstream_ca_pem=certificates.ca_bundle(trust.trust_of(settings, trust.INGRESS_HOP)),
+                   public_cert_pem=certificates.public.cert_pem, public_key_pem=certificates.public.key_pem),
 )
 
 grafana_content = GrafanaContent(
@@ -42,11 +49,12 @@ grafana_content = GrafanaContent(
     GrafanaContentArgs(
         settings=settings,
         url=public_url(settings, "grafana"),
-        ca_pem=certificates.ca_pem,
+        public_trust=public_trust,
+        ca_pem=public_ca_pem,
         admin_user=settings.grafana.admin_user,
         admin_password=credentials.grafana_admin_password,
         grafana_password=credentials.passwords[GRAFANA_USER],
-        internal_ca_pem=certificates.internal_ca_pem,
+        internal_ca_pem=certificates.ca_bundle(trust.INTERNAL),
         ready=monitoring.grafana_ready,
     ),
 )
@@ -58,7 +66,8 @@ for receiver in unrouted_receivers(settings):
     pulumi.log.warn(f"ngx-monitoring:receivers: alerts routed to {receiver} notify nobody; configure one of its integrations under receivers")
 
 pulumi.export("urls", public_urls(settings))
-pulumi.export("caCertificate", certificates.ca_pem)
+# What clients of the public URL must trust beyond their system store (None: nothing, a public CA issued it).
+pulumi.export("caCertificate", public_ca_pem)
 pulumi.export("grafanaAdminUser", settings.grafana.admin_user)
 pulumi.export("grafanaAdminPassword", pulumi.Output.secret(credentials.grafana_admin_password))
 pulumi.export("opsUser", settings.proxy.admin_user)

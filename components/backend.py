@@ -15,6 +15,8 @@ from settings import Settings
 class MonitoringArgs:
     settings: Settings
     specs: Mapping[str, ServiceSpec]
-    ca_pem: pulumi.Output[str]  # CA that clients outside the stack trust for `domain`
-    proxy_cert_pem: pulumi.Output[str]
-    proxy_key_pem: pulumi.Output[str]  # secret
+    # CA the Ingress controller verifies the proxy against (trust.py: the hop ingress-controller -> proxy).
+    upstream_ca_pem: pulumi.Output[str]
+    # The certificate for `domain` the Ingress serves in TLS modes stack-ca and provided (Certificates.public).
+    public_cert_pem: pulumi.Output[str]
+    public_key_pem: pulumi.Output[str]  # secret

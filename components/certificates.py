@@ -1,5 +1,6 @@
-"""The stack's TLS: a private CA, internal certificates for the HTTPS services, and the proxy's
-certificate for `domain` (issued by that CA unless one is provided in settings)."""
+"""The stack's TLS: a private CA, internal certificates for the HTTPS services, the proxy's
+certificate, and the public certificate for `domain` (issued by that CA unless one is provided in
+settings). Which CA a client is handed is trust.py's decision; `ca_bundle` turns it into PEM."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +9,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_tls as tls
 
+import trust
 from components import TYPE_PREFIX
 from settings.model import TlsSettings
 
@@ -31,6 +33,9 @@ class CertificatesArgs:
     # Service -> DNS names of its internal certificate (addresses.internal_tls_names): one per service.
     internal_names: Mapping[str, Sequence[str]]
     provided: TlsSettings  # a certificate for `domain` and its CA, used instead of issuing one when set
+    # The proxy presents the public certificate (Docker) or one of the stack CA (Kubernetes, behind
+    # the Ingress): trust.proxy_presents_public.
+    proxy_presents_public: bool = True
 
     def __post_init__(self) -> None:
         if not self.domain:
@@ -61,17 +66,36 @@ class Certificates(pulumi.ComponentResource):
         self._name = name
         self._child = child
         provided = args.provided
-        self.ca_pem: pulumi.Output[str] = pulumi.Output.from_input(provided.ca_certificate) if provided.ca_certificate else ca.cert_pem
-        # Internal CA: what services use to verify each other, even when the public cert is provided.
+        # Internal CA: what services use to verify each other, whatever certificate users see.
         self.internal_ca_pem: pulumi.Output[str] = ca.cert_pem
+        self._pems = {trust.STACK_CA: ca.cert_pem}
+        if provided.ca_certificate:
+            self._pems[trust.PRIVATE_CA] = pulumi.Output.from_input(provided.ca_certificate)
         self.internal: dict[str, KeyPair] = {
             service: self._issue(service, list(args.internal_names[service])) for service in sorted(args.internal_names)
         }
-        if provided.certificate is not None:
-            self.proxy = KeyPair(pulumi.Output.from_input(provided.certificate), pulumi.Output.secret(provided.private_key.reveal()))
-        else:
-            self.proxy = self._issue("proxy", [args.domain, f"*.{args.domain}", "proxy", "localhost"])
-        self.register_outputs({"ca_pem": self.ca_pem})
+        stack_proxy = None
+        if provided.certificate is None or not args.proxy_presents_public:
+            stack_proxy = self._issue("proxy", trust.proxy_tls_names(args.domain))
+        # The certificate for `domain` users see: the Ingress's in mode stack-ca or provided, the
+        # proxy's on Docker.
+        self.public: KeyPair = (KeyPair(pulumi.Output.from_input(provided.certificate), pulumi.Output.secret(provided.private_key.reveal()))
+                                if provided.certificate is not None else stack_proxy)
+        self.proxy: KeyPair = self.public if args.proxy_presents_public else stack_proxy
+        self.register_outputs({"internal_ca_pem": self.internal_ca_pem})
+
+    def ca_bundle(self, roots: trust.Trust) -> pulumi.Output[str] | None:
+        """The PEM of the CAs `roots` hands a client, one after the other; None when it is given none
+        (it relies on its system trust store alone)."""
+        missing = [role for role in roots.cas if role not in self._pems]
+        if missing:
+            raise ValueError(f"Certificates.ca_bundle: no certificate for {missing} (is tls.caCertificate set?)")
+        if not roots.cas:
+            return None
+        if len(roots.cas) == 1:
+            return self._pems[roots.cas[0]]
+        return pulumi.Output.all(*[self._pems[role] for role in roots.cas]).apply(
+            lambda pems: "".join(pem if pem.endswith("\n") else pem + "\n" for pem in pems))
 
     def _issue(self, service: str, dns_names: list[str]) -> KeyPair:
         key = tls.PrivateKey(f"{self._name}-{service}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=self._child)

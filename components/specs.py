@@ -10,6 +10,7 @@ from typing import Mapping
 import pulumi
 
 import backup_plan
+import trust
 from alerting.receiver_files import receiver_secrets
 from components.certificates import Certificates
 from components.credentials import Credentials
@@ -96,6 +97,8 @@ class ServiceSpec:
     supplemental_groups: tuple[int, ...] = ()
     # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
     replica_env: str | None = None
+    # Environment variable that holds the pod's IP (Kubernetes downward API), for args that name it.
+    pod_ip_env: str | None = None
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()
@@ -130,7 +133,7 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
 
     def tls_files(service: str) -> dict[str, pulumi.Output[str]]:
         pair = certs.internal[service]
-        return {paths.TLS_CERT: pair.cert_pem, paths.TLS_KEY: _secret(pair.key_pem), paths.TLS_CA: certs.internal_ca_pem}
+        return {paths.TLS_CERT: pair.cert_pem, paths.TLS_KEY: _secret(pair.key_pem), paths.TLS_CA: certs.ca_bundle(trust.INTERNAL)}
 
     def passwords(*users: str) -> dict[str, pulumi.Output[str]]:
         return {paths.password_file(user): _secret(creds.passwords[user]) for user in users}
@@ -158,13 +161,14 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             65534, 65534, settings.alertmanager.replicas, res.alertmanager.memory, res.alertmanager.cpu,
             Probe("web", command=tuple(probe.alertmanager_probe_command(port("alertmanager")))),
             data_dir=paths.DATA_DIRS["alertmanager"], storage_size=settings.alertmanager.storage_size,
+            pod_ip_env=commands.POD_IP_ENV if commands.alertmanager_clustered(settings) else None,
         ),
         ServiceSpec(
             "grafana", images.grafana, (), {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"),
                                             "GF_SECURITY_ADMIN_PASSWORD__FILE": grafana_ini.ADMIN_PASSWORD_FILE},
             _config(files, "grafana"),
             {grafana_ini.ADMIN_PASSWORD_FILE: _secret(creds.grafana_admin_password),
-             grafana_ini.SECRET_KEY_FILE: _secret(creds.grafana_secret_key), paths.TLS_CA: certs.internal_ca_pem,
+             grafana_ini.SECRET_KEY_FILE: _secret(creds.grafana_secret_key), paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
              # Grafana's [smtp] reads the same password file as Alertmanager's e-mail receiver.
              **{path: value for path, value in receiver_files.items() if path == grafana_ini.SMTP_PASSWORD_FILE}},
             # The image owns its files as 472 with group 0; a higher UID would need a rebuilt image.
@@ -197,7 +201,7 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
         ),
         ServiceSpec(
             "proxy", images.proxy, (), {}, _config(files, "proxy"),
-            {paths.TLS_CERT: certs.proxy.cert_pem, paths.TLS_KEY: _secret(certs.proxy.key_pem), paths.TLS_CA: certs.internal_ca_pem,
+            {paths.TLS_CERT: certs.proxy.cert_pem, paths.TLS_KEY: _secret(certs.proxy.key_pem), paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
              bundle.container_path(f"proxy/{bundle.HTPASSWD}"): _auth_file(auth_files, f"proxy/{bundle.HTPASSWD}")},
             101, 101, 1, res.proxy.memory, res.proxy.cpu, Probe("status", http_path="/healthz"), scratch_dirs=("/tmp",),
         ),
@@ -221,7 +225,7 @@ def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, fi
     the data it reads. Prometheus runs get the password of the `backup` user and the stack CA for the
     snapshot API; with target s3 every run gets the bucket's key, as files."""
     s3 = settings.backup.s3 if settings.backup.target == "s3" else None
-    secret_files = {paths.TLS_CA: certs.internal_ca_pem,
+    secret_files = {paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
                     paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER])}
     if s3 is not None:
         secret_files[backup.S3_KEY_ID_FILE] = _secret(pulumi.Output.from_input(s3.access_key_id))

@@ -7,6 +7,12 @@ from settings import Settings
 from topology import ALERTMANAGER, PROXY, PUSHGATEWAY, SERVICES
 
 NODE_EXPORTER_ROOT = "/host"
+# The pod's own IP, from the downward API (status.podIP), for Alertmanager to advertise to its peers.
+POD_IP_ENV = "POD_IP"
+
+
+def alertmanager_clustered(settings: Settings) -> bool:
+    return len(addresses.replica_hosts(settings, ALERTMANAGER)) > 1
 
 
 def alertmanager_args(settings: Settings) -> list[str]:
@@ -21,11 +27,16 @@ def alertmanager_args(settings: Settings) -> list[str]:
         "--web.route-prefix=/",
     ]
     peers = addresses.replica_hosts(settings, ALERTMANAGER)
-    if len(peers) == 1:
+    if not alertmanager_clustered(settings):
         # A single replica gossips with nobody; an empty listen address turns clustering off.
         return args + ["--cluster.listen-address="]
     mesh = SERVICES[ALERTMANAGER].port("mesh-tcp").number
-    return args + [f"--cluster.listen-address=0.0.0.0:{mesh}"] + [f"--cluster.peer={peer}:{mesh}" for peer in peers]
+    # Listening on 0.0.0.0, Alertmanager guesses the address to advertise from the interfaces and
+    # refuses to pick one outside the private ranges, which pod networks need not be in: advertise
+    # the pod's IP (Kubernetes expands $(POD_IP) from the container's env; only clustered stacks,
+    # i.e. Kubernetes, get here).
+    return (args + [f"--cluster.listen-address=0.0.0.0:{mesh}", f"--cluster.advertise-address=$({POD_IP_ENV}):{mesh}"]
+            + [f"--cluster.peer={peer}:{mesh}" for peer in peers])
 
 
 def node_exporter_args() -> list[str]:

@@ -94,12 +94,7 @@ def _check_consistency(s: Settings) -> None:
         )
     if v.duration_ms(prom.scrape_interval) > 120_000:
         raise SettingsError("prometheus.scrapeInterval", f"{prom.scrape_interval} is longer than 2m; series go stale between scrapes, use 2m or less")
-    tls = s.tls
-    if (tls.certificate is None) != (tls.private_key is None):
-        missing = "tls.privateKey" if tls.private_key is None else "tls.certificate"
-        raise SettingsError(missing, "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA")
-    if tls.certificate is not None and tls.ca_certificate is None:
-        raise SettingsError("tls.caCertificate", "is required with tls.certificate: clients and the Ingress verify the proxy against it; set the PEM of the CA that issued the certificate")
+    _check_tls(s)
     email = s.receivers.email
     if email is not None and email.password is not None and email.username is None:
         raise SettingsError("receivers.email.username", "is required when receivers.email.password is set")
@@ -143,6 +138,28 @@ def _check_routes(s: Settings) -> None:
                                 f"{routes.heartbeat.repeat_interval} plus groupInterval {routes.heartbeat.group_interval} is not shorter than "
                                 f"receivers.heartbeat.timeout {heartbeat.timeout}; the dead man's switch would alarm between two pings, "
                                 "lower them or raise the timeout at the switch and in receivers.heartbeat.timeout")
+
+
+def _check_tls(s: Settings) -> None:
+    """Exactly one source of the public certificate (trust.py's TLS modes): two would leave which one
+    users see to an order of precedence nobody wrote down."""
+    tls, k8s = s.tls, s.kubernetes
+    if (tls.certificate is None) != (tls.private_key is None):
+        missing = "tls.privateKey" if tls.private_key is None else "tls.certificate"
+        raise SettingsError(missing, "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA")
+    if s.platform == "docker":
+        for key, value in (("kubernetes.clusterIssuer", k8s.cluster_issuer), ("kubernetes.tlsSecretName", k8s.tls_secret_name)):
+            if value:
+                raise SettingsError(key, "applies only on platform kubernetes (a Docker stack has no Ingress); unset it, and provide tls.certificate and tls.privateKey to serve your own certificate")
+    if k8s.cluster_issuer and k8s.tls_secret_name:
+        raise SettingsError("kubernetes.tlsSecretName", "and kubernetes.clusterIssuer are both set, but the Ingress serves one certificate; unset one of them")
+    if tls.certificate is not None and (k8s.cluster_issuer or k8s.tls_secret_name):
+        other = "kubernetes.clusterIssuer" if k8s.cluster_issuer else "kubernetes.tlsSecretName"
+        raise SettingsError("tls.certificate", f"and {other} are both set, but the Ingress serves one certificate; unset tls.certificate and tls.privateKey, or {other}")
+    elsewhere = tls.certificate is not None or k8s.cluster_issuer or k8s.tls_secret_name
+    if tls.ca_certificate is not None and not elsewhere:
+        raise SettingsError("tls.caCertificate", "is set, but the stack's own CA issues the public certificate; it is the private CA of tls.certificate "
+                            "(or, on Kubernetes, of the kubernetes.clusterIssuer or kubernetes.tlsSecretName certificate): set that too, or unset tls.caCertificate")
 
 
 def _check_backup(s: Settings) -> None:

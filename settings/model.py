@@ -230,9 +230,9 @@ class ProxySettings:
 
 @dataclass(frozen=True)
 class TlsSettings:
-    certificate: str | None = setting("certificate", v.pem("CERTIFICATE"), "PEM server certificate for `domain`; a self-signed CA issues one when unset.", None)
+    certificate: str | None = setting("certificate", v.pem("CERTIFICATE"), "PEM server certificate for `domain` (with its intermediates); the stack's own CA issues one when unset. Not with kubernetes.clusterIssuer or tlsSecretName.", None)
     private_key: Secret | None = setting("privateKey", v.pem("PRIVATE KEY"), "PEM private key of `certificate`.", None, secret=True)
-    ca_certificate: str | None = setting("caCertificate", v.pem("CERTIFICATE"), "PEM CA that issued `certificate` (exported for clients).", None)
+    ca_certificate: str | None = setting("caCertificate", v.pem("CERTIFICATE"), "PEM of the private CA that issued the public certificate (`certificate`, or the clusterIssuer's or tlsSecretName's) when it is not in the system trust store; the program's clients add it to the system store, and it is exported as caCertificate.", None)
 
 
 @dataclass(frozen=True)
@@ -280,8 +280,8 @@ class KubernetesSettings:
     namespace: str = setting("namespace", v.k8s_name, "Namespace of the stack (Pod Security `restricted`).", "ngx-monitoring")
     host_namespace: str = setting("hostNamespace", v.k8s_name, "Namespace of node-exporter and the log shipper (Pod Security `privileged`).", "ngx-monitoring-host")
     ingress_class: str = setting("ingressClass", v.text, "IngressClass that exposes Grafana, Prometheus, Alertmanager and Loki.", "nginx")
-    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate; unset means `tlsSecretName`, or a certificate from the stack CA when both are unset.", None)
-    tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret for the Ingress when no clusterIssuer is set.", None)
+    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate (HTTP-01 solvers are admitted from ingressControllerNamespace); not with tlsSecretName or tls.certificate. All three unset: the stack CA issues it.", None)
+    tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret (in `namespace`) for the Ingress; not with clusterIssuer or tls.certificate.", None)
     storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
     api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "Override: the one address block (IPv4 or IPv6 CIDR, no host bits set) of the API server's endpoints that Prometheus may reach for service discovery, on ports 443 and 6443; unset (the default) means the addresses and ports of the EndpointSlice `kubernetes` in namespace `default`, read at deploy time. Never the Service's ClusterIP (10.96.0.1): policies see the endpoint it is translated to.", None)
     ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")

@@ -3,7 +3,8 @@
 Grafana applies GF_SECURITY_ADMIN_PASSWORD only on its first start; these tests prove a changed
 password is really set through the API (with the previous one from state), that a re-run is harmless,
 that an impossible situation fails with an actionable message, and that the password never goes to
-a server the stack's CA did not certify.
+a server the roots it was given did not certify: only the stack CA (`trust: ca`), or the system store
+plus an optional extra CA (`trust: system`; the system store is modelled with SSL_CERT_FILE).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def grafana(tmp_path):
     ca = ThrowawayCA(tmp_path / "ca")
     api = UserAPI(USER, "first-password")
     server = StubServer(api.respond, tls=ca.server_context("grafana", ["localhost"], ["127.0.0.1"]))
-    props = {"url": f"{server.url}/grafana/", "ca_pem": ca.ca_pem, "user": USER}
+    props = {"url": f"{server.url}/grafana/", "trust": admin.TRUST_CA, "ca_pem": ca.ca_pem, "user": USER}
     yield props, api
     server.close()
 
@@ -84,3 +85,37 @@ def test_the_password_only_goes_to_a_server_the_stacks_ca_certified(grafana, tmp
     with pytest.raises(AdminPasswordError, match="only https"):
         admin.accepts({**props, "url": props["url"].replace("https://", "http://")}, "first-password")
     assert api.requests == []
+
+
+def test_system_trust_uses_the_system_store_and_adds_the_extra_ca(grafana, tmp_path, monkeypatch):
+    """`trust: system` is what the public-URL clients get when the public certificate is not the
+    stack's. The stand-in's CA plays the public CA: in the system store (SSL_CERT_FILE) it is trusted
+    with no ca_pem; outside it, only as the extra CA; the old `cadata`-only context would have
+    ignored the store and refused."""
+    props, _ = grafana
+    stand_in_ca = props["ca_pem"]
+    unrelated = ThrowawayCA(tmp_path / "unrelated").ca_pem
+    store = tmp_path / "store.pem"
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(store))
+
+    store.write_text(stand_in_ca)
+    assert admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": ""}, "first-password")
+    assert admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": unrelated}, "first-password")
+    with pytest.raises(AdminPasswordError, match="cannot verify"):
+        admin.accepts({**props, "trust": admin.TRUST_CA, "ca_pem": unrelated}, "first-password")
+
+    store.write_text(unrelated)
+    with pytest.raises(AdminPasswordError, match="cannot verify"):
+        admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": ""}, "first-password")
+    assert admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": stand_in_ca}, "first-password")
+
+
+def test_a_changed_trust_is_a_diff_and_an_unknown_one_is_refused(grafana):
+    props, _ = grafana
+    olds = {**props, "password": "first-password"}
+    assert AdminPasswordProvider().diff(USER, olds, {**olds, "trust": admin.TRUST_SYSTEM}).changes is True
+    with pytest.raises(AdminPasswordError, match="unknown trust"):
+        admin.accepts({**props, "trust": "anything"}, "first-password")
+    with pytest.raises(AdminPasswordError, match="given none"):
+        admin.accepts({**props, "ca_pem": ""}, "first-password")

@@ -18,6 +18,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 import addresses
+import trust
 from alerting.routing import receiver_integrations
 from components.certificates import Certificates, CertificatesArgs
 from components.credentials import Credentials, CredentialsArgs
@@ -115,15 +116,18 @@ def run_content(stack: str, seeded: bool = True) -> Run:
     def program():
         credentials = Credentials("ngx-credentials", CredentialsArgs(settings.proxy.admin_user, settings.grafana.admin_password))
         certificates = Certificates("ngx-tls", CertificatesArgs(settings.environment, settings.domain,
-                                                                addresses.internal_tls_names(settings), settings.tls))
+                                                                addresses.internal_tls_names(settings), settings.tls,
+                                                                trust.proxy_presents_public(settings)))
         # Stands in for the backend's grafana_ready: an output of the resources Grafana runs in.
         health = random.RandomId("grafana-health", byte_length=4)
+        roots = trust.public_trust(settings)
         content = GrafanaContent(NAME, GrafanaContentArgs(
-            settings=settings, url=addresses.public_url(settings, "grafana"), ca_pem=certificates.ca_pem,
+            settings=settings, url=addresses.public_url(settings, "grafana"), public_trust=roots,
+            ca_pem=certificates.ca_bundle(roots),
             admin_user=settings.grafana.admin_user, admin_password=credentials.grafana_admin_password,
-            grafana_password=credentials.passwords["grafana"], internal_ca_pem=certificates.internal_ca_pem,
+            grafana_password=credentials.passwords["grafana"], internal_ca_pem=certificates.ca_bundle(trust.INTERNAL),
             ready=health.hex))
-        return pulumi.Output.all(credentials.passwords["grafana"], certificates.internal_ca_pem, certificates.ca_pem,
+        return pulumi.Output.all(credentials.passwords["grafana"], certificates.internal_ca_pem, certificates.ca_bundle(roots),
                                  content.dashboard_urls).apply(lambda values: captured.update(
                                      grafana_password=values[0], internal_ca=values[1], ca=values[2], urls=values[3]))
 
@@ -145,16 +149,16 @@ def prod_as_committed() -> Run:
 
 # ---- providers --------------------------------------------------------------------------------------------
 
-def test_providers_wait_for_grafana_and_trust_only_the_stacks_ca(seeded):
+def test_providers_wait_for_grafana_and_trust_the_roots_of_the_public_url(seeded):
     """A provider that talks to Grafana before it answers fails the first deploy; one that skips TLS
-    verification would hand the admin password to anyone in the middle."""
+    verification would hand the admin password to anyone in the middle. (Every TLS mode: test_trust.py.)"""
     providers = {r.name: r for r in seeded.of_type(PROVIDER)}
     assert set(providers) == {f"{NAME}-bootstrap", f"{NAME}-provider"}
     for name, provider in providers.items():
         assert "grafana-health" in seeded.depends_on(name), f"{name} does not wait for Grafana's readiness"
         assert provider.inputs["url"] == addresses.public_url(seeded.settings, "grafana")
         assert provider.inputs["url"].startswith("https://")
-        assert provider.inputs["caCert"] == seeded.captured["ca"]
+        assert provider.inputs.get("caCert") == seeded.captured["ca"], f"{name} is not given the public URL's roots"
         assert not provider.inputs.get("insecureSkipVerify"), f"{name} skips TLS verification"
         assert is_secret(provider.inputs["auth"]), f"{name}'s credentials are not secret"
     assert "grafana-health" in seeded.depends_on(f"{NAME}-admin-password")
@@ -203,7 +207,7 @@ def test_every_child_is_parented_and_named_after_the_component(seeded):
 def test_args_refuse_an_insecure_url():
     settings = stack_settings("dev", seeded=False)
     with pytest.raises(ValueError, match="url"):
-        GrafanaContentArgs(settings, "http://monitoring.localhost/grafana/", "ca", "admin", "pw", "pw", "ca", True)
+        GrafanaContentArgs(settings, "http://monitoring.localhost/grafana/", trust.INTERNAL, "ca", "admin", "pw", "pw", "ca", True)
 
 
 # ---- folders, datasources, dashboards ---------------------------------------------------------------------

@@ -296,3 +296,19 @@ def test_docker_networks_and_network_policies_allow_the_same_edges(kubernetes, a
     assert kubernetes_app == docker_app == egress_sources("app")
     beyond = DOCKER_ROUTES_OUT_BEYOND_TOPOLOGY | (egress_sources("app") if app_network is None else set())
     assert docker_out == kubernetes_internet | beyond
+
+
+def test_only_the_ingress_controller_reaches_cert_managers_http01_solver(kubernetes):
+    """prod sets kubernetes.clusterIssuer: the solver pods cert-manager starts in the stack namespace
+    (labelled acme.cert-manager.io/http01-solver) are admitted from the ingress controller on 8089 and
+    from nowhere else; they reach nothing but DNS."""
+    result, evaluator = kubernetes
+    solver = Endpoint("an HTTP-01 solver", "10.244.220.10", result.settings.kubernetes.namespace,
+                      {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-token": "1234"})
+    others = {**evaluator.pods, **intruders(result), **outside(result)}
+    admitted = sorted((name, port, protocol) for name, other in others.items() for port in PROBE_PORTS + [8089]
+                      for protocol in PROTOCOLS if evaluator.allows(other, solver, port, protocol))
+    assert admitted == [("ingress", 8089, "TCP")]
+    reached = sorted((name, port, protocol) for name, other in others.items() for port in PROBE_PORTS
+                     for protocol in PROTOCOLS if evaluator.admits_out(solver, other, port, protocol))
+    assert reached == [("dns", 53, "TCP"), ("dns", 53, "UDP")]

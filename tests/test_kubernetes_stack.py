@@ -534,6 +534,21 @@ def test_the_proxy_is_exposed_by_an_ingress_with_tls(prod):
     assert not [o for o in prod.objects("Service") if o.manifest["spec"].get("type", "ClusterIP") != "ClusterIP"], services
 
 
+def test_with_an_issuer_only_the_ingress_controller_reaches_the_http01_solver(prod):
+    """cert-manager starts its HTTP-01 solver pods in the Ingress's namespace, which denies all ingress
+    by default: without this policy the CA's challenge never arrives and no certificate is issued."""
+    k8s = prod.settings.kubernetes
+    assert k8s.cluster_issuer
+    [policy] = [p for p in prod.objects("NetworkPolicy") if p.name == "acme-http01-solver"]
+    assert policy.namespace == k8s.namespace
+    assert policy.manifest["spec"] == {
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": k8s.ingress_controller_namespace}}}],
+                     "ports": [{"port": 8089, "protocol": "TCP"}]}],
+    }
+
+
 def test_without_issuer_or_secret_the_ingress_serves_the_stack_ca_certificate(tmp_path):
     def edit(config):
         config["ngx-monitoring:kubernetes"].pop("clusterIssuer")
@@ -541,6 +556,7 @@ def test_without_issuer_or_secret_the_ingress_serves_the_stack_ca_certificate(tm
     variant = stack_variant(tmp_path, edit)
     (ingress,) = variant.objects("Ingress")
     assert "cert-manager.io/cluster-issuer" not in ingress.manifest["metadata"]["annotations"]
+    assert not [p for p in variant.objects("NetworkPolicy") if p.name == "acme-http01-solver"], "no issuer, no solver to admit"
     secret = variant.one("Secret", ingress.manifest["spec"]["tls"][0]["secretName"], ingress.namespace)
     assert secret.manifest["type"] == "kubernetes.io/tls"
     assert is_secret(secret.raw.inputs["stringData"]) and set(secret.manifest["stringData"]) == {"tls.crt", "tls.key"}
@@ -593,4 +609,5 @@ def test_prometheus_reaches_the_api_only_at_the_endpoints_the_cluster_lists(prod
     assert blocks == [{"to": [{"ipBlock": {"cidr": f"{address}/32"}}
                               for endpoint in API_SERVER_SLICE["endpoints"] for address in endpoint["addresses"]],
                        "ports": [{"port": port["port"], "protocol": "TCP"} for port in API_SERVER_SLICE["ports"]]}]
+
 

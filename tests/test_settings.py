@@ -97,8 +97,21 @@ BAD_VALUES = [
     ({"resources": {"grafana": {"cpu": "half"}}}, "resources.grafana.cpu", "CPU quantity"),
     ({"resources": {"grafana": {"cpu": "0m"}}}, "resources.grafana.cpu", "CPU quantity"),
     ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.privateKey", "both"),
-    ({"tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
-              "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.caCertificate", "required"),
+    ({"tls": {"privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.certificate", "both"),
+    # TLS modes that cannot work, or that would leave which certificate users see to a precedence rule.
+    ({"tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.caCertificate", "stack's own CA"),
+    ({"platform": "kubernetes", "tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"},
+      "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "tls.caCertificate", "unset tls.caCertificate"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt", "tlsSecretName": "tls"}},
+     "kubernetes.tlsSecretName", "unset one of them"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt"},
+      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
+     "tls.certificate", "kubernetes.clusterIssuer are both set"),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "tlsSecretName": "tls"},
+      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
+     "tls.certificate", "kubernetes.tlsSecretName are both set"),
+    ({"kubernetes": {"clusterIssuer": "letsencrypt"}}, "kubernetes.clusterIssuer", "only on platform kubernetes"),
+    ({"kubernetes": {"tlsSecretName": "tls"}}, "kubernetes.tlsSecretName", "only on platform kubernetes"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1"}}, "kubernetes.apiServerCidr", "CIDR"),
     # Leading zeros: octal to inet_aton (010 = 8), decimal to others; the standard library refuses them.
@@ -139,34 +152,23 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
     assert "\n" not in message
 
 
-def test_kubernetes_needs_no_api_server_address():
-    """The API server's endpoints are read from the cluster; kubernetes.apiServerCidr only overrides them."""
-    assert parse({"platform": "kubernetes"}, stack="prod").kubernetes.api_server_cidr is None
-    assert parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.0.0.11/32"}}, stack="prod").kubernetes.api_server_cidr == "10.0.0.11/32"
-
-
-def test_route_timings_are_settings_with_todays_defaults_and_livetest_shortens_them():
-    """Defaults are the timings the stacks always had; livetest (tests/live) notifies within seconds."""
-    routes = parse({"platform": "docker"}, stack="dev").alerting.routes
-    assert (routes.oncall_pager.group_wait, routes.oncall_pager.group_interval, routes.oncall_pager.repeat_interval) == ("10s", "5m", "1h")
-    assert (routes.ops_email.group_wait, routes.ops_email.group_interval, routes.ops_email.repeat_interval) == ("2m", "30m", "12h")
-    assert (routes.heartbeat.group_wait, routes.heartbeat.group_interval, routes.heartbeat.repeat_interval) == ("0s", "1m", "5m")
-    assert routes.business_daily.group_wait == "5m"
-    raw = stack_mapping("livetest")
-    raw["receivers"]["pagerduty"]["routingKey"] = "pd-routing-7Q3"
-    raw["receivers"]["slack"]["webhookUrl"] = "https://hooks.slack.com/services/T/B/X"
-    live = parse(raw, stack="livetest", secret_keys=["receivers"])
-    assert duration_ms(live.alerting.routes.oncall_pager.group_interval) < duration_ms(routes.oncall_pager.group_interval)
-    assert duration_ms(live.alerting.routes.ops_email.group_wait) < duration_ms(routes.ops_email.group_wait)
-
-
-def test_a_longer_retention_allows_a_longer_repeat_and_a_longer_switch_timeout_a_slower_heartbeat():
-    settings = parse({"platform": "docker", "alertmanager": {"retention": "240h"},
-                      "alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}, "heartbeat": {"repeatInterval": "30m"}}},
-                      "receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "1h"}}},
-                     stack="dev", secret_keys=["receivers"])
-    assert settings.alerting.routes.oncall_pager.repeat_interval == "6d"
-    assert settings.alerting.routes.heartbeat.repeat_interval == "30m"
+@pytest.mark.parametrize("platform,values", [
+    ("docker", {"tls": {"certificate": "C", "privateKey": "K"}}),
+    ("docker", {"tls": {"certificate": "C", "privateKey": "K", "caCertificate": "A"}}),
+    ("kubernetes", {"kubernetes": {"clusterIssuer": "letsencrypt"}}),
+    ("kubernetes", {"kubernetes": {"clusterIssuer": "private-ca"}, "tls": {"caCertificate": "A"}}),
+    ("kubernetes", {"kubernetes": {"tlsSecretName": "monitoring-tls"}, "tls": {"caCertificate": "A"}}),
+    ("kubernetes", {"tls": {"certificate": "C", "privateKey": "K"}}),
+])
+def test_each_tls_mode_is_accepted(platform, values):
+    """The modes of trust.py: a provided certificate needs tls.caCertificate only for a private CA."""
+    pem = {"C": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "A": "-----BEGIN CERTIFICATE-----\na\n-----END CERTIFICATE-----",
+           "K": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}
+    tls = {key: pem[value] for key, value in values.get("tls", {}).items()}
+    raw = {"platform": platform, **values, "tls": tls,
+           "kubernetes": {**values.get("kubernetes", {}), **({"apiServerCidr": "10.96.0.1/32"} if platform == "kubernetes" else {})}}
+    settings = parse(raw, stack="dev", secret_keys=["tls"])
+    assert settings.tls.certificate == tls.get("certificate")
 
 
 def test_kubernetes_namespaces_must_differ():

@@ -14,8 +14,12 @@ with 401. This resource closes that gap:
 - delete: nothing; the admin user belongs to Grafana's database, not to this stack's state.
 
 The provider runs in Pulumi's dynamic-provider process, so it uses the standard library only. It
-speaks HTTPS only and verifies the server against the given CA: the password never crosses the wire
-to an unverified peer.
+speaks HTTPS only and always verifies the server, with the roots trust.py gives the clients of the
+public URL, carried explicitly in the inputs: `trust: "ca"` trusts only `ca_pem` (the stack CA, when
+the public certificate is the stack's), `trust: "system"` the system store plus `ca_pem` when set
+(`tls.caCertificate`). `ssl.create_default_context(cadata=...)` alone would skip the system store
+(CPython loads the default roots only when no CA is given), so "system" loads both explicitly. The
+password never crosses the wire to an unverified peer.
 """
 from __future__ import annotations
 
@@ -43,13 +47,27 @@ class AdminPasswordError(Exception):
     """A failure with a message an operator can act on (shown by `pulumi up`)."""
 
 
-def _context(ca_pem: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(cadata=ca_pem)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+TRUST_SYSTEM, TRUST_CA = "system", "ca"
 
 
-def request(url: str, ca_pem: str, method: str, path: str, user: str, password: str,
+def context(trust: str, ca_pem: str) -> ssl.SSLContext:
+    """The TLS client context for `trust` (see the module docstring); state written before `trust`
+    existed trusted only `ca_pem`."""
+    if trust == TRUST_SYSTEM:
+        result = ssl.create_default_context()  # the system store (OpenSSL honours SSL_CERT_FILE)
+        if ca_pem:
+            result.load_verify_locations(cadata=ca_pem)
+    elif trust == TRUST_CA:
+        if not ca_pem:
+            raise AdminPasswordError("the admin-password resource trusts only a CA but was given none")
+        result = ssl.create_default_context(cadata=ca_pem)
+    else:
+        raise AdminPasswordError(f"unknown trust {trust!r}: expected {TRUST_SYSTEM!r} or {TRUST_CA!r}")
+    result.minimum_version = ssl.TLSVersion.TLSv1_2
+    return result
+
+
+def request(url: str, tls: ssl.SSLContext, method: str, path: str, user: str, password: str,
             body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
     """One authenticated call to Grafana's API at `url` (its root, e.g. https://host/grafana/)."""
     if not url.startswith("https://"):
@@ -62,7 +80,7 @@ def request(url: str, ca_pem: str, method: str, path: str, user: str, password: 
         req = urllib.request.Request(target, data=data, method=method, headers={
             "Authorization": f"Basic {token}", "Accept": "application/json", "Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS, context=_context(ca_pem)) as response:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS, context=tls) as response:
                 return response.status, _json(response.read())
         except urllib.error.HTTPError as err:
             if err.code not in RETRYABLE:
@@ -71,7 +89,7 @@ def request(url: str, ca_pem: str, method: str, path: str, user: str, password: 
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             if isinstance(reason, ssl.SSLCertVerificationError):
-                raise AdminPasswordError(f"cannot verify Grafana's certificate at {url} against the stack's CA: {reason}") from None
+                raise AdminPasswordError(f"cannot verify Grafana's certificate at {url} with the roots it was given: {reason}") from None
             last_error = str(reason)
         if attempt + 1 < ATTEMPTS:
             time.sleep(RETRY_SECONDS)
@@ -86,8 +104,12 @@ def _json(raw: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _tls(props: dict[str, Any]) -> ssl.SSLContext:
+    return context(props.get("trust") or TRUST_CA, props.get("ca_pem") or "")
+
+
 def accepts(props: dict[str, Any], password: str) -> bool:
-    status, _ = request(props["url"], props["ca_pem"], "GET", "api/user", props["user"], password)
+    status, _ = request(props["url"], _tls(props), "GET", "api/user", props["user"], password)
     if status in (200, 401, 403):
         return status == 200
     raise AdminPasswordError(f"Grafana at {props['url']} answered HTTP {status} to a login check")
@@ -96,7 +118,7 @@ def accepts(props: dict[str, Any], password: str) -> bool:
 def change_password(props: dict[str, Any], old: str, new: str) -> None:
     """Set `new` as the admin password, logged in with `old`; idempotent."""
     if accepts(props, old):
-        status, body = request(props["url"], props["ca_pem"], "PUT", "api/user/password", props["user"], old,
+        status, body = request(props["url"], _tls(props), "PUT", "api/user/password", props["user"], old,
                                {"oldPassword": old, "newPassword": new, "confirmNew": new})
         if status != 200:
             raise AdminPasswordError(f"Grafana refused the new admin password (HTTP {status}: {body.get('message', 'no message')})")
@@ -123,7 +145,7 @@ class AdminPasswordProvider(ResourceProvider):
                 f"grafana.adminUser cannot change from {olds.get('user')!r} to {news.get('user')!r}: Grafana created its admin "
                 "at first start and keeps that login. Rename the admin in Grafana (Administration > Users), then set "
                 "grafana.adminUser to the new login and run `pulumi refresh` before the next deploy.")
-        changed = [key for key in ("url", "ca_pem", "password") if olds.get(key) != news.get(key)]
+        changed = [key for key in ("url", "trust", "ca_pem", "password") if olds.get(key) != news.get(key)]
         return DiffResult(changes=bool(changed), replaces=[], stables=["user"], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -140,9 +162,13 @@ class GrafanaAdminPassword(DynamicResource, module="ngx", name="GrafanaAdminPass
 
     password: pulumi.Output[str]
 
-    def __init__(self, name: str, *, url: pulumi.Input[str], ca_pem: pulumi.Input[str], user: str,
+    def __init__(self, name: str, *, url: pulumi.Input[str], trust: str, ca_pem: pulumi.Input[str] | None, user: str,
                  password: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+        """`trust`: TRUST_CA (only `ca_pem`) or TRUST_SYSTEM (the system store, plus `ca_pem` when given)."""
+        if trust not in (TRUST_SYSTEM, TRUST_CA) or (trust == TRUST_CA and ca_pem is None):
+            raise ValueError(f"GrafanaAdminPassword.trust: {trust!r} needs to be {TRUST_SYSTEM!r}, or {TRUST_CA!r} with a ca_pem")
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["password"]))
         super().__init__(AdminPasswordProvider(), name, {
-            "url": url, "ca_pem": ca_pem, "user": user, "password": pulumi.Output.secret(password),
+            "url": url, "trust": trust, "ca_pem": ca_pem if ca_pem is not None else "", "user": user,
+            "password": pulumi.Output.secret(password),
         }, opts)

@@ -1,7 +1,11 @@
 """GrafanaContent: everything the stack puts *into* Grafana, through the Grafana provider.
 
 Two providers, both pointed at Grafana's public URL (behind the TLS proxy or Ingress) and both
-verifying it against the CA of that URL:
+verifying it with the roots trust.py gives the clients of that URL (`public_trust`): only the stack CA
+when the public certificate is the stack's; otherwise the system store, plus `tls.caCertificate` when
+set. The provider's `ca_cert` adds to the system roots (terraform-provider-grafana builds its pool from
+x509.SystemCertPool() since v3.22.3; pulumiverse-grafana 2.x embeds v4), so it is unset when only the
+system store is wanted; the admin-password resource is told the same choice explicitly.
 
 - `<name>-bootstrap` logs in as the admin (basic auth) and creates only one service account
   (`Admin` role) and its token. It is created once Grafana answers (it depends on `ready`) and after
@@ -30,9 +34,10 @@ with warnings.catch_warnings():
     from pulumiverse_grafana import alerting as grafana_alerting
     grafana_alerting.ContactPoint  # noqa: B018 (the package loads lazily, on first attribute access)
 
+import trust
 from components import TYPE_PREFIX
 from components.grafana import alerting as derived
-from components.grafana.admin import GrafanaAdminPassword
+from components.grafana.admin import TRUST_CA, TRUST_SYSTEM, GrafanaAdminPassword
 from components.grafana.datasources import DatasourceConfig, datasource_configs
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from renderers.alertmanager import render_alertmanager_templates
@@ -57,7 +62,8 @@ TOKEN_TTL_SECONDS = 2 * ROTATION_DAYS * 24 * 3600
 class GrafanaContentArgs:
     settings: Settings
     url: pulumi.Input[str]  # Grafana's public root URL, https://<domain>[:port]/grafana/
-    ca_pem: pulumi.Input[str]  # CA that issued the certificate of `url`; the providers trust only it
+    public_trust: trust.Trust  # the roots clients of `url` get (trust.public_trust)
+    ca_pem: pulumi.Input[str] | None  # PEM of public_trust.cas (Certificates.ca_bundle); None: system store only
     admin_user: str  # the admin login Grafana created at first start (settings.grafana.admin_user)
     admin_password: pulumi.Input[str]  # secret; the stack's admin password (credentials.grafana_admin_password)
     grafana_password: pulumi.Input[str]  # secret; password of the `grafana` basic-auth user of Prometheus/Alertmanager
@@ -71,6 +77,13 @@ class GrafanaContentArgs:
             raise ValueError(f"GrafanaContentArgs.url: {self.url!r} must end with '/' (Grafana's root under the proxy)")
         if not self.admin_user:
             raise ValueError("GrafanaContentArgs.admin_user: must name Grafana's admin login")
+        if (self.ca_pem is None) != (not self.public_trust.cas) or not (self.public_trust.system or self.public_trust.cas):
+            raise ValueError("GrafanaContentArgs.ca_pem: must be the PEM of public_trust.cas, and None when it names no CA")
+
+
+def admin_trust(roots: trust.Trust) -> str:
+    """The admin-password resource's `trust` input for `roots`."""
+    return TRUST_SYSTEM if roots.system else TRUST_CA
 
 
 class GrafanaContent(pulumi.ComponentResource):
@@ -84,8 +97,8 @@ class GrafanaContent(pulumi.ComponentResource):
         # only once `ready` has, so each of them depends on the resources behind `ready`.
         url = pulumi.Output.all(args.ready, args.url).apply(lambda values: values[1])
 
-        admin = GrafanaAdminPassword(f"{name}-admin-password", url=url, ca_pem=args.ca_pem, user=args.admin_user,
-                                     password=args.admin_password,
+        admin = GrafanaAdminPassword(f"{name}-admin-password", url=url, trust=admin_trust(args.public_trust),
+                                     ca_pem=args.ca_pem, user=args.admin_user, password=args.admin_password,
                                      opts=pulumi.ResourceOptions(parent=self))
         self.bootstrap_provider = grafana.Provider(
             f"{name}-bootstrap", url=url, ca_cert=args.ca_pem,

@@ -6,10 +6,11 @@ tenant header, security headers), so the Ingress is a plain TLS front door and n
 re-implemented in controller annotations. A LoadBalancer Service on the proxy would skip the
 cluster's certificate management and put a cloud load balancer per stack on the bill.
 
-TLS at the Ingress comes from, in this order: cert-manager (`kubernetes.clusterIssuer`), an existing
-Secret (`kubernetes.tlsSecretName`), or the proxy's certificate issued by the stack CA (exported as
-`caCertificate`). From the controller to the proxy the connection is HTTPS again and verified: the
-controller checks the proxy's certificate against the CA that issued it for `domain`, so the
+TLS at the Ingress follows the TLS mode (trust.py; settings refuse two sources at once): cert-manager
+(`kubernetes.clusterIssuer`), an existing Secret (`kubernetes.tlsSecretName`), the provided
+`tls.certificate`, or a certificate of the stack CA (exported as `caCertificate`). From the
+controller to the proxy the connection is HTTPS again and verified: the proxy presents a certificate
+of the stack CA for `domain` whatever the mode, and the controller checks it against that CA, so the
 hop inside the cluster is not a plaintext or unauthenticated one. The annotations are ingress-nginx's
 (`kubernetes.ingressClass` defaults to `nginx`); another controller needs its own equivalent of them.
 """
@@ -20,14 +21,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.backend import MonitoringArgs
+import trust
 from components import labels
+from components.backend import MonitoringArgs
 from settings import Settings
 from topology import ENTRYPOINT
 
 NGINX = "nginx.ingress.kubernetes.io"
 CERT_MANAGER_ISSUER = "cert-manager.io/cluster-issuer"
-INGRESS_TLS_SECRET = "ingress-tls"  # written by cert-manager, or created here from the stack CA
+INGRESS_TLS_SECRET = "ingress-tls"  # written by cert-manager, or created here (stack CA or tls.certificate)
 UPSTREAM_CA_SECRET = "proxy-upstream-ca"
 # Grafana Live and Loki's tail are websockets that stay open while a user watches; the controller's
 # 60s default would cut them.
@@ -36,17 +38,18 @@ STREAM_TIMEOUT_SECONDS = "3600"
 
 @dataclass(frozen=True)
 class TlsSource:
-    kind: str  # "cert-manager" | "secret" | "stack-ca"
+    kind: str  # a trust.py TLS mode
     secret_name: str
+
+    @property
+    def created_here(self) -> bool:
+        """The program writes the Secret (from Certificates.public) rather than cert-manager or the operator."""
+        return self.kind in (trust.STACK, trust.PROVIDED)
 
 
 def tls_source(settings: Settings) -> TlsSource:
-    k8s_settings = settings.kubernetes
-    if k8s_settings.cluster_issuer:
-        return TlsSource("cert-manager", INGRESS_TLS_SECRET)
-    if k8s_settings.tls_secret_name:
-        return TlsSource("secret", k8s_settings.tls_secret_name)
-    return TlsSource("stack-ca", INGRESS_TLS_SECRET)
+    mode = trust.tls_mode(settings)
+    return TlsSource(mode, settings.kubernetes.tls_secret_name if mode == trust.SECRET else INGRESS_TLS_SECRET)
 
 
 def ingress_annotations(settings: Settings) -> dict[str, str]:
@@ -73,15 +76,15 @@ def create_ingress(name: str, args: MonitoringArgs, namespace: pulumi.Input[str]
     upstream_ca = k8s.core.v1.Secret(
         f"{name}-proxy-upstream-ca",
         metadata={"name": UPSTREAM_CA_SECRET, "namespace": namespace, "labels": meta_labels},
-        type="Opaque", string_data={"ca.crt": args.ca_pem}, opts=child)
+        type="Opaque", string_data={"ca.crt": args.upstream_ca_pem}, opts=child)
     source = tls_source(settings)
     depends: list[pulumi.Resource] = [upstream_ca]
-    if source.kind == "stack-ca":
+    if source.created_here:
         depends.append(k8s.core.v1.Secret(
             f"{name}-ingress-tls",
             metadata={"name": source.secret_name, "namespace": namespace, "labels": meta_labels},
             type="kubernetes.io/tls",
-            string_data={"tls.crt": args.proxy_cert_pem, "tls.key": pulumi.Output.secret(args.proxy_key_pem)},
+            string_data={"tls.crt": args.public_cert_pem, "tls.key": pulumi.Output.secret(args.public_key_pem)},
             opts=child))
     return k8s.networking.v1.Ingress(
         f"{name}-ingress",

@@ -4,7 +4,8 @@ Each namespace of the stack denies all ingress and egress, then allows DNS; each
 policy that admits exactly its topology clients on exactly their ports and lets it reach exactly its
 topology targets and its declared egress (internet, the application, the Kubernetes API). Policies
 are additive, so nothing here can widen another policy; the only way in from outside the stack is
-the entrypoint (the proxy) from the ingress controller's namespace.
+the entrypoint (the proxy) from the ingress controller's namespace, and, in TLS mode cluster-issuer
+(trust.py), cert-manager's HTTP-01 solver pods from that same namespace on their one port.
 
 `network_policy_plan` is pure data so a test can compare it with the Docker networks and with the
 objects that reach the cluster. The API server's addresses and ports are the one part known only at
@@ -18,6 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import addresses
+import trust
 from components import labels
 from components.kubernetes.api_server import ApiServerAccess, api_server_access
 from settings import Settings
@@ -31,6 +33,12 @@ DNS_PORTS = ((53, "UDP"), (53, "TCP"))
 # (169.254.169.254). An SMTP relay inside the private network therefore needs its own policy.
 PUBLIC_IPV4 = "0.0.0.0/0"
 NON_PUBLIC_IPV4 = ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+# cert-manager's HTTP-01 solver (cert-manager pkg/issuer/acme/http/pod.go): a pod labelled so, listening
+# on 8089, created in the namespace of the Ingress it proves the domain for, i.e. the stack's, where
+# the default deny would keep the ingress controller (which forwards the CA's challenge) out.
+ACME_SOLVER_POLICY = "acme-http01-solver"
+ACME_SOLVER_LABELS = (("acme.cert-manager.io/http01-solver", "true"),)
+ACME_SOLVER_PORT = 8089
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,10 @@ class Rule:
 class Policy:
     name: str
     namespace: str
-    service: str | None  # pods it selects; None selects every pod of the namespace
+    service: str | None  # pods it selects; None selects every pod of the namespace (or those of pod_labels)
     ingress: tuple[Rule, ...] | None  # None: the policy does not govern ingress
     egress: tuple[Rule, ...] | None
+    pod_labels: tuple[tuple[str, str], ...] = ()  # selects pods that are no service of the stack
 
 
 def _port(service: str, port_name: str) -> tuple[int, str]:
@@ -111,6 +120,8 @@ def network_policy_plan(settings: Settings) -> list[Policy]:
         plan.append(Policy("allow-dns", namespace, None, ingress=None, egress=(
             Rule(Peer(namespace=DNS_NAMESPACE), DNS_PORTS, "name resolution (cluster DNS)"),)))
     plan += [_service_policy(settings, service) for service in sorted(SERVICES)]
+    if trust.tls_mode(settings) == trust.CLUSTER_ISSUER:
+        plan.append(_acme_solver_policy(settings))
     return plan
 
 
@@ -123,6 +134,15 @@ def _api_server_rule_manifest(access: ApiServerAccess | None) -> dict:
         raise ValueError("a policy with egress to the API server needs its ApiServerAccess")
     return {"to": [{"ipBlock": {"cidr": cidr}} for cidr in access.cidrs],
             "ports": [{"port": number, "protocol": "TCP"} for number in access.ports]}
+
+
+def _acme_solver_policy(settings: Settings) -> Policy:
+    """Only the ingress controller reaches a solver, on its one port; its egress stays default-denied
+    (it only answers)."""
+    controller = Peer(namespace=settings.kubernetes.ingress_controller_namespace)
+    return Policy(ACME_SOLVER_POLICY, addresses.namespace(settings, ENTRYPOINT), None,
+                  ingress=(Rule(controller, ((ACME_SOLVER_PORT, "TCP"),), "the CA's HTTP-01 challenge, forwarded by the ingress controller"),),
+                  egress=None, pod_labels=ACME_SOLVER_LABELS)
 
 
 def _peer_manifest(peer: Peer) -> dict:
@@ -146,7 +166,10 @@ def _rule_manifest(rule: Rule, direction: str) -> dict:
 
 def policy_manifest(policy: Policy, api_server: ApiServerAccess | None = None) -> dict:
     """The NetworkPolicy spec of one planned policy; `api_server` where it reaches the API server."""
-    selector = {"matchLabels": labels.selector_labels(policy.service)} if policy.service else {}
+    if policy.pod_labels:
+        selector = {"matchLabels": dict(policy.pod_labels)}
+    else:
+        selector = {"matchLabels": labels.selector_labels(policy.service)} if policy.service else {}
     spec: dict = {"podSelector": selector, "policyTypes": []}
     if policy.ingress is not None:
         spec["policyTypes"].append("Ingress")

@@ -130,6 +130,8 @@ def env(spec: ServiceSpec) -> list[dict]:
     if spec.replica_env:
         # Each replica's own pod name (prometheus-0, prometheus-1): a distinct `replica` external label.
         found.append({"name": spec.replica_env, "value_from": {"field_ref": {"field_path": "metadata.name"}}})
+    if spec.pod_ip_env:
+        found.append({"name": spec.pod_ip_env, "value_from": {"field_ref": {"field_path": "status.podIP"}}})
     return found
 
 

@@ -19,12 +19,21 @@ from components import TYPE_PREFIX
 from components import labels
 from components.kubernetes import pod
 from components.specs import ServiceSpec
-from topology import EDGES, ENTRYPOINT, SERVICES, egress_of
+from topology import EDGES, ENTRYPOINT, PROMETHEUS, SERVICES, egress_of
 
 STATEFUL_SET, DEPLOYMENT, DAEMON_SET = "StatefulSet", "Deployment", "DaemonSet"
 # checkov reads `<check id>=<reason>` from this annotation (the reason must not contain "=").
 CHECKOV_SKIP_ANNOTATION = "checkov.io/skip1"
 TOKEN_CHECK = "CKV_K8S_38"
+# Services whose replicas answer the same query differently, and how long (seconds) a client stays on
+# the replica it first reached. Grafana queries Prometheus through its Service; the replicas scrape
+# independently, so their samples differ slightly (scrape offsets, gaps across a restart) and a panel
+# whose refreshes alternate between replicas jumps. ClientIP affinity keeps Grafana's pod (and each
+# proxy pod) on one replica. 3h (Kubernetes' default) is far longer than the slowest dashboard
+# refresh interval (1h, dashboards/defaults.py), so an open dashboard never changes replica between
+# refreshes; when a replica goes away, its clients move to another at once. docs/deploying-prod.md
+# says why affinity rather than a deduplicating query layer.
+SESSION_AFFINITY_SECONDS = {PROMETHEUS: 3 * 3600}
 TOKEN_REASON = ("this service reads the Kubernetes API for service discovery and needs its token; its access is "
                 "namespaced Roles with get/list/watch only (components/kubernetes/rbac.py)")
 
@@ -144,11 +153,12 @@ class KubernetesWorkload(pulumi.ComponentResource):
 
         self.service = None
         if kind != DAEMON_SET:
-            self.service = k8s.core.v1.Service(
-                f"{name}-service", metadata=metadata(service),
-                spec={"type": "ClusterIP", "selector": selector,
-                      "ports": [self._service_port(service, port_name) for port_name in client_ports(service)]},
-                opts=child)
+            service_spec: dict = {"type": "ClusterIP", "selector": selector,
+                                  "ports": [self._service_port(service, port_name) for port_name in client_ports(service)]}
+            if service in SESSION_AFFINITY_SECONDS:
+                service_spec["session_affinity"] = "ClientIP"
+                service_spec["session_affinity_config"] = {"client_ip": {"timeout_seconds": SESSION_AFFINITY_SECONDS[service]}}
+            self.service = k8s.core.v1.Service(f"{name}-service", metadata=metadata(service), spec=service_spec, opts=child)
 
         if kind == STATEFUL_SET:
             self.workload = k8s.apps.v1.StatefulSet(
