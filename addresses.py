@@ -53,8 +53,26 @@ def url(settings: Settings, service: str, port: str = "web") -> str:
     return f"{spec.scheme}://{host(settings, service)}:{spec.port(port).number}"
 
 
-# Path prefixes the proxy serves each UI/API under, on the one public host name.
+# Path prefixes the proxy serves each UI/API under, on the one public host name. Every service answers
+# under the same path on its own port (Grafana: serve_from_sub_path; Prometheus and Alertmanager:
+# --web.route-prefix; Loki's HTTP API lives under /loki/ anyway), so the proxy passes the path on as
+# the client sent it (proxy_pass without a URI part) and internal clients use the same paths.
 ROUTES = {"grafana": "/grafana/", "prometheus": "/prometheus/", "alertmanager": "/alertmanager/", "loki": "/loki/"}
+# Services that serve everything, /metrics and /-/ready included, under their route (--web.route-prefix).
+ROUTE_PREFIXED = (PROMETHEUS, ALERTMANAGER)
+
+
+def route_prefix(service: str) -> str:
+    """The path a service serves everything under on its own port ("/prometheus"); "" for the root."""
+    return ROUTES[service].rstrip("/") if service in ROUTE_PREFIXED else ""
+
+
+def base_url(settings: Settings, service: str, on_host: str | None = None) -> str:
+    """What an internal client puts before an API path: `url` plus the route prefix, e.g.
+    https://prometheus:9090/prometheus; `on_host` names one replica instead of the Service."""
+    spec = SERVICES[service]
+    authority = f"{on_host or host(settings, service)}:{spec.port('web').number}"
+    return f"{spec.scheme}://{authority}{route_prefix(service)}"
 
 
 def public_port(settings: Settings) -> int:

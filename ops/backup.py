@@ -14,7 +14,7 @@ Standard library only: the stack runs this file, delivered as a rendered file, i
 scripts/backup-dev.sh (Docker). docs/operations.md explains when, where, and how to restore.
 
 What is archived, one gzip'd tar per run and target, with a JSON manifest (sha256, size) next to it:
-  prometheus    a TSDB snapshot taken through the admin API (POST /api/v1/admin/tsdb/snapshot,
+  prometheus    a TSDB snapshot taken through the admin API (POST <url>/api/v1/admin/tsdb/snapshot,
                 head included), read from the snapshots/ directory of the data volume and removed
                 from it after archiving: Prometheus has no API to delete a snapshot, and a snapshot
                 left behind keeps every block it links alive after retention deletes it.
@@ -39,7 +39,7 @@ order: start, snapshot, upload (S3: every PROGRESS_EVERY parts and at the end, w
 archive (name, bytes, sha256), prune (kept and deleted), push, done; `error` when the run fails. No
 line holds a credential.
 
-    backup.py prometheus   --target prometheus-0 --url https://prometheus:9090 --ca-file CA --user backup \\
+    backup.py prometheus   --target prometheus-0 --url https://prometheus:9090/prometheus --ca-file CA --user backup \\
                            --password-file FILE --data-dir /prometheus --dest /backups --keep 7 --pushgateway URL
     backup.py alertmanager --target alertmanager-0 --data-dir /alertmanager --dest /backups
     backup.py grafana      --target grafana-0 --data-dir /var/lib/grafana --dest /backups
@@ -556,7 +556,7 @@ def _basic_auth(user: str, password_file: str) -> str:
 
 
 def take_snapshot(url: str, user: str, password_file: str, ca_file: str | None, timeout: float = SNAPSHOT_TIMEOUT) -> str:
-    """POST /api/v1/admin/tsdb/snapshot (head included); returns the snapshot's name."""
+    """POST <url>/api/v1/admin/tsdb/snapshot (head included; `url` carries the route prefix); returns the snapshot's name."""
     parsed = urllib.parse.urlsplit(url)
     context = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
     connection = (http.client.HTTPSConnection(parsed.netloc, timeout=timeout, context=context) if parsed.scheme == "https"
@@ -852,7 +852,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--keep", type=int, default=7, help="complete archives kept per target")
         command.add_argument("--pushgateway", help="Pushgateway URL that receives the result")
         if kind == "prometheus":
-            command.add_argument("--url", required=True, help="the replica's URL (its own, never a load balancer)")
+            command.add_argument("--url", required=True, help="the replica's URL (its own, never a load balancer), with the route prefix it serves under")
             command.add_argument("--user", required=True)
             command.add_argument("--password-file", required=True)
             command.add_argument("--ca-file", help="CA that issued Prometheus's certificate")

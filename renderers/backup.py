@@ -11,7 +11,7 @@ import addresses
 from backup_plan import BackupRun
 from renderers import auth, paths
 from settings import Settings
-from topology import BACKUP, PROMETHEUS, PUSHGATEWAY, SERVICES
+from topology import BACKUP, PROMETHEUS, PUSHGATEWAY
 
 PROGRAM_SOURCE = Path(__file__).resolve().parent.parent / "ops" / "backup.py"
 PROGRAM_FILE = "backup.py"
@@ -41,7 +41,7 @@ def _source_args(settings: Settings, service: str, replica: int) -> list[str]:
     # The replica itself, by its stable name: a load-balanced name could snapshot another replica
     # than the one whose volume this run reads.
     host = addresses.replica_hosts(settings, PROMETHEUS)[replica]
-    return [f"--url=https://{host}:{SERVICES[PROMETHEUS].port('web').number}", f"--user={auth.BACKUP_USER}",
+    return [f"--url={addresses.base_url(settings, PROMETHEUS, on_host=host)}", f"--user={auth.BACKUP_USER}",
             f"--password-file={paths.password_file(auth.BACKUP_USER)}", f"--ca-file={paths.TLS_CA}"]
 
 

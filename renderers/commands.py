@@ -24,7 +24,9 @@ def alertmanager_args(settings: Settings) -> list[str]:
         f"--data.retention={settings.alertmanager.retention}",
         f"--web.listen-address=:{port}",
         f"--web.external-url={addresses.public_url(settings, ALERTMANAGER)}",
-        "--web.route-prefix=/",
+        # Under the proxy's route on its own port too (see prometheus_args): Prometheus sends alerts
+        # to path_prefix /alertmanager, Grafana and the probe use the same prefix.
+        f"--web.route-prefix={addresses.route_prefix(ALERTMANAGER)}",
     ]
     peers = addresses.replica_hosts(settings, ALERTMANAGER)
     if not alertmanager_clustered(settings):

@@ -8,6 +8,17 @@ Routes, under https://<domain>:
 Port 8080 only redirects to https; port 8081 serves stub_status (for the exporter) and /healthz to
 private addresses only.
 
+Each upstream serves the same path as the proxy (addresses.ROUTES), so every proxy_pass names only
+the upstream, with no URI part, and nginx passes the request URI on exactly as the client sent it.
+With a URI part nginx would pass its own decoded and normalised path instead: `%2F` in a Grafana
+dashboard or Loki label value would arrive as `/`, and a path that differs from what the client
+meant reaches the upstream. Decisions on the path (the 403 locations, basic auth per route) are
+still taken on nginx's decoded, normalised path: nginx decodes every escape and resolves every `.`,
+`..` and `//`, so it sees at least what an upstream can make of the raw path. Prometheus and
+Alertmanager (Go's ServeMux) and Loki (gorilla/mux) answer a path with `..` or `//` with a redirect
+to its clean form, which comes back through the proxy and its checks; tests/test_render_nginx.py
+sends encoded, doubled-slash and dot-segment spellings of the refused paths to the real nginx.
+
 Upstream names are resolved once, when nginx starts (no `resolver`). On Kubernetes the names are
 Services, whose ClusterIP is fixed for the Service's lifetime; on Docker the proxy container is started
 after the containers it names and must be restarted when one of them is re-created (a new container
@@ -104,6 +115,14 @@ LOGIN_RATE = "10r/m"
 LOGIN_BURST = 5
 API_RATE = "50r/s"
 API_BURST = 200
+# Connections per worker, client and upstream sockets alike. Each needs a descriptor, and a request
+# may hold files open besides (a client body or an upstream response buffered to a temp file, the
+# htpasswd file read per authenticated request): twice as many descriptors leave one file per socket.
+# The soft limit a container starts with is commonly 1024 (containerd's default is 1024 soft, 524288
+# hard), which the worker would reach before its connection limit; worker_rlimit_nofile raises it,
+# as any process may up to the hard limit.
+WORKER_CONNECTIONS = 1024
+WORKER_RLIMIT_NOFILE = 2 * WORKER_CONNECTIONS
 # Websockets (Grafana Live, Loki tail) are idle for long stretches between messages.
 WEBSOCKET_TIMEOUT = "1h"
 
@@ -162,7 +181,9 @@ def render_nginx_config(settings: Settings) -> str:
         f"pid {PID_FILE};",
         "error_log stderr warn;",
         "",
-        *_block("events", ["worker_connections 1024;"]),
+        f"worker_rlimit_nofile {WORKER_RLIMIT_NOFILE};",
+        "",
+        *_block("events", [f"worker_connections {WORKER_CONNECTIONS};"]),
         "",
         *_block("http", _http(settings)),
     ]
@@ -287,21 +308,21 @@ def _blocked_locations() -> list[str]:
 
 def _grafana_locations(settings: Settings) -> list[str]:
     route = ROUTES[GRAFANA]
-    upstream = addresses.url(settings, GRAFANA)  # serve_from_sub_path: Grafana expects the /grafana/ prefix
+    upstream = addresses.url(settings, GRAFANA)  # serve_from_sub_path: Grafana serves /grafana/ itself
     return [
         # Grafana's own metrics are for Prometheus inside the stack, not for the internet.
         *_block(f"location = {route}metrics", ["return 403;"]),
         *_block(f"location ^~ {route}metrics/", ["return 403;"]),
         *_block(f"location = {route.rstrip('/')}", [f"return 301 {route};"]),
-        *_block(f"location {route}", _proxy(f"{upstream}{route}")),
-        *_block(f"location = {route}login", [_limit("login", LOGIN_BURST), *_proxy(f"{upstream}{route}login")]),
-        *_block(f"location {route}api/", [_limit("api", API_BURST), *_proxy(f"{upstream}{route}api/")]),
-        *_block(f"location {route}api/live/", _proxy(f"{upstream}{route}api/live/", websocket=True)),
+        *_block(f"location {route}", _proxy(upstream)),
+        *_block(f"location = {route}login", [_limit("login", LOGIN_BURST), *_proxy(upstream)]),
+        *_block(f"location {route}api/", [_limit("api", API_BURST), *_proxy(upstream)]),
+        *_block(f"location {route}api/live/", _proxy(upstream, websocket=True)),
     ]
 
 
 def _tls_upstream_locations(settings: Settings, service: str) -> list[str]:
-    """Prometheus / Alertmanager: served at the root of their own https port (route-prefix /)."""
+    """Prometheus / Alertmanager: their own https port serves the same route (--web.route-prefix)."""
     route = ROUTES[service]
     upstream = addresses.url(settings, service)
     tls = [
@@ -314,13 +335,14 @@ def _tls_upstream_locations(settings: Settings, service: str) -> list[str]:
     ]
     return [
         *_block(f"location = {route.rstrip('/')}", [f"return 301 {route};"]),
-        *_block(f"location {route}", [*_basic_auth(), *tls, *_proxy(f"{upstream}/")]),
-        *_block(f"location {route}api/", [*_basic_auth(), _limit("api", API_BURST), *tls, *_proxy(f"{upstream}/api/")]),
+        *_block(f"location {route}", [*_basic_auth(), *tls, *_proxy(upstream)]),
+        *_block(f"location {route}api/", [*_basic_auth(), _limit("api", API_BURST), *tls, *_proxy(upstream)]),
     ]
 
 
 def _loki_locations(settings: Settings) -> list[str]:
-    """Loki's HTTP API lives under /loki/ on its own port too, so the prefix is kept."""
+    """Loki's HTTP API lives under /loki/ on its own port too: the path passes on unchanged, with no
+    rewrite and no server.http_path_prefix (which would move /ready and /metrics as well)."""
     route = ROUTES[LOKI]
     upstream = addresses.url(settings, LOKI)
     # Set by the proxy, never by the client: proxy_set_header replaces a client's X-Scope-OrgID, so
@@ -328,9 +350,9 @@ def _loki_locations(settings: Settings) -> list[str]:
     tenant = {"X-Scope-OrgID": settings.loki.tenant}
     return [
         *_block(f"location {route}", [*_basic_auth(), _limit("api", API_BURST),
-                                      *_proxy(f"{upstream}{route}", extra_headers=tenant)]),
+                                      *_proxy(upstream, extra_headers=tenant)]),
         *_block(f"location = {route}api/v1/tail", [*_basic_auth(),
-                                                    *_proxy(f"{upstream}{route}api/v1/tail", websocket=True, extra_headers=tenant)]),
+                                                    *_proxy(upstream, websocket=True, extra_headers=tenant)]),
     ]
 
 
@@ -342,12 +364,14 @@ def _limit(zone: str, burst: int) -> str:
     return f"limit_req zone={zone} burst={burst} nodelay;"
 
 
-def _proxy(target: str, *, websocket: bool = False, extra_headers: Mapping[str, str] | None = None) -> list[str]:
+def _proxy(upstream: str, *, websocket: bool = False, extra_headers: Mapping[str, str] | None = None) -> list[str]:
     """proxy_pass with the full set of forwarding headers (proxy_set_header is all-or-nothing per level).
 
-    `target` always carries a URI, so nginx passes the normalised, decoded-then-re-encoded path
-    (never the raw one a client sent) with the location's prefix replaced.
+    `upstream` is scheme://host:port and nothing more: without a URI part nginx passes the request
+    URI as the client sent it (see the module docstring), which the upstream serves at the same path.
     """
+    if re.match(r"^[a-z]+://[^/]+/", upstream):
+        raise ValueError(f"proxy_pass {upstream}: a URI part would make nginx pass a decoded, normalised path")
     headers = {
         "Host": "$host",
         "X-Real-IP": "$remote_addr",
@@ -359,7 +383,7 @@ def _proxy(target: str, *, websocket: bool = False, extra_headers: Mapping[str, 
     if websocket:
         headers |= {"Upgrade": "$http_upgrade", "Connection": "$connection_upgrade"}
     headers |= dict(extra_headers or {})
-    lines = [f"proxy_pass {target};", "proxy_http_version 1.1;"]
+    lines = [f"proxy_pass {upstream};", "proxy_http_version 1.1;"]
     lines += [f"proxy_set_header {name} {_quote(value)};" for name, value in headers.items()]
     if websocket:
         lines += [f"proxy_read_timeout {WEBSOCKET_TIMEOUT};", f"proxy_send_timeout {WEBSOCKET_TIMEOUT};"]

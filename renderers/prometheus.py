@@ -55,6 +55,8 @@ def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if service.scheme == "https":
         fields = {"scheme": "https", "tls_config": _tls_client(), "basic_auth": _auth_client()}
+    if prefix := addresses.route_prefix(service.name):
+        fields["metrics_path"] = f"{prefix}/metrics"  # served under --web.route-prefix, like every path
     if service.job in HONOR_LABELS_JOBS:
         fields["honor_labels"] = True
     return _job(settings, service.job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
@@ -119,6 +121,7 @@ def render_prometheus_config(settings: Settings) -> str:
             "alertmanagers": [{
                 "scheme": "https",
                 "api_version": "v2",
+                "path_prefix": addresses.route_prefix(ALERTMANAGER),
                 "tls_config": _tls_client(),
                 "basic_auth": _auth_client(),
                 "static_configs": [{"targets": alertmanagers}],
@@ -145,8 +148,9 @@ def prometheus_args(settings: Settings) -> list[str]:
         f"--storage.tsdb.retention.size={prom.retention_size}",
         f"--web.listen-address=:{SERVICES[PROMETHEUS].port('web').number}",
         f"--web.external-url={addresses.public_url(settings, PROMETHEUS)}",
-        # The UI is served under /prometheus/ by the proxy, while internal clients use the root path.
-        "--web.route-prefix=/",
+        # Served under the proxy's route on its own port too, so the proxy passes paths on unchanged
+        # and every internal client (probes, Grafana, backups, the self-scrape) uses the same path.
+        f"--web.route-prefix={addresses.route_prefix(PROMETHEUS)}",
         # Lifecycle lets a config change reload without a restart; the admin API serves snapshots
         # for backups and is blocked at the proxy (only reachable inside the stack).
         "--web.enable-lifecycle",

@@ -297,7 +297,7 @@ def test_a_prometheus_run_snapshots_its_own_replica_through_a_name_its_certifica
             assert urls == [], run
             continue
         (url,) = urls
-        host = re.match(r"https://([^:/]+):9090$", url).group(1)
+        host = re.match(r"https://([^:/]+):9090/prometheus$", url).group(1)  # the route prefix Prometheus serves under
         assert host.startswith(f"{run}.") and any(fnmatch.fnmatchcase(host, name) for name in names), url
         assert f"--target={run}" in command and "--user=backup" in command
 

@@ -215,9 +215,12 @@ def test_args_refuse_an_insecure_url():
 def test_datasources_have_fixed_uids_internal_urls_and_verified_tls(seeded):
     datasources = {r.inputs["uid"]: r for r in seeded.of_type(DATASOURCE)}
     assert set(datasources) == set(DATASOURCES)
-    urls = {PROMETHEUS.uid: PROMETHEUS_SERVICE, LOKI.uid: LOKI_SERVICE, ALERTMANAGER.uid: ALERTMANAGER_SERVICE}
+    # Prometheus and Alertmanager serve under their route prefix; Loki's API paths carry /loki/ themselves.
+    urls = {PROMETHEUS.uid: addresses.url(seeded.settings, PROMETHEUS_SERVICE) + "/prometheus",
+            LOKI.uid: addresses.url(seeded.settings, LOKI_SERVICE),
+            ALERTMANAGER.uid: addresses.url(seeded.settings, ALERTMANAGER_SERVICE) + "/alertmanager"}
     for uid, resource in datasources.items():
-        assert resource.inputs["url"] == addresses.url(seeded.settings, urls[uid])
+        assert resource.inputs["url"] == urls[uid]
         assert resource.inputs["type"] == DATASOURCES[uid].type and resource.inputs["name"] == DATASOURCES[uid].name
         assert is_secret(resource.inputs["secureJsonDataEncoded"])
         json_data = json.loads(resource.inputs["jsonDataEncoded"])

@@ -174,14 +174,26 @@ def test_upstreams_come_from_addresses_and_tls_upstreams_are_verified(stack):
     for service in (PROMETHEUS, ALERTMANAGER):
         for key in (f"/{service}/", f"/{service}/api/"):
             location = locations[key]
-            assert location.values("proxy_pass")[0].startswith(f"{addresses.url(settings, service)}/")
             assert location.values("proxy_ssl_trusted_certificate") == [paths.TLS_CA]
             assert location.values("proxy_ssl_verify") == ["on"]
             assert location.values("proxy_ssl_name") == [service]
-    assert locations["/grafana/"].values("proxy_pass") == [f"{addresses.url(settings, GRAFANA)}/grafana/"]
-    assert locations["/loki/"].values("proxy_pass") == [f"{addresses.url(settings, LOKI)}/loki/"]
+    # No URI part anywhere: each upstream serves the route itself, so the client's path passes unchanged.
+    proxied = {key: location.values("proxy_pass") for key, location in locations.items() if location.all("proxy_pass")}
+    assert len(proxied) == 10
+    for key, targets in proxied.items():
+        service = next(name for name, route in addresses.ROUTES.items() if key.split()[-1].startswith(route))
+        assert targets == [addresses.url(settings, service)], key
+    with pytest.raises(ValueError, match="URI part"):
+        nginx._proxy(f"{addresses.url(settings, LOKI)}/loki/")
     live = locations["/grafana/api/live/"].values("proxy_set_header")
     assert "Upgrade $http_upgrade" in live and "Connection $connection_upgrade" in live
+
+
+def test_open_file_limit_serves_every_connection_twice_over():
+    """A worker at worker_connections would otherwise hit a 1024 soft limit before its own limit."""
+    main = parse_conf(nginx.render_nginx_config(DEV))
+    connections = int(main.all("events")[0].values("worker_connections")[0])
+    assert int(main.values("worker_rlimit_nofile")[0]) >= 2 * connections
 
 
 def test_every_proxied_location_sets_the_full_forwarding_headers():
@@ -292,6 +304,16 @@ _REQUESTS = [
     {"name": "prom_admin", "path": "/prometheus/api/v1/admin/tsdb/snapshot", "method": "POST", "authenticated": True},
     {"name": "prom_admin_encoded", "path": "/prometheus/api/v1/%61dmin/tsdb/snapshot", "method": "POST", "authenticated": True},
     {"name": "prom_admin_dotdot", "path": "/prometheus/api/v1/query/../admin/tsdb/snapshot", "method": "POST", "authenticated": True},
+    # The upstream gets the path as sent: every spelling of a refused path must be refused by nginx.
+    {"name": "prom_admin_encoded_slash", "path": "/prometheus/api/v1/admin%2Ftsdb%2Fsnapshot", "method": "POST", "authenticated": True},
+    {"name": "prom_admin_v1_encoded_slash", "path": "/prometheus/api/v1%2Fadmin/tsdb/snapshot", "method": "POST", "authenticated": True},
+    {"name": "prom_admin_double_slash", "path": "/prometheus//api/v1//admin/tsdb/snapshot", "method": "POST", "authenticated": True},
+    {"name": "prom_admin_encoded_dotdot", "path": "/prometheus/api/v1/query/..%2Fadmin/tsdb/snapshot", "method": "POST",
+     "authenticated": True},
+    {"name": "prom_quit_encoded", "path": "/prometheus/-%2Fquit", "method": "POST", "authenticated": True},
+    {"name": "am_reload_double_slash", "path": "/alertmanager//-//reload", "method": "POST", "authenticated": True},
+    {"name": "prom_via_loki_dotdot", "path": "/loki/..%2Fprometheus/api/v1/query?query=up"},
+    {"name": "grafana_encoded_slash", "path": "/grafana/api/dashboards/uid/a%2Fb"},
     {"name": "prom_admin_via_grafana", "path": "/grafana/api/datasources/proxy/uid/p/api/v1/admin/tsdb/delete_series", "method": "POST"},
     {"name": "prom_quit", "path": "/prometheus/-/quit", "method": "POST", "authenticated": True},
     {"name": "alertmanager_untrusted", "path": "/alertmanager/api/v2/status", "authenticated": True},
@@ -371,8 +393,10 @@ def test_live_routes_reach_the_right_upstream_with_normalised_paths(served):
     grafana = _upstream(results["grafana_health"])
     assert (grafana["service"], grafana["path"]) == (GRAFANA, "/grafana/api/health")
     prometheus = _upstream(results["prom_query"])
-    assert (prometheus["service"], prometheus["path"]) == (PROMETHEUS, "/api/v1/query?query=up")
-    assert _upstream(results["prom_ui"])["path"] == "/query"
+    assert (prometheus["service"], prometheus["path"]) == (PROMETHEUS, "/prometheus/api/v1/query?query=up")
+    assert _upstream(results["prom_ui"])["path"] == "/prometheus/query"
+    # Passed on as sent: an encoded slash stays encoded (a proxy_pass URI part would decode it).
+    assert _upstream(results["grafana_encoded_slash"])["path"] == "/grafana/api/dashboards/uid/a%2Fb"
     assert results["unknown_path"]["status"] == 404
 
 
@@ -382,6 +406,8 @@ def test_live_basic_auth_guards_prometheus_and_loki(served):
     assert results["prom_anonymous"]["status"] == 401
     assert _header(results["prom_anonymous"], "WWW-Authenticate") == [f'Basic realm="{nginx.AUTH_REALM}"']
     assert results["loki_anonymous"]["status"] == 401
+    # Basic auth follows the normalised path: a detour through another route does not dodge it.
+    assert results["prom_via_loki_dotdot"]["status"] == 401
     # The user's credentials travel on: Prometheus checks the same user in its own web.yml.
     assert any(k.lower() == "authorization" for k, _ in _upstream(results["prom_query"])["headers"])
 
@@ -390,7 +416,8 @@ def test_live_basic_auth_guards_prometheus_and_loki(served):
 def test_live_admin_lifecycle_deletion_and_metrics_are_refused(served):
     _, _, results = served
     for name in ("prom_admin", "prom_admin_encoded", "prom_admin_dotdot", "prom_admin_via_grafana", "prom_quit",
-                 "loki_delete", "grafana_metrics"):
+                 "prom_admin_encoded_slash", "prom_admin_v1_encoded_slash", "prom_admin_double_slash", "prom_admin_encoded_dotdot",
+                 "prom_quit_encoded", "am_reload_double_slash", "loki_delete", "grafana_metrics"):
         assert results[name].get("status") == 403, (name, results[name])
 
 

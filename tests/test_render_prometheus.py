@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import urllib.parse
 
 import bcrypt
 import yaml
 
+import backup_plan
 import catalog
-from renderers import auth, paths
+from renderers import auth, backup, commands, paths, probe
 from renderers.prometheus import prometheus_args, render_prometheus_config
 from renderers.rules import render_rule_files
 from renderers.web_config import render_web_config
@@ -106,6 +108,36 @@ def test_https_services_are_scraped_with_tls_and_a_password_file():
             assert job["tls_config"] == {"ca_file": paths.TLS_CA}
             assert job["basic_auth"]["password_file"] == paths.password_file(auth.PROMETHEUS_USER)
             assert "password" not in job["basic_auth"]
+
+
+def _flag(args: list[str], name: str) -> str:
+    (value,) = [arg.split("=", 1)[1] for arg in args if arg.startswith(f"{name}=")]
+    return value
+
+
+def test_prometheus_and_alertmanager_serve_the_proxy_routes_and_their_clients_follow():
+    """The proxy passes paths on unchanged (proxy_pass without a URI part), so both servers serve the
+    proxy's route on their own port; every internal client left on the root path would get 404."""
+    for settings in (DEV, PROD):
+        prometheus, alertmanager = prometheus_args(settings), commands.alertmanager_args(settings)
+        assert _flag(prometheus, "--web.route-prefix") == "/prometheus"
+        assert _flag(alertmanager, "--web.route-prefix") == "/alertmanager"
+        # Links in alerts and the UI's own URLs use the external URL: the same path, on the public host.
+        assert urllib.parse.urlsplit(_flag(prometheus, "--web.external-url")).path == "/prometheus/"
+        assert urllib.parse.urlsplit(_flag(alertmanager, "--web.external-url")).path == "/alertmanager/"
+        config = yaml.safe_load(render_prometheus_config(settings))
+        assert config["alerting"]["alertmanagers"][0]["path_prefix"] == "/alertmanager"
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        assert jobs[catalog.JOB_PROMETHEUS]["metrics_path"] == "/prometheus/metrics"
+        assert jobs[catalog.JOB_ALERTMANAGER]["metrics_path"] == "/alertmanager/metrics"
+        # Every other exporter serves /metrics at the root (the API's path is a setting of its own).
+        assert {job for job, fields in jobs.items() if "metrics_path" in fields} == {
+            catalog.JOB_API, catalog.JOB_PROMETHEUS, catalog.JOB_ALERTMANAGER}
+        for run in backup_plan.backup_runs(settings):
+            urls = [arg.removeprefix("--url=") for arg in backup.run_args(settings, run) if arg.startswith("--url=")]
+            assert all(urllib.parse.urlsplit(url).path == "/prometheus" for url in urls) and bool(urls) == (run.service == "prometheus")
+    assert "https://localhost:9090/prometheus" in probe.prometheus_probe_command(9090)
+    assert "--alertmanager.url=https://localhost:9093/alertmanager" in probe.alertmanager_probe_command(9093)
 
 
 def test_short_scrape_interval_gets_a_timeout_that_fits():

@@ -1,7 +1,7 @@
 """What each Grafana datasource says, as plain data (the component adds the secrets).
 
 URLs are the internal service addresses of the topology (Grafana -> Prometheus, Loki, Alertmanager
-are allowed edges). Prometheus and Alertmanager speak HTTPS with the stack's internal CA, which
+are allowed edges), with the route prefix Prometheus and Alertmanager serve under. Prometheus and Alertmanager speak HTTPS with the stack's internal CA, which
 Grafana is given so it verifies them (no skip-verify anywhere), and require basic auth as the
 `grafana` user. Loki is plain HTTP inside the stack and multi-tenant: Grafana sends the tenant header.
 """
@@ -72,14 +72,14 @@ def datasource_configs(settings: Settings) -> tuple[DatasourceConfig, ...]:
     if (version := _image_version(settings.images.prometheus)) is not None:
         prometheus_json["prometheusVersion"] = version
     return (
-        DatasourceConfig(PROMETHEUS, addresses.url(settings, PROMETHEUS_SERVICE), prometheus_json,
+        DatasourceConfig(PROMETHEUS, addresses.base_url(settings, PROMETHEUS_SERVICE), prometheus_json,
                          basic_auth=True, tls_ca=True, is_default=True),
         DatasourceConfig(LOKI, addresses.url(settings, LOKI_SERVICE), {
             "httpHeaderName1": TENANT_HEADER,
             "maxLines": LOKI_MAX_LINES,
             "derivedFields": derived_fields(settings),
         }, basic_auth=False, tls_ca=False),
-        DatasourceConfig(ALERTMANAGER, addresses.url(settings, ALERTMANAGER_SERVICE), {
+        DatasourceConfig(ALERTMANAGER, addresses.base_url(settings, ALERTMANAGER_SERVICE), {
             "implementation": "prometheus",
             # Grafana-managed alerts go through Grafana's own notification policy (the same routing),
             # not through this Alertmanager as well, or they would notify twice.

@@ -55,17 +55,20 @@ def tls_context(ca_file: str | None, minimum: ssl.TLSVersion | None = None,
 
 
 class Endpoint:
+    """One server; `base` is the path it serves under (Prometheus's --web.route-prefix, "/prometheus"),
+    put before every request path, so callers write API paths as the API documents them."""
+
     def __init__(self, ip: str, port: int, *, name: str | None = None, ca_file: str | None = None,
-                 auth: tuple[str, str] | None = None, timeout: float = 5.0) -> None:
+                 auth: tuple[str, str] | None = None, timeout: float = 5.0, base: str = "") -> None:
         self.ip, self.port, self.name = ip, port, name
-        self.ca_file, self.auth, self.timeout = ca_file, auth, timeout
+        self.ca_file, self.auth, self.timeout, self.base = ca_file, auth, timeout, base
 
     @property
     def tls(self) -> bool:
         return self.name is not None
 
     def with_auth(self, auth: tuple[str, str] | None) -> "Endpoint":
-        return Endpoint(self.ip, self.port, name=self.name, ca_file=self.ca_file, auth=auth, timeout=self.timeout)
+        return Endpoint(self.ip, self.port, name=self.name, ca_file=self.ca_file, auth=auth, timeout=self.timeout, base=self.base)
 
     def _connection(self, context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
         if not self.tls:
@@ -80,7 +83,7 @@ class Endpoint:
             all_headers["Authorization"] = f"Basic {token}"
         connection = self._connection(context)
         try:
-            connection.request(method, path, body=body, headers=all_headers)
+            connection.request(method, self.base + path, body=body, headers=all_headers)
             reply = connection.getresponse()
             return Response(reply.status, tuple(reply.getheaders()), reply.read())
         finally:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import addresses
 from renderers import auth, paths
 from renderers.nginx import CONFIG_FILE as NGINX_CONFIG
 from tests.certs import ThrowawayCA
@@ -192,8 +193,10 @@ class LiveStack:
         # `scheme` is the service's main port's; the proxy's status port is plain HTTP.
         name = service if spec.scheme == "https" and port in ("web", "https") else None
         credentials = (user, self.password(user)) if user else None
+        # Prometheus and Alertmanager serve everything under their route prefix, on their own port too.
+        base = addresses.route_prefix(service) if port == "web" else ""
         return Endpoint(self.ip(service), spec.port(port).number, name=name, ca_file=self.ca_file if name else None,
-                        auth=credentials)
+                        auth=credentials, base=base)
 
     @property
     def prometheus(self) -> PrometheusAPI:
@@ -312,7 +315,9 @@ class LiveStack:
                 host, _, port = value.rpartition(":")
                 if host in ("", "0.0.0.0", "[::]"):
                     value = f"{self.ip(service)}:{port}"
-            if sep and spec.data_dir and value == spec.data_dir:
+            # Storage flags only (--storage.path, --storage.tsdb.path): --web.route-prefix=/prometheus
+            # is a URL path that happens to equal the data directory's.
+            if sep and spec.data_dir and value == spec.data_dir and name.endswith(".path"):
                 value = str(self._data_dir(service))
             for mount in spec.host_mounts:
                 if sep and (value == mount.container_path or value.startswith(mount.container_path + "/")):
@@ -338,6 +343,15 @@ class LiveStack:
         box.resolv_conf = f"nameserver {self.prefix}{NO_RESOLVER_HOST}\noptions timeout:1 attempts:1\n"
         box.tmpfs = [path for path in self._service(service).spec.scratch_dirs if os.path.isdir(path)]
         return box
+
+    def run_beside(self, service: str, argv: list[str]) -> subprocess.CompletedProcess:
+        """Run `argv` as a second process of the service's container would: a fresh sandbox with the
+        container's files at their paths and the stack's host names (a health check, for example)."""
+        box = Sandbox(self.workdir / service / "beside")
+        box.put_all(self._files(service))
+        box.put(TRUST_STORE, self.ca.ca_pem)
+        box.hosts.update(self.hosts())
+        return box.run(argv)
 
     def start_service(self, service: str) -> Process:
         if service in self.processes and self.processes[service].alive():

@@ -12,7 +12,8 @@ import urllib.parse
 
 import pytest
 
-from renderers import nginx
+import addresses
+from renderers import auth, nginx
 from tests.live.clients import Endpoint, tls_context, wait_until
 from tests.live.stack import NOT_RUN, LiveStack
 from topology import ALERTMANAGER, PROMETHEUS, PROXY, SERVICES
@@ -52,6 +53,32 @@ def test_prometheus_and_alertmanager_are_scraped_over_tls_with_basic_auth(main_s
         assert target["health"] == "up", target["lastError"]
         # ... and the same endpoint refuses a scraper without credentials.
         assert main_stack.endpoint(service).get("/metrics").status == 401
+
+
+def _probe_here(stack: LiveStack, service: str) -> list[str]:
+    """The exec probe Docker and Kubernetes run, for a server that listens on its loopback address
+    here rather than on localhost. Alertmanager's runs as rendered (amtool as the probe user; its TLS
+    config still checks the certificate for `localhost`). Debian's promtool 2.42 has no
+    --http.config.file (the image's 3.x has), so Prometheus's runs with the rendered URL, the probe
+    user's credentials in it and the stack CA in the trust store: the same server path and user."""
+    probe = list(stack.deployment.services[service].spec.probe.command)
+    if service == ALERTMANAGER:
+        return [arg.replace("://localhost:", f"://{stack.ip(service)}:") for arg in probe]
+    password = urllib.parse.quote(stack.password(auth.PROBE_USER), safe="")
+    return [arg.replace("://localhost:", f"://{auth.PROBE_USER}:{password}@{service}:") for arg in probe
+            if not arg.startswith("--http.config.file=")]
+
+
+@pytest.mark.parametrize("service", [PROMETHEUS, ALERTMANAGER])
+def test_the_rendered_health_check_passes_and_needs_the_route_prefix(main_stack, service):
+    """Without the route prefix in its URL the same probe fails: the prefix is what makes it pass."""
+    here = _probe_here(main_stack, service)
+    result = main_stack.run_beside(service, here)
+    assert result.returncode == 0, f"{here}\n{result.stdout}{result.stderr}"
+    prefix = addresses.route_prefix(service)
+    without = [arg.removesuffix(prefix) if "://" in arg else arg for arg in here]
+    assert without != here
+    assert main_stack.run_beside(service, without).returncode != 0
 
 
 def test_anonymous_request_through_the_proxy_gets_401_and_the_admin_user_gets_data(main_stack):

@@ -25,12 +25,14 @@ import math
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+import addresses
 import backup_plan
 from renderers import auth, backup, commands, paths
 from renderers.prometheus import prometheus_args, render_prometheus_config
@@ -39,6 +41,7 @@ from settings import parse
 from tests.certs import ThrowawayCA
 from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
 from tests.sandbox import Sandbox
+from topology import ALERTMANAGER, PROMETHEUS
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -120,12 +123,14 @@ def _flags(argv: list[str], replace: dict[str, str], add: tuple[str, ...] = ()) 
 
 def _prometheus_api(ip: str, world) -> PrometheusAPI:
     return PrometheusAPI(Endpoint(ip, PROMETHEUS_PORT, name="prometheus", ca_file=world["ca"],
-                                  auth=("prometheus", PASSWORDS[auth.PROMETHEUS_USER]), timeout=10))
+                                  auth=("prometheus", PASSWORDS[auth.PROMETHEUS_USER]), timeout=10,
+                                  base=addresses.route_prefix(PROMETHEUS)))
 
 
 def _alertmanager_api(ip: str, world) -> AlertmanagerAPI:
     return AlertmanagerAPI(Endpoint(ip, ALERTMANAGER_PORT, name="alertmanager", ca_file=world["ca"],
-                                    auth=("probe", PASSWORDS[auth.PROBE_USER]), timeout=10))
+                                    auth=("probe", PASSWORDS[auth.PROBE_USER]), timeout=10,
+                                    base=addresses.route_prefix(ALERTMANAGER)))
 
 
 def _ready(world, name: str, process, api):
@@ -179,7 +184,9 @@ def _run(world, service: str, data: Path) -> tuple[subprocess.CompletedProcess, 
     replace = {"--data-dir": str(data), "--dest": str(world["dir"] / "backups"),
                "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"}
     if service == "prometheus":
-        replace |= {"--url": f"https://{PROMETHEUS_A}:{PROMETHEUS_PORT}", "--ca-file": world["ca"],
+        # This test's replica, at the path the rendered URL names (the route prefix).
+        rendered = urllib.parse.urlsplit(next(arg.split("=", 1)[1] for arg in args if arg.startswith("--url=")))
+        replace |= {"--url": rendered._replace(netloc=f"{PROMETHEUS_A}:{PROMETHEUS_PORT}").geturl(), "--ca-file": world["ca"],
                     "--password-file": str(world["dir"] / "backup-password")}
     argv = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(args[4:]), replace)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120), argv
