@@ -11,6 +11,7 @@ import argparse
 import functools
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import topology
@@ -24,6 +25,10 @@ CONFIGURATION = DOCS / "configuration.md"
 ALERTS = DOCS / "alerts.md"
 DASHBOARDS = DOCS / "dashboards.md"
 OPERATIONS = DOCS / "operations.md"
+DEPLOYING_DEV = DOCS / "deploying-dev.md"
+DEPLOYING_PROD = DOCS / "deploying-prod.md"
+# The application's network in the generated Docker example (any name: only whether it is set matters).
+EXAMPLE_APP_NETWORK = "ngx_default"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 
@@ -35,11 +40,17 @@ def stack_settings(stack: str):
     return parse(raw, stack=stack, secret_keys=secret_keys)
 
 
+def with_app_network(settings):
+    """`settings` with the application on a Docker network (`app.dockerNetwork` set)."""
+    return replace(settings, app=replace(settings.app, docker_network=EXAMPLE_APP_NETWORK))
+
+
 @functools.cache
 def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
     from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown
     from alerting.rules import RUNBOOK_DIR
+    from components.docker.network_docs import docker_isolation_markdown
     from dashboards.docs import panel_table_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
 
@@ -51,6 +62,8 @@ def _blocks() -> dict[Path, dict[str, str]]:
         CONFIGURATION: {"config keys": config_table_markdown()},
         ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks)},
         DASHBOARDS: {"dashboards": panel_table_markdown()},
+        DEPLOYING_DEV: {"docker isolation": docker_isolation_markdown(stacks["dev"], with_app_network(stacks["dev"]))},
+        DEPLOYING_PROD: {"egress": topology.egress_markdown()},
         OPERATIONS: {"backup jobs": backup_jobs_markdown(stacks["prod"]), "backup too old": backup_too_old_markdown(stacks["dev"]),
                      "capacity": capacity_markdown(stacks), "backup capacity": backup_markdown(stacks)},
     }
