@@ -42,7 +42,6 @@ def worked_example_markdown(stack: str, settings: Settings) -> str:
     retention_days = retention / 86400
     retention_cap = prometheus_size_bytes(prom.retention_size)
     bytes_per_second = e.samples_per_second * c.BYTES_PER_SAMPLE
-    raw_per_day = prometheus_size_bytes(settings.capacity.log_volume_per_day)
     loki_days = duration_seconds(settings.loki.retention) / 86400
     memory_limit = settings.resources.prometheus.memory
     blocks_plus_wal = e.prometheus_blocks_bytes + e.prometheus_wal_bytes

@@ -11,11 +11,9 @@ from dataclasses import replace
 
 import pytest
 
-from components.docker.networks import (APP, INGRESS, extra_pairs, is_internal, network_plan, networks_of,
-                                        reaches_host)
+from components.docker.networks import APP, INGRESS, extra_pairs, is_internal, network_plan, networks_of, reaches_host
 from settings import parse
 from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
-
 
 
 def _dev_settings():

@@ -24,7 +24,7 @@ would take most of a host's pool. `EGRESS` to the Kubernetes API has no meaning 
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pulumi
 import pulumi_docker as docker
@@ -56,7 +56,8 @@ def _pairs_of(members: Iterable[str]) -> set[Pair]:
     return {Pair({a, b}) for i, a in enumerate(ordered) for b in ordered[i + 1:]}
 
 
-def _grow(seed: Iterable[str], pairs: frozenset[Pair], wanted: set, gain) -> frozenset[str]:
+def _grow(seed: Iterable[str], pairs: frozenset[Pair], wanted: set[str],
+          gain: Callable[[str, set[str]], int]) -> frozenset[str]:
     """`seed` grown, one service at a time, by a service joined to every member (so the result stays a
     clique of `pairs`) for which `gain` (of the candidate and the clique) is positive, most first; ties
     go to the first name, so the plan is deterministic."""
@@ -79,7 +80,7 @@ def edge_cliques() -> list[frozenset[str]]:
     cliques = []
     while uncovered:
         seed = min(uncovered, key=sorted)
-        clique = _grow(seed, pairs, set(SERVICES), lambda s, members: sum(Pair({s, m}) in uncovered for m in members))
+        clique = _grow(seed, pairs, set(SERVICES), lambda s, members, left=frozenset(uncovered): sum(Pair({s, m}) in left for m in members))
         cliques.append(clique)
         uncovered -= _pairs_of(clique)
     return sorted(cliques, key=sorted)

@@ -33,10 +33,23 @@ from pathlib import Path
 import pytest
 
 import gendocs
+from tests.live import test_restore
 from tests.live.clients import wait_until
-from tests.live.test_restore import (  # noqa: F401 (fixtures are used by name)
-    ALERTMANAGER_A, ALERTMANAGER_B, PROGRAM, PROMETHEUS_A, PROMETHEUS_B, _raw_samples, _run, _start_alertmanager,
-    _start_prometheus, _values, pushgateway, world)
+from tests.live.test_restore import (
+    ALERTMANAGER_A,
+    ALERTMANAGER_B,
+    PROGRAM,
+    PROMETHEUS_A,
+    PROMETHEUS_B,
+    _raw_samples,
+    _run,
+    _start_alertmanager,
+    _start_prometheus,
+    _values,
+)
+
+# test_restore.py's fixtures (one instance per module: this module's servers are its own).
+world, pushgateway = test_restore.world, test_restore.pushgateway
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
