@@ -2,7 +2,8 @@
 
 Each generated block lives in the one file whose reader needs it: the topology in README.md, the
 settings keys in docs/configuration.md, the alerts in docs/alerts.md, the dashboards' panels in
-docs/dashboards.md. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
+docs/dashboards.md, the capacity estimates worked through for the dev and prod stacks in
+docs/operations.md. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
 runs the same check)."""
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import argparse
 import functools
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import topology
@@ -22,17 +24,38 @@ DOCS = ROOT / "docs"
 CONFIGURATION = DOCS / "configuration.md"
 ALERTS = DOCS / "alerts.md"
 DASHBOARDS = DOCS / "dashboards.md"
+OPERATIONS = DOCS / "operations.md"
+DEPLOYING_DEV = DOCS / "deploying-dev.md"
+DEPLOYING_PROD = DOCS / "deploying-prod.md"
+# The application's network in the generated Docker example (any name: only whether it is set matters).
+EXAMPLE_APP_NETWORK = "ngx_default"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
+
+
+def stack_settings(stack: str):
+    """A stack's settings as its stack file (Pulumi.<stack>.yaml) configures them, credentials as placeholders."""
+    from synthesis.stack_config import load_stack_config, settings_mapping
+
+    raw, secret_keys = settings_mapping(load_stack_config(stack, []))
+    return parse(raw, stack=stack, secret_keys=secret_keys)
+
+
+def with_app_network(settings):
+    """`settings` with the application on a Docker network (`app.dockerNetwork` set)."""
+    return replace(settings, app=replace(settings.app, docker_network=EXAMPLE_APP_NETWORK))
 
 
 @functools.cache
 def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
-    from alerting.docs import alert_table_markdown
+    from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown
     from alerting.rules import RUNBOOK_DIR
+    from components.docker.network_docs import docker_isolation_markdown
     from dashboards.docs import panel_table_markdown
+    from settings.capacity_docs import backup_markdown, capacity_markdown
 
     # The alert table links each runbook relative to the page it stands in.
+    stacks = {stack: stack_settings(stack) for stack in ("dev", "prod")}
     runbooks = Path(os.path.relpath(ROOT / RUNBOOK_DIR, ALERTS.parent)).as_posix()
     return {
         README: {"topology": f"```mermaid\n{topology.mermaid()}\n```"},
@@ -40,6 +63,10 @@ def _blocks() -> dict[Path, dict[str, str]]:
         ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks,
                                                 also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod")))},
         DASHBOARDS: {"dashboards": panel_table_markdown()},
+        DEPLOYING_DEV: {"docker isolation": docker_isolation_markdown(stacks["dev"], with_app_network(stacks["dev"]))},
+        DEPLOYING_PROD: {"egress": topology.egress_markdown()},
+        OPERATIONS: {"backup jobs": backup_jobs_markdown(stacks["prod"]), "backup too old": backup_too_old_markdown(stacks["dev"]),
+                     "capacity": capacity_markdown(stacks), "backup capacity": backup_markdown(stacks)},
     }
 
 

@@ -161,5 +161,15 @@ def mermaid() -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
+def egress_markdown() -> str:
+    """Every connection that leaves the stack (EGRESS), as a table for the docs: generated, so a new
+    way out (the backup's S3 upload, say) cannot be left out of what the docs say leaves."""
+    lines = ["| from | to | ports | why |", "|---|---|---|---|"]
+    for egress in EGRESS:
+        ports = "/".join(str(port) for port in egress.ports) or "the application's"
+        lines.append(f"| `{egress.source}` | {egress.to} | {ports} | {egress.why} |")
+    return "\n".join(lines)
+
+
 def _node(name: str) -> str:
     return name.replace("-", "_")

@@ -38,3 +38,28 @@ def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR,
     lines = ["| Alert | Meaning | Severity | Route | For |", "| --- | --- | --- | --- | --- |"]
     lines += [f"{row} {' or '.join(fors)} |" for row, fors in rows.items()]
     return "\n".join(lines) + "\n"
+
+
+def backup_jobs_markdown(settings: Settings) -> str:
+    """What docs/operations.md ("When") says of the backup CronJobs, from backup_plan.py (`settings`: prod)."""
+    import backup_plan as plan
+
+    jobs = ", ".join(f"`backup-{target}`" for target in plan.targets(settings))
+    return (f"- **prod (Kubernetes):** one CronJob per target ({jobs}), with time zone `Etc/UTC`, `concurrencyPolicy: Forbid`, "
+            f"a {plan.START_DEADLINE_SECONDS // 60}-minute start deadline (a run that cannot start by then is skipped), "
+            f"a {_hours(plan.RUN_DEADLINE_SECONDS)} run deadline, {plan.RETRIES} retries and the last {plan.HISTORY} jobs kept with their logs.")
+
+
+def backup_too_old_markdown(settings: Settings) -> str:
+    """The BackupTooOld threshold, worked through for `settings`' schedule."""
+    import backup_plan as plan
+    from alerting.meta import _duration
+
+    return (f"- **BackupTooOld** (warning): a target's last good backup is older than the longest gap `backup.schedule` leaves "
+            f"between two runs plus the {plan.START_DEADLINE_SECONDS // 60}-minute start and {_hours(plan.RUN_DEADLINE_SECONDS)} run deadlines "
+            f"({_duration(plan.stale_after_seconds(settings))} for `{settings.backup.schedule}`), or no result for the target has existed that long. "
+            "The gap is computed from the schedule (settings/cron.py), so a weekday-only schedule allows the weekend.")
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g}-hour"

@@ -7,8 +7,10 @@ Dependency-free (standard library only) so the application's CI/CD can run it an
     python3 ops/annotate_deploy.py --url "$(pulumi stack output urls --json | jq -r .grafana)" \\
         --ca-file ca.pem --version 1.4.2 --environment prod --commit "$GITHUB_SHA"
 
-The token belongs to a service account the program creates with the Editor role only, the least Grafana
-OSS grants that can write annotations; it cannot change datasources, users or alerting.
+The token belongs to a service account the program creates with the basic role Editor, the least role
+Grafana OSS can give a service account that writes organization annotations. Editor can also change
+dashboards and Grafana-managed alerting (rules, contact points, notification policies, silences), not
+datasources or users: keep the token in the CI/CD's secret store (docs/grafana-content.md).
 """
 from __future__ import annotations
 

@@ -430,8 +430,11 @@ def test_dev_archive_volumes_are_protected_retained_and_born_owned_like_the_data
 
 
 def test_dev_runs_join_the_networks_the_topology_gives_the_backup_job(dev_stack):
+    """Every run joins the one internal network it shares with Prometheus and the Pushgateway (its two
+    edges) and a way out of its own (its S3 upload), nothing else."""
     for run, container in runs_of(dev_stack).items():
-        assert {n["name"] for n in container.inputs["networksAdvanced"]} == {"ngx-internal", "ngx-egress"}, run
+        assert [n["name"] for n in container.inputs["networksAdvanced"]] == [
+            "ngx-internal-backup_prometheus_pushgateway", "ngx-egress-backup"], run
 
 
 def test_a_run_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):

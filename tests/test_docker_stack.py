@@ -23,7 +23,7 @@ from renderers.bundle import render_config_files
 from synthesis.recorder import _COMPUTED, Recorded, is_secret
 from synthesis.run import synth, unwrap
 from tests.conftest import SEEDED_SECRETS
-from topology import EGRESS, ENTRYPOINT, SERVICES, long_running
+from topology import ENTRYPOINT, SERVICES, long_running
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -111,29 +111,6 @@ def _plaintext(value: Any) -> Iterator[str]:
             yield from _plaintext(item)
     elif isinstance(value, str):
         yield value
-
-
-def _sources(to: str) -> set[str]:
-    return {egress.source for egress in EGRESS if egress.to == to}
-
-
-def _expected_networks(settings, service: str) -> set[str]:
-    """Docker networks a service joins, from the topology (independent of components.docker.networks)."""
-    expected = {f"{STACK}-internal"}
-    on_host = settings.app.docker_network is None
-    if service in _sources("internet") or (on_host and service in _sources("app")):
-        expected.add(f"{STACK}-egress")
-    if service == ENTRYPOINT:
-        expected.add(f"{STACK}-ingress")
-    if not on_host and service in _sources("app"):
-        expected.add(settings.app.docker_network)
-    return expected
-
-
-@pytest.fixture(scope="module")
-def app_network_stack():
-    """dev with the application on its own Docker network instead of the host."""
-    return synth("dev", ["app.dockerNetwork=ngx_app_default"])
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +267,7 @@ def test_the_proxy_comes_after_every_service_it_routes_to(dev_stack):
     assert {running[service].name for service in ROUTES} <= depends_on
 
 
-# --- ports and networks ----------------------------------------------------------------------------
+# --- ports (networks: test_docker_stack_networks.py) ----------------------------------------------------------------------------
 
 def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
     settings = dev_stack.settings
@@ -302,35 +279,6 @@ def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
         (proxy.port("http").number, settings.proxy.http_port, settings.proxy.bind_address, "tcp"),
     }
     assert settings.proxy.bind_address == "127.0.0.1"
-
-
-def test_networks_are_the_stack_ones_and_only_the_internal_one_is_internal(dev_stack):
-    networks = {n.inputs["name"]: n for n in dev_stack.of_type(NETWORK)}
-    assert set(networks) == {f"{STACK}-internal", f"{STACK}-egress", f"{STACK}-ingress"}
-    assert {name for name, n in networks.items() if n.inputs.get("internal")} == {f"{STACK}-internal"}
-
-
-@pytest.mark.parametrize("stack_fixture", ["dev_stack", "app_network_stack"])
-def test_network_membership_is_what_the_topology_allows(request, stack_fixture):
-    result = request.getfixturevalue(stack_fixture)
-    for name, container in _running(result).items():
-        joined = {network["name"] for network in container.inputs["networksAdvanced"]}
-        assert joined == _expected_networks(result.settings, name), name
-
-
-def test_the_application_network_is_joined_not_created(app_network_stack):
-    assert "ngx_app_default" not in {n.inputs["name"] for n in app_network_stack.of_type(NETWORK)}
-    members = {name for name, c in _running(app_network_stack).items()
-               if "ngx_app_default" in {n["name"] for n in c.inputs["networksAdvanced"]}}
-    assert members == _sources("app")
-
-
-@pytest.mark.parametrize("stack_fixture,expected", [("dev_stack", _sources("app")), ("app_network_stack", set())])
-def test_host_gateway_only_for_services_that_reach_the_app_on_the_host(request, stack_fixture, expected):
-    result = request.getfixturevalue(stack_fixture)
-    with_gateway = {name for name, c in _running(result).items()
-                    if {"host": "host.docker.internal", "ip": "host-gateway"} in (c.inputs.get("hosts") or [])}
-    assert with_gateway == expected
 
 
 # --- data ----------------------------------------------------------------------------------------

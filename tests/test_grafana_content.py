@@ -186,6 +186,23 @@ def test_bootstrap_uses_the_admin_and_content_uses_a_rotating_service_account_to
     assert is_secret(admin.inputs["password"]) and admin.inputs["user"] == seeded.settings.grafana.admin_user
 
 
+def test_the_docs_say_what_the_deploy_annotation_token_can_do_with_the_role_the_code_gives_it(seeded):
+    """The deploy-annotation token's role is more than annotations (Editor may change contact points and
+    notification policies); docs/grafana-content.md and ops/annotate_deploy.py must say so, and name the
+    role the program really gives the account, so a change of role cannot leave them behind."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    accounts = {r.inputs["name"]: r for r in seeded.of_type(SERVICE_ACCOUNT)}
+    role = accounts[ANNOTATION_ACCOUNT].inputs["role"]
+    page = (root / "docs" / "grafana-content.md").read_text()
+    section = page.split("## The deploy-annotation token", 1)[1].split("\n## ", 1)[0]
+    assert f"`{ANNOTATION_ACCOUNT}`, with role `{role}`" in section
+    assert "**contact points, notification policies**" in section and "cannot read or change datasources" in section
+    program = (root / "ops" / "annotate_deploy.py").read_text().split('"""', 2)[1]
+    assert f"basic role {role}" in program and "cannot change" not in program
+
+
 def test_tokens_rotate_from_state_and_outlive_a_missed_rotation(seeded):
     """The rotation date lives in a time.Rotating resource, so runs between rotations change nothing
     (no clock in the program); a token outlives one missed rotation."""

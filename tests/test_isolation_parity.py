@@ -7,11 +7,13 @@ by namespace labels, pod labels or address block) to the objects the prod progra
 every pair of pods the stack runs plus outside endpoints (the application, the ingress controller,
 cluster DNS, the API server, a stranger pod, the internet, private and link-local addresses).
 
-Docker's internal bridge cannot restrict by port or by pair, so the comparison is on what both
-express: every topology edge is allowed on both; Kubernetes allows nothing beyond the edges (from
-either side alone); the services that reach the application are the same on both, and so are those
-that reach the internet, except where a Docker bridge cannot be as tight as a NetworkPolicy: those
-exceptions are listed, with their reason, in DOCKER_ROUTES_OUT_BEYOND_TOPOLOGY, so any other drift fails.
+A Docker network cannot restrict by port or by direction, so the comparison is on what both express:
+every topology edge is allowed on both; Kubernetes allows nothing beyond the edges (from either side
+alone); the pairs Docker allows beyond Kubernetes are exactly the least any set of Docker networks
+must (each one-way edge's reverse, and the application network's pairs), and are the list the docs
+show; the services that reach the application are the same on both, and so are those that reach the
+internet, except where a Docker bridge cannot be as tight as a NetworkPolicy: those exceptions are
+listed, with their reason, in DOCKER_ROUTES_OUT_BEYOND_TOPOLOGY, so any other drift fails.
 """
 from __future__ import annotations
 
@@ -253,11 +255,13 @@ def test_the_api_server_is_reached_at_its_endpoints_not_at_the_service_vip(prod_
 
 
 # Where a Docker bridge cannot be as tight as a NetworkPolicy, and why; any other difference fails.
+# components/docker/network_docs.py states the same reasons in the docs, generated.
 # - The entry point publishes ports, which Docker only does through a non-internal network, and a
 #   non-internal network also routes out of the host.
 # - With the application on the host (app.dockerNetwork unset), its clients reach it through the host
 #   gateway, which again only a non-internal network routes to.
 DOCKER_ROUTES_OUT_BEYOND_TOPOLOGY = {ENTRYPOINT}
+APP_NETWORK = "ngx_default"
 
 
 def _dev_settings(app_network: str | None):
@@ -271,17 +275,40 @@ def _dev_settings(app_network: str | None):
 def _docker_view(settings) -> tuple[dict[str, set[str]], set[str], set[str]]:
     """(network -> members, services with a route out of the host, services that reach the application),
     read from the Docker backend's pure plan. Imported here so that its absence fails (never skips)."""
-    from components.docker.networks import APP, INTERNAL, network_plan, reaches_host
+    from components.docker.networks import APP, is_internal, network_plan, reaches_host
 
     plan = {key: set(members) for key, members in network_plan(settings).items()}
-    # Every network the stack creates is a bridge; only INTERNAL is created `internal` (no route out).
+    # Every network the stack creates is a bridge; only the internal ones have no route out.
     # APP is the application's own network: it leads to the application, not (as far as we know) out.
-    routes_out = set().union(*(members for key, members in plan.items() if key not in (INTERNAL, APP)))
+    routes_out = set().union(*(members for key, members in plan.items() if not is_internal(key) and key != APP))
     reaches_app = plan.get(APP, set()) | {service for service in SERVICES if reaches_host(settings, service)}
     return plan, routes_out, reaches_app
 
 
-@pytest.mark.parametrize("app_network", [None, "ngx_default"], ids=["app-on-host", "app-network"])
+def docker_pairs(networks: Mapping[str, set[str]]) -> set[tuple[str, str]]:
+    """Ordered pairs of services Docker lets connect: any two on one network, either way, any port."""
+    return {(a, b) for members in networks.values() for a in members for b in members if a != b}
+
+
+def kubernetes_pairs(evaluator: PolicyEvaluator) -> set[tuple[str, str]]:
+    """Ordered pairs of distinct services the NetworkPolicies let connect on some port."""
+    return {(source, target) for source, source_pod in evaluator.pods.items() for target, target_pod in evaluator.pods.items()
+            if source != target and any(evaluator.allows(source_pod, target_pod, port, protocol) for port in PROBE_PORTS for protocol in PROTOCOLS)}
+
+
+def documented_extra_pairs(app_network: str | None) -> set[tuple[str, str]]:
+    """The pairs docs/deploying-dev.md lists for one case of app.dockerNetwork (its generated table)."""
+    import re
+
+    import gendocs
+
+    text = gendocs.DEPLOYING_DEV.read_text()
+    block = text.split("<!-- BEGIN docker isolation -->", 1)[1].split("<!-- END docker isolation -->", 1)[0]
+    on_host, on_network = block.split("**Application on a Docker network", 1)
+    return {(a, b) for a, b in re.findall(r"^\| `([\w-]+) → ([\w-]+)` \|", on_host if app_network is None else on_network, re.M)}
+
+
+@pytest.mark.parametrize("app_network", [None, APP_NETWORK], ids=["app-on-host", "app-network"])
 def test_docker_networks_and_network_policies_allow_the_same_edges(kubernetes, app_network):
     result, evaluator = kubernetes
     networks, docker_out, docker_app = _docker_view(_dev_settings(app_network))
@@ -312,3 +339,22 @@ def test_only_the_ingress_controller_reaches_cert_managers_http01_solver(kuberne
     reached = sorted((name, port, protocol) for name, other in others.items() for port in PROBE_PORTS
                      for protocol in PROTOCOLS if evaluator.admits_out(solver, other, port, protocol))
     assert reached == [("dns", 53, "TCP"), ("dns", 53, "UDP")]
+
+
+@pytest.mark.parametrize("app_network", [None, APP_NETWORK], ids=["app-on-host", "app-network"])
+def test_what_docker_allows_beyond_kubernetes_is_the_least_docker_can_and_is_what_the_docs_list(kubernetes, app_network):
+    """Docker allows every pair Kubernetes does, plus exactly: the reverse of each one-way edge (a network
+    is two-way; no set of networks can avoid it) and, with app.dockerNetwork, the pairs among the
+    application's clients (they must all join that one network). That set is computed here from the
+    plan and the evaluated NetworkPolicies, and must be the table docs/deploying-dev.md shows."""
+    _, evaluator = kubernetes
+    networks, _, _ = _docker_view(_dev_settings(app_network))
+    on_kubernetes = kubernetes_pairs(evaluator)
+    on_docker = docker_pairs(networks)
+    assert on_kubernetes <= on_docker
+    beyond = on_docker - on_kubernetes
+    reverses = {(target, source) for source, target in on_kubernetes if (target, source) not in on_kubernetes}
+    clients = egress_sources("app")
+    app_pairs = {(a, b) for a in clients for b in clients if a != b and (a, b) not in on_kubernetes} if app_network else set()
+    assert beyond == reverses | app_pairs
+    assert documented_extra_pairs(app_network) == beyond

@@ -47,8 +47,13 @@ from settings import Settings
 # The service account the content provider acts as; Admin because it manages datasources.
 AUTOMATION_ACCOUNT = "ngx-monitoring-automation"
 AUTOMATION_ROLE = "Admin"
-# The service account the application's CI/CD records deploy annotations with (ops/annotate_deploy.py):
-# Editor is the least Grafana OSS role that may create annotations; it cannot touch datasources or users.
+# The service account the application's CI/CD records deploy annotations with (ops/annotate_deploy.py).
+# Organization annotations need `annotations:create` on `annotations:type:organization`, which Grafana
+# grants through the fixed role `fixed:annotations:writer` to the basic role Editor and up; Grafana OSS
+# cannot give a service account a fixed role alone (role assignment is Enterprise/Cloud RBAC). So Editor,
+# which can also edit dashboards, folders, library panels, alert rules, contact points, notification
+# policies and silences, but not datasources, users, teams or service accounts: docs/grafana-content.md
+# ("The deploy-annotation token") says so, and tests/test_grafana_content.py keeps it naming this role.
 ANNOTATION_ACCOUNT = "ngx-deploy-annotations"
 ANNOTATION_ROLE = "Editor"
 # Tokens are replaced by the first deploy after ROTATION_DAYS (a time.Rotating resource keeps the
