@@ -8,6 +8,14 @@ from topology import ALERTMANAGER, PROMETHEUS, PROXY, SERVICES
 DAEMONS = ("node-exporter", "alloy")
 
 
+def watched_namespaces(settings: Settings) -> list[str]:
+    """Namespaces whose pods, workloads and volumes the Kubernetes signals cover (kube-state-metrics'
+    --namespaces, its Roles, and what the kubelet and cAdvisor jobs keep): the application's and the
+    stack's own two, sorted."""
+    k8s = settings.kubernetes
+    return sorted({settings.app.namespace, k8s.namespace, k8s.host_namespace})
+
+
 def replicas(settings: Settings, service: str) -> int:
     return {PROMETHEUS: settings.prometheus.replicas, ALERTMANAGER: settings.alertmanager.replicas}.get(service, 1)
 

@@ -86,6 +86,8 @@ def active_series(settings: Settings) -> int:
     scraped = (per_job.ngx_api + per_job.node * nodes + per_job.redis + per_job.prometheus * settings.prometheus.replicas
                + per_job.alertmanager * settings.alertmanager.replicas + per_job.loki + per_job.grafana + per_job.proxy
                + per_job.alloy * daemons + per_job.pushgateway)
+    if settings.platform == "kubernetes":
+        scraped += per_job.kube_state_metrics + (per_job.kubelet + per_job.cadvisor) * nodes
     return int(scraped * RECORDING_RULE_OVERHEAD)
 
 

@@ -13,7 +13,7 @@ import pytest
 from components.docker.networks import (APP, EGRESS_NETWORK, INGRESS, INTERNAL, network_plan, networks_of,
                                         reaches_host)
 from settings import parse
-from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, SERVICES, edges_on, services_on
 
 NOT_INTERNAL = (EGRESS_NETWORK, INGRESS, APP)
 
@@ -32,11 +32,12 @@ def settings(request):
 
 
 def _sources(to: str) -> set[str]:
-    return {egress.source for egress in EGRESS if egress.to == to}
+    return {egress.source for egress in EGRESS if egress.to == to and egress.source in services_on("docker")}
 
 
 def test_every_service_is_on_the_internal_network(settings):
-    assert network_plan(settings)[INTERNAL] == set(SERVICES)
+    assert network_plan(settings)[INTERNAL] == set(services_on("docker"))
+    assert set(SERVICES) - set(services_on("docker")) == {"kube-state-metrics"}
 
 
 def test_only_services_with_a_way_out_in_the_topology_leave_the_internal_network(settings):
@@ -58,7 +59,7 @@ def test_the_application_is_reached_exactly_by_its_clients(settings):
         # Through the host gateway, which only a non-internal network routes to.
         assert _sources("app") <= plan[EGRESS_NETWORK]
         assert APP not in plan
-        assert {s for s in SERVICES if reaches_host(settings, s)} == _sources("app")
+        assert {s for s in services_on("docker") if reaches_host(settings, s)} == _sources("app")
     else:
         assert plan[APP] == _sources("app")
         assert plan[EGRESS_NETWORK] == _sources("internet")
@@ -79,7 +80,7 @@ def test_kubernetes_api_egress_gives_no_way_out_on_docker():
 
 def test_every_allowed_edge_has_a_shared_network(settings):
     plan = network_plan(settings)
-    for edge in EDGES:
+    for edge in edges_on("docker"):
         shared = set(networks_of(plan, edge.source)) & set(networks_of(plan, edge.target))
         assert shared, f"{edge.source} -> {edge.target} ({edge.why}) has no network in common"
 
@@ -90,5 +91,5 @@ def test_networks_nobody_joins_are_not_planned(settings):
 
 def test_internal_network_comes_first_for_every_service(settings):
     plan = network_plan(settings)
-    for service in SERVICES:
+    for service in services_on("docker"):
         assert networks_of(plan, service)[0] == INTERNAL

@@ -24,7 +24,7 @@ import pulumi_docker as docker
 
 from components.labels import STACK, stack_labels
 from settings import Settings
-from topology import EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, services_on
 
 INTERNAL = "internal"
 EGRESS_NETWORK = "egress"
@@ -36,14 +36,14 @@ ORDER = (INTERNAL, EGRESS_NETWORK, INGRESS, APP)
 
 
 def egress_sources(to: str) -> frozenset[str]:
-    return frozenset(egress.source for egress in EGRESS if egress.to == to)
+    return frozenset(egress.source for egress in EGRESS if egress.to == to and egress.source in services_on("docker"))
 
 
 def network_plan(settings: Settings) -> dict[str, frozenset[str]]:
     """Network key -> the services that join it. A network nobody joins is left out."""
     app_on_host = settings.app.docker_network is None
     plan = {
-        INTERNAL: frozenset(SERVICES),
+        INTERNAL: frozenset(services_on("docker")),
         EGRESS_NETWORK: egress_sources("internet") | (egress_sources("app") if app_on_host else frozenset()),
         INGRESS: frozenset({ENTRYPOINT}),
         APP: frozenset() if app_on_host else egress_sources("app"),

@@ -25,8 +25,8 @@ STATEFUL_SET, DEPLOYMENT, DAEMON_SET = "StatefulSet", "Deployment", "DaemonSet"
 # checkov reads `<check id>=<reason>` from this annotation (the reason must not contain "=").
 CHECKOV_SKIP_ANNOTATION = "checkov.io/skip1"
 TOKEN_CHECK = "CKV_K8S_38"
-TOKEN_REASON = ("this service reads the Kubernetes API for service discovery and needs its token; its access is "
-                "namespaced Roles with get/list/watch only (components/kubernetes/rbac.py)")
+TOKEN_REASON = ("this service reads the Kubernetes API (service discovery or object state) and needs its token; its "
+                "access is read verbs on exactly what it reads (components/kubernetes/rbac.py)")
 
 
 @dataclass(frozen=True)
