@@ -114,7 +114,7 @@ class Thresholds:
     volume_full_available: float = setting("volumeFullAvailable", v.ratio, "KubePersistentVolumeAlmostFull: share of a volume still free below which it pages (kubernetes-mixin: 0.03).", 0.03)
     volume_filling_available: float = setting("volumeFillingAvailable", v.ratio, "KubePersistentVolumeFillingUp: share still free below which a predicted fill warns (kubernetes-mixin: 0.15).", 0.15)
     volume_filling_days: float = setting("volumeFillingDays", v.positive_number, "KubePersistentVolumeFillingUp: days ahead the 6h trend must not reach full (kubernetes-mixin: 4).", 4)
-    filesystem_full_available: float = setting("filesystemFullAvailable", v.ratio, "NodeFilesystemAlmostOutOfSpace: share of a node filesystem still free below which it warns (node-mixin: 0.05).", 0.05)
+    filesystem_full_available: float = setting("filesystemFullAvailable", v.ratio, "NodeFilesystemAlmostOutOfSpace: share of a node filesystem still free below which it pages (node-mixin, critical: 0.03).", 0.03)
     filesystem_filling_available: float = setting("filesystemFillingAvailable", v.ratio, "NodeFilesystemSpaceFillingUp: share still free below which a predicted fill warns (node-mixin: 0.40).", 0.4)
     filesystem_filling_hours: float = setting("filesystemFillingHours", v.positive_number, "NodeFilesystemSpaceFillingUp: hours ahead the 6h trend must not reach full (node-mixin: 24).", 24)
     cpu_throttling: float = setting("cpuThrottling", v.ratio, "CPUThrottlingHigh: share of CFS periods in which an API container was throttled over 5m (kubernetes-mixin: 0.25).", 0.25)

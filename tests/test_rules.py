@@ -24,7 +24,9 @@ from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_T
 
 STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings}
 RULE_TEST_FOLDERS = {"dev": RULE_TESTS, "kubernetes": KUBERNETES_RULE_TESTS, "instrumentator": INSTRUMENTATOR_RULE_TESTS}
-RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml"}
+RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml", "node.yml"}
+# Kubernetes only: the series of kube-state-metrics, the kubelet and cAdvisor.
+KUBERNETES_RULE_FILES = {"kubernetes.yml"}
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
 
 
@@ -52,7 +54,7 @@ def unparen(node):
 @pytest.mark.parametrize("stack", STACKS)
 def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
     rendered = write_rule_files(STACKS[stack](), tmp_path)
-    assert set(rendered) == RULE_FILES
+    assert set(rendered) == RULE_FILES | (KUBERNETES_RULE_FILES if stack == "kubernetes" else set())
     result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal",
                   *sorted(str(path) for path in (tmp_path / "rules").iterdir())])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,7 +81,11 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
     """Both directions matter: an alert that cannot fire is as broken as one that cannot stay quiet."""
     dev_alerts = {(a.name, a.severity) for a in alerts(dev_settings())}
     k8s_only = {(a.name, a.severity) for a in alerts(kubernetes_settings())} - dev_alerts
-    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning")}
+    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning"), ("KubePodCrashLooping", "warning"),
+                        ("KubeContainerWaiting", "warning"), ("KubeContainerOOMKilled", "warning"), ("KubePodNotReady", "warning"),
+                        ("KubeDeploymentReplicasMismatch", "warning"), ("KubeStatefulSetReplicasMismatch", "warning"),
+                        ("KubeDeploymentRolloutStuck", "warning"), ("KubePersistentVolumeFillingUp", "warning"),
+                        ("KubePersistentVolumeAlmostFull", "critical"), ("CPUThrottlingHigh", "info")}
     for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}
@@ -161,7 +167,7 @@ def test_every_division_is_safe_on_zero_traffic(stack):
 # Functions with the same name and meaning in Debian's promtool 2.42 and the deployed Prometheus 3.5
 # (3.0 removed or renamed some, e.g. holt_winters, which 2.42 would still accept).
 PORTABLE_FUNCTIONS = {"rate", "increase", "sum_over_time", "avg_over_time", "max_over_time", "histogram_quantile",
-                      "absent", "vector", "time", "label_replace"}
+                      "absent", "vector", "time", "label_replace", "min_over_time", "predict_linear"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
