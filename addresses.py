@@ -11,11 +11,20 @@ DAEMONS = ("node-exporter", "alloy")
 
 def discovered_jobs(settings: Settings) -> tuple[str, ...]:
     """Scrape jobs whose targets Prometheus finds through the Kubernetes API, so they can vanish when
-    discovery fails: the NGX API (its Service's endpoints) and the DaemonSets. None on Docker, where
-    every target is listed and `up` exists for as long as the job is configured."""
+    discovery fails: the NGX API (its Service's endpoints), the DaemonSets, and the kubelet and cAdvisor
+    jobs (one target per discovered node). None on Docker, where every target is listed and `up` exists
+    for as long as the job is configured."""
     if settings.platform != "kubernetes":
         return ()
-    return (catalog.JOB_API, *(SERVICES[daemon].job for daemon in DAEMONS))
+    return (catalog.JOB_API, *(SERVICES[daemon].job for daemon in DAEMONS), catalog.JOB_KUBELET, catalog.JOB_CADVISOR)
+
+
+def watched_namespaces(settings: Settings) -> list[str]:
+    """Namespaces whose pods, workloads and volumes the Kubernetes signals cover (kube-state-metrics'
+    --namespaces, its Roles, and what the kubelet and cAdvisor jobs keep): the application's and the
+    stack's own two, sorted."""
+    k8s = settings.kubernetes
+    return sorted({settings.app.namespace, k8s.namespace, k8s.host_namespace})
 
 
 def replicas(settings: Settings, service: str) -> int:

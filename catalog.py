@@ -36,8 +36,12 @@ JOB_GRAFANA = "grafana"
 JOB_PROXY = "proxy"
 JOB_ALLOY = "alloy"
 JOB_PUSHGATEWAY = "pushgateway"
+# Kubernetes only: object state, the kubelet's own metrics (volume statistics) and its cAdvisor.
+JOB_KUBE_STATE_METRICS = "kube-state-metrics"
+JOB_KUBELET = "kubelet"
+JOB_CADVISOR = "cadvisor"
 JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI, JOB_GRAFANA, JOB_PROXY, JOB_ALLOY,
-        JOB_PUSHGATEWAY)
+        JOB_PUSHGATEWAY, JOB_KUBE_STATE_METRICS, JOB_KUBELET, JOB_CADVISOR)
 # Jobs named by what pushes to the Pushgateway, not by a scrape job: the `pushgateway` job scrapes
 # them with honor_labels, so their series keep the job label the pusher set.
 JOB_BACKUP = "ngx-backup"
@@ -162,7 +166,37 @@ _BACKUP = (
     Metric("ngx_backup_duration_seconds", "gauge", ("target",), "Duration of the last backup run of a target.", JOB_BACKUP),
 )
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP}
+# Kubernetes only (jobs kube-state-metrics, kubelet and cadvisor): exactly what the rules and panels read;
+# renderers/prometheus.py keeps these and drops the rest of each job at scrape time.
+_POD = ("namespace", "pod", "uid")
+_KUBERNETES = (
+    Metric("kube_pod_container_status_restarts_total", "counter", (*_POD, "container"), "Restarts of a container.", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_container_status_waiting_reason", "gauge", (*_POD, "container", "reason"), "1 while a container waits, by reason (CrashLoopBackOff, ImagePullBackOff, ...).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_container_status_last_terminated_reason", "gauge", (*_POD, "container", "reason"), "1 for the reason a container last terminated (OOMKilled, Error, ...).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_container_resource_requests", "gauge", (*_POD, "container", "node", "resource", "unit"), "Resources a container requests (cpu in cores, memory in bytes).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_container_resource_limits", "gauge", (*_POD, "container", "node", "resource", "unit"), "Resource limits of a container (cpu in cores, memory in bytes).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_status_ready", "gauge", (*_POD, "condition"), "1 for the pod's Ready condition (true, false, unknown).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_pod_status_phase", "gauge", (*_POD, "phase"), "1 for the pod's phase (Pending, Running, Succeeded, Failed, Unknown).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_deployment_spec_replicas", "gauge", ("namespace", "deployment"), "Replicas a Deployment wants.", JOB_KUBE_STATE_METRICS),
+    Metric("kube_deployment_status_replicas_available", "gauge", ("namespace", "deployment"), "Available replicas of a Deployment.", JOB_KUBE_STATE_METRICS),
+    Metric("kube_deployment_status_condition", "gauge", ("namespace", "deployment", "condition", "status"), "1 for each condition status of a Deployment (Progressing, Available).", JOB_KUBE_STATE_METRICS),
+    Metric("kube_statefulset_replicas", "gauge", ("namespace", "statefulset"), "Replicas a StatefulSet wants.", JOB_KUBE_STATE_METRICS),
+    Metric("kube_statefulset_status_replicas_ready", "gauge", ("namespace", "statefulset"), "Ready replicas of a StatefulSet.", JOB_KUBE_STATE_METRICS),
+    Metric("kubelet_volume_stats_capacity_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Capacity of a mounted volume, by claim.", JOB_KUBELET),
+    Metric("kubelet_volume_stats_available_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Free bytes of a mounted volume, by claim.", JOB_KUBELET),
+    Metric("kubelet_volume_stats_used_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Used bytes of a mounted volume, by claim.", JOB_KUBELET),
+    Metric("container_cpu_usage_seconds_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CPU time a container used.", JOB_CADVISOR),
+    Metric("container_cpu_cfs_periods_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CFS enforcement periods of a container with a CPU limit.", JOB_CADVISOR),
+    Metric("container_cpu_cfs_throttled_periods_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CFS periods in which a container was throttled.", JOB_CADVISOR),
+    Metric("container_memory_working_set_bytes", "gauge", ("namespace", "pod", "container", "id", "image", "name"), "Working set of a container (what the OOM killer compares with the limit).", JOB_CADVISOR),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP + _KUBERNETES}
+
+
+def job_metrics(job: str) -> tuple[str, ...]:
+    """The catalogued series names a scrape job exposes, sorted (what its scrape keeps)."""
+    return tuple(sorted(name for metric in METRICS.values() if metric.source == job for name in metric.series_names()))
 
 
 def app_metrics(naming: str) -> tuple[Metric, ...]:

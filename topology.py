@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import (JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS,
-                     JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS)
+from catalog import (JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE,
+                     JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS)
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Service:
     host_access: bool = False  # reads the node's filesystem (separate, privileged namespace on Kubernetes)
     # Runs on a schedule and exits (a client only: no ports, never scraped); see ServiceSpec.schedule.
     scheduled: bool = False
+    # Backends it runs on. kube-state-metrics describes Kubernetes objects: on Docker there are none.
+    platforms: tuple[str, ...] = ("docker", "kubernetes")
 
     def port(self, name: str) -> Port:
         return next(port for port in self.ports if port.name == name)
@@ -63,6 +65,7 @@ PROXY = "proxy"
 PROXY_EXPORTER = "proxy-exporter"
 PUSHGATEWAY = "pushgateway"
 BACKUP = "backup"
+KUBE_STATE_METRICS = "kube-state-metrics"
 
 SERVICES: dict[str, Service] = {
     s.name: s
@@ -81,6 +84,10 @@ SERVICES: dict[str, Service] = {
         # a restart loses it, which BackupTooOld covers like a missed backup).
         Service(PUSHGATEWAY, (Port("web", 9091),), JOB_PUSHGATEWAY, "web"),
         Service(BACKUP, (), None, None, scheduled=True),
+        # Object state (restarts, waiting reasons, replicas) of the watched namespaces; `telemetry` is
+        # its own health, probed only.
+        Service(KUBE_STATE_METRICS, (Port("web", 8080), Port("telemetry", 8081)), JOB_KUBE_STATE_METRICS, "web",
+                platforms=("kubernetes",)),
     )
 }
 
@@ -101,6 +108,7 @@ EDGES: tuple[Edge, ...] = (
     Edge(PROMETHEUS, REDIS_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, PROXY_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, PUSHGATEWAY, "web", "scrape"),
+    Edge(PROMETHEUS, KUBE_STATE_METRICS, "web", "scrape"),
     Edge(BACKUP, PROMETHEUS, "web", "TSDB snapshots through the admin API"),
     Edge(BACKUP, PUSHGATEWAY, "web", "pushes the result of every backup run"),
     Edge(PROXY_EXPORTER, PROXY, "status", "reads nginx stub_status"),
@@ -120,7 +128,10 @@ EGRESS: tuple[Egress, ...] = (
     Egress(REDIS_EXPORTER, "app", (), "connects to the application's Redis"),
     # The API server's endpoints (not its Service VIP), on their own ports; these two ports apply to the
     # kubernetes.apiServerCidr override only (components/kubernetes/api_server.py).
-    Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API"),
+    # Also the kubelet and cAdvisor jobs: they reach every node's kubelet through the API server's node
+    # proxy, so Prometheus needs no connection to the nodes themselves (docs/deploying-prod.md says why).
+    Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API; kubelet and cAdvisor metrics through the node proxy"),
+    Egress(KUBE_STATE_METRICS, "kube-api", (443, 6443), "lists and watches the pods, Deployments and StatefulSets it describes"),
     # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
     # switching to s3 needs no policy change; with target pvc the job opens no such connection.
     Egress(BACKUP, "internet", (443,), "uploads archives to the S3-compatible bucket (backup.target s3)"),
@@ -138,9 +149,22 @@ def scheduled(service: str) -> bool:
     return SERVICES[service].scheduled
 
 
-def long_running() -> list[str]:
-    """Services that run all the time (everything but the scheduled jobs), sorted."""
-    return sorted(name for name, service in SERVICES.items() if not service.scheduled)
+def services_on(platform: str) -> dict[str, Service]:
+    """The services that run on a backend ("docker" or "kubernetes")."""
+    return {name: service for name, service in SERVICES.items() if platform in service.platforms}
+
+
+def edges_on(platform: str) -> tuple[Edge, ...]:
+    """The edges between services that both run on a backend."""
+    present = services_on(platform)
+    return tuple(edge for edge in EDGES if edge.source in present and edge.target in present)
+
+
+def long_running(platform: str | None = None) -> list[str]:
+    """Services that run all the time (everything but the scheduled jobs), sorted; on one backend
+    when `platform` is given."""
+    services = SERVICES if platform is None else services_on(platform)
+    return sorted(name for name, service in services.items() if not service.scheduled)
 
 
 def reaches(source: str, target: str) -> bool:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import addresses
 from settings import Settings
-from topology import EDGES, PROXY, SERVICES
+from topology import EDGES, EGRESS, PROXY, SERVICES
 
 # Certificate authorities, by the role they play (a test makes one real CA per role).
 STACK_CA = "stack-ca"  # the stack's own CA (components/certificates.py): every internal certificate
@@ -99,7 +99,10 @@ HOPS: tuple[Hop, ...] = (
     *_internal_hops(),
     *(Hop(PROBE, service, "probe-client.yml tls_config.ca_file") for service in sorted(SERVICES)
       if SERVICES[service].scheme == "https" and service != PROXY),
-    Hop("prometheus", KUBE_API, "kubernetes_sd_configs (in-cluster service-account CA)", kubernetes_only=True),
+    # Every client of the API server (topology.EGRESS): discovery, the kubelet/cAdvisor node proxy,
+    # kube-state-metrics' watches; all verify it with the service-account CA beside their token.
+    *(Hop(egress.source, KUBE_API, "in-cluster service-account ca.crt", kubernetes_only=True)
+      for egress in EGRESS if egress.to == KUBE_API),
     Hop("prometheus", APP, "prometheus.yml job ngx-api (scheme app.scheme, no ca_file)"),
     Hop("alertmanager", INTERNET, "receivers (webhooks, SMTP STARTTLS)"),
     Hop("grafana", INTERNET, "contact points, [smtp]"),

@@ -117,11 +117,26 @@ def time_intervals(settings: Settings) -> tuple[TimeInterval, ...]:
     return (TimeInterval(BUSINESS_HOURS, tuple(hours.weekdays.split(",")), hours.start, hours.end, hours.timezone),)
 
 
-def inhibit_rules() -> tuple[InhibitRule, ...]:
+# Labels that tell apart several objects behind one scrape target: the kubelet job's instance is a
+# node with many volumes, node-exporter's has many filesystems. A page for one of them must not
+# silence a warning about another; alerts without these labels compare empty to empty, as before.
+OBJECT_LABELS = ("namespace", "persistentvolumeclaim", "mountpoint")
+# Workload alerts on the API's own pods that are the same outage as APIDown (alerting.kubernetes).
+API_DOWN_SYMPTOMS = ("KubePodCrashLooping", "KubeContainerWaiting", "KubePodNotReady", "KubeDeploymentReplicasMismatch")
+
+
+def inhibit_rules(settings: Settings) -> tuple[InhibitRule, ...]:
     return (
         InhibitRule(
-            (("severity", "=", "critical"),), (("severity", "=", "warning"),), ("job", "instance"),
-            "a page for a target already covers its warnings (same job and instance)",
+            (("severity", "=", "critical"),), (("severity", "=", "warning"),), ("job", "instance", *OBJECT_LABELS),
+            "a page for a target already covers its warnings (same job and instance, and the same volume or filesystem)",
+        ),
+        InhibitRule(
+            (("alertname", "=", "APIDown"),),
+            (("alertname", "=~", "|".join(API_DOWN_SYMPTOMS)), ("namespace", "=", settings.app.namespace)),
+            (),
+            "while APIDown pages, the API's crash-looping, waiting or unready pods are its cause on the same "
+            "page (its runbook and the Overview's pod row show them), not a second notification",
         ),
         InhibitRule(
             (("alertname", "=", "APIDown"),),

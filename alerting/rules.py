@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import addresses
 import catalog
-from alerting import app_alerts, meta, recording, slo
+from alerting import app_alerts, kubernetes, meta, recording, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
 from settings import Settings
 
@@ -54,7 +54,10 @@ def rule_files(settings: Settings) -> dict[str, tuple[RuleGroup, ...]]:
         "ngx-alerts.yml": app_alerts.groups(settings),
         "slo.yml": slo.groups(settings),
         "meta.yml": meta.groups(settings),
+        "node.yml": kubernetes.node_groups(settings),
     }
+    if settings.platform == "kubernetes":
+        files["kubernetes.yml"] = kubernetes.kubernetes_groups(settings)
     return {name: tuple(_finalize_group(group, settings) for group in groups) for name, groups in files.items()}
 
 

@@ -34,6 +34,7 @@ COMPONENTS = {
     "proxy-exporter": "proxy-metrics",
     "pushgateway": "push-metrics",
     "backup": "backup",
+    "kube-state-metrics": "object-metrics",
 }
 
 _LABEL_VALUE_INVALID = re.compile(r"[^A-Za-z0-9_.-]")

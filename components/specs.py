@@ -214,6 +214,12 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             65534, 65534, 1, res.pushgateway.memory, res.pushgateway.cpu, Probe("web", http_path="/-/ready"),
         ),
     ]
+    if settings.platform == "kubernetes":
+        # Describes Kubernetes objects, so it exists on Kubernetes only (topology: platforms).
+        specs.append(ServiceSpec(
+            "kube-state-metrics", images.kube_state_metrics, tuple(commands.kube_state_metrics_args(settings)), {}, {}, {},
+            65534, 65534, 1, res.kube_state_metrics.memory, res.kube_state_metrics.cpu, Probe("web", http_path="/healthz"),
+        ))
     by_name = {spec.name: spec for spec in specs}
     by_name["backup"] = _backup_spec(settings, creds, certs, files, by_name)
     return by_name

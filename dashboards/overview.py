@@ -98,6 +98,35 @@ def firing_alerts() -> d.alertgroups.Panel:
         "Firing alerts by group", "What Alertmanager holds right now, grouped as it notifies (silenced alerts hidden).")
 
 
+# ---- the API's pods (Kubernetes only: kube-state-metrics and cAdvisor) ----
+
+def pod_restarts(settings: Settings) -> d.timeseries.Panel:
+    return d.timeseries_panel(
+        "API pod restarts (1h)", "Container restarts of the API's pods over the last hour; KubePodCrashLooping fires on "
+        "restarts in every 10m for 15m, KubeContainerOOMKilled on a restart after an OOM kill.",
+        units.Short, [d.prom(q.pod_restarts(settings), "{{pod}} {{container}}")], steps=((None, d.GREEN), (1, d.RED)))
+
+
+def pod_cpu(settings: Settings) -> d.timeseries.Panel:
+    return d.timeseries_panel(
+        "API pod CPU vs request and limit", "CPU cores each API pod uses (cAdvisor), with what its containers request and are limited to.",
+        units.Short, [d.prom(q.pod_cpu(settings), "{{pod}} used"), d.prom(q.pod_resource(settings, "requests", "cpu"), "{{pod}} request"),
+                      d.prom(q.pod_resource(settings, "limits", "cpu"), "{{pod}} limit")])
+
+
+def pod_memory(settings: Settings) -> d.timeseries.Panel:
+    return d.timeseries_panel(
+        "API pod memory vs limit", "Working set of each API pod (what the OOM killer compares) against its memory limit.",
+        units.BytesIEC, [d.prom(q.pod_memory(settings), "{{pod}} working set"), d.prom(q.pod_resource(settings, "limits", "memory"), "{{pod}} limit")])
+
+
+def pod_throttling(settings: Settings) -> d.timeseries.Panel:
+    limit = settings.alerting.thresholds.cpu_throttling
+    return d.timeseries_panel(
+        "API pod CPU throttling", f"Share of CFS periods in which each API pod was throttled; CPUThrottlingHigh fires above {limit:.0%}.",
+        units.PercentUnit, [d.prom(q.pod_throttling(settings), "{{pod}}")], steps=d.bad_above(limit * 0.8, limit), max_val=1)
+
+
 def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, "Health, traffic, errors and latency of the NGX Voice Sales Agent API.", settings, "overview")
@@ -112,4 +141,8 @@ def build(settings: Settings) -> dict:
         .with_panel(cpu(settings)).with_panel(memory(settings))
         .with_panel(cache_hit_ratio(settings).span(d.HALF)).with_panel(firing_alerts())
     )
+    if settings.platform == "kubernetes":
+        builder = (builder.with_row(d.row("API pods"))
+                   .with_panel(pod_restarts(settings)).with_panel(pod_throttling(settings))
+                   .with_panel(pod_cpu(settings)).with_panel(pod_memory(settings)))
     return d.finish(builder)

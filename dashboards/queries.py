@@ -282,3 +282,55 @@ def shipper_entries_sent() -> str:
 
 def shipper_entries_dropped() -> str:
     return f"sum by (reason) ({_rate('loki_write_dropped_entries_total', JOB_ALLOY)})"
+
+
+# ---- Kubernetes: the API's pods and the stack's volumes (jobs kube-state-metrics, cadvisor, kubelet) ----
+
+def _quoted_matcher(label: str, value: str) -> str:
+    return f'{label}="{value}"'
+
+
+def _in(namespace: str) -> str:
+    return _quoted_matcher("namespace", namespace)
+
+
+def pod_restarts(settings: Settings) -> str:
+    restarts = selector("kube_pod_container_status_restarts_total", catalog.JOB_KUBE_STATE_METRICS, _in(settings.app.namespace))
+    return f"sum by (pod, container) (increase({restarts}[1h]))"
+
+
+def _container(series: str, settings: Settings) -> str:
+    return selector(series, catalog.JOB_CADVISOR, _in(settings.app.namespace), 'container!=""')
+
+
+def pod_resource(settings: Settings, kind: str, resource: str) -> str:
+    """What the API's pods request or are limited to (kind: requests | limits; resource: cpu | memory)."""
+    series = f"kube_pod_container_resource_{kind}"
+    return f"sum by (pod) ({selector(series, catalog.JOB_KUBE_STATE_METRICS, _in(settings.app.namespace), _quoted_matcher('resource', resource))})"
+
+
+def pod_cpu(settings: Settings) -> str:
+    return f"sum by (pod) (rate({_container('container_cpu_usage_seconds_total', settings)}[{RATE_WINDOW}]))"
+
+
+def pod_memory(settings: Settings) -> str:
+    return f"sum by (pod) ({_container('container_memory_working_set_bytes', settings)})"
+
+
+def pod_throttling(settings: Settings) -> str:
+    throttled = f"sum by (pod) (increase({_container('container_cpu_cfs_throttled_periods_total', settings)}[{RATE_WINDOW}]))"
+    periods = f"sum by (pod) (increase({_container('container_cpu_cfs_periods_total', settings)}[{RATE_WINDOW}]))"
+    return f"{throttled} / ({periods} > 0)"
+
+
+def volume_fill(settings: Settings) -> str:
+    """Share used of every claim in the stack's namespace (the data volumes)."""
+    used = selector("kubelet_volume_stats_used_bytes", catalog.JOB_KUBELET, _in(settings.kubernetes.namespace))
+    capacity = selector("kubelet_volume_stats_capacity_bytes", catalog.JOB_KUBELET, _in(settings.kubernetes.namespace))
+    return f"max by (persistentvolumeclaim) ({used} / ({capacity} > 0))"
+
+
+def node_filesystem_fill() -> str:
+    available = selector("node_filesystem_avail_bytes", JOB_NODE, 'fstype!=""')
+    size = selector("node_filesystem_size_bytes", JOB_NODE, 'fstype!=""')
+    return f"1 - {available} / ({size} > 0)"

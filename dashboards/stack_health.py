@@ -100,6 +100,24 @@ def loki_bytes() -> d.timeseries.Panel:
         units.BytesPerSecondIEC, [d.prom(q.loki_bytes_received(), "received")])
 
 
+def node_disks(settings: Settings) -> d.bargauge.Panel:
+    t = settings.alerting.thresholds
+    return d.bargauge_panel(
+        "Node disks used", "Share used of every node filesystem (on dev, the disk every Docker volume of the stack lives on); "
+        f"NodeFilesystemAlmostOutOfSpace pages below {t.filesystem_full_available:.0%} free.",
+        units.PercentUnit, [d.prom(q.node_filesystem_fill(), "{{instance}} {{mountpoint}}", instant=True)],
+        steps=d.bad_above(1 - t.filesystem_filling_available, 1 - t.filesystem_full_available), max_val=1)
+
+
+def data_volumes(settings: Settings) -> d.bargauge.Panel:
+    t = settings.alerting.thresholds
+    return d.bargauge_panel(
+        "Data volumes used", "Share used of every claim of the stack (data-<service>-<replica>), from the kubelet's volume statistics; "
+        f"KubePersistentVolumeAlmostFull pages below {t.volume_full_available:.0%} free.",
+        units.PercentUnit, [d.prom(q.volume_fill(settings), "{{persistentvolumeclaim}}", instant=True)],
+        steps=d.bad_above(1 - t.volume_filling_available, 1 - t.volume_full_available), max_val=1)
+
+
 def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, "Scrapes, rules, the alert path, storage and log ingestion of the monitoring stack.", settings, "platform")
@@ -112,5 +130,9 @@ def build(settings: Settings) -> dict:
         .with_row(d.row("Storage and logs"))
         .with_panel(tsdb_size(settings).span(d.QUARTER * 3)).with_panel(tsdb_share(settings))
         .with_panel(loki_ingestion()).with_panel(loki_bytes())
+        .with_row(d.row("Volumes and disks"))
     )
+    if settings.platform == "kubernetes":
+        builder = builder.with_panel(data_volumes(settings))
+    builder = builder.with_panel(node_disks(settings))
     return d.finish(builder)

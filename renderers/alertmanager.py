@@ -138,7 +138,7 @@ def render_alertmanager_config(settings: Settings) -> str:
         "global": {"resolve_timeout": RESOLVE_TIMEOUT},
         "templates": [TEMPLATES_GLOB],
         "route": _route(routing_tree(settings)),
-        "inhibit_rules": [_inhibit_rule(rule) for rule in inhibit_rules()],
+        "inhibit_rules": [_inhibit_rule(rule) for rule in inhibit_rules(settings)],
         "time_intervals": [_time_interval(interval) for interval in time_intervals(settings)],
         # Every receiver exists even with no integration, so routes stay valid; the program warns
         # about those with alerting.routing.unrouted_receivers.

@@ -4,7 +4,8 @@ from __future__ import annotations
 import addresses
 from renderers import paths
 from settings import Settings
-from topology import ALERTMANAGER, PROXY, PUSHGATEWAY, SERVICES
+import catalog
+from topology import ALERTMANAGER, KUBE_STATE_METRICS, PROXY, PUSHGATEWAY, SERVICES
 
 NODE_EXPORTER_ROOT = "/host"
 # The pod's own IP, from the downward API (status.podIP), for Alertmanager to advertise to its peers.
@@ -80,4 +81,22 @@ def pushgateway_args() -> list[str]:
         # In memory only: a lost result looks like a missed backup to BackupTooOld, and the next run
         # pushes it again; a persistence file would need a volume for a few bytes.
         "--persistence.file=",
+    ]
+
+
+# The kinds kube-state-metrics lists and watches; its Roles grant exactly these (components/kubernetes/rbac.py).
+KUBE_STATE_METRICS_RESOURCES = {"": ("pods",), "apps": ("deployments", "statefulsets")}
+
+
+def kube_state_metrics_args(settings: Settings) -> list[str]:
+    """Only the watched namespaces, only the kinds the rules read, only the catalogued metrics: its
+    RBAC stays namespaced and its series stay bounded."""
+    service = SERVICES[KUBE_STATE_METRICS]
+    resources = sorted(kind for kinds in KUBE_STATE_METRICS_RESOURCES.values() for kind in kinds)
+    return [
+        f"--port={service.port('web').number}",
+        f"--telemetry-port={service.port('telemetry').number}",
+        f"--namespaces={','.join(addresses.watched_namespaces(settings))}",
+        f"--resources={','.join(resources)}",
+        f"--metric-allowlist={','.join(catalog.job_metrics(catalog.JOB_KUBE_STATE_METRICS))}",
     ]

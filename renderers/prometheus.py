@@ -13,7 +13,7 @@ from renderers import auth, paths
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
 from settings.validators import duration_ms
-from topology import ALERTMANAGER, PROMETHEUS, SERVICES, Service
+from topology import ALERTMANAGER, PROMETHEUS, SERVICES, Service, services_on
 
 RULES_GLOB = f"{paths.CONFIG_DIRS['prometheus']}/rules/*.yml"
 # Label added per replica; dropped from alerts so Alertmanager deduplicates what HA replicas send.
@@ -25,6 +25,15 @@ DROPPED_METRICS = "debug_.*"
 # series keep job="ngx-backup" and target="...", and its empty `instance` keeps the pushgateway's
 # address out of them, so a pushed result does not change identity when the Pushgateway moves.
 HONOR_LABELS_JOBS = {catalog.JOB_PUSHGATEWAY}
+# The kubelet is reached through the API server's node proxy (docs/deploying-prod.md says why), with
+# the service account's token, verifying the API server against the cluster CA. The address is the one
+# in-cluster clients (and Prometheus's own service discovery) use.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_SERVER = "kubernetes.default.svc:443"
+NODE_PROXY_PATHS = {catalog.JOB_KUBELET: "/metrics", catalog.JOB_CADVISOR: "/metrics/cadvisor"}
+# Labels of the series themselves that the rules and panels select on: no relabelling may write them,
+# so they arrive as the exporters wrote them (never renamed to exported_*; see _node_proxy_job).
+OWN_LABELS = ("namespace", "pod", "container", "deployment", "statefulset", "persistentvolumeclaim")
 
 
 def _tls_client() -> dict[str, Any]:
@@ -74,6 +83,40 @@ def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str,
             {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
             {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"},
         ],
+    }
+
+
+def _node_proxy_job(settings: Settings, job: str) -> dict[str, Any]:
+    """One target per node (`role: node`), scraped at /api/v1/nodes/<node>/proxy<path>.
+
+    Target labels are job and instance (the node's name) only, so the series' own namespace, pod,
+    container and persistentvolumeclaim never collide with a target label and survive unchanged, as
+    honor_labels would keep them, without letting a target overwrite job or instance. metric_relabel
+    keeps only the catalogued metrics of the watched namespaces: a node runs pods of every namespace,
+    and cAdvisor alone exposes dozens of series per container."""
+    keep = "|".join(catalog.job_metrics(job))
+    namespaces = "|".join(addresses.watched_namespaces(settings))
+    relabel = [
+        {"source_labels": ["__name__"], "regex": f"({keep})", "action": "keep"},
+        {"source_labels": ["namespace"], "regex": f"({namespaces})", "action": "keep"},
+    ]
+    if job == catalog.JOB_CADVISOR:
+        # The pod's own cgroup (container="") and the pause container would double-count every pod.
+        relabel.append({"source_labels": ["container"], "regex": "|POD", "action": "drop"})
+    return {
+        "job_name": job,
+        "scheme": "https",
+        "tls_config": {"ca_file": f"{SERVICE_ACCOUNT_DIR}/ca.crt"},
+        "authorization": {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"},
+        "kubernetes_sd_configs": [{"role": "node"}],
+        "relabel_configs": [
+            {"target_label": "__address__", "replacement": API_SERVER},
+            {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "__metrics_path__",
+             "replacement": f"/api/v1/nodes/$1/proxy{NODE_PROXY_PATHS[job]}"},
+            {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "instance"},
+        ],
+        **_limits(settings),
+        "metric_relabel_configs": _drop_debug() + relabel,
     }
 
 
@@ -127,13 +170,14 @@ def render_prometheus_config(settings: Settings) -> str:
                 "static_configs": [{"targets": alertmanagers}],
             }],
         },
-        "scrape_configs": [_api_job(settings)] + [_service_job(settings, s) for s in _scraped_in_job_order()],
+        "scrape_configs": [_api_job(settings)] + [_service_job(settings, s) for s in _scraped_in_job_order(settings.platform)]
+        + ([_node_proxy_job(settings, job) for job in NODE_PROXY_PATHS] if settings.platform == "kubernetes" else []),
     }
     return dump(document, GENERATED)
 
 
-def _scraped_in_job_order() -> list[Service]:
-    by_job = {service.job: service for service in SERVICES.values() if service.job}
+def _scraped_in_job_order(platform: str) -> list[Service]:
+    by_job = {service.job: service for service in services_on(platform).values() if service.job}
     return [by_job[job] for job in catalog.JOBS if job in by_job]
 
 

@@ -96,7 +96,7 @@ def series_terms(settings: Settings) -> list[SeriesTerm]:
     nodes = settings.capacity.nodes
     # Alloy runs on every node on Kubernetes (a DaemonSet), once on Docker.
     daemons = nodes if settings.platform == "kubernetes" else 1
-    return [
+    terms = [
         SeriesTerm("ngxApi", per_job.ngx_api, 1, None),
         SeriesTerm("node", per_job.node, nodes, "nodes"),
         SeriesTerm("redis", per_job.redis, 1, None),
@@ -108,6 +108,13 @@ def series_terms(settings: Settings) -> list[SeriesTerm]:
         SeriesTerm("alloy", per_job.alloy, daemons, "nodes on Kubernetes, once on Docker"),
         SeriesTerm("pushgateway", per_job.pushgateway, 1, None),
     ]
+    if settings.platform == "kubernetes":
+        terms += [
+            SeriesTerm("kubeStateMetrics", per_job.kube_state_metrics, 1, None),
+            SeriesTerm("kubelet", per_job.kubelet, nodes, "nodes"),
+            SeriesTerm("cadvisor", per_job.cadvisor, nodes, "nodes"),
+        ]
+    return terms
 
 
 def active_series(settings: Settings) -> int:

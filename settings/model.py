@@ -23,6 +23,8 @@ DEFAULT_IMAGES = {
     "pushgateway": "prom/pushgateway:v1.11.1",
     # Runs ops/backup.py (standard library only) for the backup jobs.
     "backup": "python:3.13.7-alpine3.22",
+    # Kubernetes only: object state of the watched namespaces (job kube-state-metrics).
+    "kubeStateMetrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 }
 
 
@@ -113,6 +115,26 @@ class Thresholds:
     alertmanager_reload_failed_for: str = setting("alertmanagerReloadFailedFor", v.duration, "AlertmanagerConfigReloadFailed: for.", "10m")
     cluster_members_missing_for: str = setting("clusterMembersMissingFor", v.duration, "AlertmanagerClusterMembersMissing (Kubernetes): for.", "15m")
     backup_failed_for: str = setting("backupFailedFor", v.duration, "BackupFailed: for.", "30m")
+    # Kubernetes workloads and volumes: defaults of the kubernetes-mixin (kubernetes-monitoring/kubernetes-mixin,
+    # alerts/apps_alerts.libsonnet, storage_alerts.libsonnet, resource_alerts.libsonnet); node
+    # filesystems: the node-mixin (prometheus/node_exporter, docs/node-mixin/alerts/alerts.libsonnet).
+    pod_crash_looping_for: str = setting("podCrashLoopingFor", v.duration, "KubePodCrashLooping: how long a container must keep restarting (kubernetes-mixin: 15m).", "15m")
+    container_waiting_for: str = setting("containerWaitingFor", v.duration, "KubeContainerWaiting: how long a container may wait in a bad reason (kubernetes-mixin: 1h).", "1h")
+    pod_not_ready_for: str = setting("podNotReadyFor", v.duration, "KubePodNotReady: how long a running pod may stay not ready (kubernetes-mixin: 15m).", "15m")
+    replicas_mismatch_for: str = setting("replicasMismatchFor", v.duration, "KubeDeploymentReplicasMismatch, KubeStatefulSetReplicasMismatch: for (kubernetes-mixin: 15m).", "15m")
+    rollout_stuck_for: str = setting("rolloutStuckFor", v.duration, "KubeDeploymentRolloutStuck: how long a Deployment may report Progressing=false (kubernetes-mixin: 15m).", "15m")
+    volume_full_available: float = setting("volumeFullAvailable", v.ratio, "KubePersistentVolumeAlmostFull: share of a volume still free below which it pages (kubernetes-mixin: 0.03).", 0.03)
+    volume_filling_available: float = setting("volumeFillingAvailable", v.ratio, "KubePersistentVolumeFillingUp: share still free below which a predicted fill warns (kubernetes-mixin: 0.15).", 0.15)
+    volume_filling_days: float = setting("volumeFillingDays", v.positive_number, "KubePersistentVolumeFillingUp: days ahead the 6h trend must not reach full (kubernetes-mixin: 4).", 4)
+    filesystem_full_available: float = setting("filesystemFullAvailable", v.ratio, "NodeFilesystemAlmostOutOfSpace: share of a node filesystem still free below which it pages (node-mixin, critical: 0.03).", 0.03)
+    filesystem_filling_available: float = setting("filesystemFillingAvailable", v.ratio, "NodeFilesystemSpaceFillingUp: share still free below which a predicted fill warns (node-mixin: 0.40).", 0.4)
+    filesystem_filling_hours: float = setting("filesystemFillingHours", v.positive_number, "NodeFilesystemSpaceFillingUp: hours ahead the 6h trend must not reach full (node-mixin: 24).", 24)
+    cpu_throttling: float = setting("cpuThrottling", v.ratio, "CPUThrottlingHigh: share of CFS periods in which an API container was throttled over 5m (kubernetes-mixin: 0.25).", 0.25)
+    volume_filling_for: str = setting("volumeFillingFor", v.duration, "KubePersistentVolumeFillingUp: for (kubernetes-mixin: 1h).", "1h")
+    volume_full_for: str = setting("volumeFullFor", v.duration, "KubePersistentVolumeAlmostFull: for (kubernetes-mixin: 1m).", "1m")
+    filesystem_filling_for: str = setting("filesystemFillingFor", v.duration, "NodeFilesystemSpaceFillingUp: for (node-mixin: 1h).", "1h")
+    filesystem_full_for: str = setting("filesystemFullFor", v.duration, "NodeFilesystemAlmostOutOfSpace: for (node-mixin: 30m).", "30m")
+    cpu_throttling_for: str = setting("cpuThrottlingFor", v.duration, "CPUThrottlingHigh: for (kubernetes-mixin: 15m).", "15m")
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,7 @@ class ImageSettings:
     proxy_exporter: str = setting("proxyExporter", v.image, "nginx-prometheus-exporter image (scrape job `proxy`).", DEFAULT_IMAGES["proxyExporter"])
     pushgateway: str = setting("pushgateway", v.image, "Pushgateway image (receives the backup jobs' results).", DEFAULT_IMAGES["pushgateway"])
     backup: str = setting("backup", v.image, "Python image that runs the backup program (ops/backup.py).", DEFAULT_IMAGES["backup"])
+    kube_state_metrics: str = setting("kubeStateMetrics", v.image, "kube-state-metrics image (Kubernetes only; job `kube-state-metrics`).", DEFAULT_IMAGES["kubeStateMetrics"])
 
 
 @dataclass(frozen=True)
@@ -255,6 +278,8 @@ class ResourceSettings:
     pushgateway: ServiceResources = section("pushgateway", ServiceResources, "Pushgateway.", memory="64Mi", cpu="100m")
     # Streams archives (gzip) and S3 parts of at most 16 MiB: memory stays flat whatever the data size.
     backup: ServiceResources = section("backup", ServiceResources, "Each backup job.", memory="256Mi", cpu="500m")
+    # Three namespaces and three resource kinds: a few hundred objects in memory.
+    kube_state_metrics: ServiceResources = section("kubeStateMetrics", ServiceResources, "kube-state-metrics (Kubernetes only).", memory="128Mi", cpu="100m")
 
 
 @dataclass(frozen=True)
@@ -302,6 +327,10 @@ class SeriesPerJob:
     proxy: int = setting("proxy", v.positive_int, "Active series of job proxy.", 50)
     alloy: int = setting("alloy", v.positive_int, "Active series of job alloy.", 800)
     pushgateway: int = setting("pushgateway", v.positive_int, "Active series of job pushgateway (its own and the pushed backup results).", 150)
+    # Kubernetes only; each job keeps only the catalogued metrics of the watched namespaces.
+    kube_state_metrics: int = setting("kubeStateMetrics", v.positive_int, "Active series of job kube-state-metrics (about 15 per pod of the watched namespaces; Kubernetes only).", 500)
+    kubelet: int = setting("kubelet", v.positive_int, "Active series of job kubelet per node (3 per mounted claim of the watched namespaces; Kubernetes only).", 50)
+    cadvisor: int = setting("cadvisor", v.positive_int, "Active series of job cadvisor per node (4 per container of the watched namespaces; Kubernetes only).", 100)
 
 
 @dataclass(frozen=True)

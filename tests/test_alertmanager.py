@@ -66,7 +66,7 @@ def test_amtool_accepts_the_rendered_config_and_templates(tmp_path, make_setting
     path.write_text(for_amtool_025(render_alertmanager_config(make_settings()), write_templates(tmp_path)))
     result = amtool_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 receivers" in result.stdout and "3 inhibit rules" in result.stdout
+    assert "4 receivers" in result.stdout and "4 inhibit rules" in result.stdout
 
 
 def test_amtool_check_does_not_need_the_secret_files(checked_config):
@@ -116,6 +116,14 @@ ROUTES = [
     ({"alertname": "NoLabelsAtAll"}, ROOT_RECEIVER),
     # A critical business alert pages: the pager route comes before the digest.
     ({"alertname": "RevenueStopped", "severity": "critical", "category": "business"}, "oncall-pager"),
+    # Kubernetes signals: a full volume or disk pages, a workload problem is mailed, throttling too (info).
+    ({"alertname": "KubePersistentVolumeAlmostFull", "severity": "critical", "category": "resources",
+      "job": "kubelet", "namespace": "ngx-monitoring", "persistentvolumeclaim": "data-prometheus-0"}, "oncall-pager"),
+    ({"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical", "category": "resources", "job": "node"}, "oncall-pager"),
+    ({"alertname": "KubePodCrashLooping", "severity": "warning", "category": "availability", "job": "kube-state-metrics",
+      "namespace": "ngx", "pod": "ngx-voice-agent-1", "container": "api"}, "ops-email"),
+    ({"alertname": "KubeContainerOOMKilled", "severity": "warning", "category": "resources", "job": "kube-state-metrics"}, "ops-email"),
+    ({"alertname": "CPUThrottlingHigh", "severity": "info", "category": "performance", "job": "cadvisor"}, ROOT_RECEIVER),
 ]
 
 
@@ -156,7 +164,8 @@ def test_inhibit_rules_silence_warnings_under_a_page_and_symptoms_of_api_down():
     rules = yaml.safe_load(render_alertmanager_config(dev_settings()))["inhibit_rules"]
     by_source = {rule["source_matchers"][0]: rule for rule in rules}
     page = by_source['severity="critical"']
-    assert page["target_matchers"] == ['severity="warning"'] and page["equal"] == ["job", "instance"]
+    assert page["target_matchers"] == ['severity="warning"']
+    assert page["equal"] == ["job", "instance", "namespace", "persistentvolumeclaim", "mountpoint"]
     api_down = by_source['alertname="APIDown"']
     assert api_down["equal"] == ["job"]
     pattern = re.fullmatch(r'alertname=~"(.*)"', api_down["target_matchers"][0]).group(1)
@@ -293,3 +302,74 @@ def test_templates_show_value_runbook_and_dashboard(tmp_path):
         assert alert.runbook_url in body and "https://monitoring.localhost/grafana/d/ngx-overview" in body, template
     assert render("ngx.title") == "[FIRING:1] HighErrorRate (ngx-api)"
     assert render("ngx.dashboard_url") == "https://monitoring.localhost/grafana/d/ngx-overview"
+
+
+# --- inhibition: amtool 0.25 cannot evaluate inhibit rules offline, so the rendered ones (the file amtool
+# checks above) are evaluated here with Alertmanager's semantics: every source matcher matches the source,
+# every target matcher the target, and each `equal` label has the same value on both (missing = "").
+
+def _matcher(text: str):
+    label, op, value = re.fullmatch(r'(\w+)(=~|!~|!=|=)"(.*)"', text).groups()
+    return label, op, value
+
+
+def _matches(labels: dict, text: str) -> bool:
+    label, op, value = _matcher(text)
+    actual = labels.get(label, "")
+    return {"=": actual == value, "!=": actual != value,
+            "=~": bool(re.fullmatch(value, actual)), "!~": not re.fullmatch(value, actual)}[op]
+
+
+def inhibited(settings, source: dict, target: dict) -> bool:
+    rules = yaml.safe_load(render_alertmanager_config(settings))["inhibit_rules"]
+    return any(all(_matches(source, m) for m in rule["source_matchers"]) and all(_matches(target, m) for m in rule["target_matchers"])
+               and all(source.get(label, "") == target.get(label, "") for label in rule.get("equal", []))
+               for rule in rules)
+
+
+API_DOWN = {"alertname": "APIDown", "severity": "critical", "category": "availability", "job": "ngx-api", "instance": "10.244.1.7:8000"}
+
+
+def _workload(alertname: str, namespace: str = "ngx", **extra) -> dict:
+    return {"alertname": alertname, "severity": "warning", "category": "availability", "job": "kube-state-metrics",
+            "instance": "kube-state-metrics.ngx-monitoring.svc:8080", "namespace": namespace, "pod": "ngx-voice-agent-1", **extra}
+
+
+@pytest.mark.parametrize("symptom", ["KubePodCrashLooping", "KubeContainerWaiting", "KubePodNotReady", "KubeDeploymentReplicasMismatch"])
+def test_api_down_inhibits_the_api_pods_workload_alerts(symptom):
+    """Decision: while APIDown pages, the API's crash-looping, waiting or unready pods are the same outage;
+    the page's runbook and the Overview's pod row show them, so they do not notify a second time."""
+    settings = kubernetes_settings()
+    assert inhibited(settings, API_DOWN, _workload(symptom))
+    # The same alert on the stack's own pods is another problem and still notifies.
+    assert not inhibited(settings, API_DOWN, _workload(symptom, namespace=settings.kubernetes.namespace))
+    # Without APIDown nothing silences it.
+    assert not inhibited(settings, {**API_DOWN, "alertname": "RedisDown", "job": "redis"}, _workload(symptom))
+
+
+@pytest.mark.parametrize("cause", ["KubeContainerOOMKilled", "KubeDeploymentRolloutStuck"])
+def test_api_down_leaves_the_alerts_that_name_a_cause(cause):
+    assert not inhibited(kubernetes_settings(), API_DOWN, _workload(cause))
+
+
+def test_the_inhibition_follows_the_app_namespace_setting():
+    settings = kubernetes_settings(app={"namespace": "sales"})
+    assert inhibited(settings, API_DOWN, _workload("KubePodCrashLooping", namespace="sales"))
+    assert not inhibited(settings, API_DOWN, _workload("KubePodCrashLooping", namespace="ngx"))
+
+
+def test_a_full_volume_does_not_silence_another_volume_on_the_same_node():
+    """The kubelet job's instance is a node with many claims: the critical page for one claim must not
+    inhibit the warning about another (it still inhibits the same claim's filling-up warning)."""
+    settings = kubernetes_settings()
+    full = {"alertname": "KubePersistentVolumeAlmostFull", "severity": "critical", "job": "kubelet", "instance": "worker-1",
+            "namespace": "ngx-monitoring", "persistentvolumeclaim": "data-prometheus-0"}
+    filling = {**full, "alertname": "KubePersistentVolumeFillingUp", "severity": "warning"}
+    assert inhibited(settings, full, filling)
+    assert not inhibited(settings, full, {**filling, "persistentvolumeclaim": "data-loki-0"})
+    # A target-level page still covers that target's other warnings, as before.
+    node_down = {"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical", "job": "node", "instance": "n1", "mountpoint": "/"}
+    assert inhibited(settings, node_down, {**node_down, "alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning"})
+    assert not inhibited(settings, node_down, {**node_down, "alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning", "mountpoint": "/data"})
+    assert inhibited(settings, {"alertname": "X", "severity": "critical", "job": "redis", "instance": "r:9121"},
+                     {"alertname": "Y", "severity": "warning", "job": "redis", "instance": "r:9121"})

@@ -74,7 +74,7 @@ def test_every_scrape_job_has_an_expected_series_count():
     from settings.model import SeriesPerJob
 
     keys = {field.metadata["spec"].key for field in dataclasses.fields(SeriesPerJob)}
-    expected = {job.replace("ngx-api", "ngxApi") for job in catalog.JOBS}
+    expected = {job.replace("ngx-api", "ngxApi").replace("kube-state-metrics", "kubeStateMetrics") for job in catalog.JOBS}
     assert keys == expected
 
 

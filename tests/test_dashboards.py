@@ -247,3 +247,44 @@ def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_p
         promql_parser.walk(promql_parser.parse(_as_promql(expr)), found.append)
         divisions = [node for node in found if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/"]
         assert divisions == [], f"{uid} / {title} divides conversation series itself; read the recorded ratio"
+
+
+def _titles_after_row(model: dict, row_title: str) -> list[str]:
+    panels = model["panels"]
+    start = next(index for index, panel in enumerate(panels) if panel["type"] == "row" and panel["title"] == row_title)
+    rest = panels[start + 1:]
+    end = next((index for index, panel in enumerate(rest) if panel["type"] == "row"), len(rest))
+    return [panel["title"] for panel in rest[:end]]
+
+
+def _exprs(model: dict, title: str) -> list[str]:
+    panel = next(panel for panel in _panels(model) if panel["title"] == title)
+    return [target["expr"] for target in panel["targets"]]
+
+
+def test_overview_has_a_row_for_the_api_pods_on_kubernetes_only():
+    """Restarts, CPU against request and limit, memory against limit and throttling of the API's own
+    pods (its namespace), read from kube-state-metrics and cAdvisor; dev has neither job."""
+    prod = build_dashboards(_stack_settings("prod"))[OVERVIEW_DASHBOARD_UID]
+    namespace = _stack_settings("prod").app.namespace
+    assert _titles_after_row(prod, "API pods") == ["API pod restarts (1h)", "API pod CPU throttling",
+                                                   "API pod CPU vs request and limit", "API pod memory vs limit"]
+    cpu = _exprs(prod, "API pod CPU vs request and limit")
+    assert [("container_cpu_usage_seconds_total" in e, 'resource="cpu"' in e) for e in cpu] == [(True, False), (False, True), (False, True)]
+    assert "requests" in cpu[1] and "limits" in cpu[2]
+    memory = _exprs(prod, "API pod memory vs limit")
+    assert "container_memory_working_set_bytes" in memory[0] and 'resource="memory"' in memory[1] and "limits" in memory[1]
+    for title in ("API pod restarts (1h)", "API pod CPU throttling", "API pod CPU vs request and limit", "API pod memory vs limit"):
+        assert all(f'namespace="{namespace}"' in expr for expr in _exprs(prod, title)), title
+    dev = build_dashboards(_stack_settings("dev"))[OVERVIEW_DASHBOARD_UID]
+    assert not [panel for panel in dev["panels"] if panel["title"] == "API pods"]
+
+
+def test_stack_health_shows_every_data_volume_and_node_disk():
+    prod_settings = _stack_settings("prod")
+    prod = build_dashboards(prod_settings)["ngx-stack"]
+    assert _titles_after_row(prod, "Volumes and disks") == ["Data volumes used", "Node disks used"]
+    (volumes,) = _exprs(prod, "Data volumes used")
+    assert f'namespace="{prod_settings.kubernetes.namespace}"' in volumes and "persistentvolumeclaim" in volumes
+    dev = build_dashboards(_stack_settings("dev"))["ngx-stack"]
+    assert _titles_after_row(dev, "Volumes and disks") == ["Node disks used"]

@@ -1,7 +1,7 @@
 """The Docker network plan against the topology (pure: no Pulumi).
 
 On Docker, isolation is membership of networks, and a network is open between all its members, both
-ways, on every port. These tests compare the plan with `topology.EGRESS`, `EDGES` and `ENTRYPOINT`
+ways, on every port. These tests compare the plan with `topology.EGRESS`, `edges_on("docker")` and `ENTRYPOINT`
 directly: a network that joins two services no edge connects, a service that gains a way out without
 a topology entry, or a network the plan could do without fails here.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from components.docker.networks import APP, INGRESS, extra_pairs, is_internal, network_plan, networks_of, reaches_host
 from settings import parse
-from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, SERVICES, edges_on, services_on
 
 
 def _dev_settings():
@@ -30,11 +30,11 @@ def settings(request):
 
 
 def _sources(to: str) -> set[str]:
-    return {egress.source for egress in EGRESS if egress.to == to}
+    return {egress.source for egress in EGRESS if egress.to == to and egress.source in services_on("docker")}
 
 
 def _pairs() -> set[frozenset[str]]:
-    return {frozenset({e.source, e.target}) for e in EDGES if e.source != e.target}
+    return {frozenset({e.source, e.target}) for e in edges_on("docker") if e.source != e.target}
 
 
 def _stack_networks(plan):
@@ -45,7 +45,7 @@ def _stack_networks(plan):
 def test_every_service_joins_a_network_and_an_internal_one_first(settings):
     """A container with no network would land on Docker's default bridge."""
     plan = network_plan(settings)
-    for service in SERVICES:
+    for service in services_on("docker"):
         assert is_internal(networks_of(plan, service)[0]), service
 
 
@@ -58,7 +58,7 @@ def test_every_network_the_stack_creates_is_a_clique_of_the_topology(settings):
 
 def test_every_edge_has_an_internal_network(settings):
     plan = network_plan(settings)
-    for edge in EDGES:
+    for edge in edges_on("docker"):
         shared = [key for key in set(networks_of(plan, edge.source)) & set(networks_of(plan, edge.target)) if is_internal(key)]
         assert shared, f"{edge.source} -> {edge.target} ({edge.why}) has no internal network in common"
 
@@ -72,7 +72,7 @@ def test_no_network_could_be_left_out(settings):
         others = [m for k, m in internal.items() if k != key]
         assert any(not any(pair <= m for m in others) for pair in _pairs() if pair <= members), f"{key} is redundant"
     routed = [key for key in _stack_networks(plan) if not is_internal(key) and key != INGRESS]
-    for service in SERVICES:
+    for service in services_on("docker"):
         assert sum(service in plan[key] for key in routed) <= 1, service
 
 
@@ -88,10 +88,10 @@ def test_the_application_is_reached_exactly_by_its_clients(settings):
     plan = network_plan(settings)
     if settings.app.docker_network is None:
         assert APP not in plan
-        assert {s for s in SERVICES if reaches_host(settings, s)} == _sources("app")
+        assert {s for s in services_on("docker") if reaches_host(settings, s)} == _sources("app")
     else:
         assert plan[APP] == _sources("app")
-        assert not any(reaches_host(settings, s) for s in SERVICES)
+        assert not any(reaches_host(settings, s) for s in services_on("docker"))
 
 
 def test_only_the_entry_point_is_on_the_ingress_network(settings):
@@ -109,7 +109,7 @@ def test_kubernetes_api_egress_gives_no_way_out_on_docker():
 def test_docker_allows_beyond_the_edges_only_their_reverses_and_the_application_networks_pairs(settings):
     """The least any set of Docker networks can allow: a network is two-way, so the reverse of every
     one-way edge; and the application's clients must all join its one network."""
-    edges = {(e.source, e.target) for e in EDGES}
+    edges = {(e.source, e.target) for e in edges_on("docker")}
     reverses = {(target, source) for source, target in edges if source != target and (target, source) not in edges}
     app_pairs = set()
     if settings.app.docker_network is not None:
@@ -120,3 +120,7 @@ def test_docker_allows_beyond_the_edges_only_their_reverses_and_the_application_
 
 def test_networks_nobody_joins_are_not_planned(settings):
     assert all(network_plan(settings).values())
+
+
+def test_only_kubernetes_only_services_are_left_out():
+    assert set(SERVICES) - set(services_on("docker")) == {"kube-state-metrics"}

@@ -23,7 +23,7 @@ from renderers.bundle import render_config_files
 from synthesis.recorder import _COMPUTED, Recorded, is_secret
 from synthesis.run import synth, unwrap
 from tests.conftest import SEEDED_SECRETS
-from topology import ENTRYPOINT, SERVICES, long_running
+from topology import ENTRYPOINT, SERVICES, long_running, services_on
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -192,7 +192,7 @@ def test_files_loaders_never_run_and_join_no_network(dev_stack):
 def test_every_service_runs_as_one_container_named_after_it(dev_stack):
     """Other services reach a service by its topology name, which is the container's name and host name."""
     running = _running(dev_stack)
-    assert set(running) == set(long_running())
+    assert set(running) == set(long_running("docker"))
     for name, container in running.items():
         assert container.inputs["hostname"] == name
         assert container.options["deleteBeforeReplace"], f"{name}: a fixed name needs delete-before-replace"
@@ -332,8 +332,8 @@ def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_s
 
 def test_every_image_is_the_pinned_one_from_settings(dev_stack):
     images = {r.parent: r for r in dev_stack.of_type(IMAGE)}
-    assert set(images) == {f"{STACK}-{service}" for service in SERVICES}
-    for service in SERVICES:
+    assert set(images) == {f"{STACK}-{service}" for service in services_on("docker")}
+    for service in services_on("docker"):
         reference = images[f"{STACK}-{service}"].inputs["name"]
         assert reference == getattr(dev_stack.settings.images, _settings_attr(service))
         tag = reference.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
@@ -466,9 +466,9 @@ def test_every_child_is_parented_and_named_after_its_component(dev_stack):
         assert resource.parent in components, f"{resource.name} is not a child of the backend"
         assert resource.name.startswith(f"{resource.parent}-"), f"{resource.name} not named after {resource.parent}"
     services = {r.name for r in components.values() if r.type == "ngx:monitoring:DockerService"}
-    assert services == {f"{STACK}-{service}" for service in long_running()}
+    assert services == {f"{STACK}-{service}" for service in long_running("docker")}
     jobs = {r.name for r in components.values() if r.type == "ngx:monitoring:DockerJob"}
-    assert jobs == {f"{STACK}-{service}" for service in set(SERVICES) - set(long_running())}
+    assert jobs == {f"{STACK}-{service}" for service in set(services_on("docker")) - set(long_running("docker"))}
 
 
 def test_labels_name_each_container_after_its_service(dev_stack):
@@ -483,8 +483,10 @@ def test_public_attributes_of_the_backend(captured_backend):
     """The shape the Kubernetes backend shares: `services` per topology service, `grafana_ready`."""
     _, backend = captured_backend
     assert isinstance(backend, DockerMonitoring)
-    assert set(backend.services) == set(long_running())
-    assert set(backend.jobs) == set(SERVICES) - set(long_running())
+    assert set(backend.services) == set(long_running("docker"))
+    assert set(backend.jobs) == set(services_on("docker")) - set(long_running("docker"))
+    # Kubernetes-only services (kube-state-metrics) have nothing to describe on Docker.
+    assert "kube-state-metrics" in SERVICES and "kube-state-metrics" not in backend.services
     assert all(isinstance(service, DockerService) for service in backend.services.values())
     assert _sync_await(backend.grafana_ready.future()) is True
 

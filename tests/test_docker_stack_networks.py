@@ -12,7 +12,7 @@ import pytest
 
 from synthesis.run import synth
 from tests.test_docker_stack import CONTAINER, NETWORK, STACK, _running
-from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, SERVICES, edges_on
 
 
 def _sources(to: str) -> set[str]:
@@ -20,7 +20,7 @@ def _sources(to: str) -> set[str]:
 
 
 def _topology_pairs() -> set[frozenset[str]]:
-    return {frozenset({edge.source, edge.target}) for edge in EDGES if edge.source != edge.target}
+    return {frozenset({edge.source, edge.target}) for edge in edges_on("docker") if edge.source != edge.target}
 
 
 def _may_leave(settings, service: str) -> bool:

@@ -8,7 +8,7 @@ from components.docker.files import mount_roots
 from components.docker.hardening import cpu_limit, memory_mb
 from components.docker.health import HTTP_PROBE_CLIENTS, NO_HEALTHCHECK, healthcheck_test
 from components.specs import Probe, ServiceSpec
-from topology import EDGES, PROXY, SERVICES, long_running
+from topology import PROXY, SERVICES, edges_on, long_running
 
 
 @pytest.mark.parametrize("quantity,mb", [
@@ -52,7 +52,7 @@ def _spec(service: str, probe: Probe) -> ServiceSpec:
 def test_every_service_has_a_health_check_decision():
     """A new service must either name the HTTP client its image has or document why it has none."""
     decided = set(HTTP_PROBE_CLIENTS) | set(NO_HEALTHCHECK) | {"prometheus", "alertmanager"}
-    assert decided == set(long_running())  # a scheduled job serves nothing to check
+    assert decided == set(long_running("docker"))  # a scheduled job serves nothing to check
     assert not set(HTTP_PROBE_CLIENTS) & set(NO_HEALTHCHECK)
     assert all(len(reason) > 40 for reason in NO_HEALTHCHECK.values())
 
@@ -89,7 +89,7 @@ def test_an_undecided_service_is_an_error_not_a_silent_gap():
 
 def test_start_order_only_waits_on_services_a_service_talks_to():
     """Waiting on a service you never connect to would only slow `pulumi up` and hide the real reason."""
-    edges = {(edge.source, edge.target) for edge in EDGES}
+    edges = {(edge.source, edge.target) for edge in edges_on("docker")}
     for service, dependencies in START_AFTER.items():
         for dependency in dependencies:
             assert (service, dependency) in edges, f"{service} waits for {dependency} without an edge"
@@ -97,9 +97,9 @@ def test_start_order_only_waits_on_services_a_service_talks_to():
 
 def test_start_order_is_acyclic_and_puts_the_proxy_after_every_upstream():
     order = creation_order()
-    assert sorted(order) == long_running()
+    assert sorted(order) == long_running("docker")
     for service, dependencies in START_AFTER.items():
         for dependency in dependencies:
             assert order.index(dependency) < order.index(service)
-    upstreams = {edge.target for edge in EDGES if edge.source == PROXY}
+    upstreams = {edge.target for edge in edges_on("docker") if edge.source == PROXY}
     assert upstreams <= set(START_AFTER[PROXY])

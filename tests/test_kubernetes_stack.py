@@ -18,13 +18,14 @@ import addresses
 import catalog
 from components.backend import MonitoringArgs
 from components.kubernetes.monitoring import KubernetesMonitoring
+from components.kubernetes.rbac import ROLE_NAME
 from components.kubernetes.workload import KubernetesWorkload
 from settings import Settings
 from synthesis.recorder import API_SERVER_SLICE, ENDPOINT_SLICE, is_secret
 from synthesis.run import SynthResult, synth, unwrap
 from synthesis.stack_config import ROOT
 from tests.conftest import SEEDED_SECRETS
-from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, SERVICES, long_running
+from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, KUBE_STATE_METRICS, LOKI, PROMETHEUS, SERVICES, long_running
 
 NAME = "app.kubernetes.io/name"
 INSTANCE = "app.kubernetes.io/instance"
@@ -249,27 +250,64 @@ def test_every_pod_is_restricted(prod):
 def test_only_services_that_read_the_api_get_a_token(prod):
     """A token is an API credential: only services with a topology egress to the Kubernetes API get one."""
     readers = {egress.source for egress in EGRESS if egress.to == "kube-api"}
-    assert readers == {PROMETHEUS}
+    assert readers == {PROMETHEUS, KUBE_STATE_METRICS}
     for service, obj in prod.workloads().items():
         assert pod_spec(obj)["automountServiceAccountToken"] is (service in readers), service
         account = prod.one("ServiceAccount", pod_spec(obj)["serviceAccountName"], obj.namespace)
         assert account.manifest["automountServiceAccountToken"] is (service in readers), service
 
 
+def _account(prod, service: str) -> list[dict]:
+    return [{"kind": "ServiceAccount", "name": pod_spec(prod.workloads()[service])["serviceAccountName"],
+             "namespace": prod.settings.kubernetes.namespace}]
+
+
 def test_prometheus_discovery_rbac_is_namespaced_and_read_only(prod):
     settings = prod.settings
-    assert not prod.objects("ClusterRole") and not prod.objects("ClusterRoleBinding")
-    roles = prod.objects("Role")
+    roles = [role for role in prod.objects("Role") if role.name == ROLE_NAME]
     assert {role.namespace for role in roles} == {settings.app.namespace, settings.kubernetes.host_namespace}
     for role in roles:
         for rule in role.manifest["rules"]:
             assert set(rule["verbs"]) <= READ_VERBS, rule
             assert set(rule["resources"]) <= {"pods", "services", "endpoints", "endpointslices"}, rule
-    prometheus_account = pod_spec(prod.workloads()[PROMETHEUS])["serviceAccountName"]
     for binding in prod.objects("RoleBinding"):
         assert binding.manifest["roleRef"]["kind"] == "Role"
-        assert binding.manifest["subjects"] == [{"kind": "ServiceAccount", "name": prometheus_account,
-                                                 "namespace": settings.kubernetes.namespace}]
+        assert binding.manifest["roleRef"]["name"] == binding.name
+        reader = PROMETHEUS if binding.name == ROLE_NAME else KUBE_STATE_METRICS
+        assert binding.manifest["subjects"] == _account(prod, reader)
+
+
+def test_the_one_cluster_role_lets_prometheus_list_nodes_and_get_their_proxy(prod):
+    """Nodes are cluster-scoped, so the kubelet and cAdvisor jobs need the stack's only ClusterRole:
+    list/watch nodes (discovery) and get nodes/proxy (the API server's proxy to the kubelet), bound to
+    Prometheus alone. No `create` on nodes/proxy, no other resource, no wildcard."""
+    (role,) = prod.objects("ClusterRole")
+    (binding,) = prod.objects("ClusterRoleBinding")
+    assert role.name == binding.name == f"{prod.settings.kubernetes.namespace}-prometheus-nodes"
+    assert role.manifest["rules"] == [
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]},
+    ]
+    assert binding.manifest["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.name}
+    assert binding.manifest["subjects"] == _account(prod, PROMETHEUS)
+
+
+def test_kube_state_metrics_reads_exactly_what_it_exports_in_the_watched_namespaces(prod):
+    """--namespaces and --resources bound what it lists; its Roles grant exactly that, per namespace."""
+    settings = prod.settings
+    watched = {settings.app.namespace, settings.kubernetes.namespace, settings.kubernetes.host_namespace}
+    roles = [role for role in prod.objects("Role") if role.name == KUBE_STATE_METRICS]
+    assert {role.namespace for role in roles} == watched and len(roles) == len(watched)
+    for role in roles:
+        assert role.manifest["rules"] == [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": ["list", "watch"]},
+        ]
+    args = containers(prod.workloads()[KUBE_STATE_METRICS])[0]["args"]
+    assert f"--namespaces={','.join(sorted(watched))}" in args
+    assert "--resources=deployments,pods,statefulsets" in args
+    allowlist = next(arg for arg in args if arg.startswith("--metric-allowlist=")).split("=", 1)[1].split(",")
+    assert set(allowlist) == {m.name for m in catalog.METRICS.values() if m.source == catalog.JOB_KUBE_STATE_METRICS}
 
 
 def test_requests_equal_limits_from_settings(prod):

@@ -14,7 +14,7 @@ import yaml
 import backup_plan
 import catalog
 from renderers import auth, backup, commands, paths, probe
-from renderers.prometheus import prometheus_args, render_prometheus_config
+from renderers.prometheus import OWN_LABELS, SERVICE_ACCOUNT_DIR, prometheus_args, render_prometheus_config
 from renderers.rules import render_rule_files
 from renderers.web_config import render_web_config
 from settings import parse
@@ -23,6 +23,7 @@ from tests.sandbox import Sandbox
 
 DEV = parse({"platform": "docker"}, stack="dev")
 PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")
+SANDBOX_SERVICE_ACCOUNT_DIR = "/etc/serviceaccount-for-promtool"
 
 
 def _sandbox_with_prometheus_files(tmp_path, settings, config_text: str) -> Sandbox:
@@ -62,8 +63,13 @@ def _static_twin(config: dict) -> dict:
 def test_prod_config_passes_promtool_except_kubernetes_discovery(tmp_path):
     config = yaml.safe_load(render_prometheus_config(PROD))
     discovered = [job["job_name"] for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
-    assert sorted(discovered) == sorted([catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY])
-    box = _sandbox_with_prometheus_files(tmp_path, PROD, yaml.safe_dump(_static_twin(config)))
+    assert sorted(discovered) == sorted([catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR])
+    # The node jobs read the service account's token and CA, which the kubelet mounts under /var/run
+    # (the sandbox overlays /etc only): the twin reads copies under /etc, the same files' contents.
+    twin = yaml.safe_dump(_static_twin(config)).replace(SERVICE_ACCOUNT_DIR, SANDBOX_SERVICE_ACCOUNT_DIR)
+    box = _sandbox_with_prometheus_files(tmp_path, PROD, twin)
+    box.put(f"{SANDBOX_SERVICE_ACCOUNT_DIR}/ca.crt", ThrowawayCA(tmp_path / "cluster-ca").ca_pem)
+    box.put(f"{SANDBOX_SERVICE_ACCOUNT_DIR}/token", "service-account-token\n", 0o600)
     result = box.run(["promtool", "check", "config", paths.config_path("prometheus", "prometheus.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -75,7 +81,10 @@ def test_prod_kubernetes_discovery_uses_only_documented_fields():
     for job in config["scrape_configs"]:
         for sd in job.get("kubernetes_sd_configs", []):
             assert set(sd) <= {"role", "namespaces", "selectors"}
-            assert sd["role"] in {"pod", "endpoints", "endpointslice", "service"}
+            assert sd["role"] in {"pod", "endpoints", "endpointslice", "service", "node"}
+            if sd["role"] == "node":  # nodes are cluster-scoped: no namespaces to name
+                assert set(sd) == {"role"}
+                continue
             assert set(sd["namespaces"]) == {"names"} and sd["namespaces"]["names"]
             for selector in sd.get("selectors", []):
                 assert set(selector) <= {"role", "label", "field"}
@@ -85,7 +94,9 @@ def test_every_catalog_job_is_scraped_with_limits_and_debug_drop():
     for settings in (DEV, PROD):
         config = yaml.safe_load(render_prometheus_config(settings))
         jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-        assert sorted(jobs) == sorted(catalog.JOBS)
+        kubernetes_only = {catalog.JOB_KUBE_STATE_METRICS, catalog.JOB_KUBELET, catalog.JOB_CADVISOR}
+        expected = set(catalog.JOBS) - (kubernetes_only if settings.platform == "docker" else set())
+        assert sorted(jobs) == sorted(expected)
         for job in jobs.values():
             assert job["sample_limit"] == settings.prometheus.sample_limit
             assert job["label_limit"] == settings.prometheus.label_limit
@@ -183,3 +194,65 @@ def test_bcrypt_hash_is_stable_but_depends_on_key_user_and_password():
     assert base == auth.bcrypt_hash("grafana", "pw", "key")
     assert len({base, auth.bcrypt_hash("grafana", "pw", "other-key"), auth.bcrypt_hash("grafana", "pw2", "key"),
                 auth.bcrypt_hash("probe", "pw", "key")}) == 4
+
+
+def _jobs(settings) -> dict[str, dict]:
+    return {job["job_name"]: job for job in yaml.safe_load(render_prometheus_config(settings))["scrape_configs"]}
+
+
+def test_kubernetes_jobs_keep_the_series_own_namespace_pod_and_container_labels():
+    """Alerts and panels select on kube-state-metrics' and the kubelet's own namespace, pod, container,
+    deployment and persistentvolumeclaim. Prometheus renames a scraped label to exported_<name> only
+    when a target label of the same name exists; these jobs' target labels are job and instance
+    alone, and no relabelling writes one of those names, so they arrive as the exporters wrote them."""
+    jobs = _jobs(PROD)
+    for name in (catalog.JOB_KUBE_STATE_METRICS, catalog.JOB_KUBELET, catalog.JOB_CADVISOR):
+        job = jobs[name]
+        written = {rule.get("target_label") for rule in job.get("relabel_configs", [])}
+        assert not written & set(OWN_LABELS), name
+        assert written - {None} <= {"__address__", "__metrics_path__", "instance"}, name
+        assert not job.get("honor_labels"), f"{name}: a target must not overwrite job or instance"
+        for static in job.get("static_configs", []):
+            assert not set(static.get("labels", {})) & set(OWN_LABELS), name
+        assert not any(rule.get("action") in ("labelmap", "labeldrop", "labelkeep") or rule.get("target_label") in OWN_LABELS
+                       for rule in job["metric_relabel_configs"]), name
+
+
+def test_node_jobs_go_through_the_api_server_node_proxy_with_the_service_account():
+    for name, path in ((catalog.JOB_KUBELET, "/metrics"), (catalog.JOB_CADVISOR, "/metrics/cadvisor")):
+        job = _jobs(PROD)[name]
+        assert job["kubernetes_sd_configs"] == [{"role": "node"}]
+        assert job["scheme"] == "https" and "insecure_skip_verify" not in job["tls_config"]
+        assert job["tls_config"]["ca_file"] == f"{SERVICE_ACCOUNT_DIR}/ca.crt"
+        assert job["authorization"] == {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"}
+        address, metrics_path, instance = job["relabel_configs"]
+        assert address == {"target_label": "__address__", "replacement": "kubernetes.default.svc:443"}
+        assert metrics_path["replacement"] == f"/api/v1/nodes/$1/proxy{path}"
+        assert instance == {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "instance"}
+
+
+def test_node_jobs_keep_only_catalogued_metrics_of_watched_namespaces():
+    """A node runs pods of every namespace, and cAdvisor exposes dozens of series per container:
+    each job keeps the catalogued metrics of the app's and the stack's namespaces, nothing else."""
+    import re
+    for name in (catalog.JOB_KUBELET, catalog.JOB_CADVISOR):
+        rules = _jobs(PROD)[name]["metric_relabel_configs"]
+        names = next(r for r in rules if r["source_labels"] == ["__name__"] and r["action"] == "keep")
+        kept = re.compile(names["regex"])
+        assert all(kept.fullmatch(series) for series in catalog.job_metrics(name))
+        for unused in ("container_fs_reads_total", "container_network_receive_bytes_total", "kubelet_running_pods",
+                       "container_memory_cache", "container_cpu_usage_seconds_total_extra"):
+            assert not kept.fullmatch(unused), unused
+        namespace = next(r for r in rules if r["source_labels"] == ["namespace"])
+        assert namespace["action"] == "keep"
+        assert {n for n in ("ngx", "ngx-monitoring", "ngx-monitoring-host", "kube-system", "") if re.fullmatch(namespace["regex"], n)} \
+            == {"ngx", "ngx-monitoring", "ngx-monitoring-host"}
+    cadvisor = _jobs(PROD)[catalog.JOB_CADVISOR]["metric_relabel_configs"]
+    pod_level = next(r for r in cadvisor if r["source_labels"] == ["container"])
+    assert pod_level["action"] == "drop" and {c for c in ("", "POD", "api") if re.fullmatch(pod_level["regex"], c)} == {"", "POD"}
+
+
+def test_kube_state_metrics_is_scraped_on_kubernetes_only():
+    assert catalog.JOB_KUBE_STATE_METRICS not in _jobs(DEV)
+    job = _jobs(PROD)[catalog.JOB_KUBE_STATE_METRICS]
+    assert job["static_configs"] == [{"targets": ["kube-state-metrics.ngx-monitoring.svc:8080"]}]

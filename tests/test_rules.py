@@ -28,7 +28,9 @@ from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_T
 
 STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings}
 RULE_TEST_FOLDERS = {"dev": RULE_TESTS, "kubernetes": KUBERNETES_RULE_TESTS, "instrumentator": INSTRUMENTATOR_RULE_TESTS}
-RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml"}
+RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml", "node.yml"}
+# Kubernetes only: the series of kube-state-metrics, the kubelet and cAdvisor.
+KUBERNETES_RULE_FILES = {"kubernetes.yml"}
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
 
 
@@ -56,7 +58,7 @@ def unparen(node):
 @pytest.mark.parametrize("stack", STACKS)
 def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
     rendered = write_rule_files(STACKS[stack](), tmp_path)
-    assert set(rendered) == RULE_FILES
+    assert set(rendered) == RULE_FILES | (KUBERNETES_RULE_FILES if stack == "kubernetes" else set())
     result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal",
                   *sorted(str(path) for path in (tmp_path / "rules").iterdir())])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -114,7 +116,11 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
     """Both directions matter: an alert that cannot fire is as broken as one that cannot stay quiet."""
     dev_alerts = {(a.name, a.severity) for a in alerts(dev_settings())}
     k8s_only = {(a.name, a.severity) for a in alerts(kubernetes_settings())} - dev_alerts
-    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning"), ("TargetsMissing", "warning")}
+    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning"), ("KubePodCrashLooping", "warning"),
+                        ("KubeContainerWaiting", "warning"), ("KubeContainerOOMKilled", "warning"), ("KubePodNotReady", "warning"),
+                        ("KubeDeploymentReplicasMismatch", "warning"), ("KubeStatefulSetReplicasMismatch", "warning"),
+                        ("KubeDeploymentRolloutStuck", "warning"), ("KubePersistentVolumeFillingUp", "warning"),
+                        ("KubePersistentVolumeAlmostFull", "critical"), ("CPUThrottlingHigh", "info"), ("TargetsMissing", "warning")}
     for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}
@@ -155,7 +161,7 @@ def test_every_for_is_a_setting():
     """No `for` is a constant of the code, so a stack (livetest) can shorten any of them: with every
     alerting `...For` setting given a value of its own, each alert's rendered `for` is one of them and
     each of them is used. Watchdog and the late BackupTooOld have none; the missing BackupTooOld's
-    follows backup.schedule."""
+    follows backup.schedule; KubeContainerOOMKilled fires at once (the kill already happened)."""
     keys = [path for path, _, _ in walk(Settings) if path.startswith("alerting.") and path.endswith("For")]
     values = {key: f"{index + 1}m{index + 1}s" for index, key in enumerate(keys)}
     raw: dict = {}
@@ -164,7 +170,8 @@ def test_every_for_is_a_setting():
         raw.setdefault(section, {})[name] = value
     rendered = {(rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
                 for rule in rendered_alerts(kubernetes_settings(alerting=raw))}
-    computed = {("Watchdog", "none", None), ("BackupTooOld", "warning", "late"), ("BackupTooOld", "warning", "missing")}
+    computed = {("Watchdog", "none", None), ("BackupTooOld", "warning", "late"), ("BackupTooOld", "warning", "missing"),
+                ("KubeContainerOOMKilled", "warning", None)}
     assert set(rendered) >= computed
     from_settings = {alert: value for alert, value in rendered.items() if alert not in computed}
     assert set(from_settings.values()) <= set(values.values()), from_settings
@@ -216,7 +223,7 @@ def test_every_division_is_safe_on_zero_traffic(stack):
 # Functions with the same name and meaning in Debian's promtool 2.42 and the deployed Prometheus 3.5
 # (3.0 removed or renamed some, e.g. holt_winters, which 2.42 would still accept).
 PORTABLE_FUNCTIONS = {"rate", "increase", "sum_over_time", "avg_over_time", "max_over_time", "histogram_quantile",
-                      "absent", "vector", "time", "label_replace"}
+                      "absent", "vector", "time", "label_replace", "min_over_time", "predict_linear"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -360,7 +367,7 @@ def test_every_discovered_job_has_an_alert_for_when_all_its_targets_vanish(stack
     if settings.platform == "docker":
         assert discovered == set() and "TargetsMissing" not in names
     else:
-        assert discovered == {catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY}
+        assert discovered == {catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR}
         [missing] = [rule for rule in rendered_alerts(settings) if rule["alert"] == "TargetsMissing"]
         # APIDown already covers ngx-api; one alert per outage.
         assert set(re.findall(r'job="([^"]+)"', missing["expr"])) == discovered - {catalog.JOB_API}

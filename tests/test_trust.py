@@ -21,9 +21,11 @@ import pytest
 import yaml
 
 import addresses
+import catalog
 import trust
 from components.grafana.admin import TRUST_CA, TRUST_SYSTEM
 from renderers import paths
+from renderers.prometheus import SERVICE_ACCOUNT_DIR
 from settings import Settings, parse
 from synthesis.run import unwrap
 from tests.certs import ThrowawayCA
@@ -157,7 +159,16 @@ def test_internal_clients_are_configured_with_the_ca_file(dev_stack, prod_stack)
         prometheus = yaml.safe_load(files["prometheus/prometheus.yml"])
         assert [am["tls_config"]["ca_file"] for am in prometheus["alerting"]["alertmanagers"]] == [paths.TLS_CA]
         https_jobs = [job for job in prometheus["scrape_configs"] if job.get("scheme") == "https" and job["job_name"] != "ngx-api"]
-        assert len(https_jobs) == 2 and all(job["tls_config"]["ca_file"] == paths.TLS_CA for job in https_jobs)
+        # The kubelet and cAdvisor jobs go to the API server (its node proxy): the cluster CA, the model's
+        # roots for the kube-api hop; every other https job is internal.
+        to_api_server = [job for job in https_jobs if job["job_name"] in (catalog.JOB_KUBELET, catalog.JOB_CADVISOR)]
+        internal = [job for job in https_jobs if job not in to_api_server]
+        assert len(internal) == 2 and all(job["tls_config"]["ca_file"] == paths.TLS_CA for job in internal)
+        api_hops = [hop for hop in trust.hops(result.settings) if hop.server == trust.KUBE_API]
+        assert all(trust.trust_of(result.settings, hop).cas == (trust.CLUSTER_CA,) for hop in api_hops)
+        assert {hop.client for hop in api_hops} == ({"prometheus", "kube-state-metrics"} if result.settings.platform == "kubernetes" else set())
+        assert all(job["tls_config"]["ca_file"] == f"{SERVICE_ACCOUNT_DIR}/ca.crt" for job in to_api_server)
+        assert len(to_api_server) == (2 if result.settings.platform == "kubernetes" else 0)
         nginx = files["proxy/nginx.conf"]
         assert nginx.count(f"proxy_ssl_trusted_certificate {paths.TLS_CA};") == nginx.count("proxy_ssl_verify on;") >= 2
         for service in ("prometheus", "alertmanager"):

@@ -35,7 +35,7 @@ RESTART_WITH: dict[str, tuple[str, ...]] = {PROXY: START_AFTER[PROXY]}
 
 def creation_order() -> list[str]:
     """Long-running services in an order where everything in START_AFTER comes before its dependants."""
-    graph = {service: START_AFTER.get(service, ()) for service in long_running()}
+    graph = {service: START_AFTER.get(service, ()) for service in long_running("docker")}
     return list(TopologicalSorter(graph).static_order())
 
 

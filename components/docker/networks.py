@@ -31,7 +31,11 @@ import pulumi_docker as docker
 
 from components.labels import STACK, stack_labels
 from settings import Settings
-from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+from topology import EGRESS, ENTRYPOINT, edges_on, services_on
+
+# Docker runs only the services of its backend (kube-state-metrics is Kubernetes-only).
+DOCKER_SERVICES = services_on("docker")
+DOCKER_EDGES = edges_on("docker")
 
 INTERNAL = "internal"
 EGRESS_NETWORK = "egress"
@@ -42,13 +46,13 @@ Pair = frozenset  # two services, without direction
 
 
 def egress_sources(to: str) -> frozenset[str]:
-    return frozenset(egress.source for egress in EGRESS if egress.to == to)
+    return frozenset(egress.source for egress in EGRESS if egress.to == to and egress.source in services_on("docker"))
 
 
 def topology_pairs() -> frozenset[Pair]:
     """The topology's edges without direction (and without a service's edge to itself: on Docker a
     service runs one container)."""
-    return frozenset(Pair({edge.source, edge.target}) for edge in EDGES if edge.source != edge.target)
+    return frozenset(Pair({edge.source, edge.target}) for edge in DOCKER_EDGES if edge.source != edge.target)
 
 
 def _pairs_of(members: Iterable[str]) -> set[Pair]:
@@ -63,7 +67,7 @@ def _grow(seed: Iterable[str], pairs: frozenset[Pair], wanted: set[str],
     go to the first name, so the plan is deterministic."""
     clique = set(seed)
     while True:
-        candidates = sorted(s for s in SERVICES if s not in clique and all(Pair({s, m}) in pairs for m in clique) and s in wanted)
+        candidates = sorted(s for s in DOCKER_SERVICES if s not in clique and all(Pair({s, m}) in pairs for m in clique) and s in wanted)
         scored = [(gain(s, clique), s) for s in candidates]
         scored = [(score, s) for score, s in scored if score > 0]
         if not scored:
@@ -80,7 +84,7 @@ def edge_cliques() -> list[frozenset[str]]:
     cliques = []
     while uncovered:
         seed = min(uncovered, key=sorted)
-        clique = _grow(seed, pairs, set(SERVICES), lambda s, members, left=frozenset(uncovered): sum(Pair({s, m}) in left for m in members))
+        clique = _grow(seed, pairs, set(DOCKER_SERVICES), lambda s, members, left=frozenset(uncovered): sum(Pair({s, m}) in left for m in members))
         cliques.append(clique)
         uncovered -= _pairs_of(clique)
     return sorted(cliques, key=sorted)
@@ -136,7 +140,7 @@ def networks_of(plan: Mapping[str, frozenset[str]], service: str) -> list[str]:
 def extra_pairs(plan: Mapping[str, frozenset[str]]) -> dict[tuple[str, str], str]:
     """(client, server) -> the network that lets them talk, for every ordered pair of services that
     share a network although `EDGES` has no such edge (the name of the first network they share)."""
-    edges = {(edge.source, edge.target) for edge in EDGES}
+    edges = {(edge.source, edge.target) for edge in DOCKER_EDGES}
     extra: dict[tuple[str, str], str] = {}
     for key, members in plan.items():
         for source in sorted(members):

@@ -7,7 +7,7 @@ Same inputs and outputs as the Docker backend; what differs is only how each Ser
   StatefulSets with a claim per replica, the rest as Deployments or DaemonSets;
 - one KubernetesJob per scheduled job (job.py): the backups, a CronJob per backed-up replica;
 - default-deny NetworkPolicies plus exactly the topology's edges (network_policies.py);
-- read-only discovery RBAC for Prometheus (rbac.py);
+- read-only RBAC for the two API readers, Prometheus and kube-state-metrics (rbac.py);
 - an Ingress in front of the proxy (ingress.py).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from components.kubernetes.ingress import create_ingress
 from components.kubernetes.job import KubernetesJob, KubernetesJobArgs
 from components.kubernetes.namespaces import create_namespaces
 from components.kubernetes.network_policies import create_network_policies
-from components.kubernetes.rbac import create_prometheus_rbac
+from components.kubernetes.rbac import create_reader_rbac
 from components.kubernetes.workload import KubernetesWorkload, KubernetesWorkloadArgs, needs_api_token
 from topology import ENTRYPOINT, GRAFANA
 
@@ -58,7 +58,7 @@ class KubernetesMonitoring(pulumi.ComponentResource):
         }
         for service, workload in workloads.items():
             if needs_api_token(service):
-                create_prometheus_rbac(f"{name}-{service}", settings, workload.service_account.metadata.name,
+                create_reader_rbac(f"{name}-{service}", settings, service, workload.service_account.metadata.name,
                                        workload.service_account.metadata.namespace, namespace_names, self)
         create_network_policies(name, settings, namespace_names, self)
         entrypoint = workloads[ENTRYPOINT]

@@ -34,8 +34,8 @@ TOKEN_CHECK = "CKV_K8S_38"
 # refreshes; when a replica goes away, its clients move to another at once. docs/deploying-prod.md
 # says why affinity rather than a deduplicating query layer.
 SESSION_AFFINITY_SECONDS = {PROMETHEUS: 3 * 3600}
-TOKEN_REASON = ("this service reads the Kubernetes API for service discovery and needs its token; its access is "
-                "namespaced Roles with get/list/watch only (components/kubernetes/rbac.py)")
+TOKEN_REASON = ("this service reads the Kubernetes API (service discovery or object state) and needs its token; its "
+                "access is read verbs on exactly what it reads (components/kubernetes/rbac.py)")
 
 
 @dataclass(frozen=True)
