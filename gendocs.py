@@ -48,7 +48,7 @@ def with_app_network(settings):
 @functools.cache
 def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
-    from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown
+    from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown, route_timings_markdown
     from alerting.rules import RUNBOOK_DIR
     from components.docker.network_docs import docker_isolation_markdown
     from dashboards.docs import panel_table_markdown
@@ -61,7 +61,8 @@ def _blocks() -> dict[Path, dict[str, str]]:
         README: {"topology": f"```mermaid\n{topology.mermaid()}\n```"},
         CONFIGURATION: {"config keys": config_table_markdown()},
         ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks,
-                                                also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod")))},
+                                                also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod"))),
+                 "route timings": route_timings_markdown(stacks["dev"])},
         DASHBOARDS: {"dashboards": panel_table_markdown()},
         DEPLOYING_DEV: {"docker isolation": docker_isolation_markdown(stacks["dev"], with_app_network(stacks["dev"]))},
         DEPLOYING_PROD: {"egress": topology.egress_markdown()},

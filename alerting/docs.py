@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from alerting.model import Alert
-from alerting.routing import receivers_for, routing_tree
+from alerting.routing import business_timing, receivers_for, routing_tree
 from alerting.rules import RUNBOOK_DIR, alerts
 from settings import Settings
 
@@ -63,3 +63,22 @@ def backup_too_old_markdown(settings: Settings) -> str:
 
 def _hours(seconds: int) -> str:
     return f"{seconds / 3600:g}-hour"
+
+
+def route_timings_markdown(settings: Settings) -> str:
+    """docs/alerts.md's table of when each receiver is notified, from `settings` (the dev defaults)."""
+    routes = settings.alerting.routes
+    business = business_timing(settings)
+    rows = [
+        ("`oncallPager`", routes.oncall_pager.group_wait, routes.oncall_pager.group_interval, routes.oncall_pager.repeat_interval,
+         "pages go out at once and repeat"),
+        ("`opsEmail` (also the root route)", routes.ops_email.group_wait, routes.ops_email.group_interval, routes.ops_email.repeat_interval,
+         "mail is batched: a flapping service sends one message, not thirty"),
+        ("`heartbeat`", routes.heartbeat.group_wait, routes.heartbeat.group_interval, routes.heartbeat.repeat_interval,
+         "Watchdog pings the dead man's switch well within `receivers.heartbeat.timeout`"),
+        ("`businessDaily`", business["group_wait"], f"{business['group_interval']} (the working day)",
+         f"{business['repeat_interval']} (the working day)", "one digest per working day, inside `alerting.businessHours`"),
+    ]
+    lines = ["| route | groupWait | groupInterval | repeatInterval | why |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {wait} | {interval} | {repeat} | {why} |" for name, wait, interval, repeat, why in rows]
+    return "\n".join(lines) + "\n"

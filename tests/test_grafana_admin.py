@@ -106,6 +106,7 @@ def test_system_trust_uses_the_system_store_and_adds_the_extra_ca(grafana, tmp_p
         admin.accepts({**props, "trust": admin.TRUST_CA, "ca_pem": unrelated}, "first-password")
 
     store.write_text(unrelated)
+    monkeypatch.setattr(admin.time, "sleep", lambda seconds: None)  # it waits for a verifiable certificate first
     with pytest.raises(AdminPasswordError, match="cannot verify"):
         admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": ""}, "first-password")
     assert admin.accepts({**props, "trust": admin.TRUST_SYSTEM, "ca_pem": stand_in_ca}, "first-password")
@@ -119,3 +120,37 @@ def test_a_changed_trust_is_a_diff_and_an_unknown_one_is_refused(grafana):
         admin.accepts({**props, "trust": "anything"}, "first-password")
     with pytest.raises(AdminPasswordError, match="given none"):
         admin.accepts({**props, "ca_pem": ""}, "first-password")
+
+
+def test_system_trust_waits_for_the_issued_certificate_and_ca_trust_does_not(tmp_path, monkeypatch):
+    """A first deploy with cert-manager: the Ingress serves the controller's placeholder until the
+    certificate is issued. The public-URL client (`trust: system`) keeps trying until it can verify,
+    without counting those tries as attempts; a client that trusts only the stack CA fails at once."""
+    public = ThrowawayCA(tmp_path / "public")
+    placeholder = ThrowawayCA(tmp_path / "placeholder")
+    context = placeholder.server_context("fake", ["localhost"], ["127.0.0.1"])
+    public.issue("grafana", ["localhost"], ["127.0.0.1"])
+    api = UserAPI(USER, "first-password")
+    server = StubServer(api.respond, tls=context)
+    store = tmp_path / "store.pem"
+    store.write_text(public.ca_pem)
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "no-such-dir"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(store))
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:  # cert-manager stores the certificate; the controller serves it
+            context.load_cert_chain(public.dir / "grafana.crt", public.dir / "grafana.key")
+
+    monkeypatch.setattr(admin.time, "sleep", sleep)
+    props = {"url": f"{server.url}/grafana/", "user": USER, "ca_pem": ""}
+    try:
+        with pytest.raises(AdminPasswordError, match="cannot verify"):
+            admin.accepts({**props, "trust": admin.TRUST_CA, "ca_pem": public.ca_pem}, "first-password")
+        assert waits == []
+        assert admin.accepts({**props, "trust": admin.TRUST_SYSTEM}, "first-password")
+        assert waits == [admin.CERTIFICATE_RETRY_SECONDS] * 3
+        assert len(api.requests) == 1
+    finally:
+        server.close()

@@ -41,6 +41,13 @@ TIMEOUT_SECONDS = 30
 ATTEMPTS = 5
 RETRY_SECONDS = 3
 RETRYABLE = {429, 502, 503, 504}
+# On a first deploy with cert-manager (or before an existing Secret is created) the Ingress serves its
+# controller's placeholder certificate until the real one is issued, typically within a minute or two
+# of the Ingress appearing. A client of the public URL that trusts the system store (a certificate from
+# outside the stack) therefore waits this long for a certificate it can verify before it gives up;
+# one that trusts only a CA the program made fails at once, since no later certificate would differ.
+CERTIFICATE_WAIT_SECONDS = 600
+CERTIFICATE_RETRY_SECONDS = 10
 
 
 class AdminPasswordError(Exception):
@@ -68,15 +75,18 @@ def context(trust: str, ca_pem: str) -> ssl.SSLContext:
 
 
 def request(url: str, tls: ssl.SSLContext, method: str, path: str, user: str, password: str,
-            body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """One authenticated call to Grafana's API at `url` (its root, e.g. https://host/grafana/)."""
+            body: dict[str, Any] | None = None, certificate_wait: float = 0) -> tuple[int, dict[str, Any]]:
+    """One authenticated call to Grafana's API at `url` (its root, e.g. https://host/grafana/).
+    `certificate_wait`: seconds to keep retrying while the server's certificate cannot be verified."""
     if not url.startswith("https://"):
         raise AdminPasswordError(f"refusing to send Grafana's admin password to {url}: only https URLs are allowed")
     target = urljoin(url if url.endswith("/") else url + "/", path)
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     data = json.dumps(body).encode() if body is not None else None
     last_error = ""
-    for attempt in range(ATTEMPTS):
+    waited = 0.0
+    attempt = 0
+    while attempt < ATTEMPTS:
         req = urllib.request.Request(target, data=data, method=method, headers={
             "Authorization": f"Basic {token}", "Accept": "application/json", "Content-Type": "application/json"})
         try:
@@ -89,9 +99,15 @@ def request(url: str, tls: ssl.SSLContext, method: str, path: str, user: str, pa
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
             if isinstance(reason, ssl.SSLCertVerificationError):
-                raise AdminPasswordError(f"cannot verify Grafana's certificate at {url} with the roots it was given: {reason}") from None
+                if waited + CERTIFICATE_RETRY_SECONDS > certificate_wait:
+                    waited_for = f" (waited {waited:.0f}s for a certificate it can verify)" if waited else ""
+                    raise AdminPasswordError(f"cannot verify Grafana's certificate at {url} with the roots it was given{waited_for}: {reason}") from None
+                time.sleep(CERTIFICATE_RETRY_SECONDS)
+                waited += CERTIFICATE_RETRY_SECONDS
+                continue  # not an attempt: nothing reached Grafana
             last_error = str(reason)
-        if attempt + 1 < ATTEMPTS:
+        attempt += 1
+        if attempt < ATTEMPTS:
             time.sleep(RETRY_SECONDS)
     raise AdminPasswordError(f"cannot reach Grafana at {url} ({last_error}) after {ATTEMPTS} attempts")
 
@@ -108,8 +124,13 @@ def _tls(props: dict[str, Any]) -> ssl.SSLContext:
     return context(props.get("trust") or TRUST_CA, props.get("ca_pem") or "")
 
 
+def _certificate_wait(props: dict[str, Any]) -> float:
+    return CERTIFICATE_WAIT_SECONDS if props.get("trust") == TRUST_SYSTEM else 0
+
+
 def accepts(props: dict[str, Any], password: str) -> bool:
-    status, _ = request(props["url"], _tls(props), "GET", "api/user", props["user"], password)
+    status, _ = request(props["url"], _tls(props), "GET", "api/user", props["user"], password,
+                        certificate_wait=_certificate_wait(props))
     if status in (200, 401, 403):
         return status == 200
     raise AdminPasswordError(f"Grafana at {props['url']} answered HTTP {status} to a login check")
