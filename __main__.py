@@ -14,11 +14,14 @@ from components.credentials import Credentials, CredentialsArgs
 from components.docker import DockerMonitoring
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
+from components.kubernetes.provider import kubernetes_providers
 from components.specs import build_specs, rendered_files
 from renderers.auth import GRAFANA_USER
 from settings import capacity
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
+# Explicit providers of each backend, inherited by every resource of its component (Docker: the default).
+PROVIDERS = {"docker": lambda: [], "kubernetes": lambda: kubernetes_providers("ngx-kubernetes")}
 
 settings = stack_settings.load()
 credentials = Credentials(
@@ -35,6 +38,7 @@ specs = build_specs(settings, credentials, certificates, files, auth_files)
 monitoring = BACKENDS[settings.platform](
     "ngx",
     MonitoringArgs(settings, specs, certificates.ca_pem, certificates.proxy.cert_pem, certificates.proxy.key_pem),
+    opts=pulumi.ResourceOptions(providers=PROVIDERS[settings.platform]()),
 )
 
 grafana_content = GrafanaContent(

@@ -10,6 +10,7 @@ from typing import Any
 import addresses
 import catalog
 from renderers import auth, paths
+from renderers.reloader import prometheus_reload_flags
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
 from settings.validators import duration_ms
@@ -147,8 +148,9 @@ def prometheus_args(settings: Settings) -> list[str]:
         f"--web.external-url={addresses.public_url(settings, PROMETHEUS)}",
         # The UI is served under /prometheus/ by the proxy, while internal clients use the root path.
         "--web.route-prefix=/",
-        # Lifecycle lets a config change reload without a restart; the admin API serves snapshots
-        # for backups and is blocked at the proxy (only reachable inside the stack).
-        "--web.enable-lifecycle",
+        # The admin API serves snapshots for backups and is blocked at the proxy (only reachable inside
+        # the stack). No --web.enable-lifecycle: changed files are reloaded by Prometheus itself (below),
+        # so nobody needs POST /-/reload, nor /-/quit, which the same flag would open to every user.
         "--web.enable-admin-api",
+        *prometheus_reload_flags(),
     ]
