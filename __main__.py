@@ -15,11 +15,14 @@ from components.credentials import Credentials, CredentialsArgs
 from components.docker import DockerMonitoring
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.kubernetes import KubernetesMonitoring
+from components.kubernetes.provider import kubernetes_providers
 from components.specs import build_specs, rendered_files
 from renderers.auth import GRAFANA_USER
 from settings import capacity
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
+# Explicit providers of each backend, inherited by every resource of its component (Docker: the default).
+PROVIDERS = {"docker": lambda: [], "kubernetes": lambda: kubernetes_providers("ngx-kubernetes")}
 
 settings = stack_settings.load()
 credentials = Credentials(
@@ -42,6 +45,7 @@ monitoring = BACKENDS[settings.platform](
     MonitoringArgs(settings, specs,
                    upstream_ca_pem=certificates.ca_bundle(trust.trust_of(settings, trust.INGRESS_HOP)),
                    public_cert_pem=certificates.public.cert_pem, public_key_pem=certificates.public.key_pem),
+    opts=pulumi.ResourceOptions(providers=PROVIDERS[settings.platform]()),
 )
 
 grafana_content = GrafanaContent(

@@ -146,6 +146,7 @@ _EXPORTERS = (
     Metric("alertmanager_notifications_failed_total", "counter", ("integration",), "Notifications that failed per integration.", JOB_ALERTMANAGER),
     Metric("alertmanager_cluster_members", "gauge", (), "Alertmanager cluster members this peer sees.", JOB_ALERTMANAGER),
     Metric("alertmanager_config_last_reload_successful", "gauge", (), "1 when the last configuration reload succeeded.", JOB_ALERTMANAGER),
+    Metric("alertmanager_config_hash", "gauge", (), "Hash of the loaded configuration (as the value); equal on replicas that run the same one.", JOB_ALERTMANAGER),
     Metric("alertmanager_alerts", "gauge", ("state",), "Alerts held by state.", JOB_ALERTMANAGER),
     Metric("loki_distributor_lines_received_total", "counter", ("tenant",), "Log lines received by Loki.", JOB_LOKI),
     Metric("loki_distributor_bytes_received_total", "counter", ("tenant",), "Log bytes received by Loki.", JOB_LOKI),

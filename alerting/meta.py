@@ -179,6 +179,21 @@ def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
     ]
     replicas = settings.alertmanager.replicas
     if replicas > 1:
+        # Each replica's reloader sidecar signals its own Alertmanager when the kubelet has swapped the
+        # mounted files (renderers/reloader.py). A replica left on another configuration means its
+        # reloader (or the kubelet's update) is stuck: it routes and silences differently from its peers.
+        # The value of alertmanager_config_hash is the hash, so count_values turns it into a label.
+        configs = f'count by (job) (count_values by (job) ("config_hash", {_am("alertmanager_config_hash")}))'
+        alerts.append(Alert(
+            "AlertmanagerConfigInconsistent",
+            f"{configs} > 1",
+            # 15m by default: the kubelet updates each pod's files within about two minutes, at its own
+            # time, and the reloader checks every configReloadInterval; a rolling restart also mixes
+            # configurations for minutes.
+            settings.alerting.thresholds.config_inconsistent_for, "warning", "meta",
+            "Alertmanager replicas run different configurations.",
+            "{{ $value }} different configurations are loaded across the {{ $labels.job }} replicas.",
+        ))
         alerts.append(Alert(
             "AlertmanagerClusterMembersMissing",
             f"{_am('alertmanager_cluster_members')} < {replicas}",

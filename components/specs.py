@@ -14,13 +14,18 @@ import trust
 from alerting.receiver_files import receiver_secrets
 from components.certificates import Certificates
 from components.credentials import Credentials
+from components.file_layout import FILE_CHANGES, RELOAD, RESTART
 from renderers import alloy, auth, backup, bundle, commands, grafana_ini, paths, probe
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
+from renderers.reloader import reloader_command, reloader_probe_command
 from settings import Settings
 from topology import SERVICES
 
 ALLOY_STORAGE = "/var/lib/alloy/data"
+# What Alertmanager's reloader watches: alertmanager.yml, its templates and web.yml, and the receivers'
+# credential files (a changed webhook URL or SMTP password is a reload too).
+ALERTMANAGER_WATCHED = (paths.CONFIG_DIRS["alertmanager"], paths.SECRETS_DIR)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,18 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Reloader:
+    """A sidecar in the service's own image, user and process namespace that tells the service to
+    re-read its files when those in `watched_dirs` change (renderers/reloader.py says why a signal)."""
+
+    command: tuple[str, ...]  # the whole command line
+    watched_dirs: tuple[str, ...]  # file directories (file_layout.mount_roots) it reads, mounted read-only
+    probe_command: tuple[str, ...]  # succeeds while it can signal the service
+    memory: str = "16Mi"  # a shell loop hashing a few kilobytes every 30 s
+    cpu: str = "10m"
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -103,6 +120,16 @@ class ServiceSpec:
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()
     archive_dir: str | None = None  # where each run's own volume is mounted
+    # What a changed file does to the running service: RELOAD (picked up in place) or RESTART
+    # (components/file_layout.py).
+    file_change: str = RESTART
+    reloader: Reloader | None = None  # RELOAD without a reload of its own: the sidecar that triggers it
+
+    def __post_init__(self) -> None:
+        if self.file_change not in FILE_CHANGES:
+            raise ValueError(f"{self.name}: file_change must be one of {', '.join(FILE_CHANGES)}, not {self.file_change!r}")
+        if self.reloader is not None and self.file_change != RELOAD:
+            raise ValueError(f"{self.name}: a reloader only makes sense for a service whose files reload in place")
 
     @property
     def stateful(self) -> bool:
@@ -153,6 +180,8 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             65534, 65534, settings.prometheus.replicas, res.prometheus.memory, res.prometheus.cpu,
             Probe("web", command=tuple(probe.prometheus_probe_command(port("prometheus")))),
             data_dir=paths.DATA_DIRS["prometheus"], storage_size=settings.prometheus.storage_size, replica_env=REPLICA_ENV,
+            # Prometheus 3 re-reads prometheus.yml and the rule files by itself (prometheus_args).
+            file_change=RELOAD,
         ),
         ServiceSpec(
             "alertmanager", images.alertmanager, tuple(commands.alertmanager_args(settings)), {}, _config(files, "alertmanager"),
@@ -162,6 +191,9 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
             Probe("web", command=tuple(probe.alertmanager_probe_command(port("alertmanager")))),
             data_dir=paths.DATA_DIRS["alertmanager"], storage_size=settings.alertmanager.storage_size,
             pod_ip_env=commands.POD_IP_ENV if commands.alertmanager_clustered(settings) else None,
+            file_change=RELOAD,
+            reloader=Reloader(tuple(reloader_command("alertmanager", settings.alertmanager.config_reload_interval, ALERTMANAGER_WATCHED)), ALERTMANAGER_WATCHED,
+                              tuple(reloader_probe_command("alertmanager"))),
         ),
         ServiceSpec(
             "grafana", images.grafana, (), {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"),

@@ -1,6 +1,10 @@
 """Every rendered file of the stack, keyed `<service>/<path>`; the file lands at
 `paths.CONFIG_DIRS[service]/<path>` in that service's container (and at files/<service>/<path> in synth).
 
+Dashboards are not among them: Grafana gets them through its API only (components/grafana/content.py),
+so no ConfigMap or volume carries a copy Grafana never reads, and a dashboard edit cannot touch
+Grafana's pod or container. `render_uploaded_files` names them the same way for synth's output.
+
 `render_config_files` holds no secret. `render_auth_files` holds bcrypt hashes, so callers keep its
 result inside an Output secret.
 """
@@ -36,12 +40,17 @@ def render_config_files(settings: Settings) -> dict[str, str]:
         **{f"alertmanager/templates/{name}": text for name, text in render_alertmanager_templates().items()},
         "loki/loki.yaml": render_loki_config(settings),
         "grafana/grafana.ini": render_grafana_ini(settings),
-        **{f"grafana/dashboards/{name}": text for name, text in render_dashboards(settings).items()},
         "alloy/config.alloy": render_alloy_config(settings),
         "proxy/nginx.conf": render_nginx_config(settings),
         f"backup/{PROGRAM_FILE}": render_backup_program(),
     }
     return dict(sorted(files.items()))
+
+
+def render_uploaded_files(settings: Settings) -> dict[str, str]:
+    """What the Grafana component uploads through the API, keyed like the mounted files (for review:
+    synth writes them to files/grafana/dashboards/<uid>.json; no service mounts them)."""
+    return {f"grafana/dashboards/{name}": text for name, text in sorted(render_dashboards(settings).items())}
 
 
 def render_auth_files(settings: Settings, hashes: Mapping[str, str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 import addresses
 import catalog
 from renderers import auth, paths
+from renderers.reloader import prometheus_reload_flags
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
 from settings.validators import duration_ms
@@ -195,8 +196,9 @@ def prometheus_args(settings: Settings) -> list[str]:
         # Served under the proxy's route on its own port too, so the proxy passes paths on unchanged
         # and every internal client (probes, Grafana, backups, the self-scrape) uses the same path.
         f"--web.route-prefix={addresses.route_prefix(PROMETHEUS)}",
-        # Lifecycle lets a config change reload without a restart; the admin API serves snapshots
-        # for backups and is blocked at the proxy (only reachable inside the stack).
-        "--web.enable-lifecycle",
+        # The admin API serves snapshots for backups and is blocked at the proxy (only reachable inside
+        # the stack). No --web.enable-lifecycle: changed files are reloaded by Prometheus itself (below),
+        # so nobody needs POST /-/reload, nor /-/quit, which the same flag would open to every user.
         "--web.enable-admin-api",
+        *prometheus_reload_flags(prom.config_reload_interval),
     ]

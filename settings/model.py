@@ -38,6 +38,7 @@ class PrometheusSettings:
     replicas: int = setting("replicas", v.positive_int, "Prometheus replicas (each scrapes everything; distinct `replica` external label).", docker=1, kubernetes=2)
     sample_limit: int = setting("sampleLimit", v.positive_int, "Per-scrape sample limit of every job; a target above it fails alone.", 20000)
     label_limit: int = setting("labelLimit", v.positive_int, "Per-series label limit of every job.", 64)
+    config_reload_interval: str = setting("configReloadInterval", v.whole_seconds, "How often Prometheus hashes its config and rule files and reloads them when they changed (--config.auto-reload-interval); whole seconds.", "30s")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class AlertmanagerSettings:
     replicas: int = setting("replicas", v.positive_int, "Alertmanager replicas, clustered by gossip on Kubernetes.", docker=1, kubernetes=3)
     retention: str = setting("retention", v.duration, "How long silences and the notification log are kept (--data.retention).", "120h")
     storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume.", "1Gi")
+    config_reload_interval: str = setting("configReloadInterval", v.whole_seconds, "How often the config-reloader sidecar hashes Alertmanager's files and sends it SIGHUP when they changed; whole seconds.", "30s")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Thresholds:
     label_limit_hit_for: str = setting("labelLimitHitFor", v.duration, "PrometheusScrapeLabelLimitHit: for.", "5m")
     notifications_failing_for: str = setting("notificationsFailingFor", v.duration, "AlertmanagerNotificationsFailing: for.", "10m")
     alertmanager_reload_failed_for: str = setting("alertmanagerReloadFailedFor", v.duration, "AlertmanagerConfigReloadFailed: for.", "10m")
+    config_inconsistent_for: str = setting("configInconsistentFor", v.duration, "AlertmanagerConfigInconsistent (Kubernetes): for.", "15m")
     cluster_members_missing_for: str = setting("clusterMembersMissingFor", v.duration, "AlertmanagerClusterMembersMissing (Kubernetes): for.", "15m")
     backup_failed_for: str = setting("backupFailedFor", v.duration, "BackupFailed: for.", "30m")
     # Kubernetes workloads and volumes: defaults of the kubernetes-mixin (kubernetes-monitoring/kubernetes-mixin,

@@ -55,6 +55,14 @@ def duration_or_zero(value: object, key: str) -> str:
     return text
 
 
+def whole_seconds(value: object, key: str) -> str:
+    """A positive duration that is a whole number of seconds (a shell `sleep` argument, a flag)."""
+    text = duration(value, key)
+    if duration_ms(text) % 1000:
+        raise SettingsError(key, f"{text} is not a whole number of seconds; write it like 30s or 1m")
+    return text
+
+
 def duration_ms(text: str) -> int:
     match = _DURATION_RE.match(text)
     if not match:

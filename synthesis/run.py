@@ -15,6 +15,7 @@ from pulumi.runtime.sync_await import _sync_await
 from settings import PROJECT, Settings, SettingsError
 from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Read, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
+from renderers import bundle
 from renderers.yamltext import dump
 
 SECRET_TEXT = "[secret]"
@@ -25,7 +26,8 @@ class SynthResult:
     stack: str
     settings: Settings
     resources: list[Recorded]
-    files: dict[str, str]  # "<service>/<path>" -> text, as the service reads it
+    # "<service>/<path>" -> text, as the service reads it (grafana/dashboards/*: as the provider uploads it)
+    files: dict[str, str]
     outputs: dict[str, Any]  # stack outputs, secrets still marked
     # The objects __main__.py built (settings, credentials, specs, ...), for harnesses that run the
     # same service specs for real (tests/live); their Outputs are resolved by the time synth returns.
@@ -111,7 +113,8 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
         namespace = runpy.run_path(str(root / "__main__.py"), run_name="__ngx_synth__")
         captured["settings"] = namespace["settings"]
         captured["program"] = {key: value for key, value in namespace.items() if not key.startswith("__")}
-        files = namespace["files"]
+        # The mounted files plus the dashboards the Grafana provider uploads (no service mounts those).
+        files = {**namespace["files"], **bundle.render_uploaded_files(namespace["settings"])}
         done = namespace["auth_files"].apply(lambda auth: captured.update(files=dict(sorted({**files, **auth}.items()))))
         outputs = pulumi.Output.from_input(asyncio.ensure_future(stack_outputs())).apply(lambda o: captured.update(outputs=o))
         return pulumi.Output.all(done, outputs)

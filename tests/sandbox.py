@@ -33,6 +33,9 @@ class Sandbox:
         self.resolv_conf: str | None = None  # replaces /etc/resolv.conf when set
         self.tmpfs: list[str] = []  # existing directories that get a private, empty tmpfs (mode 1777)
         self.binds: dict[str, Path] = {}  # existing in-namespace directory -> host directory mounted there
+        # The command as PID 1 of its own PID namespace (with its own /proc), as a container runs:
+        # `unshare --fork` is then the returned process and the server its child.
+        self.pid_namespace = False
 
     def put(self, path: str, content: str | bytes, mode: int = 0o644) -> Path:
         """Place a file at absolute `path` (must be under /etc) inside the sandbox."""
@@ -64,13 +67,15 @@ class Sandbox:
         lines += [f"mount -t tmpfs -o mode=1777 tmpfs {shlex.quote(path)}" for path in self.tmpfs]
         lines += [f"mount --bind {shlex.quote(str(source))} {shlex.quote(path)}" for path, source in sorted(self.binds.items())]
         lines.append("exec " + " ".join(shlex.quote(arg) for arg in argv))
-        return ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines)]
+        pid = ["-p", "--fork", "--mount-proc", "--kill-child=KILL"] if self.pid_namespace else []
+        return ["unshare", "-m", *pid, "--propagation", "private", "sh", "-c", "\n".join(lines)]
 
     def popen(self, argv: list[str], log: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen:
         """Start a long-running `argv` in the sandbox, stdout and stderr appended to `log`.
 
         The shell execs the command, so the returned process is the server itself: signals sent to
-        it (SIGHUP to reload, SIGTERM to stop) reach the server, not a wrapper.
+        it (SIGHUP to reload, SIGTERM to stop) reach the server, not a wrapper. With `pid_namespace`
+        it is `unshare`, which passes no signal on: signal its child (tests/live/reloading.py).
         """
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:

@@ -373,7 +373,7 @@ def data_volumes(result: SynthResult) -> dict[str, str]:
     """Service -> the data volume its running container mounts at its data directory."""
     found = {}
     for container in result.of_type(CONTAINER):
-        service = container.inputs["name"]
+        service = container.inputs.get("name")  # a files loader is named by the engine
         for mount in container.inputs.get("mounts", []):
             if container.inputs.get("start", True) is not False and mount["target"] == paths.DATA_DIRS.get(service):
                 found[service] = mount["source"]
@@ -438,7 +438,7 @@ def test_dev_runs_join_the_networks_the_topology_gives_the_backup_job(dev_stack)
 
 
 def test_a_run_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):
-    loader = next(c for c in dev_stack.of_type(CONTAINER) if c.inputs["name"] == "ngx-backup-files")
+    loader = next(c for c in dev_stack.of_type(CONTAINER) if c.name == "ngx-backup-files")
     files_group = loader.inputs["user"].split(":")[1]
     for run, container in runs_of(dev_stack).items():
         group = container.inputs["user"].split(":")[1]
@@ -507,6 +507,6 @@ def test_the_pushgateway_is_a_stateless_non_root_deployment(prod_stack):
 
 
 def test_the_dev_pushgateway_is_health_checked_and_not_published(dev_stack):
-    (container,) = [c for c in dev_stack.of_type(CONTAINER) if c.inputs["name"] == PUSHGATEWAY]
+    (container,) = [c for c in dev_stack.of_type(CONTAINER) if c.inputs.get("name") == PUSHGATEWAY]
     assert container.inputs["healthcheck"]["tests"][-1] == "http://127.0.0.1:9091/-/ready"
     assert not container.inputs.get("ports") and container.inputs["user"] == "65534:65534"

@@ -18,6 +18,7 @@ from components.docker.hardening import memory_mb
 from components.docker.health import NO_HEALTHCHECK
 from components.docker.monitoring import START_AFTER, DockerMonitoring
 from components.docker.service import DockerService
+from components.file_layout import RELOAD
 from renderers import bundle, paths
 from renderers.bundle import render_config_files
 from synthesis.recorder import _COMPUTED, Recorded, is_secret
@@ -58,8 +59,16 @@ def _repository(image: str) -> str:
 
 
 def _running(result) -> dict[str, Recorded]:
-    """Containers that run (the files loaders are created and never started), by Docker name."""
-    return {r.inputs["name"]: r for r in result.of_type(CONTAINER) if r.inputs.get("start", True) is not False}
+    """Services' containers that run (the files loaders are created and never started), by Docker
+    name; a reloader sidecar (`_reloaders`) is not one of them."""
+    return {r.inputs["name"]: r for r in result.of_type(CONTAINER)
+            if r.inputs.get("start", True) is not False and not r.name.endswith("-reloader")}
+
+
+def _reloaders(result) -> dict[str, Recorded]:
+    """Reloader sidecars by the service whose component owns them."""
+    owners = {f"{STACK}-{service}": service for service in SERVICES}
+    return {owners[r.parent]: r for r in result.of_type(CONTAINER) if r.name == f"{r.parent}-reloader"}
 
 
 def _loaders(result) -> dict[str, Recorded]:
@@ -67,7 +76,7 @@ def _loaders(result) -> dict[str, Recorded]:
     never started by Pulumi either, but they are not loaders: see test_backup_deploy.py)."""
     owners = {f"{STACK}-{service}": service for service in SERVICES}
     return {owners[r.parent]: r for r in result.of_type(CONTAINER)
-            if r.inputs.get("start", True) is False and r.inputs["name"] == f"{r.parent}-files"}
+            if r.inputs.get("start", True) is False and r.name == f"{r.parent}-files"}
 
 
 def _consumers(result, service: str) -> list[Recorded]:
@@ -356,10 +365,11 @@ def test_containers_run_the_exact_image_that_was_pulled(dev_stack):
 
 def test_uploads_equal_the_renderers_output(dev_stack):
     config = render_config_files(dev_stack.settings)
-    auth = {key: text for key, text in dev_stack.files.items() if key not in config}
+    uploaded_by_grafana = bundle.render_uploaded_files(dev_stack.settings)
+    auth = {key: text for key, text in dev_stack.files.items() if key not in config and key not in uploaded_by_grafana}
     assert auth, "the auth files (web.yml, htpasswd) were not captured"
     loaders = _loaders(dev_stack)
-    for service in sorted({key.partition("/")[0] for key in dev_stack.files}):
+    for service in sorted({key.partition("/")[0] for key in {**config, **auth}}):
         uploads = _uploads(loaders[service])
         for key, text in {**config, **auth}.items():
             if key.startswith(f"{service}/"):
@@ -387,11 +397,52 @@ def test_every_uploaded_file_is_visible_read_only_in_the_running_container(dev_s
                 assert mount and mount["source"] == loader_mounts[roots[0]] and mount["readOnly"] is True, f"{consumer.name}:{path}"
 
 
-def test_running_containers_are_replaced_when_their_files_change(dev_stack):
-    """The container carries its loader's ID, which changes with every new set of uploads."""
+def test_dashboards_reach_grafana_through_its_api_only(dev_stack):
+    """No volume carries a dashboard: Grafana would never read it, and a dashboard edit would replace
+    Grafana's container for nothing."""
+    uploaded = {path for loader in _loaders(dev_stack).values() for path in _uploads(loader)}
+    assert bundle.render_uploaded_files(dev_stack.settings)
+    assert not [path for path in uploaded if path.endswith(".json") or "/dashboards/" in path]
+
+
+def test_only_restarting_services_are_replaced_when_their_files_change(dev_stack):
+    """A RESTART service's container carries its loader's ID, which changes with every new set of
+    uploads; a RELOAD service's (Prometheus, Alertmanager) does not, so it keeps running and reloads."""
+    specs = dev_stack.program["specs"]
+    reloading = {service for service, spec in specs.items() if spec.file_change == RELOAD}
+    assert reloading == {"prometheus", "alertmanager"}
     for service, loader in _loaders(dev_stack).items():
         for consumer in _consumers(dev_stack, service):
-            assert _labels(consumer)[FILES_LOADER_LABEL] == f"{loader.name}_id", consumer.name
+            if service in reloading:
+                assert FILES_LOADER_LABEL not in _labels(consumer), consumer.name
+                # It still waits for its first files.
+                assert loader.name in dev_stack.waits_for(consumer.name), consumer.name
+            else:
+                assert _labels(consumer)[FILES_LOADER_LABEL] == f"{loader.name}_id", consumer.name
+
+
+def test_a_loader_is_replaced_before_the_old_one_goes_and_volumes_keep_their_names(dev_stack):
+    """Create-before-delete: the new loader writes into the volumes the running container reads. The
+    engine names it; a fixed name would force delete-before-create."""
+    for service, loader in _loaders(dev_stack).items():
+        assert not loader.inputs.get("name"), service
+        assert loader.options["deleteBeforeReplace"] is False, service
+
+
+def test_alertmanager_has_a_reloader_in_its_pid_namespace_with_no_network_or_credential(dev_stack):
+    """renderers/reloader.py: SIGHUP from a process of the same UID, no password, no capability."""
+    spec = dev_stack.program["specs"]["alertmanager"]
+    (reloader,) = _reloaders(dev_stack).values()
+    assert set(_reloaders(dev_stack)) == {"alertmanager"}
+    service = _running(dev_stack)["alertmanager"]
+    assert reloader.inputs["pidMode"] == f"container:{service.name}_id"
+    assert reloader.inputs["networkMode"] == "none" and reloader.inputs["readOnly"] is True
+    assert reloader.inputs["user"] == service.inputs["user"]
+    assert reloader.inputs["capabilities"] == {"drops": ["ALL"]}
+    assert [*reloader.inputs["entrypoints"], *reloader.inputs["command"]] == list(spec.reloader.command)
+    files = {mount["target"]: mount for mount in service.inputs["mounts"] if mount["target"] in spec.reloader.watched_dirs}
+    assert {mount["target"]: mount for mount in reloader.inputs["mounts"]} == files
+    assert set(files) == set(spec.reloader.watched_dirs) and all(mount["readOnly"] for mount in files.values())
 
 
 def test_credentials_are_uploaded_as_secrets_readable_by_the_service_only(dev_seeded):

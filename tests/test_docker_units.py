@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from components.docker.monitoring import START_AFTER, creation_order
-from components.docker.files import mount_roots
+from components.file_layout import file_directories, mount_roots
 from components.docker.hardening import cpu_limit, memory_mb
 from components.docker.health import HTTP_PROBE_CLIENTS, NO_HEALTHCHECK, healthcheck_test
 from components.specs import Probe, ServiceSpec
@@ -43,6 +43,21 @@ def test_mount_roots_cover_every_file_with_the_fewest_directories():
 
 def test_mount_roots_do_not_confuse_a_sibling_with_a_child():
     assert mount_roots(["/etc/ngx/a", "/etc/ngx-extra/b"]) == ["/etc/ngx", "/etc/ngx-extra"]
+
+
+def test_file_directories_group_files_by_root_and_name_the_config_directory():
+    directories = file_directories("prometheus", {"/etc/prometheus/prometheus.yml": "p", "/etc/prometheus/rules/a.yml": "a"},
+                                   {"/etc/prometheus/web.yml": "w", "/etc/ngx/tls/tls.key": "k"})
+    assert [(d.path, d.name, dict(d.config), dict(d.secret)) for d in directories] == [
+        ("/etc/ngx/tls", "tls", {}, {"tls.key": "k"}),
+        ("/etc/prometheus", "config", {"prometheus.yml": "p", "rules/a.yml": "a"}, {"web.yml": "w"}),
+    ]
+    assert directories[1].nested and not directories[0].nested
+
+
+def test_two_file_directories_with_one_base_name_are_refused():
+    with pytest.raises(ValueError, match="two file directories are both named 'tls'"):
+        file_directories("svc", {"/etc/a/tls/x": "", "/etc/b/tls/y": ""}, {})
 
 
 def _spec(service: str, probe: Probe) -> ServiceSpec:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.file_layout import RELOAD
 from components.kubernetes import pod
 from components.kubernetes.job import KubernetesJobArgs
 from components.kubernetes.workload import KubernetesWorkloadArgs
@@ -30,12 +31,34 @@ def test_two_files_with_one_name_are_refused_naming_both():
         pod.file_keys(["/etc/b/x.yml", "/etc/a/x.yml"])
 
 
-def test_every_file_is_mounted_read_only_at_its_own_path():
+def test_a_restarting_service_mounts_every_file_read_only_at_its_own_path():
+    """subPath mounts: the image's other files in those directories stay visible (nginx's mime.types)."""
     mounts = pod.file_mounts(spec(config_files={"/etc/svc/a.yml": "a"}, secret_files={"/etc/ngx/secrets/p": None}))
     assert mounts == [
-        {"name": pod.CONFIG_VOLUME, "mount_path": "/etc/svc/a.yml", "sub_path": "a.yml", "read_only": True},
-        {"name": pod.SECRET_VOLUME, "mount_path": "/etc/ngx/secrets/p", "sub_path": "p", "read_only": True},
+        {"name": "secrets", "mount_path": "/etc/ngx/secrets/p", "sub_path": "p", "read_only": True},
+        {"name": "svc", "mount_path": "/etc/svc/a.yml", "sub_path": "a.yml", "read_only": True},
     ]
+    assert pod.restart_annotations(spec(config_files={"/etc/svc/a.yml": "a"}))
+
+
+def test_a_reloading_service_mounts_whole_directories_and_carries_no_checksum():
+    """A subPath mount never follows a ConfigMap update, and a checksum would roll the pods: neither."""
+    reloading = spec(file_change=RELOAD, config_files={"/etc/svc/a.yml": "a", "/etc/svc/rules/r.yml": "r"},
+                     secret_files={"/etc/ngx/secrets/p": None})
+    assert pod.file_mounts(reloading) == [
+        {"name": "secrets", "mount_path": "/etc/ngx/secrets", "read_only": True},
+        {"name": "svc", "mount_path": "/etc/svc", "read_only": True},
+    ]
+    assert "sub_path" not in str(pod.file_mounts(reloading))
+    assert pod.restart_annotations(reloading) == {}
+    assert pod.file_mounts(reloading, only=("/etc/svc",)) == [{"name": "svc", "mount_path": "/etc/svc", "read_only": True}]
+
+
+def test_items_place_nested_files_and_are_left_out_for_flat_directories():
+    """Items list keys: only where a file sits in a subdirectory, never for a directory whose file
+    names follow the settings (receiver credentials), so a new receiver cannot change a pod template."""
+    assert pod._items({"a.yml": "", "rules/r.yml": ""}) == [{"key": "a.yml", "path": "a.yml"}, {"key": "r.yml", "path": "rules/r.yml"}]
+    assert pod._items({"slack-webhook-url": "", "probe-password": ""}) is None
 
 
 @pytest.mark.parametrize("storage_class", [None, "", "fast-ssd"])

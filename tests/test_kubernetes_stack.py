@@ -17,9 +17,11 @@ from pulumi.runtime.sync_await import _sync_await
 import addresses
 import catalog
 from components.backend import MonitoringArgs
+from components.file_layout import RELOAD
 from components.kubernetes.monitoring import KubernetesMonitoring
 from components.kubernetes.rbac import ROLE_NAME
 from components.kubernetes.workload import KubernetesWorkload
+from renderers.reloader import RELOADER_NAME
 from settings import Settings
 from synthesis.recorder import API_SERVER_SLICE, ENDPOINT_SLICE, is_secret
 from synthesis.run import SynthResult, synth, unwrap
@@ -122,7 +124,12 @@ def prod() -> Prod:
 
 
 def containers(obj: Obj) -> list[dict]:
-    return obj.manifest["spec"]["template"]["spec"]["containers"]
+    """The service's own containers (a reloader sidecar is `reloaders`')."""
+    return [c for c in obj.manifest["spec"]["template"]["spec"]["containers"] if c["name"] != RELOADER_NAME]
+
+
+def reloaders(obj: Obj) -> list[dict]:
+    return [c for c in obj.manifest["spec"]["template"]["spec"]["containers"] if c["name"] == RELOADER_NAME]
 
 
 def pod_spec(obj: Obj) -> dict:
@@ -485,49 +492,122 @@ def test_loki_is_one_binary_with_compactor_retention(prod):
 
 # --- files -----------------------------------------------------------------------------------------
 
+def _file_source(prod: Prod, obj: Obj, container: dict, path: str) -> tuple[str, dict, str, int]:
+    """Where the container reads `path` from: (kind of object, its manifest, key, file mode)."""
+    volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
+    (mount,) = [m for m in container["volumeMounts"]
+                if m["mountPath"] == path or ("subPath" not in m and path.startswith(m["mountPath"] + "/"))]
+    assert mount["readOnly"] is True, path
+    relative = mount["subPath"] if "subPath" in mount else path[len(mount["mountPath"]) + 1:]
+    volume = volumes[mount["name"]]
+    if "projected" in volume:
+        sources, mode = volume["projected"]["sources"], volume["projected"]["defaultMode"]
+    else:
+        sources = [{kind: volume[kind]} for kind in ("configMap", "secret") if kind in volume]
+        mode = next(source[kind]["defaultMode"] for source in sources for kind in source)
+    for source in sources:
+        ((kind, ref),) = source.items()
+        name = ref.get("name", ref.get("secretName"))
+        manifest = prod.one("ConfigMap" if kind == "configMap" else "Secret", name, obj.namespace).manifest
+        keys = {item["path"]: item["key"] for item in ref["items"]} if "items" in ref else None
+        key = keys.get(relative) if keys is not None else relative
+        if key in manifest.get("data", manifest.get("stringData", {})):
+            return kind, manifest, key, mode
+    raise AssertionError(f"{path}: no volume source holds it")
+
+
 def test_every_file_is_mounted_where_the_spec_says_with_its_content(prod):
-    """ConfigMaps for rendered files, Secrets (string_data, 0440) for credentials, each at its path."""
+    """ConfigMaps for rendered files, Secrets (string_data, 0440) for credentials, each at its path:
+    a file by itself (subPath) for a service that restarts on a change, its whole directory for one
+    that reloads (pod.py)."""
     for service, obj in prod.workloads().items():
         spec = prod.args.specs[service]
         volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
         (container,) = containers(obj)
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         for path, text in spec.config_files.items():
-            volume = volumes[mounts[path]["name"]]
-            config_map = prod.one("ConfigMap", volume["configMap"]["name"], obj.namespace)
-            assert config_map.manifest["data"][mounts[path]["subPath"]] == text, path
-            assert volume["configMap"]["defaultMode"] == 0o444
+            kind, manifest, key, mode = _file_source(prod, obj, container, path)
+            assert kind == "configMap" and manifest["data"][key] == text, path
+            assert mode in (0o444, 0o440), path
         for path in spec.secret_files:
-            volume = volumes[mounts[path]["name"]]
-            secret = prod.one("Secret", volume["secret"]["secretName"], obj.namespace)
-            assert is_secret(secret.raw.inputs["stringData"]), path
-            assert mounts[path]["subPath"] in secret.manifest["stringData"], path
-            assert volume["secret"]["defaultMode"] == 0o440
-        assert all(mounts[path]["readOnly"] for path in [*spec.config_files, *spec.secret_files])
+            kind, manifest, key, mode = _file_source(prod, obj, container, path)
+            assert kind == "secret" and key in manifest["stringData"], path
+            assert mode == 0o440, path
+        subpath = [m for m in container["volumeMounts"] if "subPath" in m]
+        assert (not subpath) == (spec.file_change == RELOAD or not (spec.config_files or spec.secret_files)), service
         for host_mount in spec.host_mounts:
             volume = volumes[mounts[host_mount.container_path]["name"]]
             assert volume["hostPath"]["path"] == host_mount.host_path
             assert mounts[host_mount.container_path]["readOnly"] is True
         for directory in spec.scratch_dirs:
             assert "emptyDir" in volumes[mounts[directory]["name"]], directory
+    for obj in prod.objects("Secret"):
+        assert is_secret(obj.raw.inputs["stringData"]), obj.name
 
 
-def test_a_config_change_rolls_exactly_the_pods_that_read_it(prod):
-    """The checksum is deterministic (no restart on a no-op deploy) and changes with a service's files."""
-    changed = synth_capturing("prod", ["prometheus.evaluationInterval=30s"])
+def _template(obj: Obj) -> dict:
+    return obj.manifest["spec"]["jobTemplate"]["spec"]["template"] if obj.kind == "CronJob" else obj.manifest["spec"]["template"]
 
-    def checksums(stack: Prod) -> dict[str, str]:
-        return {service: obj.manifest["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
-                for service, obj in stack.workloads().items()}
 
-    before, again, after = checksums(prod), checksums(synth_capturing("prod")), checksums(changed)
-    assert before == again
-    assert before[PROMETHEUS] != after[PROMETHEUS]
+def test_a_config_change_rolls_only_the_pods_that_restart_on_it(prod):
+    """A reloading service (Prometheus, Alertmanager) keeps its pod template whatever its files say;
+    a restarting one rolls through its checksum, which is deterministic (no restart on a no-op deploy)
+    and changes exactly when its files do. tests/test_synthdiff.py holds the same over whole stacks."""
+    # Rules and scrape settings (reloading services), and Loki's retention (a restarting one).
+    changed = synth_capturing("prod", ["prometheus.evaluationInterval=30s", "alerting.thresholds.errorRate=0.07",
+                                       "loki.retention=360h"])
+    again = synth_capturing("prod")
+    reloading = {service for service, spec in prod.args.specs.items() if spec.file_change == RELOAD}
+    assert reloading == {PROMETHEUS, ALERTMANAGER}
+    assert prod.args.specs[PROMETHEUS].config_files != changed.args.specs[PROMETHEUS].config_files
+
+    def templates(stack: Prod) -> dict[str, dict]:
+        return {f"{o.kind}/{o.name}": _template(o) for o in stack.objects() if o.kind in WORKLOAD_KINDS | {"CronJob"}}
+
+    before, after = templates(prod), templates(changed)
+    assert before == templates(again)
     readers = {service for service, spec in prod.args.specs.items()
                if spec.config_files != changed.args.specs[service].config_files}
-    assert {service for service in before if before[service] != after[service]} == readers
-    for obj in prod.workloads().values():
-        assert not is_secret(obj.raw.inputs["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+    rolled = {key for key in before if before[key] != after[key]}
+    assert LOKI in readers and PROMETHEUS in readers
+    assert rolled == {f"{obj.kind}/{obj.name}" for service, obj in prod.workloads().items() if service in readers - reloading}
+    for service, obj in prod.workloads().items():
+        annotations = obj.manifest["spec"]["template"]["metadata"].get("annotations", {})
+        assert ("checksum/config" in annotations) == (service not in reloading), service
+        if "checksum/config" in annotations:
+            assert not is_secret(obj.raw.inputs["spec"]["template"]["metadata"]["annotations"]["checksum/config"])
+
+
+def test_alertmanager_is_reloaded_by_a_sidecar_that_can_signal_it_and_nothing_else(prod):
+    """renderers/reloader.py: same image and UID, the pod's process namespace, read-only watched
+    directories, restricted security context, no credential, its own small requests = limits."""
+    spec = prod.args.specs[ALERTMANAGER]
+    for service, obj in prod.workloads().items():
+        assert bool(reloaders(obj)) == (prod.args.specs[service].reloader is not None), service
+        assert pod_spec(obj).get("shareProcessNamespace", False) == bool(reloaders(obj)), service
+    obj = prod.workloads()[ALERTMANAGER]
+    ((reloader,), (service,)) = reloaders(obj), containers(obj)
+    assert reloader["image"] == service["image"] and reloader["command"] == list(spec.reloader.command)
+    assert reloader["securityContext"] == service["securityContext"]
+    assert "ports" not in reloader and "env" not in reloader
+    assert {m["mountPath"] for m in reloader["volumeMounts"]} == set(spec.reloader.watched_dirs)
+    assert all(m["readOnly"] for m in reloader["volumeMounts"])
+    for kind in ("readinessProbe", "livenessProbe"):
+        assert reloader[kind]["exec"]["command"] == list(spec.reloader.probe_command)
+    size = {"cpu": spec.reloader.cpu, "memory": spec.reloader.memory}
+    assert reloader["resources"] == {"requests": size, "limits": size}
+
+
+def test_the_provider_updates_config_maps_and_secrets_in_place(prod):
+    """With the default provider a changed ConfigMap is replaced (and for a moment missing)."""
+    (provider,) = prod.result.of_type("pulumi:providers:kubernetes")
+    # Provider configuration reaches the engine as strings.
+    assert {provider.inputs["enableConfigMapMutable"], provider.inputs["enableSecretMutable"]} <= {True, "true"}
+    for obj in [*prod.objects("ConfigMap"), *prod.objects("Secret")]:
+        assert not obj.manifest.get("immutable"), obj.name
+    # Every resource of the backend inherits it from the component.
+    for workload in prod.component.services.values():
+        assert workload.workload._provider._name == provider.name, workload.workload._name
 
 
 def test_no_credential_reaches_a_non_secret_input(prod_seeded):

@@ -9,12 +9,14 @@ import subprocess
 import urllib.parse
 
 import bcrypt
+import pytest
 import yaml
 
 import backup_plan
 import catalog
 from renderers import auth, backup, commands, paths, probe
 from renderers.prometheus import OWN_LABELS, SERVICE_ACCOUNT_DIR, prometheus_args, render_prometheus_config
+from renderers.reloader import RELOAD_FLAG_PREFIXES
 from renderers.rules import render_rule_files
 from renderers.web_config import render_web_config
 from settings import parse
@@ -157,11 +159,28 @@ def test_short_scrape_interval_gets_a_timeout_that_fits():
 
 
 def test_retention_is_set_by_flags_promtool_era_prometheus_accepts():
+    """Every flag but the 3.x auto-reload ones (which the live harness replaces, see the test below)."""
     args = prometheus_args(DEV)
     assert "--storage.tsdb.retention.time=15d" in args and "--storage.tsdb.retention.size=8GB" in args
     help_text = subprocess.run(["prometheus", "--help"], capture_output=True, text=True, timeout=30)
-    for flag in (arg.split("=")[0] for arg in args):
+    for flag in (arg.split("=")[0] for arg in args if not arg.startswith(RELOAD_FLAG_PREFIXES)):
         assert flag in help_text.stdout + help_text.stderr, f"{flag} is unknown to Debian's prometheus"
+
+
+@pytest.mark.parametrize("settings", [DEV, PROD], ids=["dev", "prod"])
+def test_prometheus_reloads_changed_files_by_itself_and_offers_no_lifecycle_api(settings):
+    """Prometheus 3.5's auto-reload (renderers/reloader.py): a changed rule or scrape job is loaded
+    without a restart on both backends. The lifecycle API (POST /-/reload, /-/quit) stays off: nothing
+    needs it any more, and it would let every user with a password stop Prometheus."""
+    args = prometheus_args(settings)
+    assert "--enable-feature=auto-reload-config" in args
+    assert f"--config.auto-reload-interval={settings.prometheus.config_reload_interval}" in args
+    assert settings.prometheus.config_reload_interval == "30s"
+    assert "--web.enable-lifecycle" not in args
+    # The feature exists from 3.0 and tracks absolute rule_files paths from 3.4 on.
+    major, minor = (int(part) for part in settings.images.prometheus.rsplit(":v", 1)[1].split(".")[:2])
+    assert (major, minor) >= (3, 4), settings.images.prometheus
+    assert all(pattern.startswith("/") for pattern in yaml.safe_load(render_prometheus_config(settings))["rule_files"])
 
 
 def test_rendering_is_deterministic():

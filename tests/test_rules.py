@@ -120,7 +120,8 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
                         ("KubeContainerWaiting", "warning"), ("KubeContainerOOMKilled", "warning"), ("KubePodNotReady", "warning"),
                         ("KubeDeploymentReplicasMismatch", "warning"), ("KubeStatefulSetReplicasMismatch", "warning"),
                         ("KubeDeploymentRolloutStuck", "warning"), ("KubePersistentVolumeFillingUp", "warning"),
-                        ("KubePersistentVolumeAlmostFull", "critical"), ("CPUThrottlingHigh", "info"), ("TargetsMissing", "warning")}
+                        ("KubePersistentVolumeAlmostFull", "critical"), ("CPUThrottlingHigh", "info"), ("TargetsMissing", "warning"),
+                        ("AlertmanagerConfigInconsistent", "warning")}
     for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}

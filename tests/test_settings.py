@@ -128,6 +128,8 @@ BAD_VALUES = [
     ({"app": {"targets": ["01.2.3.4:8000"]}}, "app.targets[0]", "host:port"),
     ({"redis": {"address": "10.0.0.256:6379"}}, "redis.address", "host:port"),
     ({"capacity": {"logVolumePerDay": "50GB"}}, "loki.storageSize", "at least"),
+    ({"prometheus": {"configReloadInterval": "1500ms"}}, "prometheus.configReloadInterval", "whole number of seconds"),
+    ({"alertmanager": {"configReloadInterval": "0s"}}, "alertmanager.configReloadInterval", "positive"),
     ({"alerting": {"thresholds": {"sampleLimitHitFor": "5 min"}}}, "alerting.thresholds.sampleLimitHitFor", "Prometheus duration"),
     ({"alerting": {"slo": {"pageBurnFor": "0s"}}}, "alerting.slo.pageBurnFor", "positive"),
     ({"alerting": {"routes": {"oncallPager": {"groupWait": "soon"}}}}, "alerting.routes.oncallPager.groupWait", "0s or a positive"),

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import TYPE_PREFIX
-from components.docker.files import FILES_LOADER_LABEL, load_files
+from components.docker.files import load_files
 from components.docker.hardening import TMPFS_OPTIONS, base_hardening, container_labels, volume_labels
 from components.docker.never_started import never_started_container
 from components.docker.service import DockerService
@@ -82,7 +82,7 @@ class DockerJob(pulumi.ComponentResource):
                 mounts.append(docker.ContainerMountArgs(type="volume", source=archive.name, target=spec.archive_dir))
             labels: dict[str, pulumi.Input[str]] = {**service_labels(spec.name, spec.image), RUN_LABEL: run.name}
             if files is not None:
-                labels[FILES_LOADER_LABEL] = files.loader.id
+                labels.update(files.labels(spec))
             hardening = base_hardening(spec)
             hardening["user"] = f"{run.uid}:{run.gid}"
             # The job's files are uploaded owned by the spec's user and group (0440); a run with another

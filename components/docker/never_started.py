@@ -19,13 +19,14 @@ import pulumi_docker as docker
 from components.docker.hardening import container_labels
 
 
-def never_started_container(resource_name: str, *, name: str, image: pulumi.Input[str],
+def never_started_container(resource_name: str, *, name: str | None, image: pulumi.Input[str],
                             mounts: Sequence[docker.ContainerMountArgs], labels: Mapping[str, pulumi.Input[str]],
                             hardening: Mapping[str, object], parent: pulumi.Resource,
                             uploads: Sequence[docker.ContainerUploadArgs] | None = None,
                             read_only: bool = True) -> docker.Container:
     """`hardening` is the service's base_hardening (with the user it must act as); `read_only` is
-    False only where the engine needs a writable root filesystem to take `uploads`."""
+    False only where the engine needs a writable root filesystem to take `uploads`. With `name` None
+    the engine names it and a replacement creates the new container before removing the old one."""
     return docker.Container(
         resource_name,
         name=name,
@@ -38,6 +39,6 @@ def never_started_container(resource_name: str, *, name: str, image: pulumi.Inpu
         labels=container_labels(labels),
         read_only=read_only,
         **hardening,
-        # Its name is fixed, so a replacement must remove the old container before creating the new one.
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+        # A fixed name must be free before the new container can take it.
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=name is not None),
     )

@@ -10,10 +10,11 @@ import pulumi_docker as docker
 
 from components import TYPE_PREFIX
 from components.docker import health
-from components.docker.files import FILES_LOADER_LABEL, load_files
-from components.docker.hardening import RESTART, STOP_GRACE_SECONDS, TMPFS_OPTIONS, base_hardening, container_labels, volume_labels
+from components.docker.files import ServiceFiles, load_files
+from components.docker.hardening import RESTART, STOP_GRACE_SECONDS, TMPFS_OPTIONS, base_hardening, container_labels, cpu_limit, memory_mb, volume_labels
 from components.labels import service_labels
 from components.specs import ServiceSpec
+from renderers.reloader import RELOADER_NAME
 
 # Label holding the IDs of the containers this one must be replaced with (a changed label replaces it).
 RESTART_WITH_LABEL = "ngx.restart-with"
@@ -80,7 +81,7 @@ class DockerService(pulumi.ComponentResource):
         if files is not None:
             mounts += [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
                        for target, source in files.mounts]
-            labels[FILES_LOADER_LABEL] = files.loader.id  # new files -> new loader -> new container
+            labels.update(files.labels(spec))
         if args.restart_with:
             labels[RESTART_WITH_LABEL] = pulumi.Output.all(*(other.container.id for other in args.restart_with)).apply(",".join)
         mounts += [docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True)
@@ -114,11 +115,41 @@ class DockerService(pulumi.ComponentResource):
             **base_hardening(spec),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[service.container for service in args.start_after],
+                # Its first files must be in place before it starts (later ones reach it in place).
+                depends_on=[service.container for service in args.start_after] + ([files.loader] if files else []),
                 # The name is fixed (it is the service's address), so a replacement must remove the old
                 # container before it creates the new one.
                 delete_before_replace=True,
             ),
         )
+        self.reloader: docker.Container | None = None
+        if spec.reloader is not None and files is not None:
+            self.reloader = self._reloader(name, spec, files)
         self.ready: pulumi.Output[str] = pulumi.Output.all(self.container.id, self.container.name).apply(lambda values: values[1])
         self.register_outputs({"container": self.container.name, "image": self.image.name})
+
+    def _reloader(self, name: str, spec: ServiceSpec, files: ServiceFiles) -> docker.Container:
+        """The spec's reloader (renderers/reloader.py): the service's image and user, in the service
+        container's PID namespace (`container:<id>`: a replaced service gets a new reloader with it),
+        its watched directories read-only, no network, no capability."""
+        reloader = spec.reloader
+        command = list(reloader.command)
+        hardening = {**base_hardening(spec), "memory": memory_mb(reloader.memory), "cpus": cpu_limit(reloader.cpu)}
+        return docker.Container(
+            f"{name}-reloader",
+            name=f"{spec.name}-{RELOADER_NAME}",
+            image=self.image.image_id,
+            entrypoints=command[:1],
+            command=command[1:],
+            pid_mode=self.container.id.apply(lambda container_id: f"container:{container_id}"),
+            network_mode="none",
+            mounts=[docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
+                    for target, source in files.mounts if target in reloader.watched_dirs],
+            labels=container_labels(service_labels(spec.name, spec.image)),
+            read_only=True,
+            # If the service's process exits, the kernel ends every process of its PID namespace, this
+            # one included; the engine restarts it into the service's new namespace.
+            restart=RESTART,
+            **hardening,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )

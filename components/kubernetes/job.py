@@ -69,7 +69,7 @@ def run_volumes(spec: ServiceSpec, run: JobRun, file_volumes: list[dict],
 
 
 def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[str], volumes: list[dict],
-                  mounts: list[dict], checksum: pulumi.Input[str]) -> dict:
+                  mounts: list[dict]) -> dict:
     schedule = spec.schedule
     pod_labels = {**labels.service_labels(spec.name, spec.image), RUN_LABEL: run.name}
     container = {
@@ -85,7 +85,9 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
         "backoff_limit": schedule.retries,
         "active_deadline_seconds": schedule.run_deadline_seconds,
         "template": {
-            "metadata": {"labels": pod_labels, "annotations": {pod.CHECKSUM_ANNOTATION: checksum}},
+            # No config checksum: every run is a new pod that mounts the ConfigMap and Secret as they are
+            # then (updated in place), so a changed file needs no change to the CronJob.
+            "metadata": {"labels": pod_labels},
             "spec": {
                 # Never: each attempt is a new pod, so a failed attempt keeps its logs.
                 "restart_policy": "Never",
@@ -130,7 +132,6 @@ class KubernetesJob(pulumi.ComponentResource):
         file_volumes = pod.create_file_objects(name, spec, namespace, self).volumes()
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account", metadata=metadata(service), automount_service_account_token=False, opts=child)
-        checksum = pod.config_checksum(spec.config_files, spec.secret_files)
 
         self.cron_jobs: dict[str, k8s.batch.v1.CronJob] = {}
         self.archives: dict[str, k8s.core.v1.PersistentVolumeClaim] = {}
@@ -149,6 +150,6 @@ class KubernetesJob(pulumi.ComponentResource):
                 f"{name}-{run.name}-cronjob",
                 metadata={**metadata(job_name(spec, run), {RUN_LABEL: run.name}),
                           "labels": {**labels.service_labels(service, spec.image), RUN_LABEL: run.name}},
-                spec=cron_job_spec(spec, run, self.service_account.metadata.name, volumes, mounts, checksum),
+                spec=cron_job_spec(spec, run, self.service_account.metadata.name, volumes, mounts),
                 opts=child)
         self.register_outputs({"cron_jobs": {run: job.metadata.name for run, job in self.cron_jobs.items()}})

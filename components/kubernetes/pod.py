@@ -1,13 +1,17 @@
 """Pod building blocks shared by the services' workloads (workload.py) and the job runs (job.py):
-security contexts, resources, probes, environment, file/scratch/host mounts, the ConfigMap and Secret
+security contexts, resources, probes, environment, file/scratch/host mounts, the ConfigMaps and Secrets
 that hold a spec's files, claim specs and (anti-)affinity. One place, so a service's pod and a job's
 pod cannot drift apart in how they are hardened or how they read their files.
 
-Files are mounted one by one with `subPath`, at exactly the in-container path the spec names (as the
-Docker backend bind-mounts them): a directory mount would hide what the image ships next to them
-(nginx's mime.types, for one). subPath mounts do not follow later ConfigMap/Secret updates, which is
-why every pod template carries a checksum of every file (`config_checksum`): a changed file rolls
-the pods.
+Files: one ConfigMap and/or Secret per file directory of the spec (components/file_layout.py), named
+`<service>-<directory name>` and keyed by file name, and one volume per directory. A service whose
+files reload (Prometheus, Alertmanager) mounts each directory whole, so the kubelet's updates reach
+the running container and no pod template names a file's content. Any other service mounts its
+files one by one with `subPath` at exactly their in-container paths (a directory mount would hide
+what the image ships next to them, nginx's mime.types for one); subPath mounts never follow an
+update, so its pod template carries a checksum of every file (`config_checksum`): a changed file
+rolls its pods. The objects are updated in place (the provider's enableConfigMapMutable /
+enableSecretMutable, provider.py), under names that never change.
 """
 from __future__ import annotations
 
@@ -20,11 +24,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import labels
+from components.file_layout import RELOAD, RESTART, FileDirectory, file_directories
 from components.specs import ServiceSpec
 
 DATA_VOLUME = "data"
-CONFIG_VOLUME = "config"
-SECRET_VOLUME = "secrets"
 CHECKSUM_ANNOTATION = "checksum/config"
 CONFIG_MODE = 0o444
 # Owner and group (the pod's fsGroup) may read a credential; nobody else, and nobody may change it.
@@ -135,12 +138,23 @@ def env(spec: ServiceSpec) -> list[dict]:
     return found
 
 
-def file_mounts(spec: ServiceSpec) -> list[dict]:
-    """One read-only subPath mount per config file and per secret file, at its in-container path."""
+def spec_directories(spec: ServiceSpec) -> list[FileDirectory]:
+    file_keys([*spec.config_files, *spec.secret_files])  # refuses two files of one name
+    return file_directories(spec.name, spec.config_files, spec.secret_files)
+
+
+def file_mounts(spec: ServiceSpec, only: tuple[str, ...] | None = None) -> list[dict]:
+    """Read-only mounts of the spec's files: each directory whole when the spec's files reload, else one
+    subPath mount per file at its in-container path. `only`: just these directories (a sidecar's)."""
     mounts: list[dict] = []
-    for volume, files in ((CONFIG_VOLUME, spec.config_files), (SECRET_VOLUME, spec.secret_files)):
-        mounts += [{"name": volume, "mount_path": path, "sub_path": key, "read_only": True}
-                   for path, key in file_keys(list(files)).items()]
+    for directory in spec_directories(spec):
+        if only is not None and directory.path not in only:
+            continue
+        if spec.file_change == RELOAD:
+            mounts.append({"name": directory.name, "mount_path": directory.path, "read_only": True})
+            continue
+        mounts += [{"name": directory.name, "mount_path": f"{directory.path}/{relative}", "sub_path": relative, "read_only": True}
+                   for relative in sorted([*directory.config, *directory.secret])]
     return mounts
 
 
@@ -161,41 +175,81 @@ def host_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
     return volumes, mounts
 
 
+def _items(files: dict) -> list[dict] | None:
+    """Key (file name) -> path in the volume, only where a file sits in a subdirectory: the list is then
+    the program's own file list, never a setting's (file_layout.py)."""
+    if not any("/" in relative for relative in files):
+        return None
+    return [{"key": posixpath.basename(relative), "path": relative} for relative in sorted(files)]
+
+
+def _volume_source(name_key: str, object_name: pulumi.Input[str], files: dict) -> dict:
+    """`name_key`: `secret_name` in a secret volume, `name` everywhere else (projections too)."""
+    items = _items(files)
+    return {name_key: object_name, **({"items": items} if items else {})}
+
+
 @dataclass(frozen=True)
 class FileObjects:
-    """The ConfigMap and Secret holding a spec's files (None where it has none of that kind)."""
+    """The ConfigMap and/or Secret of each of a spec's file directories."""
 
-    config_map: k8s.core.v1.ConfigMap | None
-    secret: k8s.core.v1.Secret | None
+    directories: list[FileDirectory]
+    config_maps: dict[str, k8s.core.v1.ConfigMap]  # directory name -> its ConfigMap
+    secrets: dict[str, k8s.core.v1.Secret]  # directory name -> its Secret
 
-    def volumes(self) -> list[dict]:
+    def volumes(self, only: tuple[str, ...] | None = None) -> list[dict]:
+        """One volume per directory, named after it: a configMap or secret volume, or a projected one
+        where a directory holds both (config files and web.yml in /etc/prometheus)."""
         volumes: list[dict] = []
-        if self.config_map is not None:
-            volumes.append({"name": CONFIG_VOLUME, "config_map": {"name": self.config_map.metadata.name, "default_mode": CONFIG_MODE}})
-        if self.secret is not None:
-            volumes.append({"name": SECRET_VOLUME, "secret": {"secret_name": self.secret.metadata.name, "default_mode": SECRET_MODE}})
+        for directory in self.directories:
+            if only is not None and directory.path not in only:
+                continue
+            config_map, secret = self.config_maps.get(directory.name), self.secrets.get(directory.name)
+            if config_map is not None and secret is not None:
+                volumes.append({"name": directory.name, "projected": {"default_mode": SECRET_MODE, "sources": [
+                    {"config_map": _volume_source("name", config_map.metadata.name, dict(directory.config))},
+                    {"secret": _volume_source("name", secret.metadata.name, dict(directory.secret))},
+                ]}})
+            elif config_map is not None:
+                volumes.append({"name": directory.name, "config_map": {
+                    **_volume_source("name", config_map.metadata.name, dict(directory.config)), "default_mode": CONFIG_MODE}})
+            else:
+                volumes.append({"name": directory.name, "secret": {
+                    **_volume_source("secret_name", secret.metadata.name, dict(directory.secret)), "default_mode": SECRET_MODE}})
         return volumes
 
 
 def create_file_objects(name: str, spec: ServiceSpec, namespace: pulumi.Input[str], parent: pulumi.Resource) -> FileObjects:
-    """`<service>-config` and `<service>-secrets`, keyed by file name (`file_keys`)."""
+    """`<service>-<directory name>` (a ConfigMap and a Secret may share it), keyed by file name."""
     child = pulumi.ResourceOptions(parent=parent)
 
     def metadata(object_name: str) -> dict:
         return {"name": object_name, "namespace": namespace, "labels": labels.service_labels(spec.name)}
 
-    config_map = secret = None
-    if spec.config_files:
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=metadata(f"{spec.name}-config"),
-            data={key: spec.config_files[path] for path, key in file_keys(list(spec.config_files)).items()},
-            opts=child)
-    if spec.secret_files:
-        secret = k8s.core.v1.Secret(
-            f"{name}-secrets", metadata=metadata(f"{spec.name}-secrets"), type="Opaque",
-            string_data={key: spec.secret_files[path] for path, key in file_keys(list(spec.secret_files)).items()},
-            opts=child)
-    return FileObjects(config_map, secret)
+    directories = spec_directories(spec)
+    config_maps: dict[str, k8s.core.v1.ConfigMap] = {}
+    secrets: dict[str, k8s.core.v1.Secret] = {}
+    for directory in directories:
+        object_name = f"{spec.name}-{directory.name}"
+        if directory.config:
+            config_maps[directory.name] = k8s.core.v1.ConfigMap(
+                f"{name}-{directory.name}-configmap", metadata=metadata(object_name),
+                data={posixpath.basename(relative): text for relative, text in directory.config.items()},
+                opts=child)
+        if directory.secret:
+            secrets[directory.name] = k8s.core.v1.Secret(
+                f"{name}-{directory.name}-secret", metadata=metadata(object_name), type="Opaque",
+                string_data={posixpath.basename(relative): value for relative, value in directory.secret.items()},
+                opts=child)
+    return FileObjects(directories, config_maps, secrets)
+
+
+def restart_annotations(spec: ServiceSpec) -> dict:
+    """The checksum that rolls a RESTART service's pods when a file changes; nothing for a RELOAD one,
+    whose pod template must not change with its files."""
+    if spec.file_change != RESTART:
+        return {}
+    return {CHECKSUM_ANNOTATION: config_checksum(spec.config_files, spec.secret_files)}
 
 
 def claim_spec(size: str, storage_class: str | None) -> dict:

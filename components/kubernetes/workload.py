@@ -4,8 +4,10 @@ The kind follows from the spec: host mounts -> DaemonSet (one pod per node), a d
 StatefulSet with a claim per replica, otherwise a Deployment. Every pod gets the same hardening
 (pod.py): non-root with the spec's UID, no privilege escalation, read-only root filesystem, no
 capabilities, seccomp RuntimeDefault, requests equal to limits, liveness/readiness probes and, unless
-the service reads the Kubernetes API, no service account token. Files are mounted one by one with
-`subPath` and the pod template carries their checksum (pod.py says why).
+the service reads the Kubernetes API, no service account token. How files are mounted, and whether a
+changed file rolls the pods or is reloaded in place, is in pod.py and components/file_layout.py; a
+service with a reloader (Alertmanager) gets it as a second container sharing the pod's process
+namespace, so it can signal the service without any credential (renderers/reloader.py says why).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from components import TYPE_PREFIX
 from components import labels
 from components.kubernetes import pod
 from components.specs import ServiceSpec
+from renderers.reloader import RELOADER_NAME
 from topology import EDGES, ENTRYPOINT, PROMETHEUS, SERVICES, egress_of
 
 STATEFUL_SET, DEPLOYMENT, DAEMON_SET = "StatefulSet", "Deployment", "DaemonSet"
@@ -79,6 +82,32 @@ def _mounts(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
     return scratch_volumes + host_volumes, mounts + scratch_mounts + host_mounts
 
 
+def _annotations(annotations: dict) -> dict:
+    return {"annotations": annotations} if annotations else {}
+
+
+def reloader_container(spec: ServiceSpec) -> dict:
+    """The reloader sidecar: the service's image and user, its watched directories read-only, no ports.
+    It runs as the service's UID, which is all sending it SIGHUP takes (no capability)."""
+    reloader = spec.reloader
+    size = {"cpu": reloader.cpu, "memory": reloader.memory}
+    return {
+        "name": RELOADER_NAME,
+        "image": spec.image,
+        "image_pull_policy": "IfNotPresent",
+        "command": list(reloader.command),
+        "resources": {"requests": dict(size), "limits": dict(size)},
+        "security_context": pod.container_security_context(spec.uid, spec.gid),
+        "volume_mounts": pod.file_mounts(spec, only=reloader.watched_dirs),
+        # Not ready (and, after a few minutes, restarted) while it cannot signal the service: a pod
+        # without a shared process namespace or a different UID shows up here, not at the next change.
+        "readiness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5,
+                            "failure_threshold": 3},
+        "liveness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5,
+                           "failure_threshold": 10},
+    }
+
+
 def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list[dict],
                  service_account: pulumi.Input[str], api_token: bool) -> dict:
     container = {
@@ -101,14 +130,17 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         "containers": [container],
         "volumes": sorted(volumes, key=lambda volume: volume["name"]),
     }
+    if spec.reloader is not None:
+        pod_spec["containers"].append(reloader_container(spec))
+        # The reloader must see the service's process to signal it (same UID: no capability needed).
+        pod_spec["share_process_namespace"] = True
     if spec.replicas > 1:
         pod_spec["affinity"] = pod.spread_replicas(spec.name)
     if kind == DAEMON_SET:
         # Node metrics and logs are wanted from every node, tainted ones (control plane, dedicated pools) included.
         pod_spec["tolerations"] = [{"operator": "Exists"}]
     return {
-        "metadata": {"labels": labels.service_labels(spec.name, spec.image),
-                     "annotations": {pod.CHECKSUM_ANNOTATION: pod.config_checksum(spec.config_files, spec.secret_files)}},
+        "metadata": {"labels": labels.service_labels(spec.name, spec.image), **_annotations(pod.restart_annotations(spec))},
         "spec": pod_spec,
     }
 

@@ -142,9 +142,6 @@ class PrometheusAPI:
     def rules(self) -> list[dict]:
         return self._data("/api/v1/rules")["groups"]
 
-    def reload(self) -> Response:
-        return self.endpoint.post("/-/reload")
-
 
 class AlertmanagerAPI:
     def __init__(self, endpoint: Endpoint) -> None:

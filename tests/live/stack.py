@@ -17,6 +17,10 @@ What cannot be the same outside containers, and is changed, nothing else (DIFFER
   address where nothing listens, so the receivers' real host names resolve to the sink only;
 - Prometheus 2.x (Debian) needs --enable-feature=expand-external-labels for ${PROMETHEUS_REPLICA}, which
   the pinned 3.x image expands by default; the replica variable gets the value a backend would give;
+- Prometheus 2.x has no config auto-reload: its two flags are dropped and the harness does what 3.5
+  does, SIGHUP on a changed checksum (tests/live/reloading.py);
+- Alertmanager runs as PID 1 of its own PID namespace with the rendered reloader sidecar beside it,
+  which names Debian's binary instead of the image's (tests/live/reloading.py);
 - processes run as root (the images' users need files owned for them, which is the backend's job).
 Grafana, Loki and Alloy have no Debian package and are not run: `NOT_RUN` names them and the tests
 assert that their targets are down, not up.
@@ -39,6 +43,8 @@ from renderers.nginx import CONFIG_FILE as NGINX_CONFIG
 from tests.certs import ThrowawayCA
 from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
 from tests.live.deployment import TLS_FILES, Deployment, DeployedService
+from tests.live.reloading import (PrometheusAutoReload, interval_seconds, namespaced_server_pid, start_reloader,
+                                  without_reload_flags)
 from tests.live.simulator import Simulator
 from tests.live.sink import Sink
 from tests.sandbox import Sandbox
@@ -53,6 +59,8 @@ DIFFERENCES = (
     "certificates from a throwaway CA for the DNS names the program requests",
     "trust store = that CA; resolv.conf = an address where nothing listens",
     "Prometheus 2.x: --enable-feature=expand-external-labels; PROMETHEUS_REPLICA=<service>-0",
+    "Prometheus 2.x: auto-reload flags dropped, the harness reloads on a changed checksum as 3.5 does",
+    "Alertmanager's reloader signals `prometheus-alertmanager`, Debian's binary name",
     "processes run as root",
 )
 
@@ -96,7 +104,7 @@ LOG_TAIL = 3000  # characters of a process's log shown when it fails
 
 def missing_tools() -> list[str]:
     """Binaries the live tests need and this machine lacks (scripts/setup.sh installs them)."""
-    needed = ["unshare", "openssl", "redis-server", *(BINARIES[service] for service in START_ORDER)]
+    needed = ["unshare", "nsenter", "openssl", "redis-server", *(BINARIES[service] for service in START_ORDER)]
     return [tool for tool in needed if shutil.which(tool) is None]
 
 
@@ -112,6 +120,13 @@ class Process:
     popen: subprocess.Popen
     log: Path
     sandbox: Sandbox | None
+    server_pid: int = 0  # the server itself (popen's child in a PID namespace); 0: popen.pid
+    reloader: subprocess.Popen | None = None  # the rendered reloader sidecar, where the spec has one
+    auto_reload: PrometheusAutoReload | None = None  # Prometheus 3's auto-reload, for a 2.x binary
+
+    @property
+    def pid(self) -> int:
+        return self.server_pid or self.popen.pid
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -325,7 +340,7 @@ class LiveStack:
                     value = os.path.normpath(mount.host_path + value[len(mount.container_path):])
             args.append(f"{name}={value}" if sep else arg)
         if service == PROMETHEUS and self._prometheus_2:
-            args.append("--enable-feature=expand-external-labels")
+            args = [*without_reload_flags(args), "--enable-feature=expand-external-labels"]
         return [BINARIES[service], *args]
 
     def _env(self, service: str) -> dict[str, str]:
@@ -343,6 +358,7 @@ class LiveStack:
         box.hosts.update(self.hosts())
         box.resolv_conf = f"nameserver {self.prefix}{NO_RESOLVER_HOST}\noptions timeout:1 attempts:1\n"
         box.tmpfs = [path for path in self._service(service).spec.scratch_dirs if os.path.isdir(path)]
+        box.pid_namespace = self._service(service).spec.reloader is not None
         return box
 
     def run_beside(self, service: str, argv: list[str]) -> subprocess.CompletedProcess:
@@ -361,12 +377,31 @@ class LiveStack:
         log = self.workdir / service / "process.log"
         popen = box.popen(self._argv(service), log, env=self._env(service))
         process = Process(service, popen, log, box)
+        if box.pid_namespace:
+            process.server_pid = namespaced_server_pid(popen.pid)
         self.processes[service] = process
         try:
             wait_until(lambda: self._ready(process), START_TIMEOUT, interval=0.25, what=f"{self.name}: {service} ready")
         except TimeoutError as error:
             raise AssertionError(f"{service} did not become ready: {error}\n--- {log}:\n{process.log_tail()}") from None
+        self._start_reloading(process)
         return process
+
+    def _start_reloading(self, process: Process) -> None:
+        """What reloads the running server's files as the backends do (tests/live/reloading.py)."""
+        spec = self._service(process.service).spec
+        if spec.reloader is not None:
+            process.reloader = start_reloader(spec, process.pid, BINARIES[process.service],
+                                              self.workdir / process.service / "reloader.log")
+        if process.service == PROMETHEUS and self._prometheus_2:
+            config = next(arg for arg in spec.args if arg.startswith("--config.file=")).split("=", 1)[1]
+            process.auto_reload = PrometheusAutoReload(process.pid, config, interval_seconds(spec.args), self._prometheus_loaded)
+            process.auto_reload.start()
+
+    def _prometheus_loaded(self) -> bool:
+        """Prometheus's own `prometheus_config_last_reload_successful`, read from its /metrics."""
+        body = self.endpoint(PROMETHEUS, user=auth.PROBE_USER).get("/metrics").body.decode()
+        return "\nprometheus_config_last_reload_successful 1\n" in f"\n{body}"
 
     def _ready(self, process: Process) -> bool:
         if not process.alive():
@@ -381,7 +416,11 @@ class LiveStack:
     def stop_service(self, service: str) -> None:
         process = self.processes.get(service)
         if process is not None:
-            _terminate(process.popen)
+            if process.auto_reload is not None:
+                process.auto_reload.stop()
+            _terminate(process.popen, process.pid)
+            if process.reloader is not None:
+                _terminate(process.reloader)  # ended with its PID namespace already, as in a container
 
     def restart_service(self, service: str) -> Process:
         self.stop_service(service)
@@ -389,7 +428,7 @@ class LiveStack:
 
     def file_in(self, service: str, path: str) -> Path:
         """A file as the running `service` sees it: write here to change its config in place."""
-        return Sandbox.path_in(self.processes[service].popen.pid, path)
+        return Sandbox.path_in(self.processes[service].pid, path)
 
     def close(self) -> None:
         for service in reversed(list(self.processes)):
@@ -412,11 +451,15 @@ class LiveStack:
         return "\n".join(f"--- {name}:\n{process.log_tail()}" for name, process in self.processes.items())
 
 
-def _terminate(popen: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL after STOP_TIMEOUT; the process is the server itself (the sandbox execs it)."""
+def _terminate(popen: subprocess.Popen, server_pid: int | None = None) -> None:
+    """SIGTERM to the server (popen itself, or its child in a PID namespace), then SIGKILL to popen
+    after STOP_TIMEOUT (in a PID namespace that ends the server too: --kill-child)."""
     if popen.poll() is not None:
         return
-    popen.send_signal(signal.SIGTERM)
+    try:
+        os.kill(server_pid or popen.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     try:
         popen.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
