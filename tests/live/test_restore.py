@@ -36,6 +36,7 @@ import addresses
 import backup_plan
 from renderers import auth, backup, commands, paths
 from renderers.prometheus import prometheus_args, render_prometheus_config
+from tests.live.reloading import without_reload_flags
 from renderers.web_config import render_web_config
 from settings import parse
 from tests.certs import ThrowawayCA
@@ -144,7 +145,8 @@ def _ready(world, name: str, process, api):
 
 def _start_prometheus(world, name: str, ip: str, data: Path, scrape_jobs: list[dict]) -> PrometheusAPI:
     config = yaml.safe_dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": scrape_jobs})
-    argv = ["prometheus", *_flags(prometheus_args(world["settings"]), {
+    # Debian's Prometheus 2.42 knows no auto-reload flags (tests/live/reloading.py); nothing here reloads.
+    argv = ["prometheus", *_flags(without_reload_flags(prometheus_args(world["settings"])), {
         "--storage.tsdb.path": str(data), "--web.listen-address": f"{ip}:{PROMETHEUS_PORT}"})]
     assert "--web.enable-admin-api" in argv, "the stack's flags must enable the snapshot API"
     process = world["processes"].start(name, argv, {
