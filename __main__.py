@@ -3,6 +3,7 @@
 Reads the settings, builds the shared pieces, hands them to the backend of the stack's platform
 and exports what users need. Everything else lives in settings/, renderers/ and components/.
 """
+
 import pulumi
 
 import settings as stack_settings
@@ -31,9 +32,13 @@ credentials = Credentials(
 )
 certificates = Certificates(
     "ngx-tls",
-    CertificatesArgs(environment=settings.environment, domain=settings.domain,
-                     internal_names=internal_tls_names(settings), provided=settings.tls,
-                     proxy_presents_public=trust.proxy_presents_public(settings)),
+    CertificatesArgs(
+        environment=settings.environment,
+        domain=settings.domain,
+        internal_names=internal_tls_names(settings),
+        provided=settings.tls,
+        proxy_presents_public=trust.proxy_presents_public(settings),
+    ),
 )
 # Which roots each client is handed comes from trust.py, never from the component that hands them.
 public_trust = trust.public_trust(settings)
@@ -42,9 +47,13 @@ files, auth_files = rendered_files(settings, credentials)
 specs = build_specs(settings, credentials, certificates, files, auth_files)
 monitoring = BACKENDS[settings.platform](
     "ngx",
-    MonitoringArgs(settings, specs,
-                   upstream_ca_pem=certificates.ca_bundle(trust.trust_of(settings, trust.INGRESS_HOP)),
-                   public_cert_pem=certificates.public.cert_pem, public_key_pem=certificates.public.key_pem),
+    MonitoringArgs(
+        settings,
+        specs,
+        upstream_ca_pem=certificates.ca_bundle(trust.trust_of(settings, trust.INGRESS_HOP)),
+        public_cert_pem=certificates.public.cert_pem,
+        public_key_pem=certificates.public.key_pem,
+    ),
     opts=pulumi.ResourceOptions(providers=PROVIDERS[settings.platform]()),
 )
 

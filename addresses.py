@@ -1,4 +1,5 @@
 """Host names services use for each other: container names on Docker, cluster DNS on Kubernetes."""
+
 from __future__ import annotations
 
 import catalog
@@ -103,8 +104,7 @@ def public_urls(settings: Settings) -> dict[str, str]:
 def internal_tls_names(settings: Settings) -> dict[str, list[str]]:
     """Every HTTPS service but the proxy (whose certificate is the public one, for `domain`) -> the
     DNS names its internal certificate must cover."""
-    return {service: tls_names(settings, service) for service in sorted(SERVICES)
-            if SERVICES[service].scheme == "https" and service != PROXY}
+    return {service: tls_names(settings, service) for service in sorted(SERVICES) if SERVICES[service].scheme == "https" and service != PROXY}
 
 
 def tls_names(settings: Settings, service: str) -> list[str]:
@@ -112,6 +112,10 @@ def tls_names(settings: Settings, service: str) -> list[str]:
     names = [service, "localhost"]
     if settings.platform == "kubernetes":
         ns = namespace(settings, service)
-        names += [f"{service}.{ns}.svc", f"{service}.{ns}.svc.cluster.local", f"*.{headless(service)}.{ns}.svc",
-                  f"*.{headless(service)}.{ns}.svc.cluster.local"]
+        names += [
+            f"{service}.{ns}.svc",
+            f"{service}.{ns}.svc.cluster.local",
+            f"*.{headless(service)}.{ns}.svc",
+            f"*.{headless(service)}.{ns}.svc.cluster.local",
+        ]
     return names

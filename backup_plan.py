@@ -9,6 +9,7 @@ a ReadWriteOnce claim can only be read on the node its replica runs on.
 The alerts (alerting/meta.py) and the job specs (components/specs.py) read this plan; each run's
 command line is rendered by renderers/backup.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,11 @@ def _replicas(settings: Settings, service: str) -> int:
 
 
 def backup_runs(settings: Settings) -> list[BackupRun]:
-    return [BackupRun(f"{service}-{replica}", service, replica, writes_data=service == PROMETHEUS)
-            for service in KINDS for replica in range(_replicas(settings, service))]
+    return [
+        BackupRun(f"{service}-{replica}", service, replica, writes_data=service == PROMETHEUS)
+        for service in KINDS
+        for replica in range(_replicas(settings, service))
+    ]
 
 
 def targets(settings: Settings) -> list[str]:

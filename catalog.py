@@ -3,6 +3,7 @@
 Rules and dashboards build their queries from these names; a test fails when an expression names a
 metric that is neither here nor recorded by a rule, so a renamed metric breaks the build, not a panel.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,21 @@ JOB_PUSHGATEWAY = "pushgateway"
 JOB_KUBE_STATE_METRICS = "kube-state-metrics"
 JOB_KUBELET = "kubelet"
 JOB_CADVISOR = "cadvisor"
-JOBS = (JOB_API, JOB_NODE, JOB_REDIS, JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_LOKI, JOB_GRAFANA, JOB_PROXY, JOB_ALLOY,
-        JOB_PUSHGATEWAY, JOB_KUBE_STATE_METRICS, JOB_KUBELET, JOB_CADVISOR)
+JOBS = (
+    JOB_API,
+    JOB_NODE,
+    JOB_REDIS,
+    JOB_PROMETHEUS,
+    JOB_ALERTMANAGER,
+    JOB_LOKI,
+    JOB_GRAFANA,
+    JOB_PROXY,
+    JOB_ALLOY,
+    JOB_PUSHGATEWAY,
+    JOB_KUBE_STATE_METRICS,
+    JOB_KUBELET,
+    JOB_CADVISOR,
+)
 # Jobs named by what pushes to the Pushgateway, not by a scrape job: the `pushgateway` job scrapes
 # them with honor_labels, so their series keep the job label the pusher set.
 JOB_BACKUP = "ngx-backup"
@@ -56,6 +70,7 @@ CONVERSATION_START = "started"
 CONVERSATION_ENDS = ("completed", "converted", "dropped")
 CONVERSATION_STATUSES = (CONVERSATION_START, *CONVERSATION_ENDS)
 TIERS = ("agents_access", "hybrid_coaching", "elite")
+
 
 # The API's HTTP metrics and its active-conversations gauge exist under two naming conventions, one per
 # seed guide; the setting app.metricNames says which one the application exposes. The recording rules
@@ -73,15 +88,22 @@ class ApiNaming:
 
 API_NAMINGS = {
     # The Spanish guide's own prometheus_client metrics (000_...): status is the response code.
-    "ngx": ApiNaming("ngx_api_requests_total", "endpoint", "ngx_response_time_seconds", "ngx_response_time_seconds",
-                     "ngx_active_conversations", status_classes=False),
+    "ngx": ApiNaming(
+        "ngx_api_requests_total", "endpoint", "ngx_response_time_seconds", "ngx_response_time_seconds", "ngx_active_conversations", status_classes=False
+    ),
     # The English guide (002_...): prometheus-fastapi-instrumentator's default metrics. Its
     # http_requests_total{method,status,handler} groups status codes into classes by default
     # (should_group_status_codes=True); the per-job latency reads http_request_duration_highr_seconds
     # (no labels, 21 buckets from 10ms to 60s), the per-route one http_request_duration_seconds
     # {method,handler} (buckets 0.1, 0.5, 1 s only). conversation_active_total is that guide's gauge.
-    "instrumentator": ApiNaming("http_requests_total", "handler", "http_request_duration_highr_seconds",
-                                "http_request_duration_seconds", "conversation_active_total", status_classes=True),
+    "instrumentator": ApiNaming(
+        "http_requests_total",
+        "handler",
+        "http_request_duration_highr_seconds",
+        "http_request_duration_seconds",
+        "conversation_active_total",
+        status_classes=True,
+    ),
 }
 DEFAULT_API_NAMING = "ngx"
 # A 5xx response whether `status` holds the code (503) or the class (5xx): both are "5" and two characters.
@@ -94,9 +116,23 @@ _API_NGX = (
 )
 
 _API_INSTRUMENTATOR = (
-    Metric("http_requests_total", "counter", ("method", "status", "handler"), "API requests by method, status class (2xx, 5xx) and route template (prometheus-fastapi-instrumentator).", JOB_API),
-    Metric("http_request_duration_highr_seconds", "histogram", (), "API response time of every request, many buckets (prometheus-fastapi-instrumentator).", JOB_API),
-    Metric("http_request_duration_seconds", "histogram", ("method", "handler"), "API response time by route template, buckets 0.1, 0.5 and 1 s (prometheus-fastapi-instrumentator).", JOB_API),
+    Metric(
+        "http_requests_total",
+        "counter",
+        ("method", "status", "handler"),
+        "API requests by method, status class (2xx, 5xx) and route template (prometheus-fastapi-instrumentator).",
+        JOB_API,
+    ),
+    Metric(
+        "http_request_duration_highr_seconds", "histogram", (), "API response time of every request, many buckets (prometheus-fastapi-instrumentator).", JOB_API
+    ),
+    Metric(
+        "http_request_duration_seconds",
+        "histogram",
+        ("method", "handler"),
+        "API response time by route template, buckets 0.1, 0.5 and 1 s (prometheus-fastapi-instrumentator).",
+        JOB_API,
+    ),
     Metric("conversation_active_total", "gauge", (), "Conversations in progress (the English guide's name).", JOB_API),
 )
 
@@ -104,7 +140,13 @@ _API_BY_NAMING = {"ngx": _API_NGX, "instrumentator": _API_INSTRUMENTATOR}
 
 # Application metrics with one name whatever app.metricNames says.
 _APP = (
-    Metric("ngx_conversations_total", "counter", ("status", "tier"), "Conversation events by tier: status started once when a conversation starts, then one of completed, converted or dropped when it ends.", JOB_API),
+    Metric(
+        "ngx_conversations_total",
+        "counter",
+        ("status", "tier"),
+        "Conversation events by tier: status started once when a conversation starts, then one of completed, converted or dropped when it ends.",
+        JOB_API,
+    ),
     Metric("ngx_predictions_total", "counter", ("model_type", "status"), "ML predictions by model and outcome (success, error).", JOB_API),
     Metric("ngx_prediction_confidence", "histogram", ("model_type",), "Confidence of ML predictions (0-1).", JOB_API),
     Metric("ngx_model_accuracy", "gauge", ("model_name",), "Current accuracy of each model (0-1).", JOB_API),
@@ -146,7 +188,9 @@ _EXPORTERS = (
     Metric("alertmanager_notifications_failed_total", "counter", ("integration",), "Notifications that failed per integration.", JOB_ALERTMANAGER),
     Metric("alertmanager_cluster_members", "gauge", (), "Alertmanager cluster members this peer sees.", JOB_ALERTMANAGER),
     Metric("alertmanager_config_last_reload_successful", "gauge", (), "1 when the last configuration reload succeeded.", JOB_ALERTMANAGER),
-    Metric("alertmanager_config_hash", "gauge", (), "Hash of the loaded configuration (as the value); equal on replicas that run the same one.", JOB_ALERTMANAGER),
+    Metric(
+        "alertmanager_config_hash", "gauge", (), "Hash of the loaded configuration (as the value); equal on replicas that run the same one.", JOB_ALERTMANAGER
+    ),
     Metric("alertmanager_alerts", "gauge", ("state",), "Alerts held by state.", JOB_ALERTMANAGER),
     Metric("loki_distributor_lines_received_total", "counter", ("tenant",), "Log lines received by Loki.", JOB_LOKI),
     Metric("loki_distributor_bytes_received_total", "counter", ("tenant",), "Log bytes received by Loki.", JOB_LOKI),
@@ -161,7 +205,9 @@ _EXPORTERS = (
 
 # Pushed by ops/backup.py at the end of every run, one group per target (prometheus-0, alertmanager-0, ...).
 _BACKUP = (
-    Metric("ngx_backup_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the last successful backup of a target finished.", JOB_BACKUP),
+    Metric(
+        "ngx_backup_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the last successful backup of a target finished.", JOB_BACKUP
+    ),
     Metric("ngx_backup_last_run_success", "gauge", ("target",), "1 when the last backup run of a target succeeded, 0 when it failed.", JOB_BACKUP),
     Metric("ngx_backup_last_size_bytes", "gauge", ("target",), "Size of the last successful backup archive of a target.", JOB_BACKUP),
     Metric("ngx_backup_duration_seconds", "gauge", ("target",), "Duration of the last backup run of a target.", JOB_BACKUP),
@@ -172,24 +218,74 @@ _BACKUP = (
 _POD = ("namespace", "pod", "uid")
 _KUBERNETES = (
     Metric("kube_pod_container_status_restarts_total", "counter", (*_POD, "container"), "Restarts of a container.", JOB_KUBE_STATE_METRICS),
-    Metric("kube_pod_container_status_waiting_reason", "gauge", (*_POD, "container", "reason"), "1 while a container waits, by reason (CrashLoopBackOff, ImagePullBackOff, ...).", JOB_KUBE_STATE_METRICS),
-    Metric("kube_pod_container_status_last_terminated_reason", "gauge", (*_POD, "container", "reason"), "1 for the reason a container last terminated (OOMKilled, Error, ...).", JOB_KUBE_STATE_METRICS),
-    Metric("kube_pod_container_resource_requests", "gauge", (*_POD, "container", "node", "resource", "unit"), "Resources a container requests (cpu in cores, memory in bytes).", JOB_KUBE_STATE_METRICS),
-    Metric("kube_pod_container_resource_limits", "gauge", (*_POD, "container", "node", "resource", "unit"), "Resource limits of a container (cpu in cores, memory in bytes).", JOB_KUBE_STATE_METRICS),
+    Metric(
+        "kube_pod_container_status_waiting_reason",
+        "gauge",
+        (*_POD, "container", "reason"),
+        "1 while a container waits, by reason (CrashLoopBackOff, ImagePullBackOff, ...).",
+        JOB_KUBE_STATE_METRICS,
+    ),
+    Metric(
+        "kube_pod_container_status_last_terminated_reason",
+        "gauge",
+        (*_POD, "container", "reason"),
+        "1 for the reason a container last terminated (OOMKilled, Error, ...).",
+        JOB_KUBE_STATE_METRICS,
+    ),
+    Metric(
+        "kube_pod_container_resource_requests",
+        "gauge",
+        (*_POD, "container", "node", "resource", "unit"),
+        "Resources a container requests (cpu in cores, memory in bytes).",
+        JOB_KUBE_STATE_METRICS,
+    ),
+    Metric(
+        "kube_pod_container_resource_limits",
+        "gauge",
+        (*_POD, "container", "node", "resource", "unit"),
+        "Resource limits of a container (cpu in cores, memory in bytes).",
+        JOB_KUBE_STATE_METRICS,
+    ),
     Metric("kube_pod_status_ready", "gauge", (*_POD, "condition"), "1 for the pod's Ready condition (true, false, unknown).", JOB_KUBE_STATE_METRICS),
     Metric("kube_pod_status_phase", "gauge", (*_POD, "phase"), "1 for the pod's phase (Pending, Running, Succeeded, Failed, Unknown).", JOB_KUBE_STATE_METRICS),
     Metric("kube_deployment_spec_replicas", "gauge", ("namespace", "deployment"), "Replicas a Deployment wants.", JOB_KUBE_STATE_METRICS),
     Metric("kube_deployment_status_replicas_available", "gauge", ("namespace", "deployment"), "Available replicas of a Deployment.", JOB_KUBE_STATE_METRICS),
-    Metric("kube_deployment_status_condition", "gauge", ("namespace", "deployment", "condition", "status"), "1 for each condition status of a Deployment (Progressing, Available).", JOB_KUBE_STATE_METRICS),
+    Metric(
+        "kube_deployment_status_condition",
+        "gauge",
+        ("namespace", "deployment", "condition", "status"),
+        "1 for each condition status of a Deployment (Progressing, Available).",
+        JOB_KUBE_STATE_METRICS,
+    ),
     Metric("kube_statefulset_replicas", "gauge", ("namespace", "statefulset"), "Replicas a StatefulSet wants.", JOB_KUBE_STATE_METRICS),
     Metric("kube_statefulset_status_replicas_ready", "gauge", ("namespace", "statefulset"), "Ready replicas of a StatefulSet.", JOB_KUBE_STATE_METRICS),
     Metric("kubelet_volume_stats_capacity_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Capacity of a mounted volume, by claim.", JOB_KUBELET),
     Metric("kubelet_volume_stats_available_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Free bytes of a mounted volume, by claim.", JOB_KUBELET),
     Metric("kubelet_volume_stats_used_bytes", "gauge", ("namespace", "persistentvolumeclaim"), "Used bytes of a mounted volume, by claim.", JOB_KUBELET),
-    Metric("container_cpu_usage_seconds_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CPU time a container used.", JOB_CADVISOR),
-    Metric("container_cpu_cfs_periods_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CFS enforcement periods of a container with a CPU limit.", JOB_CADVISOR),
-    Metric("container_cpu_cfs_throttled_periods_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CFS periods in which a container was throttled.", JOB_CADVISOR),
-    Metric("container_memory_working_set_bytes", "gauge", ("namespace", "pod", "container", "id", "image", "name"), "Working set of a container (what the OOM killer compares with the limit).", JOB_CADVISOR),
+    Metric(
+        "container_cpu_usage_seconds_total", "counter", ("namespace", "pod", "container", "id", "image", "name"), "CPU time a container used.", JOB_CADVISOR
+    ),
+    Metric(
+        "container_cpu_cfs_periods_total",
+        "counter",
+        ("namespace", "pod", "container", "id", "image", "name"),
+        "CFS enforcement periods of a container with a CPU limit.",
+        JOB_CADVISOR,
+    ),
+    Metric(
+        "container_cpu_cfs_throttled_periods_total",
+        "counter",
+        ("namespace", "pod", "container", "id", "image", "name"),
+        "CFS periods in which a container was throttled.",
+        JOB_CADVISOR,
+    ),
+    Metric(
+        "container_memory_working_set_bytes",
+        "gauge",
+        ("namespace", "pod", "container", "id", "image", "name"),
+        "Working set of a container (what the OOM killer compares with the limit).",
+        JOB_CADVISOR,
+    ),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP + _KUBERNETES}

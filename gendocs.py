@@ -5,6 +5,7 @@ settings keys in docs/configuration.md, the alerts in docs/alerts.md, the dashbo
 docs/dashboards.md, the capacity estimates worked through for the dev and prod stacks in
 docs/operations.md. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
 runs the same check)."""
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,21 @@ def _blocks() -> dict[Path, dict[str, str]]:
     return {
         README: {"topology": f"```mermaid\n{topology.mermaid()}\n```"},
         CONFIGURATION: {"config keys": config_table_markdown()},
-        ALERTS: {"alerts": alert_table_markdown(parse({"platform": "docker"}, stack="dev"), runbooks,
-                                                also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod"))),
-                 "route timings": route_timings_markdown(stacks["dev"])},
+        ALERTS: {
+            "alerts": alert_table_markdown(
+                parse({"platform": "docker"}, stack="dev"), runbooks, also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod"))
+            ),
+            "route timings": route_timings_markdown(stacks["dev"]),
+        },
         DASHBOARDS: {"dashboards": panel_table_markdown()},
         DEPLOYING_DEV: {"docker isolation": docker_isolation_markdown(stacks["dev"], with_app_network(stacks["dev"]))},
         DEPLOYING_PROD: {"egress": topology.egress_markdown()},
-        OPERATIONS: {"backup jobs": backup_jobs_markdown(stacks["prod"]), "backup too old": backup_too_old_markdown(stacks["dev"]),
-                     "capacity": capacity_markdown(stacks), "backup capacity": backup_markdown(stacks)},
+        OPERATIONS: {
+            "backup jobs": backup_jobs_markdown(stacks["prod"]),
+            "backup too old": backup_too_old_markdown(stacks["dev"]),
+            "capacity": capacity_markdown(stacks),
+            "backup capacity": backup_markdown(stacks),
+        },
     }
 
 

@@ -4,6 +4,7 @@ Runs __main__.py under Pulumi mocks with the stack's configuration (no Pulumi CL
 credentials needed) and writes every resource, every rendered file and, for Kubernetes, every
 manifest. Invalid settings exit with status 2 and one line naming the key.
 """
+
 from __future__ import annotations
 
 import argparse

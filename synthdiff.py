@@ -15,6 +15,7 @@ as data (key order and comments ignored, shown with sorted keys), durations are 
 Exit status: 0 (with or without differences; `--exit-code` makes differences 1, like git diff),
 2 when either tree does not synthesise.
 """
+
 from __future__ import annotations
 
 import argparse

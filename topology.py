@@ -3,12 +3,12 @@
 Docker networks and Kubernetes NetworkPolicies are both derived from this module, so isolation means
 the same thing on both backends (a test compares the two).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import (JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE,
-                     JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS)
+from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ SERVICES: dict[str, Service] = {
     s.name: s
     for s in (
         Service(PROMETHEUS, (Port("web", 9090),), JOB_PROMETHEUS, "web", scheme="https", stateful=True),
-        Service(ALERTMANAGER, (Port("web", 9093), Port("mesh-tcp", 9094), Port("mesh-udp", 9094, "UDP")), JOB_ALERTMANAGER, "web", scheme="https", stateful=True),
+        Service(
+            ALERTMANAGER, (Port("web", 9093), Port("mesh-tcp", 9094), Port("mesh-udp", 9094, "UDP")), JOB_ALERTMANAGER, "web", scheme="https", stateful=True
+        ),
         Service(GRAFANA, (Port("web", 3000),), JOB_GRAFANA, "web", stateful=True),
         Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True),
         Service(ALLOY, (Port("web", 12345),), JOB_ALLOY, "web", host_access=True),
@@ -86,8 +88,7 @@ SERVICES: dict[str, Service] = {
         Service(BACKUP, (), None, None, scheduled=True),
         # Object state (restarts, waiting reasons, replicas) of the watched namespaces; `telemetry` is
         # its own health, probed only.
-        Service(KUBE_STATE_METRICS, (Port("web", 8080), Port("telemetry", 8081)), JOB_KUBE_STATE_METRICS, "web",
-                platforms=("kubernetes",)),
+        Service(KUBE_STATE_METRICS, (Port("web", 8080), Port("telemetry", 8081)), JOB_KUBE_STATE_METRICS, "web", platforms=("kubernetes",)),
     )
 }
 

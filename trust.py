@@ -25,6 +25,7 @@ Not hops: Grafana, Loki, Alloy, the exporters and the Pushgateway speak plain HT
 clients the program does not configure (browsers, ops/annotate_deploy.py in CI/CD) get what they
 need beyond their system store from the `caCertificate` output (`public_trust`'s CA, if any).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,8 +87,12 @@ def _tls_port(service: str, port: str) -> bool:
 
 def _internal_hops() -> tuple[Hop, ...]:
     """Every topology edge that lands on a TLS port: its client verifies the server with `ca.crt`."""
-    where = {"proxy": "nginx.conf proxy_ssl_trusted_certificate", "grafana": "datasource secureJsonData.tlsCACert",
-             "prometheus": "prometheus.yml tls_config.ca_file", "backup": "backup.py --ca-file"}
+    where = {
+        "proxy": "nginx.conf proxy_ssl_trusted_certificate",
+        "grafana": "datasource secureJsonData.tlsCACert",
+        "prometheus": "prometheus.yml tls_config.ca_file",
+        "backup": "backup.py --ca-file",
+    }
     return tuple(Hop(edge.source, edge.target, where[edge.source]) for edge in EDGES if _tls_port(edge.target, edge.port))
 
 
@@ -97,12 +102,10 @@ HOPS: tuple[Hop, ...] = (
     *(Hop(client, PUBLIC, "components/grafana (provider ca_cert, admin-password trust)") for client in PUBLIC_CLIENTS),
     INGRESS_HOP,
     *_internal_hops(),
-    *(Hop(PROBE, service, "probe-client.yml tls_config.ca_file") for service in sorted(SERVICES)
-      if SERVICES[service].scheme == "https" and service != PROXY),
+    *(Hop(PROBE, service, "probe-client.yml tls_config.ca_file") for service in sorted(SERVICES) if SERVICES[service].scheme == "https" and service != PROXY),
     # Every client of the API server (topology.EGRESS): discovery, the kubelet/cAdvisor node proxy,
     # kube-state-metrics' watches; all verify it with the service-account CA beside their token.
-    *(Hop(egress.source, KUBE_API, "in-cluster service-account ca.crt", kubernetes_only=True)
-      for egress in EGRESS if egress.to == KUBE_API),
+    *(Hop(egress.source, KUBE_API, "in-cluster service-account ca.crt", kubernetes_only=True) for egress in EGRESS if egress.to == KUBE_API),
     Hop("prometheus", APP, "prometheus.yml job ngx-api (scheme app.scheme, no ca_file)"),
     Hop("alertmanager", INTERNET, "receivers (webhooks, SMTP STARTTLS)"),
     Hop("grafana", INTERNET, "contact points, [smtp]"),

@@ -1,4 +1,5 @@
 """The alert table of docs/alerts.md, generated from the rules and the routing tree so the two cannot disagree."""
+
 from __future__ import annotations
 
 from alerting.model import Alert
@@ -12,8 +13,7 @@ def routing_labels(alert: Alert) -> dict[str, str]:
     return {"alertname": alert.name, **alert.labels}
 
 
-def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR,
-                         also: tuple[str, Settings] | None = None) -> str:
+def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR, also: tuple[str, Settings] | None = None) -> str:
     """| Alert | Meaning | Severity | Route | For | for every alert of this stack, in rule-file order.
 
     `runbook_dir` is the runbooks folder as seen from the page the table stands in (docs/ -> ../runbooks).
@@ -45,9 +45,11 @@ def backup_jobs_markdown(settings: Settings) -> str:
     import backup_plan as plan
 
     jobs = ", ".join(f"`backup-{target}`" for target in plan.targets(settings))
-    return (f"- **prod (Kubernetes):** one CronJob per target ({jobs}), with time zone `Etc/UTC`, `concurrencyPolicy: Forbid`, "
-            f"a {plan.START_DEADLINE_SECONDS // 60}-minute start deadline (a run that cannot start by then is skipped), "
-            f"a {_hours(plan.RUN_DEADLINE_SECONDS)} run deadline, {plan.RETRIES} retries and the last {plan.HISTORY} jobs kept with their logs.")
+    return (
+        f"- **prod (Kubernetes):** one CronJob per target ({jobs}), with time zone `Etc/UTC`, `concurrencyPolicy: Forbid`, "
+        f"a {plan.START_DEADLINE_SECONDS // 60}-minute start deadline (a run that cannot start by then is skipped), "
+        f"a {_hours(plan.RUN_DEADLINE_SECONDS)} run deadline, {plan.RETRIES} retries and the last {plan.HISTORY} jobs kept with their logs."
+    )
 
 
 def backup_too_old_markdown(settings: Settings) -> str:
@@ -55,10 +57,12 @@ def backup_too_old_markdown(settings: Settings) -> str:
     import backup_plan as plan
     from alerting.meta import _duration
 
-    return (f"- **BackupTooOld** (warning): a target's last good backup is older than the longest gap `backup.schedule` leaves "
-            f"between two runs plus the {plan.START_DEADLINE_SECONDS // 60}-minute start and {_hours(plan.RUN_DEADLINE_SECONDS)} run deadlines "
-            f"({_duration(plan.stale_after_seconds(settings))} for `{settings.backup.schedule}`), or no result for the target has existed that long. "
-            "The gap is computed from the schedule (settings/cron.py), so a weekday-only schedule allows the weekend.")
+    return (
+        f"- **BackupTooOld** (warning): a target's last good backup is older than the longest gap `backup.schedule` leaves "
+        f"between two runs plus the {plan.START_DEADLINE_SECONDS // 60}-minute start and {_hours(plan.RUN_DEADLINE_SECONDS)} run deadlines "
+        f"({_duration(plan.stale_after_seconds(settings))} for `{settings.backup.schedule}`), or no result for the target has existed that long. "
+        "The gap is computed from the schedule (settings/cron.py), so a weekday-only schedule allows the weekend."
+    )
 
 
 def _hours(seconds: int) -> str:
@@ -70,14 +74,34 @@ def route_timings_markdown(settings: Settings) -> str:
     routes = settings.alerting.routes
     business = business_timing(settings)
     rows = [
-        ("`oncallPager`", routes.oncall_pager.group_wait, routes.oncall_pager.group_interval, routes.oncall_pager.repeat_interval,
-         "pages go out at once and repeat"),
-        ("`opsEmail` (also the root route)", routes.ops_email.group_wait, routes.ops_email.group_interval, routes.ops_email.repeat_interval,
-         "mail is batched: a flapping service sends one message, not thirty"),
-        ("`heartbeat`", routes.heartbeat.group_wait, routes.heartbeat.group_interval, routes.heartbeat.repeat_interval,
-         "Watchdog pings the dead man's switch well within `receivers.heartbeat.timeout`"),
-        ("`businessDaily`", business["group_wait"], f"{business['group_interval']} (the working day)",
-         f"{business['repeat_interval']} (the working day)", "one digest per working day, inside `alerting.businessHours`"),
+        (
+            "`oncallPager`",
+            routes.oncall_pager.group_wait,
+            routes.oncall_pager.group_interval,
+            routes.oncall_pager.repeat_interval,
+            "pages go out at once and repeat",
+        ),
+        (
+            "`opsEmail` (also the root route)",
+            routes.ops_email.group_wait,
+            routes.ops_email.group_interval,
+            routes.ops_email.repeat_interval,
+            "mail is batched: a flapping service sends one message, not thirty",
+        ),
+        (
+            "`heartbeat`",
+            routes.heartbeat.group_wait,
+            routes.heartbeat.group_interval,
+            routes.heartbeat.repeat_interval,
+            "Watchdog pings the dead man's switch well within `receivers.heartbeat.timeout`",
+        ),
+        (
+            "`businessDaily`",
+            business["group_wait"],
+            f"{business['group_interval']} (the working day)",
+            f"{business['repeat_interval']} (the working day)",
+            "one digest per working day, inside `alerting.businessHours`",
+        ),
     ]
     lines = ["| route | groupWait | groupInterval | repeatInterval | why |", "|---|---|---|---|---|"]
     lines += [f"| {name} | {wait} | {interval} | {repeat} | {why} |" for name, wait, interval, repeat, why in rows]

@@ -8,17 +8,17 @@ are settings (alerting.thresholds) with the mixins' defaults. Every alert keeps 
 object's own labels (namespace, pod, container, deployment, persistentvolumeclaim), which the scrape
 jobs deliver unchanged (renderers/prometheus.py), so inhibitions and descriptions can name them.
 """
+
 from __future__ import annotations
 
-from catalog import JOB_CADVISOR, JOB_KUBE_STATE_METRICS, JOB_KUBELET, JOB_NODE
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
+from catalog import JOB_CADVISOR, JOB_KUBE_STATE_METRICS, JOB_KUBELET, JOB_NODE
 from settings import Settings
 
 KSM = JOB_KUBE_STATE_METRICS
 # Waiting reasons that do not clear by themselves: the container will not start until someone acts.
-BAD_WAITING_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError",
-                       "CreateContainerError", "InvalidImageName")
+BAD_WAITING_REASONS = ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "CreateContainerError", "InvalidImageName")
 # The window restarts are counted over: CrashLoopBackOff waits at most 5m between restarts, so a
 # container in a crash loop restarts at least once in any 10m.
 RESTART_WINDOW = "10m"
@@ -49,9 +49,12 @@ def workload_alerts(settings: Settings) -> tuple[Alert, ...]:
     reasons = "|".join(BAD_WAITING_REASONS)
     return (
         Alert(
-            "KubePodCrashLooping", f"{_restarts_in_window()} > 0",
+            "KubePodCrashLooping",
+            f"{_restarts_in_window()} > 0",
             # kubernetes-mixin: 15m of restarts, longer than a rollout's or a node drain's single restart.
-            t.pod_crash_looping_for, "warning", "availability",
+            t.pod_crash_looping_for,
+            "warning",
+            "availability",
             "A container keeps restarting (crash loop).",
             "Container {{ $labels.container }} of pod " + POD + " restarted {{ $value }} times in the last "
             f"{RESTART_WINDOW}, and has kept restarting for {t.pod_crash_looping_for}.",
@@ -61,7 +64,9 @@ def workload_alerts(settings: Settings) -> tuple[Alert, ...]:
             f"max_over_time({_ksm('kube_pod_container_status_waiting_reason', f'reason=~{_quoted(reasons)}')}[5m]) >= 1",
             # kubernetes-mixin: 1h. max_over_time: a crash-looping container leaves the waiting state
             # for each short run; the alert must not reset with it.
-            t.container_waiting_for, "warning", "availability",
+            t.container_waiting_for,
+            "warning",
+            "availability",
             "A container cannot start: it waits in a reason that does not clear by itself.",
             "Container {{ $labels.container }} of pod " + POD + " has been waiting in {{ $labels.reason }} "
             f"for more than {t.container_waiting_for} (waiting = {{{{ $value }}}}).",
@@ -71,7 +76,9 @@ def workload_alerts(settings: Settings) -> tuple[Alert, ...]:
             f"{_restarts_in_window()} >= 1 and ignoring (reason) "
             f"min_over_time({_ksm('kube_pod_container_status_last_terminated_reason', OOM_KILLED)}[{RESTART_WINDOW}]) == 1",
             # No `for`: the kill already happened; the restart count tells how often.
-            None, "warning", "resources",
+            None,
+            "warning",
+            "resources",
             "A container was killed for exceeding its memory limit (OOMKilled).",
             "Container {{ $labels.container }} of pod " + POD + " was OOM-killed and restarted {{ $value }} times in the last "
             f"{RESTART_WINDOW}; raise its memory limit or find the leak.",
@@ -82,23 +89,29 @@ def workload_alerts(settings: Settings) -> tuple[Alert, ...]:
             f"max by (job, namespace, pod) ({_ksm('kube_pod_status_ready', NOT_READY)}) == 1 "
             f"unless on (namespace, pod) max by (namespace, pod) ({_ksm('kube_pod_status_phase', FINISHED)}) == 1",
             # kubernetes-mixin: 15m, longer than any startup probe (10m) allows a pod to start.
-            t.pod_not_ready_for, "warning", "availability",
+            t.pod_not_ready_for,
+            "warning",
+            "availability",
             "A pod has not been ready for a long time.",
             "Pod " + POD + f" has not been ready for more than {t.pod_not_ready_for} (ready=false: {{{{ $value }}}}).",
         ),
         Alert(
             "KubeDeploymentReplicasMismatch",
-            f'{_ksm("kube_deployment_spec_replicas")} > {_ksm("kube_deployment_status_replicas_available")}',
+            f"{_ksm('kube_deployment_spec_replicas')} > {_ksm('kube_deployment_status_replicas_available')}",
             # kubernetes-mixin: 15m, a rollout of a few pods completes well within it.
-            t.replicas_mismatch_for, "warning", "availability",
+            t.replicas_mismatch_for,
+            "warning",
+            "availability",
             "A Deployment has fewer available replicas than it wants.",
             "Deployment {{ $labels.namespace }}/{{ $labels.deployment }} wants {{ $value }} replicas and has had fewer "
             f"available for more than {t.replicas_mismatch_for}.",
         ),
         Alert(
             "KubeStatefulSetReplicasMismatch",
-            f'{_ksm("kube_statefulset_replicas")} > {_ksm("kube_statefulset_status_replicas_ready")}',
-            t.replicas_mismatch_for, "warning", "availability",
+            f"{_ksm('kube_statefulset_replicas')} > {_ksm('kube_statefulset_status_replicas_ready')}",
+            t.replicas_mismatch_for,
+            "warning",
+            "availability",
             "A StatefulSet has fewer ready replicas than it wants.",
             "StatefulSet {{ $labels.namespace }}/{{ $labels.statefulset }} wants {{ $value }} replicas and has had fewer "
             f"ready for more than {t.replicas_mismatch_for}.",
@@ -108,7 +121,9 @@ def workload_alerts(settings: Settings) -> tuple[Alert, ...]:
             f"{_ksm('kube_deployment_status_condition', *NOT_PROGRESSING)} == 1",
             # The controller sets Progressing=false after progressDeadlineSeconds (10m by default); the
             # mixin's 15m on top of that leaves a slow image pull time to finish.
-            t.rollout_stuck_for, "warning", "availability",
+            t.rollout_stuck_for,
+            "warning",
+            "availability",
             "A Deployment's rollout stopped progressing.",
             "Deployment {{ $labels.namespace }}/{{ $labels.deployment }} reports Progressing=false "
             f"(value {{{{ $value }}}}) for more than {t.rollout_stuck_for}: its new pods do not become available.",
@@ -134,19 +149,21 @@ def volume_alerts(settings: Settings) -> tuple[Alert, ...]:
             "KubePersistentVolumeFillingUp",
             f"{free} < {number(t.volume_filling_available)} and {used} and predict_linear({available}[6h], {horizon}) < 0",
             # kubernetes-mixin: 1h of the 6h trend pointing at full, so a compaction's burst does not mail.
-            t.volume_filling_for, "warning", "resources",
+            t.volume_filling_for,
+            "warning",
+            "resources",
             f"A volume is predicted to fill up within {number(t.volume_filling_days)} days.",
-            claim + " has {{ $value | humanizePercentage }} free and, at the rate of the last 6h, fills up within "
-            f"{number(t.volume_filling_days)} days.",
+            claim + f" has {{{{ $value | humanizePercentage }}}} free and, at the rate of the last 6h, fills up within {number(t.volume_filling_days)} days.",
         ),
         Alert(
             "KubePersistentVolumeAlmostFull",
             f"{free} < {number(t.volume_full_available)} and {used}",
             # kubernetes-mixin: 1m. A full Prometheus, Loki or Alertmanager volume stops writing.
-            t.volume_full_for, "critical", "resources",
+            t.volume_full_for,
+            "critical",
+            "resources",
             "A volume is almost full: the service on it is about to stop writing.",
-            claim + " has only {{ $value | humanizePercentage }} free "
-            f"(threshold {number(t.volume_full_available * 100)}%).",
+            claim + f" has only {{{{ $value | humanizePercentage }}}} free (threshold {number(t.volume_full_available * 100)}%).",
         ),
     )
 
@@ -161,10 +178,11 @@ def throttling_alerts(settings: Settings) -> tuple[Alert, ...]:
     return (
         Alert(
             "CPUThrottlingHigh",
-            f"{periods('container_cpu_cfs_throttled_periods_total')} / ({periods('container_cpu_cfs_periods_total')} > 0) "
-            f"> {number(t.cpu_throttling)}",
+            f"{periods('container_cpu_cfs_throttled_periods_total')} / ({periods('container_cpu_cfs_periods_total')} > 0) > {number(t.cpu_throttling)}",
             # kubernetes-mixin: 15m, info. Throttling slows responses before anything else shows it.
-            t.cpu_throttling_for, "info", "performance",
+            t.cpu_throttling_for,
+            "info",
+            "performance",
             "An API container is CPU-throttled heavily: its CPU limit slows it down.",
             "Container {{ $labels.container }} of pod " + POD + " was throttled in {{ $value | humanizePercentage }} "
             f"of its CPU periods over the last 5m (threshold {number(t.cpu_throttling * 100)}%).",
@@ -183,7 +201,9 @@ def filesystem_alerts(settings: Settings) -> tuple[Alert, ...]:
             "NodeFilesystemSpaceFillingUp",
             f"{free} < {number(t.filesystem_filling_available)} and predict_linear({available}[6h], {horizon}) < 0",
             # node-mixin: 1h of the 6h trend pointing at full.
-            t.filesystem_filling_for, "warning", "resources",
+            t.filesystem_filling_for,
+            "warning",
+            "resources",
             f"A node filesystem is predicted to fill up within {number(t.filesystem_filling_hours)} hours.",
             where + " has {{ $value | humanizePercentage }} free and, at the rate of the last 6h, fills up within "
             f"{number(t.filesystem_filling_hours)} hours.",
@@ -193,10 +213,11 @@ def filesystem_alerts(settings: Settings) -> tuple[Alert, ...]:
             f"{free} < {number(t.filesystem_full_available)}",
             # node-mixin: 30m. Every volume of the dev stack lives on this disk; on Kubernetes a full node
             # disk evicts pods.
-            t.filesystem_full_for, "critical", "resources",
+            t.filesystem_full_for,
+            "critical",
+            "resources",
             "A node filesystem is almost full.",
-            where + " has only {{ $value | humanizePercentage }} free "
-            f"(threshold {number(t.filesystem_full_available * 100)}%).",
+            where + f" has only {{{{ $value | humanizePercentage }}}} free (threshold {number(t.filesystem_full_available * 100)}%).",
         ),
     )
 

@@ -1,4 +1,5 @@
 """The shapes of alerting and recording rules, and the label values every alert must use."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

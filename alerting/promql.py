@@ -1,4 +1,5 @@
 """Small PromQL builders shared by every rule module, so selectors and ratios are written one way."""
+
 from __future__ import annotations
 
 import catalog

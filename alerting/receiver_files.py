@@ -3,9 +3,10 @@
 alertmanager.yml names these files (under renderers.paths.SECRETS_DIR) through *_file fields and never
 holds a credential; the deployment mounts each file with the value of the setting named here.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from settings import Secret, Settings
 

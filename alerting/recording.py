@@ -7,12 +7,13 @@ total and 5xx request rates and the SLO error ratios live in alerting.slo, next 
 The API's raw series depend on app.metricNames (catalog.API_NAMINGS); the recordings do not: they keep
 their names and record the route as `endpoint` under either naming, so nothing above them changes.
 """
+
 from __future__ import annotations
 
-from catalog import API_ERROR_STATUS, API_NAMINGS, CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE, ApiNaming
 from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by, rate_by_as, selector, zero_safe_ratio
 from alerting.slo import API_REQUESTS_RATE5M
+from catalog import API_ERROR_STATUS, API_NAMINGS, CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE, ApiNaming
 from settings import Settings
 
 # API traffic (the seed guide's 5m request rates; the total is recorded with the SLO) and its downsample.
@@ -80,50 +81,61 @@ def _conversation_ratio(status: str) -> str:
 
 def api_group(names: ApiNaming) -> RuleGroup:
     as_endpoint = {"endpoint": names.route_label}
-    return RuleGroup("ngx-api.rules", (
-        Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", names.requests, JOB_API)),
-        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint)),
-        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint, API_ERROR_STATUS)),
-        # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
-        Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
-        Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", f"{names.latency}_bucket", JOB_API)),
-        *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M),
-        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M,
-                  rate_by_as("job, endpoint, le", f"{names.latency_by_route}_bucket", JOB_API, as_endpoint)),
-        *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M),
-    ))
+    return RuleGroup(
+        "ngx-api.rules",
+        (
+            Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", names.requests, JOB_API)),
+            Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint)),
+            Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint, API_ERROR_STATUS)),
+            # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
+            Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
+            Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", f"{names.latency}_bucket", JOB_API)),
+            *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M),
+            Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, rate_by_as("job, endpoint, le", f"{names.latency_by_route}_bucket", JOB_API, as_endpoint)),
+            *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M),
+        ),
+    )
 
 
 def business_group(names: ApiNaming) -> RuleGroup:
-    return RuleGroup("ngx-business.rules", (
-        Recording(CONVERSATIONS_RATE5M, rate_by("job, status, tier", "ngx_conversations_total", JOB_API)),
-        Recording(CONVERSATIONS_RATE1H, f"avg_over_time({CONVERSATIONS_RATE5M}[1h])"),
-        Recording(CONVERTED_RATIO_1H, _conversation_ratio("converted")),
-        Recording(DROPPED_RATIO_1H, _conversation_ratio("dropped")),
-        Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector(names.active_conversations, JOB_API)})"),
-        Recording(CONVERSIONS_RATE5M, rate_by("job, tier, archetype", "conversation_conversions_total", JOB_API)),
-    ))
+    return RuleGroup(
+        "ngx-business.rules",
+        (
+            Recording(CONVERSATIONS_RATE5M, rate_by("job, status, tier", "ngx_conversations_total", JOB_API)),
+            Recording(CONVERSATIONS_RATE1H, f"avg_over_time({CONVERSATIONS_RATE5M}[1h])"),
+            Recording(CONVERTED_RATIO_1H, _conversation_ratio("converted")),
+            Recording(DROPPED_RATIO_1H, _conversation_ratio("dropped")),
+            Recording(ACTIVE_CONVERSATIONS, f"sum by (job) ({selector(names.active_conversations, JOB_API)})"),
+            Recording(CONVERSIONS_RATE5M, rate_by("job, tier, archetype", "conversation_conversions_total", JOB_API)),
+        ),
+    )
 
 
 def ml_group() -> RuleGroup:
-    return RuleGroup("ngx-ml.rules", (
-        Recording(PREDICTIONS_RATE5M, rate_by("job, model_type, status", "ngx_predictions_total", JOB_API)),
-        Recording(PREDICTION_DURATION_BUCKETS_RATE5M, rate_by("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
-        *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M),
-        Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
-        *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M),
-    ))
+    return RuleGroup(
+        "ngx-ml.rules",
+        (
+            Recording(PREDICTIONS_RATE5M, rate_by("job, model_type, status", "ngx_predictions_total", JOB_API)),
+            Recording(PREDICTION_DURATION_BUCKETS_RATE5M, rate_by("job, model_type, le", "ml_prediction_duration_seconds_bucket", JOB_API)),
+            *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M),
+            Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
+            *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M),
+        ),
+    )
 
 
 def node_group() -> RuleGroup:
     idle = selector("node_cpu_seconds_total", JOB_NODE, 'mode=~"idle|iowait"')
     available = selector("node_memory_MemAvailable_bytes", JOB_NODE)
     total = selector("node_memory_MemTotal_bytes", JOB_NODE)
-    return RuleGroup("node.rules", (
-        # Busy = not idle and not waiting on I/O, averaged over the node's CPUs.
-        Recording(NODE_CPU_UTILISATION, f"1 - avg by (job, instance) (sum without (mode) (rate({idle}[5m])))"),
-        Recording(NODE_MEMORY_UTILISATION, f"1 - {available} / ({total} > 0)"),
-    ))
+    return RuleGroup(
+        "node.rules",
+        (
+            # Busy = not idle and not waiting on I/O, averaged over the node's CPUs.
+            Recording(NODE_CPU_UTILISATION, f"1 - avg by (job, instance) (sum without (mode) (rate({idle}[5m])))"),
+            Recording(NODE_MEMORY_UTILISATION, f"1 - {available} / ({total} > 0)"),
+        ),
+    )
 
 
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:

@@ -4,11 +4,12 @@ renderers.alertmanager turns this into alertmanager.yml; Grafana's notification 
 derived from the same routes, so both tools route an alert the same way. Receiver names are fixed
 across stacks; which integrations each receiver gets depends on the stack's `receivers` settings.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from settings import Settings
 from settings.model import RouteTiming
@@ -39,7 +40,7 @@ class Route:
     repeat_interval: str | None = None  # wait before repeating an unchanged, still-firing group
     continue_: bool = False
     active_time_intervals: tuple[str, ...] = ()  # notify only inside these intervals
-    routes: tuple["Route", ...] = ()
+    routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,9 @@ def routing_tree(settings: Settings) -> Route:
             Route(HEARTBEAT, (("alertname", "=", "Watchdog"),), group_by=("alertname",), **timing(routes.heartbeat)),
             # Before business: a critical alert pages whatever its category.
             Route(ONCALL_PAGER, (("severity", "=", "critical"),), **timing(routes.oncall_pager)),
-            Route(BUSINESS_DAILY, (("category", "=", "business"),), group_by=("category",),
-                  active_time_intervals=(BUSINESS_HOURS,), **business_timing(settings)),
+            Route(
+                BUSINESS_DAILY, (("category", "=", "business"),), group_by=("category",), active_time_intervals=(BUSINESS_HOURS,), **business_timing(settings)
+            ),
             Route(OPS_EMAIL, (("severity", "=", "warning"),), **timing(routes.ops_email)),
         ),
     )
@@ -128,7 +130,9 @@ API_DOWN_SYMPTOMS = ("KubePodCrashLooping", "KubeContainerWaiting", "KubePodNotR
 def inhibit_rules(settings: Settings) -> tuple[InhibitRule, ...]:
     return (
         InhibitRule(
-            (("severity", "=", "critical"),), (("severity", "=", "warning"),), ("job", "instance", *OBJECT_LABELS),
+            (("severity", "=", "critical"),),
+            (("severity", "=", "warning"),),
+            ("job", "instance", *OBJECT_LABELS),
             "a page for a target already covers its warnings (same job and instance, and the same volume or filesystem)",
         ),
         InhibitRule(
@@ -140,11 +144,14 @@ def inhibit_rules(settings: Settings) -> tuple[InhibitRule, ...]:
         ),
         InhibitRule(
             (("alertname", "=", "APIDown"),),
-            (("alertname", "=~", "HighErrorRate|HighResponseTime|SLOErrorBudgetBurn"),), ("job",),
+            (("alertname", "=~", "HighErrorRate|HighResponseTime|SLOErrorBudgetBurn"),),
+            ("job",),
             "when the API is down its error-rate and latency alerts are symptoms, not news",
         ),
         InhibitRule(
-            (("alertname", "=", "RedisDown"),), (("alertname", "=", "LowCacheHitRate"),), (),
+            (("alertname", "=", "RedisDown"),),
+            (("alertname", "=", "LowCacheHitRate"),),
+            (),
             "without Redis every lookup misses the cache",
         ),
     )

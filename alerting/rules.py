@@ -3,6 +3,7 @@
 `finalize` is the one transform every alert passes through: it checks severity, category and texts,
 and adds the runbook and dashboard links, so no alert can ship without them.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,13 +4,14 @@ Multi-window, multi-burn-rate alerting as in the Google SRE workbook ("Alerting 
 needs a long window (is the budget really burning?) and a short one, 1/12 of it (is it still burning?),
 so a page starts within minutes of a fast burn and stops soon after the burn does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import API_ERROR_STATUS, API_NAMINGS, JOB_API, ApiNaming
 from alerting.model import Alert, Recording, RuleGroup
 from alerting.promql import number, rate_by
+from catalog import API_ERROR_STATUS, API_NAMINGS, JOB_API, ApiNaming
 from settings import Settings
 from settings.validators import duration_seconds
 
@@ -84,10 +85,14 @@ def budget_group(settings: Settings) -> RuleGroup:
     slo = settings.alerting.slo
     spent = f"sum_over_time({API_ERRORS_RATE5M}[{slo.window}]) / (sum_over_time({API_REQUESTS_RATE5M}[{slo.window}]) > 0)"
     labels = (("objective", number(slo.availability)), ("slo_window", slo.window))
-    return RuleGroup("ngx-slo-budget.rules", (
-        # 1 = untouched, 0 = spent, below 0 = the SLO is broken for this window.
-        Recording(ERROR_BUDGET_REMAINING, f"1 - ({spent}) / {number(error_budget(settings))}", labels),
-    ), interval=BUDGET_INTERVAL)
+    return RuleGroup(
+        "ngx-slo-budget.rules",
+        (
+            # 1 = untouched, 0 = spent, below 0 = the SLO is broken for this window.
+            Recording(ERROR_BUDGET_REMAINING, f"1 - ({spent}) / {number(error_budget(settings))}", labels),
+        ),
+        interval=BUDGET_INTERVAL,
+    )
 
 
 def _burn_condition(settings: Settings, window: BurnWindow) -> str:
@@ -106,19 +111,21 @@ def burn_alerts(settings: Settings) -> tuple[Alert, ...]:
     for severity, (summary, kind) in texts.items():
         windows = [w for w in BURN_WINDOWS if w.severity == severity]
         rates = " or ".join(f"{number(burn_rate(settings, w))}x over {w.long}" for w in windows)
-        alerts.append(Alert(
-            name="SLOErrorBudgetBurn",
-            expr="\nor\n".join(_burn_condition(settings, w) for w in windows),
-            for_=burn_for[severity],
-            severity=severity,
-            category="slo",
-            summary=summary,
-            description=(
-                f"{{{{ $value | humanizePercentage }}}} of {{{{ $labels.job }}}} requests failed over the long window "
-                f"({kind} burn: {rates}); the {slo.window} objective of {number(slo.availability)} allows "
-                f"{number(error_budget(settings))}."
-            ),
-        ))
+        alerts.append(
+            Alert(
+                name="SLOErrorBudgetBurn",
+                expr="\nor\n".join(_burn_condition(settings, w) for w in windows),
+                for_=burn_for[severity],
+                severity=severity,
+                category="slo",
+                summary=summary,
+                description=(
+                    f"{{{{ $value | humanizePercentage }}}} of {{{{ $labels.job }}}} requests failed over the long window "
+                    f"({kind} burn: {rates}); the {slo.window} objective of {number(slo.availability)} allows "
+                    f"{number(error_budget(settings))}."
+                ),
+            )
+        )
     return tuple(alerts)
 
 

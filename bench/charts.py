@@ -14,6 +14,7 @@ defaults rather than any local matplotlibrc, its bundled DejaVu Sans, fixed size
 Software tag in the file; PNGs from matplotlib carry no timestamp), so committed images change only
 when the figures do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,16 @@ PANEL_QUERIES = "bench-panel-queries.png"
 RULE_GROUPS = "bench-rule-groups.png"
 DPI = 120
 # Matplotlib's defaults (not the machine's matplotlibrc) plus the few settings these charts fix.
-STYLE = {**matplotlib.rcParamsDefault, "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
-         "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": DPI, "figure.dpi": DPI}
+STYLE = {
+    **matplotlib.rcParamsDefault,
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": DPI,
+    "figure.dpi": DPI,
+}
 RECORDED, RAW, BOUND, MUTED = "#1f77b4", "#ff7f0e", "#222222", "#777777"
 CONFIG_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # per configuration, in the JSON's order
 
@@ -53,8 +62,10 @@ def _get(container: Mapping[str, Any], key: str, where: str) -> Any:
     """container[key], or a ChartError naming the path in the JSON and how to get a complete one."""
     if not isinstance(container, Mapping) or key not in container:
         part = where.split(".", 1)[0].split("[", 1)[0]
-        raise ChartError(f"results JSON: {where} has no '{key}' (written by {_PRODUCERS.get(part, 'bench/run.py')}); "
-                         f"re-run `venv/bin/python bench/run.py --parts {part}` to get a complete file")
+        raise ChartError(
+            f"results JSON: {where} has no '{key}' (written by {_PRODUCERS.get(part, 'bench/run.py')}); "
+            f"re-run `venv/bin/python bench/run.py --parts {part}` to get a complete file"
+        )
     return container[key]
 
 
@@ -83,12 +94,12 @@ def _png(figure: Figure) -> bytes:
 
 # --- alert overhead --------------------------------------------------------------------------------------
 
+
 def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
     rows = []
     for number, row in enumerate(latency_rows):
         where = f"latency.results[{number}]"
-        rows.append({key: _get(row, key, where) for key in
-                     ("config", "alert", "for_s", "bound_s", "overhead_s", "overhead_median_s", "failed_trials")})
+        rows.append({key: _get(row, key, where) for key in ("config", "alert", "for_s", "bound_s", "overhead_s", "overhead_median_s", "failed_trials")})
     configs = list(dict.fromkeys(r["config"] for r in rows))
     alerts = list(dict.fromkeys(r["alert"] for r in rows))
     width = 0.8 / len(configs)
@@ -108,10 +119,16 @@ def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
                 axes.text(x, 0, f"median\n{_seconds(median)}", ha="center", va="bottom", color="white", fontweight="bold")
             else:
                 axes.text(x, 1, f"no page\n({len(row['failed_trials'])} failed)", ha="center", va="bottom", color=colour)
-            axes.scatter([x] * len(row["overhead_s"]), row["overhead_s"], s=14, color=BOUND, zorder=3,
-                         label="each trial" if (a, c) == (0, 0) else None)
-            axes.hlines(row["bound_s"], x - width * 0.5, x + width * 0.5, colors=BOUND, linestyles="--", linewidth=1.4,
-                        label="bound: scrape + evaluation interval + group_wait" if (a, c) == (0, 0) else None)
+            axes.scatter([x] * len(row["overhead_s"]), row["overhead_s"], s=14, color=BOUND, zorder=3, label="each trial" if (a, c) == (0, 0) else None)
+            axes.hlines(
+                row["bound_s"],
+                x - width * 0.5,
+                x + width * 0.5,
+                colors=BOUND,
+                linestyles="--",
+                linewidth=1.4,
+                label="bound: scrape + evaluation interval + group_wait" if (a, c) == (0, 0) else None,
+            )
             axes.text(x - width * 0.5, row["bound_s"], f" bound {row['bound_s']:g} s", ha="left", va="bottom", fontsize=8)
             top = max(top, row["bound_s"], *row["overhead_s"], median or 0)
     labels = []
@@ -129,6 +146,7 @@ def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
 
 
 # --- dashboard panels ------------------------------------------------------------------------------------
+
 
 def _timed_out(timing: Mapping[str, Any]) -> bool:
     return "timed out" in str(timing.get("error") or "").lower() or "timeout" in str(timing.get("error") or "").lower()
@@ -177,10 +195,12 @@ def panel_queries(queries: Mapping[str, Any]) -> Figure:
     axes.set_ylim(len(panels) - 0.5, -0.5)  # first panel on top, as in the JSON and the dashboards
     axes.set_xlabel("p50 time of all of a panel's queries (log scale)")
     axes.set_title("Dashboard query cost: each panel, recorded vs raw series", pad=40)
-    legend = [Patch(color=RECORDED, label="on recorded series (as shipped)"),
-              Patch(color=RAW, label="the same panel on raw series"),
-              Patch(facecolor="white", edgecolor=RAW, hatch="///", label=f"raw: stopped at {timeout:g} s"),
-              Patch(color=MUTED, label="no recording to use: reads raw series")]
+    legend = [
+        Patch(color=RECORDED, label="on recorded series (as shipped)"),
+        Patch(color=RAW, label="the same panel on raw series"),
+        Patch(facecolor="white", edgecolor=RAW, hatch="///", label=f"raw: stopped at {timeout:g} s"),
+        Patch(color=MUTED, label="no recording to use: reads raw series"),
+    ]
     axes.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
     axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
@@ -189,23 +209,25 @@ def panel_queries(queries: Mapping[str, Any]) -> Figure:
 
 # --- rule groups -----------------------------------------------------------------------------------------
 
+
 def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
     rows = []
     for number, group in enumerate(groups):
         where = f"queries.rule_groups[{number}]"
-        rows.append({key: _get(group, key, where)
-                     for key in ("file", "group", "rules", "interval_s", "duration_s", "share_of_interval")})
+        rows.append({key: _get(group, key, where) for key in ("file", "group", "rules", "interval_s", "duration_s", "share_of_interval")})
     rows.sort(key=lambda r: -r["share_of_interval"])  # stable: ties keep the JSON's order
     figure = Figure(figsize=(8, 1.3 + 0.34 * len(rows)))
     axes = figure.add_subplot()
     for y, row in enumerate(rows):
         share = 100 * row["share_of_interval"]
         axes.barh(y, share, 0.6, color=RECORDED if share < 50 else RAW)
-        label = f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)" if share >= 0.01 else \
-            f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
+        label = (
+            f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)"
+            if share >= 0.01
+            else f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
+        )
         inside = share > 60  # a long bar holds its label, clear of the 100% line
-        axes.text(share - 1 if inside else share + 1, y, label, va="center", ha="right" if inside else "left", fontsize=8,
-                  color="white" if inside else "black")
+        axes.text(share - 1 if inside else share + 1, y, label, va="center", ha="right" if inside else "left", fontsize=8, color="white" if inside else "black")
     axes.axvline(100, color=BOUND, linestyle="--", linewidth=1)
     axes.text(99, len(rows) - 0.4, "100%: the group would miss evaluations", ha="right", va="bottom", fontsize=8)
     axes.set_yticks(range(len(rows)), [f"{r['group']} ({r['file']}, {r['rules']} rules)" for r in rows])
@@ -220,6 +242,7 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
 
 
 # --- the files ----------------------------------------------------------------------------------------
+
 
 def render(results: Mapping[str, Any]) -> dict[str, bytes]:
     """PNG bytes by file name, for each part of the run present in `results` (none: an empty dict)."""
@@ -253,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, json.JSONDecodeError, ChartError) as error:
         parser.exit(2, f"{args.results}: {error}\n")
     if not written:
-        parser.exit(2, f"{args.results}: no 'latency' or 'queries' part, nothing to chart; "
-                       "run `venv/bin/python bench/run.py --parts latency,queries`\n")
+        parser.exit(2, f"{args.results}: no 'latency' or 'queries' part, nothing to chart; run `venv/bin/python bench/run.py --parts latency,queries`\n")
     for path in written:
         print(path)
     return 0

@@ -9,6 +9,7 @@ Values follow a daily-like swing (+-30% over the window), Zipf-distributed traff
 20-minute incident (5xx x30, latency x4) a third of the way through, so rates, ratios and quantiles
 have something to compute. Counters are integers, as the API's are.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,8 +27,7 @@ MODEL_NAMES = ("objection_prediction", "conversion_prediction", "tier_detection"
 ARCHETYPES = ("prime", "longevity")
 CONVERSATION_SHARES = {"started": 0.5, "completed": 0.35, "converted": 0.05, "dropped": 0.10}
 NODE_MODES = ("idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user")
-NODE_MODE_SHARE = {"idle": 0.62, "iowait": 0.02, "irq": 0.005, "nice": 0.005, "softirq": 0.01, "steal": 0.0,
-                   "system": 0.09, "user": 0.25}
+NODE_MODE_SHARE = {"idle": 0.62, "iowait": 0.02, "irq": 0.005, "nice": 0.005, "softirq": 0.01, "steal": 0.0, "system": 0.09, "user": 0.25}
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,19 @@ class Dataset:
 
     def series_per_instance(self) -> int:
         histogram = len(RESPONSE_BUCKETS) + 3  # +Inf, _sum, _count
-        return (1 + self.endpoints * len(STATUSES) + self.endpoints * histogram + 4 * len(catalog.TIERS)
-                + len(MODEL_TYPES) * 2 + len(MODEL_TYPES) * (len(CONFIDENCE_BUCKETS) + 3) + 1 + len(MODEL_NAMES)
-                + len(catalog.TIERS) * len(ARCHETYPES) + len(MODEL_TYPES) * histogram + 1)
+        return (
+            1
+            + self.endpoints * len(STATUSES)
+            + self.endpoints * histogram
+            + 4 * len(catalog.TIERS)
+            + len(MODEL_TYPES) * 2
+            + len(MODEL_TYPES) * (len(CONFIDENCE_BUCKETS) + 3)
+            + 1
+            + len(MODEL_NAMES)
+            + len(catalog.TIERS) * len(ARCHETYPES)
+            + len(MODEL_TYPES) * histogram
+            + 1
+        )
 
     def total_series(self) -> int:
         return self.instances * self.series_per_instance() + 1 + 2 * len(NODE_MODES) + 2
@@ -75,12 +85,11 @@ class Writer:
     def _counter(self, out: list[str], name: str, labels: str, per_step: float, kind: str = "plain") -> None:
         factor = 30 if kind == "error" else 1  # errors x30 during the incident
         acc = per_step * (self.before_normal + factor * self.before_incident)
-        for t, swing, incident in zip(self.times, self.swing, self.incident):
+        for t, swing, incident in zip(self.times, self.swing, self.incident, strict=False):
             acc += per_step * swing * (factor if incident else 1)
             out.append(f"{name}{labels} {int(acc)} {t}\n")
 
-    def _histogram(self, out: list[str], name: str, labels: dict, per_step: float, buckets: tuple[float, ...],
-                   median: float, slow_in_incident: bool) -> None:
+    def _histogram(self, out: list[str], name: str, labels: dict, per_step: float, buckets: tuple[float, ...], median: float, slow_in_incident: bool) -> None:
         def shares(m: float) -> list[float]:  # log-logistic latency distribution with median m
             return [1.0 / (1.0 + (m / le) ** 3) for le in buckets] + [1.0]
 
@@ -88,12 +97,12 @@ class Writer:
         slow = shares(median * 4) if slow_in_incident else normal
         slow_mean = 4.4 if slow_in_incident else 1.1
         bn, bi = self.before_normal, self.before_incident
-        cumulative = [per_step * (bn * n + bi * s) for n, s in zip(normal, slow)]
+        cumulative = [per_step * (bn * n + bi * s) for n, s in zip(normal, slow, strict=False)]
         total = per_step * median * (1.1 * bn + slow_mean * bi)
         label_texts = [_labels(**labels, le=le) for le in [*(f"{b:g}" for b in buckets), "+Inf"]]
         plain = _labels(**labels)
         last = len(cumulative) - 1
-        for t, swing, incident in zip(self.times, self.swing, self.incident):
+        for t, swing, incident in zip(self.times, self.swing, self.incident, strict=False):
             inc = per_step * swing
             current = slow if incident else normal
             total += inc * median * (slow_mean if incident else 1.1)
@@ -118,6 +127,7 @@ class Writer:
         per_instance_step = d.requests_per_second * d.step
         samples = 0
         with path.open("w", buffering=1 << 22) as file:
+
             def flush(out: list[str]) -> None:
                 nonlocal samples
                 samples += len(out)
@@ -132,7 +142,7 @@ class Writer:
             file.write("# TYPE ngx_api_requests counter\n")
             for instance in instances:
                 out: list[str] = []
-                for endpoint, w in zip(endpoints, weight):
+                for endpoint, w in zip(endpoints, weight, strict=False):
                     for status, share in STATUSES.items():
                         labels = _labels(job=job, instance=instance, method="POST", endpoint=endpoint, status=status)
                         kind = "error" if status.startswith("5") else "plain"
@@ -142,9 +152,16 @@ class Writer:
             file.write("# TYPE ngx_response_time_seconds histogram\n")
             for instance in instances:
                 out = []
-                for index, (endpoint, w) in enumerate(zip(endpoints, weight)):
-                    self._histogram(out, "ngx_response_time_seconds", {"job": job, "instance": instance, "endpoint": endpoint},
-                                    per_instance_step * w, RESPONSE_BUCKETS, 0.05 + 0.01 * (index % 10), True)
+                for index, (endpoint, w) in enumerate(zip(endpoints, weight, strict=False)):
+                    self._histogram(
+                        out,
+                        "ngx_response_time_seconds",
+                        {"job": job, "instance": instance, "endpoint": endpoint},
+                        per_instance_step * w,
+                        RESPONSE_BUCKETS,
+                        0.05 + 0.01 * (index % 10),
+                        True,
+                    )
                 flush(out)
 
             file.write("# TYPE ngx_conversations counter\n")
@@ -169,8 +186,15 @@ class Writer:
             for instance in instances:
                 out = []
                 for model in MODEL_TYPES:
-                    self._histogram(out, "ngx_prediction_confidence", {"job": job, "instance": instance, "model_type": model},
-                                    per_instance_step * 0.1, CONFIDENCE_BUCKETS, 0.8, False)
+                    self._histogram(
+                        out,
+                        "ngx_prediction_confidence",
+                        {"job": job, "instance": instance, "model_type": model},
+                        per_instance_step * 0.1,
+                        CONFIDENCE_BUCKETS,
+                        0.8,
+                        False,
+                    )
                 flush(out)
 
             file.write("# TYPE ngx_active_conversations gauge\n")
@@ -199,8 +223,15 @@ class Writer:
             for instance in instances:
                 out = []
                 for model in MODEL_TYPES:
-                    self._histogram(out, "ml_prediction_duration_seconds", {"job": job, "instance": instance, "model_type": model},
-                                    per_instance_step * 0.1, RESPONSE_BUCKETS, 0.03, False)
+                    self._histogram(
+                        out,
+                        "ml_prediction_duration_seconds",
+                        {"job": job, "instance": instance, "model_type": model},
+                        per_instance_step * 0.1,
+                        RESPONSE_BUCKETS,
+                        0.03,
+                        False,
+                    )
                 flush(out)
 
             file.write("# TYPE cache_hit_ratio gauge\n")

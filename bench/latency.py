@@ -11,6 +11,7 @@ Configurations:
   and evaluation intervals (as settings) and a 30s group_wait (not a setting: the rendered
   alertmanager.yml is edited for this comparison only).
 """
+
 from __future__ import annotations
 
 import random
@@ -79,31 +80,30 @@ def deployments() -> dict[str, Deployment]:
     return made
 
 
-def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, seed: int, results: list[Trial],
-               log=print) -> None:
+def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, seed: int, results: list[Trial], log=print) -> None:
     timings = RenderedTimings(deployment.result.files)
     rnd = random.Random(seed)
     cycle = max(timings.scrape_interval, timings.evaluation_interval)
     with LiveStack(deployment, workdir, index) as stack:
         stack.start([ALERTMANAGER, PROMETHEUS])
-        wait_until(lambda: stack.prometheus.value(f'up{{job="{catalog.JOB_API}"}}') == 1, 120, interval=1,
-                   what=f"{name}: first scrape")
+        wait_until(lambda: stack.prometheus.value(f'up{{job="{catalog.JOB_API}"}}') == 1, 120, interval=1, what=f"{name}: first scrape")
         time.sleep(3 * cycle)  # a few healthy scrapes and evaluations first
         for alert, mode in ALERTS.items():
             labels = {"alertname": alert, "severity": "critical", "job": catalog.JOB_API}
             route = timings.route(labels)
-            trial = Trial(name, alert, timings.for_(alert),
-                          timings.scrape_interval + timings.evaluation_interval + route.group_wait)
+            trial = Trial(name, alert, timings.for_(alert), timings.scrape_interval + timings.evaluation_interval + route.group_wait)
             results.append(trial)
             time.sleep(rnd.uniform(0, cycle))  # a random phase of the scrape / evaluation cycle
             fault = time.time()
             stack.simulator.set_mode(mode)
             try:
-                page = stack.sink.wait_for(trial.for_ + 10 * cycle + route.group_wait + 120, integration="pagerduty",
-                                           alertname=alert, status="firing", since=fault)
+                page = stack.sink.wait_for(
+                    trial.for_ + 10 * cycle + route.group_wait + 120, integration="pagerduty", alertname=alert, status="firing", since=fault
+                )
                 trial.latency = page.arrived - fault
-                log(f"latency: {name} (stack {index}): {alert} paged {trial.latency:.1f}s after the fault "
-                    f"(for {trial.for_:g}s, overhead {trial.overhead:.1f}s)")
+                log(
+                    f"latency: {name} (stack {index}): {alert} paged {trial.latency:.1f}s after the fault (for {trial.for_:g}s, overhead {trial.overhead:.1f}s)"
+                )
             except TimeoutError as error:
                 trial.error = str(error)[:200]
                 log(f"latency: {name} (stack {index}): {alert} not paged: {trial.error}")
@@ -111,8 +111,12 @@ def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, see
             if alert == list(ALERTS)[-1]:
                 break
             # The next trial starts once this alert is over, so it neither inhibits nor joins the next one.
-            wait_until(lambda: not [a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == alert],
-                       trial.for_ + 20 * cycle + 600, interval=1, what=f"{name}: {alert} resolved")
+            wait_until(
+                lambda alert=alert: not [a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == alert],
+                trial.for_ + 20 * cycle + 600,
+                interval=1,
+                what=f"{name}: {alert} resolved",
+            )
 
 
 def run(workdir: Path, trials: int = 2, log=print) -> dict:
@@ -123,11 +127,13 @@ def run(workdir: Path, trials: int = 2, log=print) -> dict:
     index = FIRST_INDEX
     for name, deployment in made.items():
         for number in range(trials):
+
             def target(name=name, deployment=deployment, index=index, number=number):
                 try:
                     _run_stack(name, deployment, workdir / f"{name}-{number}", index, seed=index, results=results, log=log)
                 except Exception as error:  # noqa: BLE001 - reported in the results
                     errors.append(f"{name} trial {number}: {error!r}"[:400])
+
             threads.append(threading.Thread(target=target, name=f"latency-{name}-{number}", daemon=True))
             index += 1
     log(f"latency: {len(threads)} stacks ({trials} per configuration), each APIDown then HighErrorRate")
@@ -143,14 +149,19 @@ def run(workdir: Path, trials: int = 2, log=print) -> dict:
             done = [t for t in results if t.config == name and t.alert == alert]
             overheads = [t.overhead for t in done if t.overhead is not None]
             route = timings.route({"alertname": alert, "severity": "critical", "job": catalog.JOB_API})
-            summary.append({
-                "config": name, "alert": alert,
-                "scrape_interval_s": timings.scrape_interval, "evaluation_interval_s": timings.evaluation_interval,
-                "group_wait_s": route.group_wait, "for_s": timings.for_(alert),
-                "bound_s": timings.scrape_interval + timings.evaluation_interval + route.group_wait,
-                "overhead_s": overheads,
-                "overhead_median_s": statistics.median(overheads) if overheads else None,
-                "overhead_max_s": max(overheads) if overheads else None,
-                "failed_trials": [t.error for t in done if t.error],
-            })
+            summary.append(
+                {
+                    "config": name,
+                    "alert": alert,
+                    "scrape_interval_s": timings.scrape_interval,
+                    "evaluation_interval_s": timings.evaluation_interval,
+                    "group_wait_s": route.group_wait,
+                    "for_s": timings.for_(alert),
+                    "bound_s": timings.scrape_interval + timings.evaluation_interval + route.group_wait,
+                    "overhead_s": overheads,
+                    "overhead_median_s": statistics.median(overheads) if overheads else None,
+                    "overhead_max_s": max(overheads) if overheads else None,
+                    "failed_trials": [t.error for t in done if t.error],
+                }
+            )
     return {"trials_per_config": trials, "results": summary, "errors": errors}

@@ -12,11 +12,12 @@ and reports how far their values differ.
 - A range over a recorded series (`sum_over_time(x[1h])`) becomes a subquery over the raw expression
   at the recording group's interval (`(...)[1h:15s]`), which is what the rule computed.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import yaml
 
@@ -25,8 +26,7 @@ from settings.validators import duration_seconds
 
 _RECORDED = re.compile(r'(?<![\w:"$])([a-zA-Z_][\w]*:[\w:]*)(\{[^}]*\})?(\s*\[[^\]]+\])?')
 _MATCHER = re.compile(r'([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
-_CATALOG_SELECTOR = re.compile(r'(?<![\w:"$])(' + "|".join(sorted(map(re.escape, catalog.series_names()), key=len, reverse=True))
-                               + r')(?![\w:])(\{[^}]*\})?')
+_CATALOG_SELECTOR = re.compile(r'(?<![\w:"$])(' + "|".join(sorted(map(re.escape, catalog.series_names()), key=len, reverse=True)) + r")(?![\w:])(\{[^}]*\})?")
 ALL = ".*"  # Grafana's "All" for the dashboards' variables (allValue .*)
 
 
@@ -48,15 +48,15 @@ def recordings(files: Mapping[str, str], default_interval: str) -> dict[str, lis
         for group in yaml.safe_load(text)["groups"]:
             for rule in group["rules"]:
                 if "record" in rule:
-                    found.setdefault(rule["record"], []).append(Recording(
-                        rule["record"], rule["expr"], rule.get("labels", {}), group.get("interval", default_interval), group["name"]))
+                    found.setdefault(rule["record"], []).append(
+                        Recording(rule["record"], rule["expr"], rule.get("labels", {}), group.get("interval", default_interval), group["name"])
+                    )
     return found
 
 
 def substitute(expr: str, rate_interval: str, interval: str, range_: str) -> str:
     """Grafana's variables, as it sends them with every multi-value variable set to All."""
-    replaced = (expr.replace("$__rate_interval", rate_interval).replace("$__interval", interval)
-                .replace("$__range", range_))
+    replaced = expr.replace("$__rate_interval", rate_interval).replace("$__interval", interval).replace("$__range", range_)
     return re.sub(r"\$\{?(instance|node|model|tier|env)\}?", ALL, replaced)
 
 
@@ -103,8 +103,7 @@ def expand(expr: str, rules: Mapping[str, list[Recording]], depth: int = 0) -> s
                 candidates.append(rule)
         if not candidates:
             raise ValueError(f"no recording rule produces {match.group(0)}")
-        pushed = [m for m in matchers if not any(m[0] in rule.labels for rule in candidates)
-                  and not (m[1] == "=~" and m[2] == ALL)]
+        pushed = [m for m in matchers if not any(m[0] in rule.labels for rule in candidates) and not (m[1] == "=~" and m[2] == ALL)]
         parts = []
         for rule in candidates:
             raw = _push_down(expand(rule.expr, rules, depth + 1), pushed)
@@ -144,8 +143,7 @@ def panel_queries(dashboards: Mapping[str, dict]) -> list[PanelQuery]:
                 continue
             for target in panel.get("targets") or []:
                 if target.get("expr"):
-                    found.append(PanelQuery(uid, panel["title"], target.get("refId", "A"), target["expr"],
-                                            bool(target.get("instant"))))
+                    found.append(PanelQuery(uid, panel["title"], target.get("refId", "A"), target["expr"], bool(target.get("instant"))))
 
     for uid, model in dashboards.items():
         walk(uid, model.get("panels", []))

@@ -13,6 +13,7 @@ beside it (bench/charts.py):
 Everything runs on loopback inside a private network namespace (tests/live/netns.py); needs root and
 the Debian packages scripts/setup.sh installs. `--quick` shrinks every part (a smoke run, minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def log(message: str) -> None:
 
 
 def stacks() -> list[str]:
-    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in ROOT.glob("Pulumi.*.yaml"))
+    return sorted(path.name[len("Pulumi.") : -len(".yaml")] for path in ROOT.glob("Pulumi.*.yaml"))
 
 
 def bench_program(repetitions: int) -> list[dict]:
@@ -55,15 +56,13 @@ def bench_program(repetitions: int) -> list[dict]:
         seconds = []
         for _ in range(repetitions):
             began = time.perf_counter()
-            done = subprocess.run([sys.executable, "synth.py", "--stack", stack], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=600)
+            done = subprocess.run([sys.executable, "synth.py", "--stack", stack], cwd=ROOT, capture_output=True, text=True, timeout=600)
             seconds.append(time.perf_counter() - began)
             if done.returncode != 0:
                 results.append({"stack": stack, "error": done.stderr.strip()[-300:]})
                 break
         else:
-            results.append({"stack": stack, "runs": repetitions, "median_s": statistics.median(seconds),
-                            "min_s": min(seconds), "max_s": max(seconds)})
+            results.append({"stack": stack, "runs": repetitions, "median_s": statistics.median(seconds), "min_s": min(seconds), "max_s": max(seconds)})
         log(f"program: synth --stack {stack}: {results[-1].get('median_s', 0):.2f}s")
     return results
 
@@ -76,13 +75,21 @@ def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
     prometheus = yaml.safe_load(result.files["prometheus/prometheus.yml"])["global"]
     # The rule files only prod renders (kubernetes.yml) are timed too, so the table lists every group the
     # stack ships; the dataset holds no Kubernetes series, so they measure the rule manager's floor.
-    prod_only = {key: text for key, text in synth("prod").files.items()
-                 if key.startswith("prometheus/rules/") and key not in result.files}
-    return tsdb.run(workdir / "tsdb", dataset, {**result.files, **prod_only}, build_dashboards(result.settings),
-                    prometheus["scrape_interval"], prometheus["evaluation_interval"], repetitions, log)
+    prod_only = {key: text for key, text in synth("prod").files.items() if key.startswith("prometheus/rules/") and key not in result.files}
+    return tsdb.run(
+        workdir / "tsdb",
+        dataset,
+        {**result.files, **prod_only},
+        build_dashboards(result.settings),
+        prometheus["scrape_interval"],
+        prometheus["evaluation_interval"],
+        repetitions,
+        log,
+    )
 
 
 # --- the printed tables ----------------------------------------------------------------------------------
+
 
 def _fmt(value, unit: str = "s", digits: int = 3) -> str:
     if value is None:
@@ -93,8 +100,8 @@ def _fmt(value, unit: str = "s", digits: int = 3) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
 
 
@@ -102,23 +109,37 @@ def tables(results: dict) -> str:
     out = []
     if "program" in results:
         out.append("Program: wall time of `synth.py --stack <stack>` (median of runs)\n")
-        out.append(_table(["stack", "median", "min", "max"],
-                          [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2),
-                            _fmt(r.get("max_s"), digits=2)] for r in results["program"]]))
+        out.append(
+            _table(
+                ["stack", "median", "min", "max"],
+                [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2), _fmt(r.get("max_s"), digits=2)] for r in results["program"]],
+            )
+        )
     if "latency" in results:
         out.append("\nAlert latency: overhead beyond `for` (fault -> page at the receiver, minus `for`)\n")
         rows = []
         for r in results["latency"]["results"]:
-            rows.append([r["config"], r["alert"], f"{r['scrape_interval_s']:g}s / {r['evaluation_interval_s']:g}s / {r['group_wait_s']:g}s",
-                         f"{r['for_s']:g}s", f"{r['bound_s']:g}s", _fmt(r["overhead_median_s"], digits=1),
-                         _fmt(r["overhead_max_s"], digits=1), str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else "")])
+            rows.append(
+                [
+                    r["config"],
+                    r["alert"],
+                    f"{r['scrape_interval_s']:g}s / {r['evaluation_interval_s']:g}s / {r['group_wait_s']:g}s",
+                    f"{r['for_s']:g}s",
+                    f"{r['bound_s']:g}s",
+                    _fmt(r["overhead_median_s"], digits=1),
+                    _fmt(r["overhead_max_s"], digits=1),
+                    str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else ""),
+                ]
+            )
         out.append(_table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows))
     if "queries" in results:
         q = results["queries"]
         d = q["dataset"]
-        out.append(f"\nDashboard query cost: {d['series']:,} series, {d['hours']:g}h at {d['step']}s "
-                   f"({d['samples'] / 1e6:.0f}M samples, {d['disk_bytes'] / 1e9:.2f} GB on disk); "
-                   f"range {d['hours']:g}h, recorded series vs the same panel on raw series\n")
+        out.append(
+            f"\nDashboard query cost: {d['series']:,} series, {d['hours']:g}h at {d['step']}s "
+            f"({d['samples'] / 1e6:.0f}M samples, {d['disk_bytes'] / 1e9:.2f} GB on disk); "
+            f"range {d['hours']:g}h, recorded series vs the same panel on raw series\n"
+        )
         rows = []
         for p in q["panels"]:
             raw = p.get("raw", {})
@@ -133,13 +154,29 @@ def tables(results: dict) -> str:
             else:
                 raw_p50, raw_p95 = _fmt(raw.get("p50_s")), _fmt(raw.get("p95_s"))
                 versus = (f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x") if ratio else (raw.get("error") or "")[:30]
-            rows.append([p["dashboard"], p["panel"][:40], _fmt(p["recorded"]["p50_s"]), _fmt(p["recorded"]["p95_s"]),
-                         raw_p50, raw_p95, versus, "" if p["has_data"] else "no data in the dataset"])
+            rows.append(
+                [
+                    p["dashboard"],
+                    p["panel"][:40],
+                    _fmt(p["recorded"]["p50_s"]),
+                    _fmt(p["recorded"]["p95_s"]),
+                    raw_p50,
+                    raw_p95,
+                    versus,
+                    "" if p["has_data"] else "no data in the dataset",
+                ]
+            )
         out.append(_table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows))
         out.append("\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n")
-        out.append(_table(["file", "group", "rules", "interval", "duration", "share"],
-                          [[g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]),
-                            f"{100 * g['share_of_interval']:.2f}%"] for g in q["rule_groups"]]))
+        out.append(
+            _table(
+                ["file", "group", "rules", "interval", "duration", "share"],
+                [
+                    [g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]), f"{100 * g['share_of_interval']:.2f}%"]
+                    for g in q["rule_groups"]
+                ],
+            )
+        )
     return "\n".join(out)
 
 
@@ -163,11 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"missing {', '.join(missing)}: run scripts/setup.sh (or bench/run.sh)")
 
-    dataset = Dataset(instances=args.instances or (10 if args.quick else 100), endpoints=args.endpoints,
-                      hours=args.hours or (2 if args.quick else 6))
-    results: dict = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                     "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-                     "command": " ".join(["venv/bin/python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])])}
+    dataset = Dataset(instances=args.instances or (10 if args.quick else 100), endpoints=args.endpoints, hours=args.hours or (2 if args.quick else 6))
+    results: dict = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "command": " ".join(["venv/bin/python", "-m", "bench.run", *(argv if argv is not None else sys.argv[1:])]),
+    }
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ngx-bench-") as scratch, PrivateNetwork():
         workdir = Path(scratch)
@@ -185,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     # Drawn from the JSON as written (json.loads), so they match a later `bench/charts.py <json>` byte for byte.
     drawn = charts.write(json.loads(args.out.read_text()), args.out.parent)
     shown = lambda path: path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # noqa: E731
-    print(f"\nwritten to {shown(args.out)} in {results['seconds']:.0f}s"
-          + "".join(f"\ncharts: {shown(path)}" for path in drawn))
+    print(f"\nwritten to {shown(args.out)} in {results['seconds']:.0f}s" + "".join(f"\ncharts: {shown(path)}" for path in drawn))
     return 0
 
 

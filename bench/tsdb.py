@@ -14,6 +14,7 @@
 The benchmark Prometheus is Debian's, plain HTTP on a loopback address of a private network
 namespace, with the rendered rule files but no scrape job: it measures storage and PromQL, not TLS.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -25,9 +26,9 @@ import threading
 import time
 import urllib.parse
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -71,14 +72,25 @@ class BenchPrometheus:
     def start(self) -> None:
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
-            ["prometheus", f"--config.file={self.config}", f"--storage.tsdb.path={self.data}",
-             f"--web.listen-address={IP}:{PORT}", "--storage.tsdb.retention.time=3650d",
-             # Keep the backfilled 2h blocks as they are (no time-range compaction while timing);
-             # overlapping blocks (raw + recorded) are still merged vertically, as in production.
-             "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
-             # promtool's rule backfill runs long range queries; panels get QUERY_TIMEOUT per request.
-             "--query.timeout=10m", "--query.max-samples=50000000"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                "prometheus",
+                f"--config.file={self.config}",
+                f"--storage.tsdb.path={self.data}",
+                f"--web.listen-address={IP}:{PORT}",
+                "--storage.tsdb.retention.time=3650d",
+                # Keep the backfilled 2h blocks as they are (no time-range compaction while timing);
+                # overlapping blocks (raw + recorded) are still merged vertically, as in production.
+                "--storage.tsdb.min-block-duration=2h",
+                "--storage.tsdb.max-block-duration=2h",
+                # promtool's rule backfill runs long range queries; panels get QUERY_TIMEOUT per request.
+                "--query.timeout=10m",
+                "--query.max-samples=50000000",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_until(lambda: self._get("/-/ready")[0] == 200, 300, interval=1, what="benchmark Prometheus ready")
         self.settle()
 
@@ -87,8 +99,11 @@ class BenchPrometheus:
         deadline = time.monotonic() + timeout
         last, quiet_since = None, time.monotonic()
         while time.monotonic() < deadline:
-            now = (self.value("prometheus_tsdb_compactions_total"), self.value("prometheus_tsdb_vertical_compactions_total"),
-                   self.value("prometheus_tsdb_blocks_loaded"))
+            now = (
+                self.value("prometheus_tsdb_compactions_total"),
+                self.value("prometheus_tsdb_vertical_compactions_total"),
+                self.value("prometheus_tsdb_blocks_loaded"),
+            )
             if now != last:
                 last, quiet_since = now, time.monotonic()
             elif time.monotonic() - quiet_since >= quiet_for:
@@ -126,8 +141,7 @@ class BenchPrometheus:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    def query(self, expr: str, at: float | None = None, start: float | None = None, end: float | None = None,
-              step: float | None = None) -> tuple[float, dict]:
+    def query(self, expr: str, at: float | None = None, start: float | None = None, end: float | None = None, step: float | None = None) -> tuple[float, dict]:
         """(seconds, response) of one query, instant (at) or range (start, end, step)."""
         if start is None:
             params = {"query": expr, "time": at, "timeout": f"{int(QUERY_TIMEOUT)}s"}
@@ -146,6 +160,7 @@ class BenchPrometheus:
 
 # --- 1. raw data --------------------------------------------------------------------------------------
 
+
 def backfill_raw(dataset: Dataset, end: int, data: Path, scratch: Path, log=print) -> dict:
     start = end - int(dataset.hours * 3600)
     windows = [(t, min(t + BLOCK, end)) for t in range(start, end, BLOCK)]
@@ -157,8 +172,7 @@ def backfill_raw(dataset: Dataset, end: int, data: Path, scratch: Path, log=prin
     errors: list[str] = []
 
     def promtool(path: Path) -> None:
-        result = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)],
-                                capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(path), str(data)], capture_output=True, text=True, timeout=3600)
         if result.returncode != 0:
             errors.append(result.stderr[-500:])
         path.unlink(missing_ok=True)
@@ -175,11 +189,11 @@ def backfill_raw(dataset: Dataset, end: int, data: Path, scratch: Path, log=prin
         importing.join()
     if errors:
         raise RuntimeError(f"promtool create-blocks-from openmetrics failed: {errors[0]}")
-    return {"series": dataset.total_series(), "samples": samples, "start": start, "end": end,
-            "seconds": round(time.monotonic() - began, 1)}
+    return {"series": dataset.total_series(), "samples": samples, "start": start, "end": end, "seconds": round(time.monotonic() - began, 1)}
 
 
 # --- 2. recording rules -------------------------------------------------------------------------------
+
 
 def _levels(rules: Mapping[str, list]) -> list[list]:
     """Recording rules by dependency level: level 0 reads raw series only."""
@@ -190,8 +204,7 @@ def _levels(rules: Mapping[str, list]) -> list[list]:
             return level[name]
         if name in seen:
             raise ValueError(f"recording rules depend on each other in a cycle at {name}")
-        deps = [other for other in rules if other != name
-                and any(re.search(rf"(?<![\w:]){re.escape(other)}(?![\w:])", r.expr) for r in rules[name])]
+        deps = [other for other in rules if other != name and any(re.search(rf"(?<![\w:]){re.escape(other)}(?![\w:])", r.expr) for r in rules[name])]
         level[name] = 1 + max((of(dep, seen + (name,)) for dep in deps), default=-1)
         return level[name]
 
@@ -203,25 +216,45 @@ def _levels(rules: Mapping[str, list]) -> list[list]:
     return [by_level[index] for index in sorted(by_level)]
 
 
-def backfill_rules(prometheus: BenchPrometheus, rules: Mapping[str, list], start: int, end: int, default_interval: str,
-                   scratch: Path, log=print) -> dict:
+def backfill_rules(prometheus: BenchPrometheus, rules: Mapping[str, list], start: int, end: int, default_interval: str, scratch: Path, log=print) -> dict:
     began = time.monotonic()
     levels = _levels(rules)
     for number, items in enumerate(levels):
         groups: dict[tuple[str, str], list] = defaultdict(list)
         for rule in items:
             groups[(rule.group, rule.interval)].append(rule)
-        document = {"groups": [{"name": name, "interval": interval,
-                                "rules": [{"record": r.record, "expr": r.expr, **({"labels": dict(r.labels)} if r.labels else {})}
-                                          for r in members]} for (name, interval), members in groups.items()]}
+        document = {
+            "groups": [
+                {
+                    "name": name,
+                    "interval": interval,
+                    "rules": [{"record": r.record, "expr": r.expr, **({"labels": dict(r.labels)} if r.labels else {})} for r in members],
+                }
+                for (name, interval), members in groups.items()
+            ]
+        }
         rule_file = scratch / f"rules-level-{number}.yml"
         rule_file.write_text(yaml.safe_dump(document, sort_keys=False))
         out = scratch / f"rule-blocks-{number}"
         shutil.rmtree(out, ignore_errors=True)
         promtool_began = time.monotonic()
-        result = subprocess.run(["promtool", "tsdb", "create-blocks-from", "rules", f"--url={prometheus.url}",
-                                 f"--start={start}", f"--end={end}", f"--eval-interval={default_interval}",
-                                 f"--output-dir={out}", str(rule_file)], capture_output=True, text=True, timeout=7200)
+        result = subprocess.run(
+            [
+                "promtool",
+                "tsdb",
+                "create-blocks-from",
+                "rules",
+                f"--url={prometheus.url}",
+                f"--start={start}",
+                f"--end={end}",
+                f"--eval-interval={default_interval}",
+                f"--output-dir={out}",
+                str(rule_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=7200,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"promtool create-blocks-from rules (level {number}) failed: {result.stderr[-800:]}")
         for block in out.iterdir():
@@ -229,15 +262,14 @@ def backfill_rules(prometheus: BenchPrometheus, rules: Mapping[str, list], start
                 shutil.move(str(block), prometheus.data / block.name)
         promtool_took = time.monotonic() - promtool_began
         prometheus.restart()
-        log(f"tsdb: recording rules level {number + 1}/{len(levels)} backfilled ({len(items)} rules, "
-            f"promtool {promtool_took:.0f}s)")
+        log(f"tsdb: recording rules level {number + 1}/{len(levels)} backfilled ({len(items)} rules, promtool {promtool_took:.0f}s)")
     return {"levels": len(levels), "rules": sum(len(items) for items in levels), "seconds": round(time.monotonic() - began, 1)}
 
 
 # --- 3. dashboard panels ------------------------------------------------------------------------------
 
-def _time(prometheus: BenchPrometheus, queries: list[str], instant: bool, start: float, end: float, step: float,
-          repetitions: int) -> Timing:
+
+def _time(prometheus: BenchPrometheus, queries: list[str], instant: bool, start: float, end: float, step: float, repetitions: int) -> Timing:
     """Run a panel's queries (sequentially) `repetitions` times; fewer when one round is slow."""
     seconds: list[float] = []
     for round_ in range(repetitions):
@@ -278,8 +310,16 @@ def _difference(recorded: dict[str, float], raw: dict[str, float]) -> float | No
     return worst
 
 
-def time_panels(prometheus: BenchPrometheus, dashboards: Mapping[str, dict], rules: Mapping[str, list], start: float,
-                end: float, scrape_interval: float, repetitions: int, log=print) -> list[dict]:
+def time_panels(
+    prometheus: BenchPrometheus,
+    dashboards: Mapping[str, dict],
+    rules: Mapping[str, list],
+    start: float,
+    end: float,
+    scrape_interval: float,
+    repetitions: int,
+    log=print,
+) -> list[dict]:
     range_seconds = end - start
     by_panel: dict[tuple[str, str], list[PanelQuery]] = defaultdict(list)
     min_interval = {}
@@ -299,8 +339,7 @@ def time_panels(prometheus: BenchPrometheus, dashboards: Mapping[str, dict], rul
         instant = all(q.instant for q in queries)
         uses = any(uses_recordings(expr, rules) for expr in recorded)
         raw = [expand(expr, rules) for expr in recorded] if uses else recorded
-        entry = {"dashboard": uid, "panel": title, "queries": len(queries), "instant": instant, "step_s": step,
-                 "uses_recordings": uses}
+        entry = {"dashboard": uid, "panel": title, "queries": len(queries), "instant": instant, "step_s": step, "uses_recordings": uses}
         fast = _time(prometheus, recorded, instant, start, end, step, repetitions)
         entry["recorded"] = {"p50_s": fast.percentile(50), "p95_s": fast.percentile(95), "runs": len(fast.seconds), "error": fast.error}
         try:
@@ -319,22 +358,28 @@ def time_panels(prometheus: BenchPrometheus, dashboards: Mapping[str, dict], rul
                 log(f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s vs raw: {slow.error}")
                 continue
             try:
-                differences = [_difference(_values(prometheus, a, end), _values(prometheus, b, end)) for a, b in zip(recorded, raw)]
+                differences = [_difference(_values(prometheus, a, end), _values(prometheus, b, end)) for a, b in zip(recorded, raw, strict=False)]
                 known = [d for d in differences if d is not None]
                 entry["raw_max_relative_difference"] = max(known) if known else None
             except (RuntimeError, OSError, http.client.HTTPException) as error:
                 entry["raw_max_relative_difference"] = f"not compared: {error}"[:120]
             entry["raw_queries"] = raw
         results.append(entry)
-        log(f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s"
-            + (f" vs raw {entry['raw']['p50_s']:.3f}s" if uses and entry["raw"]["p50_s"] else (" vs raw: " + str(entry.get("raw", {}).get("error")) if uses else "")))
+        log(
+            f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s"
+            + (
+                f" vs raw {entry['raw']['p50_s']:.3f}s"
+                if uses and entry["raw"]["p50_s"]
+                else (" vs raw: " + str(entry.get("raw", {}).get("error")) if uses else "")
+            )
+        )
     return results
 
 
 # --- 4. rule groups -----------------------------------------------------------------------------------
 
-def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], default_interval: str, at: float,
-                     repetitions: int = 5) -> list[dict]:
+
+def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], default_interval: str, at: float, repetitions: int = 5) -> list[dict]:
     groups = []
     for key, text in sorted(files.items()):
         if not key.startswith("prometheus/rules/"):
@@ -354,20 +399,35 @@ def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], defa
                         break
                 per_rule.append(timing.percentile(50) or 0.0)
             duration = sum(per_rule)
-            groups.append({"file": key.rsplit("/", 1)[-1], "group": group["name"], "rules": len(group["rules"]),
-                           "interval_s": duration_seconds(interval), "duration_s": duration,
-                           "share_of_interval": duration / duration_seconds(interval), "failures": failures})
+            groups.append(
+                {
+                    "file": key.rsplit("/", 1)[-1],
+                    "group": group["name"],
+                    "rules": len(group["rules"]),
+                    "interval_s": duration_seconds(interval),
+                    "duration_s": duration,
+                    "share_of_interval": duration / duration_seconds(interval),
+                    "failures": failures,
+                }
+            )
     return groups
 
 
-def run(workdir: Path, dataset: Dataset, files: Mapping[str, str], dashboards: Mapping[str, dict], scrape_interval: str,
-        evaluation_interval: str, repetitions: int = 7, log=print) -> dict:
+def run(
+    workdir: Path,
+    dataset: Dataset,
+    files: Mapping[str, str],
+    dashboards: Mapping[str, dict],
+    scrape_interval: str,
+    evaluation_interval: str,
+    repetitions: int = 7,
+    log=print,
+) -> dict:
     data, scratch = workdir / "data", workdir / "scratch"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     end = int(time.time()) // BLOCK * BLOCK  # block-aligned, so each window is exactly one block
-    log(f"tsdb: backfilling {dataset.total_series():,} series x {dataset.hours:g}h at {dataset.step}s "
-        f"({dataset.samples() / 1e6:.0f}M samples)")
+    log(f"tsdb: backfilling {dataset.total_series():,} series x {dataset.hours:g}h at {dataset.step}s ({dataset.samples() / 1e6:.0f}M samples)")
     raw = backfill_raw(dataset, end, data, scratch, log)
     prometheus = BenchPrometheus(workdir, data)
     rules = recordings(files, evaluation_interval)
@@ -375,12 +435,16 @@ def run(workdir: Path, dataset: Dataset, files: Mapping[str, str], dashboards: M
         prometheus.start()
         recorded = backfill_rules(prometheus, rules, raw["start"], end, evaluation_interval, scratch, log)
         head_series = prometheus.value("prometheus_tsdb_head_series")
-        panels = time_panels(prometheus, dashboards, rules, raw["start"], end, duration_seconds(scrape_interval),
-                             repetitions, log)
+        panels = time_panels(prometheus, dashboards, rules, raw["start"], end, duration_seconds(scrape_interval), repetitions, log)
         groups = time_rule_groups(prometheus, files, evaluation_interval, at=end - 60)
         disk = sum(path.stat().st_size for path in data.rglob("*") if path.is_file())
     finally:
         prometheus.stop()
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"dataset": {**dataset.__dict__, **raw, "disk_bytes": disk, "head_series_after_load": head_series},
-            "recording_backfill": recorded, "query_timeout_s": QUERY_TIMEOUT, "panels": panels, "rule_groups": groups}
+    return {
+        "dataset": {**dataset.__dict__, **raw, "disk_bytes": disk, "head_series_after_load": head_series},
+        "recording_backfill": recorded,
+        "query_timeout_s": QUERY_TIMEOUT,
+        "panels": panels,
+        "rule_groups": groups,
+    }

@@ -1,14 +1,14 @@
 """The public shape both backends share: the same args in, the same outputs out."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 
 from components.specs import ServiceSpec
 from settings import Settings
-
 
 
 @dataclass(frozen=True)

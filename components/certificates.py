@@ -1,10 +1,11 @@
 """The stack's TLS: a private CA, internal certificates for the HTTPS services, the proxy's
 certificate, and the public certificate for `domain` (issued by that CA unless one is provided in
 settings). Which CA a client is handed is trust.py's decision; `ca_bundle` turns it into PEM."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_tls as tls
@@ -71,16 +72,17 @@ class Certificates(pulumi.ComponentResource):
         self._pems = {trust.STACK_CA: ca.cert_pem}
         if provided.ca_certificate:
             self._pems[trust.PRIVATE_CA] = pulumi.Output.from_input(provided.ca_certificate)
-        self.internal: dict[str, KeyPair] = {
-            service: self._issue(service, list(args.internal_names[service])) for service in sorted(args.internal_names)
-        }
+        self.internal: dict[str, KeyPair] = {service: self._issue(service, list(args.internal_names[service])) for service in sorted(args.internal_names)}
         stack_proxy = None
         if provided.certificate is None or not args.proxy_presents_public:
             stack_proxy = self._issue("proxy", trust.proxy_tls_names(args.domain))
         # The certificate for `domain` users see: the Ingress's in mode stack-ca or provided, the
         # proxy's on Docker.
-        self.public: KeyPair = (KeyPair(pulumi.Output.from_input(provided.certificate), pulumi.Output.secret(provided.private_key.reveal()))
-                                if provided.certificate is not None else stack_proxy)
+        self.public: KeyPair = (
+            KeyPair(pulumi.Output.from_input(provided.certificate), pulumi.Output.secret(provided.private_key.reveal()))
+            if provided.certificate is not None
+            else stack_proxy
+        )
         self.proxy: KeyPair = self.public if args.proxy_presents_public else stack_proxy
         self.register_outputs({"internal_ca_pem": self.internal_ca_pem})
 
@@ -95,7 +97,8 @@ class Certificates(pulumi.ComponentResource):
         if len(roots.cas) == 1:
             return self._pems[roots.cas[0]]
         return pulumi.Output.all(*[self._pems[role] for role in roots.cas]).apply(
-            lambda pems: "".join(pem if pem.endswith("\n") else pem + "\n" for pem in pems))
+            lambda pems: "".join(pem if pem.endswith("\n") else pem + "\n" for pem in pems)
+        )
 
     def _issue(self, service: str, dns_names: list[str]) -> KeyPair:
         key = tls.PrivateKey(f"{self._name}-{service}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=self._child)

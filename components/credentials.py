@@ -1,4 +1,5 @@
 """Generated credentials of the stack, kept in Pulumi state so they are stable between runs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,19 +35,15 @@ class Credentials(pulumi.ComponentResource):
             return random.RandomPassword(f"{name}-{suffix}", length=length, special=False, opts=child).result
 
         self.admin_user = args.admin_user
-        self.passwords: dict[str, pulumi.Output[str]] = {
-            user: generated(f"{user}-password") for user in auth.users(args.admin_user)
-        }
+        self.passwords: dict[str, pulumi.Output[str]] = {user: generated(f"{user}-password") for user in auth.users(args.admin_user)}
         given = args.grafana_admin_password
-        self.grafana_admin_password = (
-            pulumi.Output.secret(given.reveal()) if given is not None else generated("grafana-admin-password")
-        )
+        self.grafana_admin_password = pulumi.Output.secret(given.reveal()) if given is not None else generated("grafana-admin-password")
         self.grafana_secret_key = generated("grafana-secret-key", 48)
         salt_key = generated("bcrypt-salt-key", 48)
         users = sorted(self.passwords)
         self.hashes: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
             pulumi.Output.all(salt_key, *(self.passwords[user] for user in users)).apply(
-                lambda values: {user: auth.bcrypt_hash(user, password, values[0]) for user, password in zip(users, values[1:])}
+                lambda values: {user: auth.bcrypt_hash(user, password, values[0]) for user, password in zip(users, values[1:], strict=False)}
             )
         )
         self.register_outputs({})

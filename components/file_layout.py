@@ -21,6 +21,7 @@ Kubernetes keys a ConfigMap/Secret by file name (keys cannot hold `/`); a file i
 (prometheus rules/, alertmanager templates/) is placed there by the volume's `items`, whose list
 is fixed by the program's code, never by a setting, so a setting cannot change a pod template.
 """
+
 from __future__ import annotations
 
 import posixpath

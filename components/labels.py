@@ -5,6 +5,7 @@ anti-affinity) use only `name` and `instance`: both never change for the life of
 `version` changes with every image bump. A selector is immutable on a workload, so a version in it
 would turn every upgrade into a failed update (or a replacement).
 """
+
 from __future__ import annotations
 
 import re

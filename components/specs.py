@@ -2,10 +2,11 @@
 storage, resources and health check. Docker and Kubernetes components both consume these specs, so
 the two backends run the same thing and differ only in how they place it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 
@@ -152,8 +153,9 @@ def _auth_file(auth_files: pulumi.Output[dict[str, str]], key: str) -> pulumi.Ou
     return _secret(auth_files.apply(lambda files: files[key]))
 
 
-def build_specs(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str],
-                auth_files: pulumi.Output[dict[str, str]]) -> dict[str, ServiceSpec]:
+def build_specs(
+    settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str], auth_files: pulumi.Output[dict[str, str]]
+) -> dict[str, ServiceSpec]:
     """`files` and `auth_files` come from `rendered_files`."""
     res = settings.resources
     images = settings.images
@@ -167,104 +169,231 @@ def build_specs(settings: Settings, creds: Credentials, certs: Certificates, fil
 
     port = lambda service, name="web": SERVICES[service].port(name).number  # noqa: E731
 
-    receiver_files = {
-        paths.secret_file(name): pulumi.Output.secret(secret.reveal())
-        for name, secret in sorted(receiver_secrets(settings).items())
-    }
+    receiver_files = {paths.secret_file(name): pulumi.Output.secret(secret.reveal()) for name, secret in sorted(receiver_secrets(settings).items())}
 
     specs = [
         ServiceSpec(
-            "prometheus", images.prometheus, tuple(prometheus_args(settings)), {}, _config(files, "prometheus"),
-            {**tls_files("prometheus"), **passwords(auth.PROMETHEUS_USER, auth.PROBE_USER),
-             bundle.container_path(f"prometheus/{bundle.WEB_CONFIG}"): _auth_file(auth_files, f"prometheus/{bundle.WEB_CONFIG}")},
-            65534, 65534, settings.prometheus.replicas, res.prometheus.memory, res.prometheus.cpu,
+            "prometheus",
+            images.prometheus,
+            tuple(prometheus_args(settings)),
+            {},
+            _config(files, "prometheus"),
+            {
+                **tls_files("prometheus"),
+                **passwords(auth.PROMETHEUS_USER, auth.PROBE_USER),
+                bundle.container_path(f"prometheus/{bundle.WEB_CONFIG}"): _auth_file(auth_files, f"prometheus/{bundle.WEB_CONFIG}"),
+            },
+            65534,
+            65534,
+            settings.prometheus.replicas,
+            res.prometheus.memory,
+            res.prometheus.cpu,
             Probe("web", command=tuple(probe.prometheus_probe_command(port("prometheus")))),
-            data_dir=paths.DATA_DIRS["prometheus"], storage_size=settings.prometheus.storage_size, replica_env=REPLICA_ENV,
+            data_dir=paths.DATA_DIRS["prometheus"],
+            storage_size=settings.prometheus.storage_size,
+            replica_env=REPLICA_ENV,
             # Prometheus 3 re-reads prometheus.yml and the rule files by itself (prometheus_args).
             file_change=RELOAD,
         ),
         ServiceSpec(
-            "alertmanager", images.alertmanager, tuple(commands.alertmanager_args(settings)), {}, _config(files, "alertmanager"),
-            {**tls_files("alertmanager"), **passwords(auth.PROBE_USER), **receiver_files,
-             bundle.container_path(f"alertmanager/{bundle.WEB_CONFIG}"): _auth_file(auth_files, f"alertmanager/{bundle.WEB_CONFIG}")},
-            65534, 65534, settings.alertmanager.replicas, res.alertmanager.memory, res.alertmanager.cpu,
+            "alertmanager",
+            images.alertmanager,
+            tuple(commands.alertmanager_args(settings)),
+            {},
+            _config(files, "alertmanager"),
+            {
+                **tls_files("alertmanager"),
+                **passwords(auth.PROBE_USER),
+                **receiver_files,
+                bundle.container_path(f"alertmanager/{bundle.WEB_CONFIG}"): _auth_file(auth_files, f"alertmanager/{bundle.WEB_CONFIG}"),
+            },
+            65534,
+            65534,
+            settings.alertmanager.replicas,
+            res.alertmanager.memory,
+            res.alertmanager.cpu,
             Probe("web", command=tuple(probe.alertmanager_probe_command(port("alertmanager")))),
-            data_dir=paths.DATA_DIRS["alertmanager"], storage_size=settings.alertmanager.storage_size,
+            data_dir=paths.DATA_DIRS["alertmanager"],
+            storage_size=settings.alertmanager.storage_size,
             pod_ip_env=commands.POD_IP_ENV if commands.alertmanager_clustered(settings) else None,
             file_change=RELOAD,
-            reloader=Reloader(tuple(reloader_command("alertmanager", settings.alertmanager.config_reload_interval, ALERTMANAGER_WATCHED)), ALERTMANAGER_WATCHED,
-                              tuple(reloader_probe_command("alertmanager"))),
+            reloader=Reloader(
+                tuple(reloader_command("alertmanager", settings.alertmanager.config_reload_interval, ALERTMANAGER_WATCHED)),
+                ALERTMANAGER_WATCHED,
+                tuple(reloader_probe_command("alertmanager")),
+            ),
         ),
         ServiceSpec(
-            "grafana", images.grafana, (), {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"),
-                                            "GF_SECURITY_ADMIN_PASSWORD__FILE": grafana_ini.ADMIN_PASSWORD_FILE},
+            "grafana",
+            images.grafana,
+            (),
+            {"GF_PATHS_CONFIG": paths.config_path("grafana", "grafana.ini"), "GF_SECURITY_ADMIN_PASSWORD__FILE": grafana_ini.ADMIN_PASSWORD_FILE},
             _config(files, "grafana"),
-            {grafana_ini.ADMIN_PASSWORD_FILE: _secret(creds.grafana_admin_password),
-             grafana_ini.SECRET_KEY_FILE: _secret(creds.grafana_secret_key), paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
-             # Grafana's [smtp] reads the same password file as Alertmanager's e-mail receiver.
-             **{path: value for path, value in receiver_files.items() if path == grafana_ini.SMTP_PASSWORD_FILE}},
+            {
+                grafana_ini.ADMIN_PASSWORD_FILE: _secret(creds.grafana_admin_password),
+                grafana_ini.SECRET_KEY_FILE: _secret(creds.grafana_secret_key),
+                paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
+                # Grafana's [smtp] reads the same password file as Alertmanager's e-mail receiver.
+                **{path: value for path, value in receiver_files.items() if path == grafana_ini.SMTP_PASSWORD_FILE},
+            },
             # The image owns its files as 472 with group 0; a higher UID would need a rebuilt image.
-            472, 0, 1, res.grafana.memory, res.grafana.cpu, Probe("web", http_path="/api/health"),
-            data_dir=paths.DATA_DIRS["grafana"], storage_size=settings.grafana.storage_size, scratch_dirs=("/tmp",),
+            472,
+            0,
+            1,
+            res.grafana.memory,
+            res.grafana.cpu,
+            Probe("web", http_path="/api/health"),
+            data_dir=paths.DATA_DIRS["grafana"],
+            storage_size=settings.grafana.storage_size,
+            scratch_dirs=("/tmp",),
         ),
         ServiceSpec(
-            "loki", images.loki, tuple(loki_args(settings)), {}, _config(files, "loki"), {},
-            10001, 10001, 1, res.loki.memory, res.loki.cpu, Probe("web", http_path="/ready"),
-            data_dir=paths.DATA_DIRS["loki"], storage_size=settings.loki.storage_size, scratch_dirs=("/tmp",),
+            "loki",
+            images.loki,
+            tuple(loki_args(settings)),
+            {},
+            _config(files, "loki"),
+            {},
+            10001,
+            10001,
+            1,
+            res.loki.memory,
+            res.loki.cpu,
+            Probe("web", http_path="/ready"),
+            data_dir=paths.DATA_DIRS["loki"],
+            storage_size=settings.loki.storage_size,
+            scratch_dirs=("/tmp",),
         ),
         ServiceSpec(
-            "alloy", images.alloy, tuple(commands.alloy_args(paths.config_path("alloy", "config.alloy"), ALLOY_STORAGE)), {},
-            _config(files, "alloy"), {},
+            "alloy",
+            images.alloy,
+            tuple(commands.alloy_args(paths.config_path("alloy", "config.alloy"), ALLOY_STORAGE)),
+            {},
+            _config(files, "alloy"),
+            {},
             # 473 is the image's alloy user. Kubelet log files are root:root 0640, so on Kubernetes the
             # user joins group 0 to read them; on Docker the application's files must be readable by 473.
-            473, 473, 1, res.alloy.memory, res.alloy.cpu, Probe("web", http_path="/-/ready"),
-            scratch_dirs=(ALLOY_STORAGE, "/tmp"), host_mounts=(HostMount(*alloy.log_mount(settings)),),
+            473,
+            473,
+            1,
+            res.alloy.memory,
+            res.alloy.cpu,
+            Probe("web", http_path="/-/ready"),
+            scratch_dirs=(ALLOY_STORAGE, "/tmp"),
+            host_mounts=(HostMount(*alloy.log_mount(settings)),),
             supplemental_groups=(0,) if settings.platform == "kubernetes" else (),
         ),
         ServiceSpec(
-            "node-exporter", images.node_exporter, tuple(commands.node_exporter_args()), {}, {}, {},
-            65534, 65534, 1, res.node_exporter.memory, res.node_exporter.cpu, Probe("web", http_path="/"),
-            host_mounts=(HostMount("/proc", f"{commands.NODE_EXPORTER_ROOT}/proc"), HostMount("/sys", f"{commands.NODE_EXPORTER_ROOT}/sys"),
-                         HostMount("/", f"{commands.NODE_EXPORTER_ROOT}/root")),
+            "node-exporter",
+            images.node_exporter,
+            tuple(commands.node_exporter_args()),
+            {},
+            {},
+            {},
+            65534,
+            65534,
+            1,
+            res.node_exporter.memory,
+            res.node_exporter.cpu,
+            Probe("web", http_path="/"),
+            host_mounts=(
+                HostMount("/proc", f"{commands.NODE_EXPORTER_ROOT}/proc"),
+                HostMount("/sys", f"{commands.NODE_EXPORTER_ROOT}/sys"),
+                HostMount("/", f"{commands.NODE_EXPORTER_ROOT}/root"),
+            ),
         ),
         ServiceSpec(
-            "redis-exporter", images.redis_exporter, tuple(commands.redis_exporter_args(settings)), {}, {}, {},
-            59000, 59000, 1, res.redis_exporter.memory, res.redis_exporter.cpu, Probe("web", http_path="/health"),
+            "redis-exporter",
+            images.redis_exporter,
+            tuple(commands.redis_exporter_args(settings)),
+            {},
+            {},
+            {},
+            59000,
+            59000,
+            1,
+            res.redis_exporter.memory,
+            res.redis_exporter.cpu,
+            Probe("web", http_path="/health"),
         ),
         ServiceSpec(
-            "proxy", images.proxy, (), {}, _config(files, "proxy"),
-            {paths.TLS_CERT: certs.proxy.cert_pem, paths.TLS_KEY: _secret(certs.proxy.key_pem), paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
-             bundle.container_path(f"proxy/{bundle.HTPASSWD}"): _auth_file(auth_files, f"proxy/{bundle.HTPASSWD}")},
-            101, 101, 1, res.proxy.memory, res.proxy.cpu, Probe("status", http_path="/healthz"), scratch_dirs=("/tmp",),
+            "proxy",
+            images.proxy,
+            (),
+            {},
+            _config(files, "proxy"),
+            {
+                paths.TLS_CERT: certs.proxy.cert_pem,
+                paths.TLS_KEY: _secret(certs.proxy.key_pem),
+                paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
+                bundle.container_path(f"proxy/{bundle.HTPASSWD}"): _auth_file(auth_files, f"proxy/{bundle.HTPASSWD}"),
+            },
+            101,
+            101,
+            1,
+            res.proxy.memory,
+            res.proxy.cpu,
+            Probe("status", http_path="/healthz"),
+            scratch_dirs=("/tmp",),
         ),
         ServiceSpec(
-            "proxy-exporter", images.proxy_exporter, tuple(commands.proxy_exporter_args(settings)), {}, {}, {},
-            65534, 65534, 1, res.proxy_exporter.memory, res.proxy_exporter.cpu, Probe("web", http_path="/metrics"),
+            "proxy-exporter",
+            images.proxy_exporter,
+            tuple(commands.proxy_exporter_args(settings)),
+            {},
+            {},
+            {},
+            65534,
+            65534,
+            1,
+            res.proxy_exporter.memory,
+            res.proxy_exporter.cpu,
+            Probe("web", http_path="/metrics"),
         ),
         ServiceSpec(
-            "pushgateway", images.pushgateway, tuple(commands.pushgateway_args()), {}, {}, {},
-            65534, 65534, 1, res.pushgateway.memory, res.pushgateway.cpu, Probe("web", http_path="/-/ready"),
+            "pushgateway",
+            images.pushgateway,
+            tuple(commands.pushgateway_args()),
+            {},
+            {},
+            {},
+            65534,
+            65534,
+            1,
+            res.pushgateway.memory,
+            res.pushgateway.cpu,
+            Probe("web", http_path="/-/ready"),
         ),
     ]
     if settings.platform == "kubernetes":
         # Describes Kubernetes objects, so it exists on Kubernetes only (topology: platforms).
-        specs.append(ServiceSpec(
-            "kube-state-metrics", images.kube_state_metrics, tuple(commands.kube_state_metrics_args(settings)), {}, {}, {},
-            65534, 65534, 1, res.kube_state_metrics.memory, res.kube_state_metrics.cpu, Probe("web", http_path="/healthz"),
-        ))
+        specs.append(
+            ServiceSpec(
+                "kube-state-metrics",
+                images.kube_state_metrics,
+                tuple(commands.kube_state_metrics_args(settings)),
+                {},
+                {},
+                {},
+                65534,
+                65534,
+                1,
+                res.kube_state_metrics.memory,
+                res.kube_state_metrics.cpu,
+                Probe("web", http_path="/healthz"),
+            )
+        )
     by_name = {spec.name: spec for spec in specs}
     by_name["backup"] = _backup_spec(settings, creds, certs, files, by_name)
     return by_name
 
 
-def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str],
-                 sources: Mapping[str, ServiceSpec]) -> ServiceSpec:
+def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str], sources: Mapping[str, ServiceSpec]) -> ServiceSpec:
     """The backup job: one run per backed-up replica (backup_plan.py), each as the user that owns
     the data it reads. Prometheus runs get the password of the `backup` user and the stack CA for the
     snapshot API; with target s3 every run gets the bucket's key, as files."""
     s3 = settings.backup.s3 if settings.backup.target == "s3" else None
-    secret_files = {paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
-                    paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER])}
+    secret_files = {paths.TLS_CA: certs.ca_bundle(trust.INTERNAL), paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER])}
     if s3 is not None:
         secret_files[backup.S3_KEY_ID_FILE] = _secret(pulumi.Output.from_input(s3.access_key_id))
         secret_files[backup.S3_KEY_FILE] = _secret(pulumi.Output.from_input(s3.secret_access_key.reveal()))
@@ -277,18 +406,42 @@ def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, fi
         return settings.backup.storage_size if service == "prometheus" else sources[service].storage_size
 
     runs = tuple(
-        JobRun(run.target, backup.run_args(settings, run), sources[run.service].uid, sources[run.service].gid,
-               (DataMount(run.service, run.replica, paths.DATA_DIRS[run.service], writable=run.writes_data),),
-               archive_size(run.service))
+        JobRun(
+            run.target,
+            backup.run_args(settings, run),
+            sources[run.service].uid,
+            sources[run.service].gid,
+            (DataMount(run.service, run.replica, paths.DATA_DIRS[run.service], writable=run.writes_data),),
+            archive_size(run.service),
+        )
         for run in backup_plan.backup_runs(settings)
     )
-    schedule = Schedule(settings.backup.schedule, backup_plan.START_DEADLINE_SECONDS, backup_plan.RUN_DEADLINE_SECONDS,
-                        backup_plan.RETRIES, backup_plan.HISTORY, (backup_plan.EXIT_UNREPORTED,))
+    schedule = Schedule(
+        settings.backup.schedule,
+        backup_plan.START_DEADLINE_SECONDS,
+        backup_plan.RUN_DEADLINE_SECONDS,
+        backup_plan.RETRIES,
+        backup_plan.HISTORY,
+        (backup_plan.EXIT_UNREPORTED,),
+    )
     res = settings.resources.backup
     return ServiceSpec(
-        "backup", settings.images.backup, (), {}, _config(files, "backup"), secret_files,
-        65534, 65534, 1, res.memory, res.cpu, None, scratch_dirs=("/tmp",),
-        schedule=schedule, runs=runs, archive_dir=backup.ARCHIVE_DIR if s3 is None else None,
+        "backup",
+        settings.images.backup,
+        (),
+        {},
+        _config(files, "backup"),
+        secret_files,
+        65534,
+        65534,
+        1,
+        res.memory,
+        res.cpu,
+        None,
+        scratch_dirs=("/tmp",),
+        schedule=schedule,
+        runs=runs,
+        archive_dir=backup.ARCHIVE_DIR if s3 is None else None,
     )
 
 

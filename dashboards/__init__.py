@@ -4,6 +4,7 @@ Each module builds one dashboard with one function per panel; `dashboards.defaul
 share, `dashboards.queries` every expression. `render_dashboards(settings)` is what synth writes to
 files/grafana/dashboards/<uid>.json and what the Grafana component uploads, byte for byte.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,5 +54,5 @@ def to_json(model: dict) -> str:
 
 
 def render_dashboards(settings: Settings) -> dict[str, str]:
-    """"<uid>.json" -> JSON text of every dashboard."""
+    """ "<uid>.json" -> JSON text of every dashboard."""
     return {f"{uid}.json": to_json(model) for uid, model in build_dashboards(settings).items()}

@@ -4,6 +4,7 @@ Dashboards refer to a datasource by UID; the Grafana component creates the datas
 same UIDs, so a panel can never point at a datasource the stack does not provision (a test checks
 every panel against this list).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

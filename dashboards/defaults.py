@@ -5,15 +5,15 @@ Every panel constructor takes a unit (Grafana unit id, see grafana_foundation_sd
 sets the panel's datasource by the fixed UIDs of dashboards.datasources; a test checks both on every
 panel of every dashboard.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
-from grafana_foundation_sdk.builders import alertgroups, bargauge, common, dashboard, gauge, heatmap, logs, piechart
+from grafana_foundation_sdk.builders import alertgroups, bargauge, common, dashboard, gauge, heatmap, logs, piechart, stat, timeseries
 from grafana_foundation_sdk.builders import loki as loki_builders
 from grafana_foundation_sdk.builders import prometheus as prometheus_builders
-from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
@@ -43,10 +43,10 @@ MIN_INTERVAL = "30s"
 
 # ---- queries ---------------------------------------------------------------------------------------
 
+
 def prom(expr: str, legend: str = "__auto", *, instant: bool = False, heatmap_buckets: bool = False) -> prometheus_builders.Dataquery:
     """A PromQL target on the stack's Prometheus."""
-    query = (prometheus_builders.Dataquery().expr(expr).legend_format(legend).datasource(PROMETHEUS.ref())
-             .editor_mode(prometheus_models.QueryEditorMode.CODE))
+    query = prometheus_builders.Dataquery().expr(expr).legend_format(legend).datasource(PROMETHEUS.ref()).editor_mode(prometheus_models.QueryEditorMode.CODE)
     if heatmap_buckets:
         query = query.format(prometheus_models.PromQueryFormat.HEATMAP)
     return query.instant() if instant else query.range()
@@ -54,16 +54,22 @@ def prom(expr: str, legend: str = "__auto", *, instant: bool = False, heatmap_bu
 
 def logql(expr: str, max_lines: int = 200) -> loki_builders.Dataquery:
     """A LogQL log query on the stack's Loki (newest lines first)."""
-    return (loki_builders.Dataquery().expr(expr).max_lines(max_lines).datasource(LOKI.ref())
-            .query_type("range").direction(loki_models.LokiQueryDirection.BACKWARD)
-            .editor_mode(loki_models.QueryEditorMode.CODE))
+    return (
+        loki_builders.Dataquery()
+        .expr(expr)
+        .max_lines(max_lines)
+        .datasource(LOKI.ref())
+        .query_type("range")
+        .direction(loki_models.LokiQueryDirection.BACKWARD)
+        .editor_mode(loki_models.QueryEditorMode.CODE)
+    )
 
 
 # ---- thresholds and mappings --------------------------------------------------------------------------
 
+
 def thresholds(*steps: Step) -> dashboard.ThresholdsConfig:
-    return (dashboard.ThresholdsConfig().mode(models.ThresholdsMode.ABSOLUTE)
-            .steps([models.Threshold(value=value, color=colour) for value, colour in steps]))
+    return dashboard.ThresholdsConfig().mode(models.ThresholdsMode.ABSOLUTE).steps([models.Threshold(value=value, color=colour) for value, colour in steps])
 
 
 def neutral() -> tuple[Step, ...]:
@@ -85,16 +91,22 @@ def bad_above(warning: float, critical: float | None = None) -> tuple[Step, ...]
 def up_down_mappings() -> list[models.ValueMapping]:
     """1/0 of `up`-like gauges as words; no sample at all reads as DOWN, never as an empty box."""
     return [
-        models.ValueMap(options={
-            "0": models.ValueMappingResult(text="DOWN", color=RED, index=0),
-            "1": models.ValueMappingResult(text="UP", color=GREEN, index=1),
-        }),
-        models.SpecialValueMap(options=models.DashboardSpecialValueMapOptions(
-            match=models.SpecialValueMatch.NULL_AND_NAN, result=models.ValueMappingResult(text="DOWN (no data)", color=RED, index=2))),
+        models.ValueMap(
+            options={
+                "0": models.ValueMappingResult(text="DOWN", color=RED, index=0),
+                "1": models.ValueMappingResult(text="UP", color=GREEN, index=1),
+            }
+        ),
+        models.SpecialValueMap(
+            options=models.DashboardSpecialValueMapOptions(
+                match=models.SpecialValueMatch.NULL_AND_NAN, result=models.ValueMappingResult(text="DOWN (no data)", color=RED, index=2)
+            )
+        ),
     ]
 
 
 # ---- panels ------------------------------------------------------------------------------------------
+
 
 def _targets(panel, queries: Sequence, datasource: Datasource):
     panel = panel.datasource(datasource.ref())
@@ -103,19 +115,45 @@ def _targets(panel, queries: Sequence, datasource: Datasource):
     return panel
 
 
-def timeseries_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-                     steps: Iterable[Step] = (), width: int = HALF, height: int = GRAPH_HEIGHT,
-                     min_val: float | None = 0, max_val: float | None = None, stacked: bool = False) -> timeseries.Panel:
+def timeseries_panel(
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[prometheus_builders.Dataquery],
+    *,
+    steps: Iterable[Step] = (),
+    width: int = HALF,
+    height: int = GRAPH_HEIGHT,
+    min_val: float | None = 0,
+    max_val: float | None = None,
+    stacked: bool = False,
+) -> timeseries.Panel:
     """A graph; threshold steps (if any) are drawn as dashed lines so a limit is visible next to the data."""
     steps = tuple(steps)
-    panel = (timeseries.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .interval(MIN_INTERVAL).fill_opacity(10).line_width(1).show_points(common_models.VisibilityMode.NEVER)
-             .legend(common.VizLegendOptions().display_mode(common_models.LegendDisplayMode.TABLE)
-                     .placement(common_models.LegendPlacement.BOTTOM).show_legend(True).calcs(["mean", "max", "lastNotNull"]))
-             .tooltip(common.VizTooltipOptions().mode(common_models.TooltipDisplayMode.MULTI).sort(common_models.SortOrder.DESCENDING))
-             .thresholds(thresholds(*(steps or neutral())))
-             .thresholds_style(common.GraphThresholdsStyleConfig().mode(
-                 common_models.GraphTresholdsStyleMode.DASHED if steps else common_models.GraphTresholdsStyleMode.OFF)))
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .interval(MIN_INTERVAL)
+        .fill_opacity(10)
+        .line_width(1)
+        .show_points(common_models.VisibilityMode.NEVER)
+        .legend(
+            common.VizLegendOptions()
+            .display_mode(common_models.LegendDisplayMode.TABLE)
+            .placement(common_models.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["mean", "max", "lastNotNull"])
+        )
+        .tooltip(common.VizTooltipOptions().mode(common_models.TooltipDisplayMode.MULTI).sort(common_models.SortOrder.DESCENDING))
+        .thresholds(thresholds(*(steps or neutral())))
+        .thresholds_style(
+            common.GraphThresholdsStyleConfig().mode(common_models.GraphTresholdsStyleMode.DASHED if steps else common_models.GraphTresholdsStyleMode.OFF)
+        )
+    )
     if min_val is not None:
         panel = panel.min(min_val)
     if max_val is not None:
@@ -125,40 +163,96 @@ def timeseries_panel(title: str, description: str, unit: str, queries: Sequence[
     return _targets(panel, queries, PROMETHEUS)
 
 
-def stat_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-               steps: Iterable[Step] = (), width: int = QUARTER, height: int = STAT_HEIGHT,
-               mappings: list[models.ValueMapping] | None = None, graph: bool = True) -> stat.Panel:
+def stat_panel(
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[prometheus_builders.Dataquery],
+    *,
+    steps: Iterable[Step] = (),
+    width: int = QUARTER,
+    height: int = STAT_HEIGHT,
+    mappings: list[models.ValueMapping] | None = None,
+    graph: bool = True,
+) -> stat.Panel:
     """One big number per series (the last value), coloured by its thresholds."""
-    panel = (stat.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .interval(MIN_INTERVAL).thresholds(thresholds(*(tuple(steps) or neutral())))
-             .color_mode(common_models.BigValueColorMode.BACKGROUND)
-             .graph_mode(common_models.BigValueGraphMode.AREA if graph else common_models.BigValueGraphMode.NONE)
-             .text_mode(common_models.BigValueTextMode.AUTO)
-             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .interval(MIN_INTERVAL)
+        .thresholds(thresholds(*(tuple(steps) or neutral())))
+        .color_mode(common_models.BigValueColorMode.BACKGROUND)
+        .graph_mode(common_models.BigValueGraphMode.AREA if graph else common_models.BigValueGraphMode.NONE)
+        .text_mode(common_models.BigValueTextMode.AUTO)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
     if mappings:
         panel = panel.mappings(mappings)
     return _targets(panel, queries, PROMETHEUS)
 
 
-def gauge_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-                steps: Iterable[Step], min_val: float, max_val: float, width: int = QUARTER,
-                height: int = STAT_HEIGHT * 2) -> gauge.Panel:
+def gauge_panel(
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[prometheus_builders.Dataquery],
+    *,
+    steps: Iterable[Step],
+    min_val: float,
+    max_val: float,
+    width: int = QUARTER,
+    height: int = STAT_HEIGHT * 2,
+) -> gauge.Panel:
     """A dial between fixed bounds, with its thresholds marked on the rim."""
-    panel = (gauge.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .min(min_val).max(max_val).interval(MIN_INTERVAL).thresholds(thresholds(*steps))
-             .show_threshold_markers(True).show_threshold_labels(False)
-             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+    panel = (
+        gauge.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .min(min_val)
+        .max(max_val)
+        .interval(MIN_INTERVAL)
+        .thresholds(thresholds(*steps))
+        .show_threshold_markers(True)
+        .show_threshold_labels(False)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
     return _targets(panel, queries, PROMETHEUS)
 
 
-def bargauge_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-                   steps: Iterable[Step] = (), min_val: float | None = 0, max_val: float | None = None,
-                   width: int = HALF, height: int = GRAPH_HEIGHT) -> bargauge.Panel:
+def bargauge_panel(
+    title: str,
+    description: str,
+    unit: str,
+    queries: Sequence[prometheus_builders.Dataquery],
+    *,
+    steps: Iterable[Step] = (),
+    min_val: float | None = 0,
+    max_val: float | None = None,
+    width: int = HALF,
+    height: int = GRAPH_HEIGHT,
+) -> bargauge.Panel:
     """One horizontal bar per series: compares current values across labels (jobs, windows, tiers)."""
-    panel = (bargauge.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .interval(MIN_INTERVAL).thresholds(thresholds(*(tuple(steps) or neutral())))
-             .display_mode(common_models.BarGaugeDisplayMode.GRADIENT).orientation(common_models.VizOrientation.HORIZONTAL)
-             .show_unfilled(True).reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+    panel = (
+        bargauge.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .interval(MIN_INTERVAL)
+        .thresholds(thresholds(*(tuple(steps) or neutral())))
+        .display_mode(common_models.BarGaugeDisplayMode.GRADIENT)
+        .orientation(common_models.VizOrientation.HORIZONTAL)
+        .show_unfilled(True)
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
     if min_val is not None:
         panel = panel.min(min_val)
     if max_val is not None:
@@ -166,48 +260,93 @@ def bargauge_panel(title: str, description: str, unit: str, queries: Sequence[pr
     return _targets(panel, queries, PROMETHEUS)
 
 
-def piechart_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-                   width: int = THIRD, height: int = GRAPH_HEIGHT) -> piechart.Panel:
+def piechart_panel(
+    title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *, width: int = THIRD, height: int = GRAPH_HEIGHT
+) -> piechart.Panel:
     """Shares of a whole, labelled with their percentage."""
-    panel = (piechart.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .interval(MIN_INTERVAL).pie_type(piechart_models.PieChartType.DONUT)
-             .display_labels([piechart_models.PieChartLabels.PERCENT])
-             .legend(piechart.PieChartLegendOptions().display_mode(common_models.LegendDisplayMode.TABLE)
-                     .placement(common_models.LegendPlacement.RIGHT).show_legend(True).values([piechart_models.PieChartLegendValues.PERCENT]))
-             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-             .hide_from(_shown()))
+    panel = (
+        piechart.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .interval(MIN_INTERVAL)
+        .pie_type(piechart_models.PieChartType.DONUT)
+        .display_labels([piechart_models.PieChartLabels.PERCENT])
+        .legend(
+            piechart.PieChartLegendOptions()
+            .display_mode(common_models.LegendDisplayMode.TABLE)
+            .placement(common_models.LegendPlacement.RIGHT)
+            .show_legend(True)
+            .values([piechart_models.PieChartLegendValues.PERCENT])
+        )
+        .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .hide_from(_shown())
+    )
     return _targets(panel, queries, PROMETHEUS)
 
 
-def heatmap_panel(title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *,
-                  width: int = HALF, height: int = GRAPH_HEIGHT) -> heatmap.Panel:
+def heatmap_panel(
+    title: str, description: str, unit: str, queries: Sequence[prometheus_builders.Dataquery], *, width: int = HALF, height: int = GRAPH_HEIGHT
+) -> heatmap.Panel:
     """A distribution over time from pre-aggregated histogram buckets (queries use heatmap format)."""
-    panel = (heatmap.Panel().title(title).description(description).unit(unit).span(width).height(height)
-             .interval(MIN_INTERVAL).calculate(False)
-             .y_axis(heatmap.YAxisConfig().unit(unit))
-             .color(heatmap.HeatmapColorOptions().mode(heatmap_models.HeatmapColorMode.SCHEME).scheme("Oranges").steps(64))
-             .cell_values(heatmap.CellValues().unit("ops"))
-             .show_tooltip().show_legend().hide_from(_shown()))
+    panel = (
+        heatmap.Panel()
+        .title(title)
+        .description(description)
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .interval(MIN_INTERVAL)
+        .calculate(False)
+        .y_axis(heatmap.YAxisConfig().unit(unit))
+        .color(heatmap.HeatmapColorOptions().mode(heatmap_models.HeatmapColorMode.SCHEME).scheme("Oranges").steps(64))
+        .cell_values(heatmap.CellValues().unit("ops"))
+        .show_tooltip()
+        .show_legend()
+        .hide_from(_shown())
+    )
     return _targets(panel, queries, PROMETHEUS)
 
 
-def logs_panel(title: str, description: str, queries: Sequence[loki_builders.Dataquery], *,
-               width: int = FULL, height: int = LOGS_HEIGHT) -> logs.Panel:
+def logs_panel(title: str, description: str, queries: Sequence[loki_builders.Dataquery], *, width: int = FULL, height: int = LOGS_HEIGHT) -> logs.Panel:
     """Log lines, newest first, with their parsed fields one click away."""
     # A logs panel draws no values; the unit is set anyway so every panel states what it shows.
-    panel = (logs.Panel().title(title).description(description).unit("none").span(width).height(height)
-             .show_time(True).show_labels(False).show_common_labels(False).wrap_log_message(True)
-             .prettify_log_message(False).enable_log_details(True).sort_order(common_models.LogsSortOrder.DESCENDING)
-             .dedup_strategy(common_models.LogsDedupStrategy.NONE))
+    panel = (
+        logs.Panel()
+        .title(title)
+        .description(description)
+        .unit("none")
+        .span(width)
+        .height(height)
+        .show_time(True)
+        .show_labels(False)
+        .show_common_labels(False)
+        .wrap_log_message(True)
+        .prettify_log_message(False)
+        .enable_log_details(True)
+        .sort_order(common_models.LogsSortOrder.DESCENDING)
+        .dedup_strategy(common_models.LogsDedupStrategy.NONE)
+    )
     return _targets(panel, queries, LOKI)
 
 
-def alert_groups_panel(title: str, description: str, *, labels: str = "", width: int = HALF,
-                       height: int = GRAPH_HEIGHT) -> alertgroups.Panel:
+def alert_groups_panel(title: str, description: str, *, labels: str = "", width: int = HALF, height: int = GRAPH_HEIGHT) -> alertgroups.Panel:
     """Alerts currently held by the stack's Alertmanager, grouped as it notifies them."""
-    return (alertgroups.Panel().title(title).description(description).unit("none").span(width).height(height)
-            # The panel names its Alertmanager by datasource *name* (Grafana's alerting source name).
-            .datasource(ALERTMANAGER.ref()).alertmanager(ALERTMANAGER.name).labels(labels).expand_all(False))
+    return (
+        alertgroups.Panel()
+        .title(title)
+        .description(description)
+        .unit("none")
+        .span(width)
+        .height(height)
+        # The panel names its Alertmanager by datasource *name* (Grafana's alerting source name).
+        .datasource(ALERTMANAGER.ref())
+        .alertmanager(ALERTMANAGER.name)
+        .labels(labels)
+        .expand_all(False)
+    )
 
 
 def _shown() -> common.HideSeriesConfig:
@@ -221,6 +360,7 @@ def row(title: str) -> dashboard.Row:
 
 # ---- variables ---------------------------------------------------------------------------------------
 
+
 def environment_variable(settings: Settings) -> dashboard.ConstantVariable:
     """`env` of the stack. One Grafana serves one environment, and Prometheus adds `env` only as an
     external label (to alerts and remote reads), so it is a constant: LogQL selects on it (Loki streams
@@ -230,26 +370,50 @@ def environment_variable(settings: Settings) -> dashboard.ConstantVariable:
 
 def query_variable(name: str, label: str, query: str, *, description: str) -> dashboard.QueryVariable:
     """A multi-value filter filled from Prometheus label values; "All" means the regex `.*`."""
-    return (dashboard.QueryVariable(name).label(label).description(description).query(query)
-            .datasource(PROMETHEUS.ref()).refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
-            .sort(models.VariableSort.ALPHABETICAL_ASC).multi(True).include_all(True).all_value(".*")
-            .current(models.VariableOption(selected=True, text="All", value="$__all")))
+    return (
+        dashboard.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .query(query)
+        .datasource(PROMETHEUS.ref())
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(models.VariableOption(selected=True, text="All", value="$__all"))
+    )
 
 
 def custom_variable(name: str, label: str, values: Sequence[str], *, description: str) -> dashboard.CustomVariable:
     """A multi-value filter over a fixed list (e.g. the catalog's tiers); "All" means `.*`."""
-    return (dashboard.CustomVariable(name).label(label).description(description).values(",".join(values))
-            .multi(True).include_all(True).all_value(".*")
-            .current(models.VariableOption(selected=True, text="All", value="$__all"))
-            .options([models.VariableOption(selected=False, text=value, value=value) for value in values]))
+    return (
+        dashboard.CustomVariable(name)
+        .label(label)
+        .description(description)
+        .values(",".join(values))
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(models.VariableOption(selected=True, text="All", value="$__all"))
+        .options([models.VariableOption(selected=False, text=value, value=value) for value in values])
+    )
 
 
 # ---- dashboard ---------------------------------------------------------------------------------------
 
+
 def deploy_annotation() -> dashboard.AnnotationQuery:
     """Markers for deploys: Grafana annotations tagged `deploy` (posted by the deploy pipeline)."""
-    return (dashboard.AnnotationQuery().name("Deploys").datasource(GRAFANA_ANNOTATIONS).enable(True).hide(False)
-            .icon_color("#8F3BB8").target(dashboard.AnnotationTarget().type("tags").tags([DEPLOY_TAG]).limit(100).match_any(False)))
+    return (
+        dashboard.AnnotationQuery()
+        .name("Deploys")
+        .datasource(GRAFANA_ANNOTATIONS)
+        .enable(True)
+        .hide(False)
+        .icon_color("#8F3BB8")
+        .target(dashboard.AnnotationTarget().type("tags").tags([DEPLOY_TAG]).limit(100).match_any(False))
+    )
 
 
 def new_dashboard(uid: str, title: str, description: str, settings: Settings, *tags: str) -> dashboard.Dashboard:
@@ -258,13 +422,28 @@ def new_dashboard(uid: str, title: str, description: str, settings: Settings, *t
     Dashboards are read-only in Grafana: they are code, and a change saved in the UI would be
     overwritten by the next deploy. "Save as" still lets anyone experiment on a copy.
     """
-    return (dashboard.Dashboard(title).uid(uid).description(description).tags(sorted({TAG, *tags}))
-            .readonly().time("now-6h", "now").refresh("1m").timezone("browser")
-            .tooltip(models.DashboardCursorSync.CROSSHAIR)
-            .timepicker(dashboard.TimePicker().refresh_intervals(["30s", "1m", "5m", "15m", "1h"]))
-            .link(dashboard.DashboardLink("NGX dashboards").type(models.DashboardLinkType.DASHBOARDS).tags([TAG])
-                  .as_dropdown(True).keep_time(True).include_vars(False).target_blank(False))
-            .with_variable(environment_variable(settings)))
+    return (
+        dashboard.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(sorted({TAG, *tags}))
+        .readonly()
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .tooltip(models.DashboardCursorSync.CROSSHAIR)
+        .timepicker(dashboard.TimePicker().refresh_intervals(["30s", "1m", "5m", "15m", "1h"]))
+        .link(
+            dashboard.DashboardLink("NGX dashboards")
+            .type(models.DashboardLinkType.DASHBOARDS)
+            .tags([TAG])
+            .as_dropdown(True)
+            .keep_time(True)
+            .include_vars(False)
+            .target_blank(False)
+        )
+        .with_variable(environment_variable(settings))
+    )
 
 
 def finish(builder: dashboard.Dashboard) -> dict:

@@ -1,9 +1,11 @@
 """The tables of panels in docs/dashboards.md, generated from the dashboards themselves so they cannot go
 stale (gendocs.py writes them; tests/test_docs.py fails when docs/dashboards.md differs)."""
+
 from __future__ import annotations
 
 from dashboards import DASHBOARDS, FOLDERS, build_dashboards
 from settings import Settings, parse
+
 
 def _default_settings() -> Settings:
     return parse({"platform": "docker"}, stack="dev")
@@ -20,9 +22,11 @@ def panel_table_markdown(settings: Settings | None = None) -> str:
     parts = []
     for spec in DASHBOARDS:
         model = models[spec.uid]
-        parts.append(f"## {model['title']}\n\n"
-                     f"UID `{spec.uid}` in folder *{FOLDERS[spec.folder]}*, file `files/grafana/dashboards/{spec.uid}.json`. "
-                     f"{model['description']}\n")
+        parts.append(
+            f"## {model['title']}\n\n"
+            f"UID `{spec.uid}` in folder *{FOLDERS[spec.folder]}*, file `files/grafana/dashboards/{spec.uid}.json`. "
+            f"{model['description']}\n"
+        )
         rows = ["| section | panel | type | unit | what it shows |", "|---|---|---|---|---|"]
         section = ""
         for panel in model["panels"]:

@@ -1,4 +1,5 @@
 """ML Performance: how fast, how often, how confidently and how accurately the models predict."""
+
 from __future__ import annotations
 
 from grafana_foundation_sdk.models import units
@@ -13,50 +14,77 @@ TITLE = "NGX ML Performance"
 
 def prediction_latency() -> d.timeseries.Panel:
     return d.timeseries_panel(
-        "Prediction latency p50 / p95 / p99", "ML prediction duration percentiles by model over 5m.",
+        "Prediction latency p50 / p95 / p99",
+        "ML prediction duration percentiles by model over 5m.",
         units.Seconds,
-        [d.prom(q.prediction_latency(quantile), f"{{{{model_type}}}} {legend}") for quantile, legend in q.QUANTILE_LEGENDS.items()])
+        [d.prom(q.prediction_latency(quantile), f"{{{{model_type}}}} {legend}") for quantile, legend in q.QUANTILE_LEGENDS.items()],
+    )
 
 
 def throughput() -> d.timeseries.Panel:
     return d.timeseries_panel(
-        "Throughput by model", "Predictions per second by model (successful and failed), 5m rate.",
-        units.OpsPerSecond, [d.prom(q.prediction_throughput(), "{{model_type}}")], stacked=True)
+        "Throughput by model",
+        "Predictions per second by model (successful and failed), 5m rate.",
+        units.OpsPerSecond,
+        [d.prom(q.prediction_throughput(), "{{model_type}}")],
+        stacked=True,
+    )
 
 
 def confidence_distribution() -> d.heatmap.Panel:
     return d.heatmap_panel(
-        "Prediction confidence distribution", "How many predictions fall in each confidence bucket (0-1) over time.",
-        units.PercentUnit, [d.prom(q.prediction_confidence_buckets(), "{{le}}", heatmap_buckets=True)])
+        "Prediction confidence distribution",
+        "How many predictions fall in each confidence bucket (0-1) over time.",
+        units.PercentUnit,
+        [d.prom(q.prediction_confidence_buckets(), "{{le}}", heatmap_buckets=True)],
+    )
 
 
 def median_confidence(settings: Settings) -> d.timeseries.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
     return d.timeseries_panel(
-        "Median prediction confidence", "Median confidence by model over 5m: a falling median often precedes falling accuracy.",
-        units.PercentUnit, [d.prom(q.prediction_confidence_median(), "{{model_type}}")],
-        steps=d.good_above(minimum), max_val=1)
+        "Median prediction confidence",
+        "Median confidence by model over 5m: a falling median often precedes falling accuracy.",
+        units.PercentUnit,
+        [d.prom(q.prediction_confidence_median(), "{{model_type}}")],
+        steps=d.good_above(minimum),
+        max_val=1,
+    )
 
 
 def model_accuracy(settings: Settings) -> d.timeseries.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
     return d.timeseries_panel(
-        "Model accuracy vs threshold", f"Current accuracy of each model; LowModelAccuracy fires below {minimum:.0%} (dashed line).",
-        units.PercentUnit, [d.prom(q.model_accuracy(), "{{model_name}}")], steps=d.good_above(minimum), max_val=1)
+        "Model accuracy vs threshold",
+        f"Current accuracy of each model; LowModelAccuracy fires below {minimum:.0%} (dashed line).",
+        units.PercentUnit,
+        [d.prom(q.model_accuracy(), "{{model_name}}")],
+        steps=d.good_above(minimum),
+        max_val=1,
+    )
 
 
 def current_accuracy(settings: Settings) -> d.bargauge.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
     return d.bargauge_panel(
-        "Accuracy now", f"Last reported accuracy per model against the {minimum:.0%} minimum.",
-        units.PercentUnit, [d.prom(q.model_accuracy(), "{{model_name}}", instant=True)],
-        steps=d.good_above(minimum), max_val=1)
+        "Accuracy now",
+        f"Last reported accuracy per model against the {minimum:.0%} minimum.",
+        units.PercentUnit,
+        [d.prom(q.model_accuracy(), "{{model_name}}", instant=True)],
+        steps=d.good_above(minimum),
+        max_val=1,
+    )
 
 
 def error_share() -> d.timeseries.Panel:
     return d.timeseries_panel(
-        "Prediction error share", "Share of predictions that failed (status=error) by model over 5m.",
-        units.PercentUnit, [d.prom(q.prediction_error_share(), "{{model_type}}")], steps=d.bad_above(0.01, 0.05), max_val=None)
+        "Prediction error share",
+        "Share of predictions that failed (status=error) by model over 5m.",
+        units.PercentUnit,
+        [d.prom(q.prediction_error_share(), "{{model_type}}")],
+        steps=d.bad_above(0.01, 0.05),
+        max_val=None,
+    )
 
 
 def build(settings: Settings) -> dict:
@@ -64,10 +92,13 @@ def build(settings: Settings) -> dict:
         d.new_dashboard(UID, TITLE, "Latency, throughput, confidence and accuracy of the NGX ML models.", settings, "ml")
         .with_variable(d.query_variable("model", "Model", q.model_types(), description="ML model types"))
         .with_row(d.row("Serving"))
-        .with_panel(prediction_latency()).with_panel(throughput())
-        .with_panel(error_share()).with_panel(confidence_distribution())
+        .with_panel(prediction_latency())
+        .with_panel(throughput())
+        .with_panel(error_share())
+        .with_panel(confidence_distribution())
         .with_row(d.row("Quality"))
-        .with_panel(model_accuracy(settings)).with_panel(current_accuracy(settings))
+        .with_panel(model_accuracy(settings))
+        .with_panel(current_accuracy(settings))
         .with_panel(median_confidence(settings).span(d.FULL))
     )
     return d.finish(builder)

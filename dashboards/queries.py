@@ -7,6 +7,7 @@ of pre-aggregated series instead. Raw selectors remain only for low-cardinality 
 per target, model or rule group). tests/test_dashboards.py parses every expression and checks each
 metric name against the catalog and the rule files.
 """
+
 from __future__ import annotations
 
 import catalog
@@ -41,6 +42,7 @@ def per_minute(expr: str) -> str:
 
 # ---- variables ---------------------------------------------------------------------------------------
 
+
 def label_values(series: str, label: str) -> str:
     """Grafana's variable query over one series' label values (the series must exist in the catalog or rules)."""
     return f"label_values({series}, {label})"
@@ -59,6 +61,7 @@ def model_types() -> str:
 
 
 # ---- overview ----------------------------------------------------------------------------------------
+
 
 def api_up() -> str:
     return selector("up", JOB_API, INSTANCE)
@@ -112,6 +115,7 @@ def firing_alerts() -> str:
 
 # ---- ML ----------------------------------------------------------------------------------------------
 
+
 def recorded_quantiles(record: str) -> set[str]:
     """The `quantile` label values the recording rules write for `record`."""
     return set(rec.QUANTILES.get(record, ()))
@@ -150,6 +154,7 @@ def model_accuracy() -> str:
 
 # ---- business ----------------------------------------------------------------------------------------
 
+
 def conversion_ratio() -> str:
     return rec.CONVERTED_RATIO_1H
 
@@ -185,6 +190,7 @@ def conversation_events() -> str:
 
 # ---- SLO ---------------------------------------------------------------------------------------------
 
+
 def availability() -> str:
     return slo.AVAILABILITY
 
@@ -213,6 +219,7 @@ def error_ratio_by_endpoint(top: int = 10) -> str:
 
 
 # ---- monitoring stack --------------------------------------------------------------------------------
+
 
 def targets_up_share() -> str:
     return f"avg by (job) ({catalog.metric('up')})"
@@ -251,8 +258,7 @@ def prometheus_alerts_dropped() -> str:
     return f"sum({_rate('prometheus_notifications_dropped_total', JOB_PROMETHEUS)})"
 
 
-TSDB_SERIES = ("prometheus_tsdb_storage_blocks_bytes", "prometheus_tsdb_wal_storage_size_bytes",
-               "prometheus_tsdb_head_chunks_storage_size_bytes")
+TSDB_SERIES = ("prometheus_tsdb_storage_blocks_bytes", "prometheus_tsdb_wal_storage_size_bytes", "prometheus_tsdb_head_chunks_storage_size_bytes")
 
 
 def tsdb_size() -> str:
@@ -285,6 +291,7 @@ def shipper_entries_dropped() -> str:
 
 
 # ---- Kubernetes: the API's pods and the stack's volumes (jobs kube-state-metrics, cadvisor, kubelet) ----
+
 
 def _quoted_matcher(label: str, value: str) -> str:
     return f'{label}="{value}"'

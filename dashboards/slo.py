@@ -3,6 +3,7 @@
 Burn-rate lines are the multi-window thresholds of alerting.slo, so the graph shows exactly where the
 SLOErrorBudgetBurn alerts start.
 """
+
 from __future__ import annotations
 
 from grafana_foundation_sdk.models import units
@@ -21,33 +22,55 @@ BURN_UNIT = "suffix:x"
 def availability(settings: Settings) -> d.timeseries.Panel:
     objective = settings.alerting.slo.availability
     return d.timeseries_panel(
-        "Availability vs objective", f"Share of non-5xx requests over 5m against the {objective:.2%} objective (dashed line).",
-        units.PercentUnit, [d.prom(q.availability(), "availability")],
-        steps=d.good_above(objective), min_val=None, max_val=1)
+        "Availability vs objective",
+        f"Share of non-5xx requests over 5m against the {objective:.2%} objective (dashed line).",
+        units.PercentUnit,
+        [d.prom(q.availability(), "availability")],
+        steps=d.good_above(objective),
+        min_val=None,
+        max_val=1,
+    )
 
 
 def availability_over_window(settings: Settings) -> d.stat.Panel:
     s = settings.alerting.slo
     return d.stat_panel(
-        f"Availability ({s.window})", f"Availability over the whole {s.window} SLO window; the objective is {s.availability:.2%}.",
-        units.PercentUnit, [d.prom(q.availability_over_slo_window(settings), "availability")],
-        steps=d.good_above(s.availability), width=d.THIRD)
+        f"Availability ({s.window})",
+        f"Availability over the whole {s.window} SLO window; the objective is {s.availability:.2%}.",
+        units.PercentUnit,
+        [d.prom(q.availability_over_slo_window(settings), "availability")],
+        steps=d.good_above(s.availability),
+        width=d.THIRD,
+    )
 
 
 def error_budget_remaining(settings: Settings) -> d.gauge.Panel:
     s = settings.alerting.slo
     return d.gauge_panel(
-        "Error budget remaining", f"Share of the {s.window} error budget ({slo.error_budget(settings):.2%} of requests) not yet spent; "
-        "below 0 the SLO is broken for the window.",
-        units.PercentUnit, [d.prom(q.error_budget_remaining(), "remaining")],
-        steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)), min_val=-0.5, max_val=1, width=d.THIRD, height=d.STAT_HEIGHT)
+        "Error budget remaining",
+        f"Share of the {s.window} error budget ({slo.error_budget(settings):.2%} of requests) not yet spent; below 0 the SLO is broken for the window.",
+        units.PercentUnit,
+        [d.prom(q.error_budget_remaining(), "remaining")],
+        steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)),
+        min_val=-0.5,
+        max_val=1,
+        width=d.THIRD,
+        height=d.STAT_HEIGHT,
+    )
 
 
 def budget_over_time() -> d.timeseries.Panel:
     return d.timeseries_panel(
-        "Error budget remaining over time", "How the remaining budget evolved; a steep fall is a fast burn.",
-        units.PercentUnit, [d.prom(q.error_budget_remaining(), "remaining")],
-        steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)), min_val=None, max_val=1, width=d.THIRD, height=d.STAT_HEIGHT)
+        "Error budget remaining over time",
+        "How the remaining budget evolved; a steep fall is a fast burn.",
+        units.PercentUnit,
+        [d.prom(q.error_budget_remaining(), "remaining")],
+        steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)),
+        min_val=None,
+        max_val=1,
+        width=d.THIRD,
+        height=d.STAT_HEIGHT,
+    )
 
 
 def _burn_steps(settings: Settings) -> tuple[d.Step, ...]:
@@ -59,23 +82,35 @@ def _burn_steps(settings: Settings) -> tuple[d.Step, ...]:
 def burn_rates(settings: Settings) -> d.timeseries.Panel:
     thresholds = ", ".join(f"{slo.burn_rate(settings, w):g}x over {w.long}" for w in slo.BURN_WINDOWS)
     return d.timeseries_panel(
-        "Burn rate per window", f"Error ratio per window divided by the error budget (1x = exactly on budget). Alerts: {thresholds}.",
-        BURN_UNIT, [d.prom(q.burn_rate(settings, window), window) for window in slo.WINDOWS],
-        steps=_burn_steps(settings), width=d.FULL, height=10)
+        "Burn rate per window",
+        f"Error ratio per window divided by the error budget (1x = exactly on budget). Alerts: {thresholds}.",
+        BURN_UNIT,
+        [d.prom(q.burn_rate(settings, window), window) for window in slo.WINDOWS],
+        steps=_burn_steps(settings),
+        width=d.FULL,
+        height=10,
+    )
 
 
 def burn_rates_now(settings: Settings) -> d.bargauge.Panel:
     return d.bargauge_panel(
-        "Burn rate now", "Current burn rate of every window the SLO alerts read.",
-        BURN_UNIT, [d.prom(q.burn_rate(settings, window), window, instant=True) for window in slo.WINDOWS],
-        steps=_burn_steps(settings))
+        "Burn rate now",
+        "Current burn rate of every window the SLO alerts read.",
+        BURN_UNIT,
+        [d.prom(q.burn_rate(settings, window), window, instant=True) for window in slo.WINDOWS],
+        steps=_burn_steps(settings),
+    )
 
 
 def errors_by_endpoint() -> d.bargauge.Panel:
     return d.bargauge_panel(
-        "Error share by endpoint", "The ten endpoints with the highest 5xx share over 5m: where the budget goes.",
-        units.PercentUnit, [d.prom(q.error_ratio_by_endpoint(), "{{endpoint}}", instant=True)],
-        steps=d.bad_above(0.001, 0.01), max_val=None)
+        "Error share by endpoint",
+        "The ten endpoints with the highest 5xx share over 5m: where the budget goes.",
+        units.PercentUnit,
+        [d.prom(q.error_ratio_by_endpoint(), "{{endpoint}}", instant=True)],
+        steps=d.bad_above(0.001, 0.01),
+        max_val=None,
+    )
 
 
 def build(settings: Settings) -> dict:
@@ -83,10 +118,13 @@ def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, f"Availability SLO of the NGX API: {s.availability:.2%} over {s.window}.", settings, "slo")
         .with_row(d.row("Objective"))
-        .with_panel(availability_over_window(settings)).with_panel(error_budget_remaining(settings)).with_panel(budget_over_time())
+        .with_panel(availability_over_window(settings))
+        .with_panel(error_budget_remaining(settings))
+        .with_panel(budget_over_time())
         .with_panel(availability(settings).span(d.FULL))
         .with_row(d.row("Burn"))
         .with_panel(burn_rates(settings))
-        .with_panel(burn_rates_now(settings)).with_panel(errors_by_endpoint())
+        .with_panel(burn_rates_now(settings))
+        .with_panel(errors_by_endpoint())
     )
     return d.finish(builder)

@@ -12,6 +12,7 @@ Grafana OSS can give a service account that writes organization annotations. Edi
 dashboards and Grafana-managed alerting (rules, contact points, notification policies, silences), not
 datasources or users: keep the token in the CI/CD's secret store (docs/grafana-content.md).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -50,6 +50,7 @@ line holds a credential.
 Exit status: 0 done; 1 failed (and reported as failed); 2 bad usage; 3 backed up, but the result
 could not be pushed (so the alerts will not see it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,9 +74,10 @@ import tempfile
 import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 FORMAT = "ngx-backup/1"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREPORTED = 0, 1, 2, 3
@@ -113,7 +115,7 @@ class BackupError(Exception):
 def log(message: str) -> None:
     """One line on stderr (the job's log). Never given a credential: the messages name files, keys,
     sizes and URLs without user information, never what a credential file holds."""
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"{now} backup: {message}", file=sys.stderr, flush=True)
 
 
@@ -128,7 +130,7 @@ def mib(size: float) -> str:
 
 
 def stamp(when: float) -> str:
-    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime(STAMP_FORMAT)
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime(STAMP_FORMAT)
 
 
 def manifest_name(archive: str) -> str:
@@ -136,6 +138,7 @@ def manifest_name(archive: str) -> str:
 
 
 # --- stores: a directory or an S3-compatible bucket ---------------------------------------------------
+
 
 class DirectoryStore:
     """<root>/<target>/<stamp>.tar.gz and .json. Archives are written as .partial and renamed once
@@ -216,18 +219,33 @@ def canonical_query(query: dict[str, str]) -> str:
     return "&".join(f"{key}={value}" for key, value in pairs)
 
 
-def sigv4_authorization(method: str, path: str, query: dict[str, str], headers: dict[str, str], payload_sha256: str,
-                        credentials: S3Credentials, region: str, amz_date: str, service: str = "s3") -> str:
+def sigv4_authorization(
+    method: str,
+    path: str,
+    query: dict[str, str],
+    headers: dict[str, str],
+    payload_sha256: str,
+    credentials: S3Credentials,
+    region: str,
+    amz_date: str,
+    service: str = "s3",
+) -> str:
     """The Authorization header of a request signed with AWS Signature Version 4 (header-based).
 
     `headers` are every header that is signed (host and x-amz-* at least); `path` is the request path
     as sent, before encoding (S3 encodes each character once and keeps '/')."""
     canonical = sorted((name.lower().strip(), " ".join(str(value).split())) for name, value in headers.items())
     signed_headers = ";".join(name for name, _ in canonical)
-    canonical_request = "\n".join([
-        method, _uri_encode(path, safe="/-_.~"), canonical_query(query),
-        "".join(f"{name}:{value}\n" for name, value in canonical), signed_headers, payload_sha256,
-    ])
+    canonical_request = "\n".join(
+        [
+            method,
+            _uri_encode(path, safe="/-_.~"),
+            canonical_query(query),
+            "".join(f"{name}:{value}\n" for name, value in canonical),
+            signed_headers,
+            payload_sha256,
+        ]
+    )
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     string_to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()])
     key = ("AWS4" + credentials.key_material).encode()
@@ -240,10 +258,10 @@ def sigv4_authorization(method: str, path: str, query: dict[str, str], headers: 
 # What an operator checks for the answers a wrong setting gets (the job's flags come from backup.s3.*).
 S3_HINTS = {
     "SignatureDoesNotMatch": "the secret access key (backup.s3.secretAccessKey, --s3-secret-access-key-file) "
-                             "does not belong to the key ID, or the region (backup.s3.region, --s3-region) is not the bucket's",
+    "does not belong to the key ID, or the region (backup.s3.region, --s3-region) is not the bucket's",
     "InvalidAccessKeyId": "the access key ID (backup.s3.accessKeyId, --s3-access-key-id-file) is unknown to this endpoint",
     "AccessDenied": "the key may not do this in the bucket (backup.s3.bucket, --s3-bucket): it needs s3:PutObject, GetObject, "
-                    "ListBucket, DeleteObject and AbortMultipartUpload on it",
+    "ListBucket, DeleteObject and AbortMultipartUpload on it",
     "NoSuchBucket": "the bucket (backup.s3.bucket, --s3-bucket) does not exist at this endpoint",
     "AuthorizationHeaderMalformed": "the region (backup.s3.region, --s3-region) is not the bucket's",
     "RequestTimeTooSkewed": "this machine's clock is off by more than 15 minutes",
@@ -263,8 +281,17 @@ class S3Error(BackupError):
 class S3Store:
     """Objects <prefix>/<target>/<stamp>.tar.gz and .json in a bucket, path-style."""
 
-    def __init__(self, endpoint: str, bucket: str, region: str, prefix: str, credentials: S3Credentials,
-                 ca_file: str | None = None, part_size: int | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        region: str,
+        prefix: str,
+        credentials: S3Credentials,
+        ca_file: str | None = None,
+        part_size: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         parsed = urllib.parse.urlsplit(endpoint)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             raise BackupError(f"--s3-endpoint {endpoint!r} is not an http(s) URL")
@@ -292,8 +319,7 @@ class S3Store:
     def _key(self, target: str, name: str = "") -> str:
         return "/".join(part for part in (self.prefix, target, name) if part)
 
-    def prepare(self, method: str, key: str, query: dict[str, str], body: bytes, headers: dict[str, str] | None,
-                amz_date: str) -> tuple[str, dict[str, str]]:
+    def prepare(self, method: str, key: str, query: dict[str, str], body: bytes, headers: dict[str, str] | None, amz_date: str) -> tuple[str, dict[str, str]]:
         """The request line's target and every header of one signed request (tests check it with botocore)."""
         path = f"{self.base_path}/{self.bucket}" + (f"/{key}" if key else "")
         payload = hashlib.sha256(body).hexdigest()
@@ -303,15 +329,19 @@ class S3Store:
             sent["content-length"] = str(len(body))
         return _uri_encode(path, safe="/-_.~") + (f"?{canonical_query(query)}" if query else ""), sent
 
-    def request(self, method: str, key: str, query: dict[str, str] | None = None, body: bytes = b"",
-                headers: dict[str, str] | None = None, sink: BinaryIO | None = None) -> tuple[int, dict[str, str], bytes]:
+    def request(
+        self, method: str, key: str, query: dict[str, str] | None = None, body: bytes = b"", headers: dict[str, str] | None = None, sink: BinaryIO | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """One signed request, retried on connection errors and 5xx; raises S3Error on any other failure."""
         query = query or {}
         last: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
             target, sent = self.prepare(method, key, query, body, headers, time.strftime(STAMP_FORMAT, time.gmtime(self.clock())))
-            connection = (http.client.HTTPSConnection(self.netloc, timeout=300, context=self.context) if self.scheme == "https"
-                          else http.client.HTTPConnection(self.netloc, timeout=300))
+            connection = (
+                http.client.HTTPSConnection(self.netloc, timeout=300, context=self.context)
+                if self.scheme == "https"
+                else http.client.HTTPConnection(self.netloc, timeout=300)
+            )
             try:
                 connection.request(method, target, body=body or None, headers=sent)
                 response = connection.getresponse()
@@ -324,8 +354,10 @@ class S3Store:
                     data = response.read()
                 result = response.status, {name.lower(): value for name, value in response.getheaders()}, data
             except ssl.SSLCertVerificationError as error:
-                raise BackupError(f"S3 endpoint {self.scheme}://{self.netloc}: {error.verify_message}: its certificate is not "
-                                  f"trusted by {self.trusted} (an endpoint with a private CA: --s3-ca-file)") from None
+                raise BackupError(
+                    f"S3 endpoint {self.scheme}://{self.netloc}: {error.verify_message}: its certificate is not "
+                    f"trusted by {self.trusted} (an endpoint with a private CA: --s3-ca-file)"
+                ) from None
             except (OSError, http.client.HTTPException) as error:
                 last = error
             else:
@@ -364,7 +396,7 @@ class S3Store:
         while True:
             _, _, body = self.request("GET", "", query=query)
             root = ElementTree.fromstring(body)
-            found += [element.text[len(prefix):] for element in root.iter(f"{S3_NS}Key") if element.text and element.text.startswith(prefix)]
+            found += [element.text[len(prefix) :] for element in root.iter(f"{S3_NS}Key") if element.text and element.text.startswith(prefix)]
             truncated = root.findtext(f"{S3_NS}IsTruncated") == "true"
             following = root.findtext(f"{S3_NS}NextContinuationToken")
             if not truncated or not following:
@@ -448,6 +480,7 @@ class MultipartUpload:
 
 # --- archives -----------------------------------------------------------------------------------------
 
+
 class _Digest:
     """Passes writes through to `sink`, counting bytes and hashing them."""
 
@@ -512,13 +545,23 @@ def write_archive(store: Any, target: str, kind: str, members: list[tuple[Path, 
                     else:
                         _add_file(tar, path, arcname)
     manifest = {
-        "format": FORMAT, "kind": kind, "target": target, "archive": name,
-        "created": datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sha256": digest.hash.hexdigest(), "size": digest.size, "members": len(members), "source": source,
+        "format": FORMAT,
+        "kind": kind,
+        "target": target,
+        "archive": name,
+        "created": datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sha256": digest.hash.hexdigest(),
+        "size": digest.size,
+        "members": len(members),
+        "source": source,
     }
     store.put_manifest(target, name, manifest)
-    event(target, "archive", f"{name} and its manifest in {store.describe()}: {digest.size} bytes ({mib(digest.size)}), "
-                             f"{len(members)} members, sha256 {manifest['sha256']}, {time.monotonic() - started:.1f} s")
+    event(
+        target,
+        "archive",
+        f"{name} and its manifest in {store.describe()}: {digest.size} bytes ({mib(digest.size)}), "
+        f"{len(members)} members, sha256 {manifest['sha256']}, {time.monotonic() - started:.1f} s",
+    )
     return manifest
 
 
@@ -543,12 +586,12 @@ def prune(store: Any, target: str, keep: int) -> list[str]:
     doomed = [name for name in names if _OURS.match(name) and name not in keep_names]
     for name in doomed:
         store.delete(target, name)
-    event(target, "prune", f"kept {len(kept)} (keep {keep}): {', '.join(kept) or 'none'}; "
-                           f"deleted {len(doomed)}: {', '.join(doomed) or 'none'}")
+    event(target, "prune", f"kept {len(kept)} (keep {keep}): {', '.join(kept) or 'none'}; deleted {len(doomed)}: {', '.join(doomed) or 'none'}")
     return doomed
 
 
 # --- sources --------------------------------------------------------------------------------------------
+
 
 def _basic_auth(user: str, password_file: str) -> str:
     credential = Path(password_file).read_text().strip()
@@ -559,11 +602,17 @@ def take_snapshot(url: str, user: str, password_file: str, ca_file: str | None, 
     """POST <url>/api/v1/admin/tsdb/snapshot (head included; `url` carries the route prefix); returns the snapshot's name."""
     parsed = urllib.parse.urlsplit(url)
     context = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
-    connection = (http.client.HTTPSConnection(parsed.netloc, timeout=timeout, context=context) if parsed.scheme == "https"
-                  else http.client.HTTPConnection(parsed.netloc, timeout=timeout))
+    connection = (
+        http.client.HTTPSConnection(parsed.netloc, timeout=timeout, context=context)
+        if parsed.scheme == "https"
+        else http.client.HTTPConnection(parsed.netloc, timeout=timeout)
+    )
     try:
-        connection.request("POST", parsed.path.rstrip("/") + "/api/v1/admin/tsdb/snapshot?skip_head=false",
-                           headers={"Authorization": _basic_auth(user, password_file), "Content-Length": "0"})
+        connection.request(
+            "POST",
+            parsed.path.rstrip("/") + "/api/v1/admin/tsdb/snapshot?skip_head=false",
+            headers={"Authorization": _basic_auth(user, password_file), "Content-Length": "0"},
+        )
         response = connection.getresponse()
         body = response.read()
     except (OSError, http.client.HTTPException) as error:
@@ -608,8 +657,9 @@ def backup_prometheus(args: argparse.Namespace, store: Any, when: float) -> dict
     try:
         snapshot = data_dir / "snapshots" / name
         if not snapshot.is_dir():
-            raise BackupError(f"Prometheus at {args.url} made snapshot {name}, but {snapshot} does not exist: "
-                              "--data-dir must be the data volume of that same replica")
+            raise BackupError(
+                f"Prometheus at {args.url} made snapshot {name}, but {snapshot} does not exist: --data-dir must be the data volume of that same replica"
+            )
         members = tree_members(snapshot)
         event(args.target, "snapshot", f"Prometheus at {args.url} made {name}: {len(members)} entries, {content_size(members)} bytes")
         return write_archive(store, args.target, "prometheus", members, {"snapshot": name, "url": args.url}, when)
@@ -659,11 +709,14 @@ def backup_grafana(args: argparse.Namespace, store: Any, when: float) -> dict:
 
 
 BACKUPS: dict[str, Callable[[argparse.Namespace, Any, float], dict]] = {
-    "prometheus": backup_prometheus, "alertmanager": backup_alertmanager, "grafana": backup_grafana,
+    "prometheus": backup_prometheus,
+    "alertmanager": backup_alertmanager,
+    "grafana": backup_grafana,
 }
 
 
 # --- reporting ------------------------------------------------------------------------------------------
+
 
 def metrics_text(values: dict[str, float]) -> str:
     lines = []
@@ -688,11 +741,13 @@ def push(pushgateway: str, target: str, values: dict[str, float], replace: bool,
     body = metrics_text(values).encode()
     last: Exception | None = None
     for attempt in range(1, ATTEMPTS + 1):
-        connection = (http.client.HTTPSConnection(parsed.netloc, timeout=timeout) if parsed.scheme == "https"
-                      else http.client.HTTPConnection(parsed.netloc, timeout=timeout))
+        connection = (
+            http.client.HTTPSConnection(parsed.netloc, timeout=timeout)
+            if parsed.scheme == "https"
+            else http.client.HTTPConnection(parsed.netloc, timeout=timeout)
+        )
         try:
-            connection.request("PUT" if replace else "POST", path, body=body,
-                               headers={"Content-Type": "text/plain; version=0.0.4"})
+            connection.request("PUT" if replace else "POST", path, body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
             response = connection.getresponse()
             answer = response.read()
             if 200 <= response.status < 300:
@@ -744,6 +799,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
 # --- restore --------------------------------------------------------------------------------------------
 
+
 def verify(archive: Path, manifest: dict) -> None:
     digest, size = hashlib.sha256(), 0
     with open(archive, "rb") as handle:
@@ -751,8 +807,10 @@ def verify(archive: Path, manifest: dict) -> None:
             digest.update(block)
             size += len(block)
     if size != manifest.get("size") or digest.hexdigest() != manifest.get("sha256"):
-        raise BackupError(f"{archive} does not match its manifest (size {size} vs {manifest.get('size')}, "
-                          f"sha256 {digest.hexdigest()} vs {manifest.get('sha256')}): it is damaged or not the archive the manifest describes")
+        raise BackupError(
+            f"{archive} does not match its manifest (size {size} vs {manifest.get('size')}, "
+            f"sha256 {digest.hexdigest()} vs {manifest.get('sha256')}): it is damaged or not the archive the manifest describes"
+        )
 
 
 def _safe_name(name: str) -> PurePosixPath:
@@ -789,8 +847,10 @@ def restore(archive: Path, into: Path, manifest_path: Path | None = None) -> dic
     if into.exists() and not into.is_dir():
         raise BackupError(f"{into} exists and is not a directory")
     if manifest["kind"] == "prometheus" and into.exists() and any(into.iterdir()):
-        raise BackupError(f"{into} is not empty: restore a Prometheus snapshot into an empty directory "
-                          "(move the old data away first; blocks next to an old WAL would overlap)")
+        raise BackupError(
+            f"{into} is not empty: restore a Prometheus snapshot into an empty directory "
+            "(move the old data away first; blocks next to an old WAL would overlap)"
+        )
     clashes = [name for name, is_dir in members if not is_dir and (into / name).exists()]
     if clashes:
         raise BackupError(f"{into} already has {', '.join(clashes)}; move it aside first (restore never overwrites)")
@@ -811,6 +871,7 @@ def restore(archive: Path, into: Path, manifest_path: Path | None = None) -> dic
 
 # --- command line ---------------------------------------------------------------------------------------
 
+
 def _read(path: str | None, what: str) -> str:
     if not path:
         raise BackupError(f"{what} is required with --s3-endpoint")
@@ -821,8 +882,9 @@ def make_store(args: argparse.Namespace) -> Any:
     if getattr(args, "s3_endpoint", None):
         if not args.s3_bucket:
             raise BackupError("--s3-bucket is required with --s3-endpoint")
-        credentials = S3Credentials(_read(args.s3_access_key_id_file, "--s3-access-key-id-file"),
-                                    _read(args.s3_secret_access_key_file, "--s3-secret-access-key-file"))
+        credentials = S3Credentials(
+            _read(args.s3_access_key_id_file, "--s3-access-key-id-file"), _read(args.s3_secret_access_key_file, "--s3-secret-access-key-file")
+        )
         return S3Store(args.s3_endpoint, args.s3_bucket, args.s3_region, args.s3_prefix, credentials, args.s3_ca_file)
     if not getattr(args, "dest", None):
         raise BackupError("give a destination: --dest DIR or the --s3-* options")

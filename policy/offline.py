@@ -4,11 +4,12 @@ The same checks `pulumi preview --policy-pack policy` runs, over the resources s
 Pulumi CLI, cloud or credentials needed), so CI and forks get the verdict too. Exit status 1 when a
 policy is violated, 2 when the stack does not synthesise.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from policy.policies import POLICIES, Resource, Violation, evaluate
 

@@ -4,14 +4,26 @@ No credential is ever written here: every secret is a *_file field naming a file
 paths.SECRETS_DIR (the names live in alerting.receiver_files). Syntax is what both the pinned
 Alertmanager 0.28 and Debian's amtool 0.25 accept, with one exception noted at `_webhook`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from alerting import receiver_files as files
-from alerting.routing import (RECEIVERS, SEND_RESOLVED, InhibitRule, Matcher, Route, TimeInterval, inhibit_rules,
-                              receiver_integrations, routing_tree, time_intervals)
+from alerting.routing import (
+    RECEIVERS,
+    SEND_RESOLVED,
+    InhibitRule,
+    Matcher,
+    Route,
+    TimeInterval,
+    inhibit_rules,
+    receiver_integrations,
+    routing_tree,
+    time_intervals,
+)
 from renderers import paths
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
@@ -47,11 +59,16 @@ def _route(route: Route) -> dict[str, Any]:
 
 
 def _time_interval(interval: TimeInterval) -> dict[str, Any]:
-    return {"name": interval.name, "time_intervals": [{
-        "weekdays": list(interval.weekdays),
-        "times": [{"start_time": interval.start, "end_time": interval.end}],
-        "location": interval.location,
-    }]}
+    return {
+        "name": interval.name,
+        "time_intervals": [
+            {
+                "weekdays": list(interval.weekdays),
+                "times": [{"start_time": interval.start, "end_time": interval.end}],
+                "location": interval.location,
+            }
+        ],
+    }
 
 
 def _inhibit_rule(rule: InhibitRule) -> dict[str, Any]:

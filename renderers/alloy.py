@@ -15,10 +15,11 @@ Where the logs come from:
   and, run on every node, would tail every pod once per node; the files are local, cost the API server
   nothing, need no API token, and keep being read while the API server is unavailable.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import addresses
 import catalog
@@ -65,18 +66,27 @@ def render_alloy_config(settings: Settings) -> str:
     blocks = [_logging()]
     blocks += _pod_files(settings) if kubernetes else _docker_files()
     blocks += [
-        _block(f'loki.source.file "{_SOURCE}"', [
-            _attr("targets", f"local.file_match.{_SOURCE}.targets"),
-            _attr("forward_to", f"[loki.process.{_SOURCE}.receiver]"),
-        ]),
+        _block(
+            f'loki.source.file "{_SOURCE}"',
+            [
+                _attr("targets", f"local.file_match.{_SOURCE}.targets"),
+                _attr("forward_to", f"[loki.process.{_SOURCE}.receiver]"),
+            ],
+        ),
         _block(f'loki.process "{_SOURCE}"', [_attr("forward_to", f"[loki.write.{_WRITER}.receiver]"), *_stages(settings, kubernetes)]),
-        _block(f'loki.write "{_WRITER}"', [
-            _block("endpoint", [
-                _attr("url", _str(push_url(settings))),
-                # Loki runs with auth_enabled: the tenant header decides where lines land.
-                _attr("tenant_id", _str(settings.loki.tenant)),
-            ]),
-        ]),
+        _block(
+            f'loki.write "{_WRITER}"',
+            [
+                _block(
+                    "endpoint",
+                    [
+                        _attr("url", _str(push_url(settings))),
+                        # Loki runs with auth_enabled: the tenant header decides where lines land.
+                        _attr("tenant_id", _str(settings.loki.tenant)),
+                    ],
+                ),
+            ],
+        ),
     ]
     return GENERATED + "\n".join(blocks)
 
@@ -86,20 +96,30 @@ def _logging() -> str:
 
 
 def _docker_files() -> list[str]:
-    return [_block(f'local.file_match "{_SOURCE}"', [
-        _attr("path_targets", f"[{_object({'__path__': APP_LOG_GLOB})}]"),
-        _attr("sync_period", _str("10s")),
-    ])]
+    return [
+        _block(
+            f'local.file_match "{_SOURCE}"',
+            [
+                _attr("path_targets", f"[{_object({'__path__': APP_LOG_GLOB})}]"),
+                _attr("sync_period", _str("10s")),
+            ],
+        )
+    ]
 
 
 def _pod_files(settings: Settings) -> list[str]:
     """The kubelet writes /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log, and each
     node holds only the files of its own pods: a glob on the application namespace finds exactly what
     this node must ship, with no discovery, API token or API-server egress needed."""
-    return [_block(f'local.file_match "{_SOURCE}"', [
-        _attr("path_targets", f"[{_object({'__path__': pod_log_glob(settings)})}]"),
-        _attr("sync_period", _str("10s")),
-    ])]
+    return [
+        _block(
+            f'local.file_match "{_SOURCE}"',
+            [
+                _attr("path_targets", f"[{_object({'__path__': pod_log_glob(settings)})}]"),
+                _attr("sync_period", _str("10s")),
+            ],
+        )
+    ]
 
 
 def pod_log_glob(settings: Settings) -> str:
@@ -121,21 +141,30 @@ def _stages(settings: Settings, kubernetes: bool) -> list[str]:
     stages += [
         _block("stage.json", [_attr("expressions", _object({"level": "level", "event": "event", "timestamp": "timestamp"}))]),
         # The application's own timestamp, so a delayed read does not move lines in time.
-        _block("stage.timestamp", [
-            _attr("source", _str("timestamp")),
-            _attr("format", _str("RFC3339Nano")),
-            _attr("action_on_failure", _str("skip")),
-        ]),
+        _block(
+            "stage.timestamp",
+            [
+                _attr("source", _str("timestamp")),
+                _attr("format", _str("RFC3339Nano")),
+                _attr("action_on_failure", _str("skip")),
+            ],
+        ),
         # `level` as written by structlog is lower case; normalise, then keep only known levels.
         _block("stage.template", [_attr("source", _str("level")), _attr("template", _str("{{ ToLower .Value }}"))]),
-        _block("stage.regex", [
-            _attr("source", _str("level")),
-            _attr("expression", _str(f"^(?P<level_label>{'|'.join(LEVELS)})$")),
-        ]),
-        _block("stage.regex", [
-            _attr("source", _str("event")),
-            _attr("expression", _str(f"^(?P<event_label>{EVENT_NAME})$")),
-        ]),
+        _block(
+            "stage.regex",
+            [
+                _attr("source", _str("level")),
+                _attr("expression", _str(f"^(?P<level_label>{'|'.join(LEVELS)})$")),
+            ],
+        ),
+        _block(
+            "stage.regex",
+            [
+                _attr("source", _str("event")),
+                _attr("expression", _str(f"^(?P<event_label>{EVENT_NAME})$")),
+            ],
+        ),
         _block("stage.labels", [_attr("values", _object(_allowed({"level": "level_label", "event": "event_label"})))]),
         _block("stage.static_labels", [_attr("values", _object(stream_labels(settings)))]),
         # Last: whatever an earlier stage or the source added (the `filename` label, for one) is dropped.
@@ -145,6 +174,7 @@ def _stages(settings: Settings, kubernetes: bool) -> list[str]:
 
 
 # --- Alloy syntax helpers: strings are JSON-escaped (Alloy accepts the same escapes), two-space indent.
+
 
 def _str(value: str) -> str:
     return json.dumps(value)

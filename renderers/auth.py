@@ -4,6 +4,7 @@ Hashes must be byte-identical on every run, or every preview would show a diff a
 would restart Prometheus. So the salt is derived, not random: HMAC of the user and password under a
 salt key that lives in Pulumi state (a generated secret). The salt reveals nothing without that key.
 """
+
 from __future__ import annotations
 
 import base64

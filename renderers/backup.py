@@ -3,6 +3,7 @@
 The program the runs execute is ops/backup.py itself, delivered as a rendered file, so what runs in
 the stack is exactly what tests/test_backup.py and tests/live/test_restore.py test.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,9 +31,14 @@ def _store_args(settings: Settings) -> list[str]:
     if settings.backup.target == "pvc":
         return [f"--dest={ARCHIVE_DIR}"]
     s3 = settings.backup.s3
-    return [f"--s3-endpoint={s3.endpoint}", f"--s3-bucket={s3.bucket}", f"--s3-region={s3.region}",
-            f"--s3-prefix={settings.environment}", f"--s3-access-key-id-file={S3_KEY_ID_FILE}",
-            f"--s3-secret-access-key-file={S3_KEY_FILE}"]
+    return [
+        f"--s3-endpoint={s3.endpoint}",
+        f"--s3-bucket={s3.bucket}",
+        f"--s3-region={s3.region}",
+        f"--s3-prefix={settings.environment}",
+        f"--s3-access-key-id-file={S3_KEY_ID_FILE}",
+        f"--s3-secret-access-key-file={S3_KEY_FILE}",
+    ]
 
 
 def _source_args(settings: Settings, service: str, replica: int) -> list[str]:
@@ -41,13 +47,26 @@ def _source_args(settings: Settings, service: str, replica: int) -> list[str]:
     # The replica itself, by its stable name: a load-balanced name could snapshot another replica
     # than the one whose volume this run reads.
     host = addresses.replica_hosts(settings, PROMETHEUS)[replica]
-    return [f"--url={addresses.base_url(settings, PROMETHEUS, on_host=host)}", f"--user={auth.BACKUP_USER}",
-            f"--password-file={paths.password_file(auth.BACKUP_USER)}", f"--ca-file={paths.TLS_CA}"]
+    return [
+        f"--url={addresses.base_url(settings, PROMETHEUS, on_host=host)}",
+        f"--user={auth.BACKUP_USER}",
+        f"--password-file={paths.password_file(auth.BACKUP_USER)}",
+        f"--ca-file={paths.TLS_CA}",
+    ]
 
 
 def run_args(settings: Settings, run: BackupRun) -> tuple[str, ...]:
     """The whole command line of one run."""
-    return ("python3", "-I", "-B", PROGRAM_PATH, run.kind, f"--target={run.target}",
-            f"--data-dir={paths.DATA_DIRS[run.service]}", f"--keep={settings.backup.keep}",
-            f"--pushgateway={addresses.url(settings, PUSHGATEWAY)}",
-            *_source_args(settings, run.service, run.replica), *_store_args(settings))
+    return (
+        "python3",
+        "-I",
+        "-B",
+        PROGRAM_PATH,
+        run.kind,
+        f"--target={run.target}",
+        f"--data-dir={paths.DATA_DIRS[run.service]}",
+        f"--keep={settings.backup.keep}",
+        f"--pushgateway={addresses.url(settings, PUSHGATEWAY)}",
+        *_source_args(settings, run.service, run.replica),
+        *_store_args(settings),
+    )

@@ -8,9 +8,10 @@ Grafana's pod or container. `render_uploaded_files` names them the same way for 
 `render_config_files` holds no secret. `render_auth_files` holds bcrypt hashes, so callers keep its
 result inside an Output secret.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from dashboards import render_dashboards
 from renderers import paths

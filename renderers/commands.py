@@ -1,10 +1,11 @@
 """Command-line arguments of the services whose settings are flags rather than files."""
+
 from __future__ import annotations
 
 import addresses
+import catalog
 from renderers import paths
 from settings import Settings
-import catalog
 from topology import ALERTMANAGER, KUBE_STATE_METRICS, PROXY, PUSHGATEWAY, SERVICES
 
 NODE_EXPORTER_ROOT = "/host"
@@ -38,8 +39,11 @@ def alertmanager_args(settings: Settings) -> list[str]:
     # refuses to pick one outside the private ranges, which pod networks need not be in: advertise
     # the pod's IP (Kubernetes expands $(POD_IP) from the container's env; only clustered stacks,
     # i.e. Kubernetes, get here).
-    return (args + [f"--cluster.listen-address=0.0.0.0:{mesh}", f"--cluster.advertise-address=$({POD_IP_ENV}):{mesh}"]
-            + [f"--cluster.peer={peer}:{mesh}" for peer in peers])
+    return (
+        args
+        + [f"--cluster.listen-address=0.0.0.0:{mesh}", f"--cluster.advertise-address=$({POD_IP_ENV}):{mesh}"]
+        + [f"--cluster.peer={peer}:{mesh}" for peer in peers]
+    )
 
 
 def node_exporter_args() -> list[str]:
@@ -69,10 +73,15 @@ def proxy_exporter_args(settings: Settings) -> list[str]:
 
 
 def alloy_args(config_file: str, storage_dir: str) -> list[str]:
-    return ["run", config_file, f"--server.http.listen-addr=0.0.0.0:{SERVICES['alloy'].port('web').number}",
-            f"--storage.path={storage_dir}",
-            # No usage reports to Grafana Labs and no profiling endpoints on the scrape port.
-            "--disable-reporting", "--server.http.enable-pprof=false"]
+    return [
+        "run",
+        config_file,
+        f"--server.http.listen-addr=0.0.0.0:{SERVICES['alloy'].port('web').number}",
+        f"--storage.path={storage_dir}",
+        # No usage reports to Grafana Labs and no profiling endpoints on the scrape port.
+        "--disable-reporting",
+        "--server.http.enable-pprof=false",
+    ]
 
 
 def pushgateway_args() -> list[str]:

@@ -4,9 +4,10 @@ No credential is written here. The admin password and the signing key are read b
 from files (`$__file{...}` expansion), so this file can sit in a ConfigMap or a plain bind mount and
 be shown in a diff.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Union
+from collections.abc import Mapping
 
 import addresses
 from alerting import receiver_files
@@ -33,23 +34,25 @@ HSTS_MAX_AGE_SECONDS = 31536000
 # the per-request nonce (plus what those scripts load: 'strict-dynamic'); 'unsafe-eval' stays because
 # Grafana's plugin loader still evaluates module code. No third-party origin is allowed anywhere:
 # update checks and news are off, so nothing needs grafana.com. Frames are refused, like allow_embedding.
-CSP_TEMPLATE = "; ".join((
-    "default-src 'self'",
-    "script-src 'self' 'unsafe-eval' 'strict-dynamic' $NONCE",
-    "object-src 'none'",
-    "font-src 'self' data:",
-    "style-src 'self' 'unsafe-inline' blob:",
-    "img-src 'self' data: blob:",
-    "connect-src 'self' wss://$ROOT_PATH",
-    "worker-src 'self' blob:",
-    "manifest-src 'self'",
-    "media-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CSP_TEMPLATE = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-eval' 'strict-dynamic' $NONCE",
+        "object-src 'none'",
+        "font-src 'self' data:",
+        "style-src 'self' 'unsafe-inline' blob:",
+        "img-src 'self' data: blob:",
+        "connect-src 'self' wss://$ROOT_PATH",
+        "worker-src 'self' blob:",
+        "manifest-src 'self'",
+        "media-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 
-Value = Union[str, int, bool]
+Value = str | int | bool
 
 
 def file_reference(path: str) -> str:

@@ -5,6 +5,7 @@ only add a port that nobody else joins. `auth_enabled: true` makes Loki require 
 shipper and the Grafana datasource send the stack's tenant, and the proxy overwrites whatever a client
 sends, so a user cannot read or write another tenant by choosing a header.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,7 +39,9 @@ def _dir(name: str) -> str:
 def _retention(settings: Settings) -> str:
     retention = settings.loki.retention
     if duration_ms(retention) < MIN_RETENTION_MS:
-        raise SettingsError("loki.retention", f"{retention} is shorter than one index period ({INDEX_PERIOD}); Loki's compactor cannot apply it, use 24h or more")
+        raise SettingsError(
+            "loki.retention", f"{retention} is shorter than one index period ({INDEX_PERIOD}); Loki's compactor cannot apply it, use 24h or more"
+        )
     return retention
 
 
@@ -95,13 +98,15 @@ def render_loki_config(settings: Settings) -> str:
             "storage": {"filesystem": {"chunks_directory": _dir("chunks"), "rules_directory": _dir("rules")}},
         },
         "schema_config": {
-            "configs": [{
-                "from": SCHEMA_FROM,
-                "store": "tsdb",
-                "object_store": "filesystem",
-                "schema": "v13",
-                "index": {"prefix": "index_", "period": INDEX_PERIOD},
-            }],
+            "configs": [
+                {
+                    "from": SCHEMA_FROM,
+                    "store": "tsdb",
+                    "object_store": "filesystem",
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": INDEX_PERIOD},
+                }
+            ],
         },
         "storage_config": {
             "tsdb_shipper": {"active_index_directory": _dir("tsdb-index"), "cache_location": _dir("tsdb-cache")},

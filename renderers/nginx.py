@@ -30,11 +30,12 @@ Directives that nginx inherits only when a block defines none of its own (add_he
 proxy_set_header, proxy_hide_header) are each defined at exactly one level, so no location silently
 loses the security headers or the forwarding headers.
 """
+
 from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import addresses
 from renderers import paths
@@ -62,31 +63,35 @@ TLS_PROTOCOLS = "TLSv1.2 TLSv1.3"
 # (padding-oracle attacks such as Lucky13), static-RSA key exchange (no forward secrecy), 3DES/RC4
 # (broken), and DHE (slow, and weak with small groups). TLS 1.3 suites are all AEAD and nginx
 # enables them regardless of this list.
-TLS12_CIPHERS = ":".join((
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-AES256-GCM-SHA384",
-    "ECDHE-RSA-AES256-GCM-SHA384",
-    "ECDHE-ECDSA-CHACHA20-POLY1305",
-    "ECDHE-RSA-CHACHA20-POLY1305",
-))
+TLS12_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "ECDHE-RSA-CHACHA20-POLY1305",
+    )
+)
 # Two years, as HSTS preload lists require; `always` adds it to error responses too.
 HSTS = "max-age=63072000; includeSubDomains"
 # Policy for the Prometheus and Alertmanager UIs. Both bootstrap with inline scripts (global settings
 # written into index.html), hence 'unsafe-inline' for scripts; everything else is same-origin only.
 # Grafana is exempt: it sends its own nonce-based policy, and two policies would both apply.
-CSP = "; ".join((
-    "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 SECURITY_HEADERS = (
     ("Strict-Transport-Security", HSTS),
@@ -97,8 +102,7 @@ SECURITY_HEADERS = (
     ("Permissions-Policy", PERMISSIONS_POLICY),
 )
 # Upstreams set some of the same headers; the proxy is their single source.
-HIDDEN_UPSTREAM_HEADERS = ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection",
-                           "X-Powered-By")
+HIDDEN_UPSTREAM_HEADERS = ("Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection", "X-Powered-By")
 
 # Addresses allowed on the status port: loopback (the container's health check) and the private
 # ranges Docker networks and pod networks use (100.64/10 is used by some CNIs). The network policy
@@ -349,10 +353,8 @@ def _loki_locations(settings: Settings) -> list[str]:
     # basic-auth users read and write the stack's tenant and no other.
     tenant = {"X-Scope-OrgID": settings.loki.tenant}
     return [
-        *_block(f"location {route}", [*_basic_auth(), _limit("api", API_BURST),
-                                      *_proxy(upstream, extra_headers=tenant)]),
-        *_block(f"location = {route}api/v1/tail", [*_basic_auth(),
-                                                    *_proxy(upstream, websocket=True, extra_headers=tenant)]),
+        *_block(f"location {route}", [*_basic_auth(), _limit("api", API_BURST), *_proxy(upstream, extra_headers=tenant)]),
+        *_block(f"location = {route}api/v1/tail", [*_basic_auth(), *_proxy(upstream, websocket=True, extra_headers=tenant)]),
     ]
 
 

@@ -1,4 +1,5 @@
 """Where files sit inside each service's container; both backends mount them at these paths."""
+
 from __future__ import annotations
 
 TLS_DIR = "/etc/ngx/tls"  # tls.crt, tls.key (this service's certificate) and ca.crt (the stack CA)

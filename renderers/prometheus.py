@@ -3,6 +3,7 @@
 Retention is not here: it is set with --storage.tsdb.retention.time/.size on the command line (see
 `prometheus_args`), flags that both the pinned Prometheus 3.x image and Debian's promtool 2.42 accept.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -75,11 +76,13 @@ def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
 def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str, Any]:
     """One target per node for the DaemonSets in the host-access namespace."""
     return {
-        "kubernetes_sd_configs": [{
-            "role": "pod",
-            "namespaces": {"names": [addresses.namespace(settings, service.name)]},
-            "selectors": [{"role": "pod", "label": f"app.kubernetes.io/name={service.name}"}],
-        }],
+        "kubernetes_sd_configs": [
+            {
+                "role": "pod",
+                "namespaces": {"names": [addresses.namespace(settings, service.name)]},
+                "selectors": [{"role": "pod", "label": f"app.kubernetes.io/name={service.name}"}],
+            }
+        ],
         "relabel_configs": [
             {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
             {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"},
@@ -112,8 +115,11 @@ def _node_proxy_job(settings: Settings, job: str) -> dict[str, Any]:
         "kubernetes_sd_configs": [{"role": "node"}],
         "relabel_configs": [
             {"target_label": "__address__", "replacement": API_SERVER},
-            {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "__metrics_path__",
-             "replacement": f"/api/v1/nodes/$1/proxy{NODE_PROXY_PATHS[job]}"},
+            {
+                "source_labels": ["__meta_kubernetes_node_name"],
+                "target_label": "__metrics_path__",
+                "replacement": f"/api/v1/nodes/$1/proxy{NODE_PROXY_PATHS[job]}",
+            },
             {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "instance"},
         ],
         **_limits(settings),
@@ -130,11 +136,13 @@ def _api_job(settings: Settings) -> dict[str, Any]:
         settings,
         catalog.JOB_API,
         **common,
-        kubernetes_sd_configs=[{
-            "role": "endpoints",
-            "namespaces": {"names": [app.namespace]},
-            "selectors": [{"role": "service", "label": app.service_selector}],
-        }],
+        kubernetes_sd_configs=[
+            {
+                "role": "endpoints",
+                "namespaces": {"names": [app.namespace]},
+                "selectors": [{"role": "service", "label": app.service_selector}],
+            }
+        ],
         relabel_configs=[
             {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "regex": app.port_name, "action": "keep"},
             {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
@@ -157,21 +165,24 @@ def render_prometheus_config(settings: Settings) -> str:
             "scrape_timeout": scrape_timeout(settings),
             "evaluation_interval": prom.evaluation_interval,
             # ${PROMETHEUS_REPLICA} is expanded by Prometheus 3 (by 2.x with --enable-feature=expand-external-labels).
-            "external_labels": {"env": settings.environment, REPLICA_LABEL: "${%s}" % REPLICA_ENV},
+            "external_labels": {"env": settings.environment, REPLICA_LABEL: f"${{{REPLICA_ENV}}}"},
         },
         "rule_files": [RULES_GLOB],
         "alerting": {
             "alert_relabel_configs": [{"regex": REPLICA_LABEL, "action": "labeldrop"}],
-            "alertmanagers": [{
-                "scheme": "https",
-                "api_version": "v2",
-                "path_prefix": addresses.route_prefix(ALERTMANAGER),
-                "tls_config": _tls_client(),
-                "basic_auth": _auth_client(),
-                "static_configs": [{"targets": alertmanagers}],
-            }],
+            "alertmanagers": [
+                {
+                    "scheme": "https",
+                    "api_version": "v2",
+                    "path_prefix": addresses.route_prefix(ALERTMANAGER),
+                    "tls_config": _tls_client(),
+                    "basic_auth": _auth_client(),
+                    "static_configs": [{"targets": alertmanagers}],
+                }
+            ],
         },
-        "scrape_configs": [_api_job(settings)] + [_service_job(settings, s) for s in _scraped_in_job_order(settings.platform)]
+        "scrape_configs": [_api_job(settings)]
+        + [_service_job(settings, s) for s in _scraped_in_job_order(settings.platform)]
         + ([_node_proxy_job(settings, job) for job in NODE_PROXY_PATHS] if settings.platform == "kubernetes" else []),
     }
     return dump(document, GENERATED)

@@ -26,6 +26,7 @@ A failed reload is Alertmanager's own `alertmanager_config_last_reload_successfu
 until it changes again. It takes the first digest as the baseline and never signals at start: a SIGHUP
 that arrived before Alertmanager installed its handler would stop it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

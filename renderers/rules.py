@@ -1,4 +1,5 @@
 """Prometheus rule files (files/prometheus/rules/*.yml, loaded from /etc/prometheus/rules/*.yml)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -42,8 +43,7 @@ def _group(group: RuleGroup) -> dict[str, Any]:
 
 def render_rule_files(settings: Settings) -> dict[str, str]:
     """File name -> YAML text of every rule file."""
-    return {name: dump({"groups": [_group(group) for group in groups]}, GENERATED)
-            for name, groups in rule_files(settings).items()}
+    return {name: dump({"groups": [_group(group) for group in groups]}, GENERATED) for name, groups in rule_files(settings).items()}
 
 
 def recorded_series(settings: Settings) -> frozenset[str]:

@@ -1,7 +1,8 @@
 """web.yml of Prometheus and Alertmanager: TLS on the listener and bcrypt basic auth."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from renderers import paths
 from renderers.yamltext import GENERATED, dump

@@ -1,4 +1,5 @@
 """One YAML style for every rendered file: keys in the order written, block style, no line folding."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,11 +4,13 @@
 plain mapping (tests, synth). Every check happens here, and a bad value raises one SettingsError whose
 message names the key and the fix.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from settings import capacity
 from settings import validators as v
@@ -110,9 +112,14 @@ def _check_consistency(s: Settings) -> None:
     if s.platform == "docker":
         for key, replicas in (("prometheus.replicas", prom.replicas), ("alertmanager.replicas", s.alertmanager.replicas)):
             if replicas != 1:
-                raise SettingsError(key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability")
+                raise SettingsError(
+                    key, f"is {replicas}, but a Docker stack runs one replica per service; set it to 1 or use platform kubernetes for high availability"
+                )
     if s.platform == "kubernetes" and s.kubernetes.namespace == s.kubernetes.host_namespace:
-        raise SettingsError("kubernetes.hostNamespace", "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share")
+        raise SettingsError(
+            "kubernetes.hostNamespace",
+            "must differ from kubernetes.namespace: host-access pods get a privileged exception that the stack namespace must not share",
+        )
     _check_routes(s)
     _check_backup(s)
 
@@ -124,20 +131,28 @@ def _check_routes(s: Settings) -> None:
     for name, timing in (("oncallPager", routes.oncall_pager), ("opsEmail", routes.ops_email), ("heartbeat", routes.heartbeat)):
         key = f"alerting.routes.{name}"
         if v.duration_ms(timing.repeat_interval) < v.duration_ms(timing.group_interval):
-            raise SettingsError(f"{key}.repeatInterval", f"{timing.repeat_interval} is shorter than groupInterval {timing.group_interval}; "
-                                "a group is only re-sent at a groupInterval tick, set it to at least that")
+            raise SettingsError(
+                f"{key}.repeatInterval",
+                f"{timing.repeat_interval} is shorter than groupInterval {timing.group_interval}; "
+                "a group is only re-sent at a groupInterval tick, set it to at least that",
+            )
         if v.duration_ms(timing.repeat_interval) > v.duration_ms(retention):
-            raise SettingsError(f"{key}.repeatInterval", f"{timing.repeat_interval} is longer than alertmanager.retention {retention}; the notification "
-                                "log forgets a notification before its repeat and re-sends it early, lower it or raise alertmanager.retention")
+            raise SettingsError(
+                f"{key}.repeatInterval",
+                f"{timing.repeat_interval} is longer than alertmanager.retention {retention}; the notification "
+                "log forgets a notification before its repeat and re-sends it early, lower it or raise alertmanager.retention",
+            )
     heartbeat = s.receivers.heartbeat
     if heartbeat is not None:
         # Alertmanager re-sends at the first groupInterval tick after repeatInterval has passed.
         gap = v.duration_ms(routes.heartbeat.repeat_interval) + v.duration_ms(routes.heartbeat.group_interval)
         if gap >= v.duration_ms(heartbeat.timeout):
-            raise SettingsError("alerting.routes.heartbeat.repeatInterval",
-                                f"{routes.heartbeat.repeat_interval} plus groupInterval {routes.heartbeat.group_interval} is not shorter than "
-                                f"receivers.heartbeat.timeout {heartbeat.timeout}; the dead man's switch would alarm between two pings, "
-                                "lower them or raise the timeout at the switch and in receivers.heartbeat.timeout")
+            raise SettingsError(
+                "alerting.routes.heartbeat.repeatInterval",
+                f"{routes.heartbeat.repeat_interval} plus groupInterval {routes.heartbeat.group_interval} is not shorter than "
+                f"receivers.heartbeat.timeout {heartbeat.timeout}; the dead man's switch would alarm between two pings, "
+                "lower them or raise the timeout at the switch and in receivers.heartbeat.timeout",
+            )
 
 
 def _check_tls(s: Settings) -> None:
@@ -146,26 +161,39 @@ def _check_tls(s: Settings) -> None:
     tls, k8s = s.tls, s.kubernetes
     if (tls.certificate is None) != (tls.private_key is None):
         missing = "tls.privateKey" if tls.private_key is None else "tls.certificate"
-        raise SettingsError(missing, "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA")
+        raise SettingsError(
+            missing,
+            "is required when the other half of the provided certificate is set; set both tls.certificate and tls.privateKey, or neither for a self-signed CA",
+        )
     if s.platform == "docker":
         for key, value in (("kubernetes.clusterIssuer", k8s.cluster_issuer), ("kubernetes.tlsSecretName", k8s.tls_secret_name)):
             if value:
-                raise SettingsError(key, "applies only on platform kubernetes (a Docker stack has no Ingress); unset it, and provide tls.certificate and tls.privateKey to serve your own certificate")
+                raise SettingsError(
+                    key,
+                    "applies only on platform kubernetes (a Docker stack has no Ingress); unset it, and provide tls.certificate and tls.privateKey to serve your own certificate",
+                )
     if k8s.cluster_issuer and k8s.tls_secret_name:
         raise SettingsError("kubernetes.tlsSecretName", "and kubernetes.clusterIssuer are both set, but the Ingress serves one certificate; unset one of them")
     if tls.certificate is not None and (k8s.cluster_issuer or k8s.tls_secret_name):
         other = "kubernetes.clusterIssuer" if k8s.cluster_issuer else "kubernetes.tlsSecretName"
-        raise SettingsError("tls.certificate", f"and {other} are both set, but the Ingress serves one certificate; unset tls.certificate and tls.privateKey, or {other}")
+        raise SettingsError(
+            "tls.certificate", f"and {other} are both set, but the Ingress serves one certificate; unset tls.certificate and tls.privateKey, or {other}"
+        )
     elsewhere = tls.certificate is not None or k8s.cluster_issuer or k8s.tls_secret_name
     if tls.ca_certificate is not None and not elsewhere:
-        raise SettingsError("tls.caCertificate", "is set, but the stack's own CA issues the public certificate; it is the private CA of tls.certificate "
-                            "(or, on Kubernetes, of the kubernetes.clusterIssuer or kubernetes.tlsSecretName certificate): set that too, or unset tls.caCertificate")
+        raise SettingsError(
+            "tls.caCertificate",
+            "is set, but the stack's own CA issues the public certificate; it is the private CA of tls.certificate "
+            "(or, on Kubernetes, of the kubernetes.clusterIssuer or kubernetes.tlsSecretName certificate): set that too, or unset tls.caCertificate",
+        )
 
 
 def _check_backup(s: Settings) -> None:
     backup = s.backup
     if backup.target == "s3" and backup.s3 is None:
-        raise SettingsError("backup.s3.endpoint", "is required with backup.target s3; set backup.s3.endpoint, bucket, accessKeyId and (with --secret) secretAccessKey")
+        raise SettingsError(
+            "backup.s3.endpoint", "is required with backup.target s3; set backup.s3.endpoint, bucket, accessKeyId and (with --secret) secretAccessKey"
+        )
     if backup.target == "pvc":
         # A snapshot holds the blocks and the head, which retentionSize bounds; archives are gzip of
         # already-compressed chunks, so no compression is counted on.
@@ -176,4 +204,5 @@ def _check_backup(s: Settings) -> None:
             raise SettingsError(
                 "backup.storageSize",
                 f"{backup.storage_size} cannot hold keep={backup.keep} snapshots of up to prometheus.retentionSize {s.prometheus.retention_size} each; "
-                f"raise backup.storageSize to at least {need_gib}Gi or lower backup.keep")
+                f"raise backup.storageSize to at least {need_gib}Gi or lower backup.keep",
+            )

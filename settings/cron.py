@@ -23,6 +23,7 @@ The BackupTooOld alert needs the longest time a correct schedule can leave betwe
 `longest_gap_seconds` finds it by walking the schedule day by day over 28 years (a full cycle of
 weekdays and leap years from 2001 to 2099), in UTC, which is the time zone the CronJob is given.
 """
+
 from __future__ import annotations
 
 import re
@@ -89,9 +90,14 @@ def _field(text: str, name: str, low: int, high: int, key: str, expression: str)
     for item in text.split(","):
         match = _ITEM.match(item)
         if not match:
-            raise SettingsError(key, f"{expression!r}: {item!r} is not a {name} (use numbers, *, a-b, */n, a-b/n or lists); e.g. '0 3 * * *' for 03:00 UTC daily")
+            raise SettingsError(
+                key, f"{expression!r}: {item!r} is not a {name} (use numbers, *, a-b, */n, a-b/n or lists); e.g. '0 3 * * *' for 03:00 UTC daily"
+            )
         if match["low"] is not None and match["high"] is None and match["step"] is not None:
-            raise SettingsError(key, f"{expression!r}: {item!r} means {match['low']}-{high}/{match['step']} to Kubernetes and is refused by cron on the dev host; write {match['low']}-{high}/{match['step']}")
+            raise SettingsError(
+                key,
+                f"{expression!r}: {item!r} means {match['low']}-{high}/{match['step']} to Kubernetes and is refused by cron on the dev host; write {match['low']}-{high}/{match['step']}",
+            )
         if match["star"]:
             start, end = low, high
         else:
@@ -115,7 +121,7 @@ def parse(expression: str, key: str = "backup.schedule") -> Schedule:
     fields = expression.split()
     if len(fields) != len(FIELDS):
         raise SettingsError(key, f"{expression!r} has {len(fields)} fields; write five (minute hour day-of-month month day-of-week), e.g. '0 3 * * *'")
-    parsed = [_field(text, name, low, high, key, expression) for text, (name, low, high) in zip(fields, FIELDS)]
+    parsed = [_field(text, name, low, high, key, expression) for text, (name, low, high) in zip(fields, FIELDS, strict=False)]
     return Schedule(*parsed, day_field=fields[DAY_OF_MONTH], weekday_field=fields[DAY_OF_WEEK])
 
 
@@ -123,9 +129,10 @@ def run_days(expression: str, key: str = "backup.schedule") -> list[int]:
     """Days (offsets from 2001-01-01, over a 28-year calendar cycle) on which the schedule runs; refuses
     a schedule whose days differ between the two schedulers, naming the spelling both read alike."""
     schedule = parse(expression, key)
-    by_scheduler = {name: [offset for offset in range(_WINDOW_DAYS)
-                           if schedule.runs_on(_WINDOW_START + timedelta(days=offset), schedule.both_days_must_match(star))]
-                    for name, star in SCHEDULERS.items()}
+    by_scheduler = {
+        name: [offset for offset in range(_WINDOW_DAYS) if schedule.runs_on(_WINDOW_START + timedelta(days=offset), schedule.both_days_must_match(star))]
+        for name, star in SCHEDULERS.items()
+    }
     (first, first_days), (second, second_days) = by_scheduler.items()
     if first_days != second_days:
         fields = expression.split()
@@ -134,9 +141,12 @@ def run_days(expression: str, key: str = "backup.schedule") -> list[int]:
             fields[index] = _portable(fields[index], low, high)
         portable = parse(" ".join(fields), key)
         rule = {True: "day of month AND day of week", False: "day of month OR day of week"}
-        raise SettingsError(key, f"{expression!r} runs on {rule[schedule.both_days_must_match(SCHEDULERS[first])]} under {first} "
-                                 f"but on {rule[schedule.both_days_must_match(SCHEDULERS[second])]} under {second}; "
-                                 f"write {' '.join(fields)!r}, which both run on {rule[portable.both_days_must_match(SCHEDULERS[first])]}")
+        raise SettingsError(
+            key,
+            f"{expression!r} runs on {rule[schedule.both_days_must_match(SCHEDULERS[first])]} under {first} "
+            f"but on {rule[schedule.both_days_must_match(SCHEDULERS[second])]} under {second}; "
+            f"write {' '.join(fields)!r}, which both run on {rule[portable.both_days_must_match(SCHEDULERS[first])]}",
+        )
     return first_days
 
 
@@ -148,8 +158,8 @@ def gaps_seconds(expression: str, key: str = "backup.schedule") -> tuple[int, in
     schedule = parse(expression, key)
     days = run_days(expression, key)
     times = sorted(hour * 60 + minute for hour in schedule.hours for minute in schedule.minutes)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
-    gaps += [(later - earlier) * 1440 + times[0] - times[-1] for earlier, later in zip(days, days[1:])]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps += [(later - earlier) * 1440 + times[0] - times[-1] for earlier, later in zip(days, days[1:], strict=False)]
     if len(days) * len(times) < 2:
         raise SettingsError(key, f"{expression!r} never runs (or runs once in 28 years); check day of month against month")
     return min(gaps) * 60, max(gaps) * 60

@@ -1,4 +1,5 @@
 """The typed settings of one stack. Every field is declared once, with its config key and default."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,14 +32,29 @@ DEFAULT_IMAGES = {
 @dataclass(frozen=True)
 class PrometheusSettings:
     retention_time: str = setting("retentionTime", v.duration, "How long samples are kept (--storage.tsdb.retention.time).", docker="15d", kubernetes="30d")
-    retention_size: str = setting("retentionSize", v.prometheus_size, "Disk budget for blocks, WAL and head (--storage.tsdb.retention.size); must fit in storageSize with 15% headroom.", docker="8GB", kubernetes="10GB")
-    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume (PVC request on Kubernetes; capacity check on Docker).", docker="10Gi", kubernetes="20Gi")
+    retention_size: str = setting(
+        "retentionSize",
+        v.prometheus_size,
+        "Disk budget for blocks, WAL and head (--storage.tsdb.retention.size); must fit in storageSize with 15% headroom.",
+        docker="8GB",
+        kubernetes="10GB",
+    )
+    storage_size: str = setting(
+        "storageSize", v.volume_size, "Size of the data volume (PVC request on Kubernetes; capacity check on Docker).", docker="10Gi", kubernetes="20Gi"
+    )
     scrape_interval: str = setting("scrapeInterval", v.duration, "Default scrape interval of every job.", "15s")
     evaluation_interval: str = setting("evaluationInterval", v.duration, "Rule evaluation interval; must be >= scrapeInterval.", "15s")
-    replicas: int = setting("replicas", v.positive_int, "Prometheus replicas (each scrapes everything; distinct `replica` external label).", docker=1, kubernetes=2)
+    replicas: int = setting(
+        "replicas", v.positive_int, "Prometheus replicas (each scrapes everything; distinct `replica` external label).", docker=1, kubernetes=2
+    )
     sample_limit: int = setting("sampleLimit", v.positive_int, "Per-scrape sample limit of every job; a target above it fails alone.", 20000)
     label_limit: int = setting("labelLimit", v.positive_int, "Per-series label limit of every job.", 64)
-    config_reload_interval: str = setting("configReloadInterval", v.whole_seconds, "How often Prometheus hashes its config and rule files and reloads them when they changed (--config.auto-reload-interval); whole seconds.", "30s")
+    config_reload_interval: str = setting(
+        "configReloadInterval",
+        v.whole_seconds,
+        "How often Prometheus hashes its config and rule files and reloads them when they changed (--config.auto-reload-interval); whole seconds.",
+        "30s",
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,12 @@ class AlertmanagerSettings:
     replicas: int = setting("replicas", v.positive_int, "Alertmanager replicas, clustered by gossip on Kubernetes.", docker=1, kubernetes=3)
     retention: str = setting("retention", v.duration, "How long silences and the notification log are kept (--data.retention).", "120h")
     storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume.", "1Gi")
-    config_reload_interval: str = setting("configReloadInterval", v.whole_seconds, "How often the config-reloader sidecar hashes Alertmanager's files and sends it SIGHUP when they changed; whole seconds.", "30s")
+    config_reload_interval: str = setting(
+        "configReloadInterval",
+        v.whole_seconds,
+        "How often the config-reloader sidecar hashes Alertmanager's files and sends it SIGHUP when they changed; whole seconds.",
+        "30s",
+    )
 
 
 @dataclass(frozen=True)
@@ -59,21 +80,37 @@ class LokiSettings:
 @dataclass(frozen=True)
 class GrafanaSettings:
     admin_user: str = setting("adminUser", v.text, "Grafana administrator login.", "ngx-admin")
-    admin_password: Secret | None = setting("adminPassword", v.text, "Grafana administrator password; generated (and kept in state) when unset.", None, secret=True)
+    admin_password: Secret | None = setting(
+        "adminPassword", v.text, "Grafana administrator password; generated (and kept in state) when unset.", None, secret=True
+    )
     storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume (SQLite database, plugins).", "2Gi")
 
 
 @dataclass(frozen=True)
 class AppSettings:
-    targets: tuple[str, ...] = setting("targets", v.host_port_list, "host:port of every API instance to scrape (Docker); on Kubernetes the API is discovered in `namespace`.", ["host.docker.internal:8000"])
+    targets: tuple[str, ...] = setting(
+        "targets",
+        v.host_port_list,
+        "host:port of every API instance to scrape (Docker); on Kubernetes the API is discovered in `namespace`.",
+        ["host.docker.internal:8000"],
+    )
     metrics_path: str = setting("metricsPath", v.text, "Path of the metrics endpoint.", "/metrics")
     scheme: str = setting("scheme", v.one_of("http", "https"), "Scheme of the metrics endpoint.", "http")
-    docker_network: str | None = setting("dockerNetwork", v.text, "Existing Docker network of the application; unset means the host (host.docker.internal).", None)
+    docker_network: str | None = setting(
+        "dockerNetwork", v.text, "Existing Docker network of the application; unset means the host (host.docker.internal).", None
+    )
     namespace: str = setting("namespace", v.k8s_name, "Kubernetes namespace of the application.", "ngx")
-    service_selector: str = setting("serviceSelector", v.text, "Label selector of the application's Service on Kubernetes.", "app.kubernetes.io/name=ngx-voice-agent")
+    service_selector: str = setting(
+        "serviceSelector", v.text, "Label selector of the application's Service on Kubernetes.", "app.kubernetes.io/name=ngx-voice-agent"
+    )
     port_name: str = setting("portName", v.text, "Name of the Service port that serves metrics on Kubernetes.", "http")
     log_path: str = setting("logPath", v.text, "Host directory with the application's JSON log files (Docker), read by the log shipper.", "/var/log/ngx")
-    metric_names: str = setting("metricNames", v.one_of(*API_NAMINGS), "Names of the API's HTTP metrics and active-conversations gauge: `ngx` (ngx_api_requests_total, ngx_response_time_seconds, ngx_active_conversations) or `instrumentator` (prometheus-fastapi-instrumentator's http_requests_total, http_request_duration_seconds and _highr_seconds, with conversation_active_total). Only the recording rules change; alerts and dashboards read the same recordings.", DEFAULT_API_NAMING)
+    metric_names: str = setting(
+        "metricNames",
+        v.one_of(*API_NAMINGS),
+        "Names of the API's HTTP metrics and active-conversations gauge: `ngx` (ngx_api_requests_total, ngx_response_time_seconds, ngx_active_conversations) or `instrumentator` (prometheus-fastapi-instrumentator's http_requests_total, http_request_duration_seconds and _highr_seconds, with conversation_active_total). Only the recording rules change; alerts and dashboards read the same recordings.",
+        DEFAULT_API_NAMING,
+    )
 
 
 @dataclass(frozen=True)
@@ -121,18 +158,43 @@ class Thresholds:
     # Kubernetes workloads and volumes: defaults of the kubernetes-mixin (kubernetes-monitoring/kubernetes-mixin,
     # alerts/apps_alerts.libsonnet, storage_alerts.libsonnet, resource_alerts.libsonnet); node
     # filesystems: the node-mixin (prometheus/node_exporter, docs/node-mixin/alerts/alerts.libsonnet).
-    pod_crash_looping_for: str = setting("podCrashLoopingFor", v.duration, "KubePodCrashLooping: how long a container must keep restarting (kubernetes-mixin: 15m).", "15m")
-    container_waiting_for: str = setting("containerWaitingFor", v.duration, "KubeContainerWaiting: how long a container may wait in a bad reason (kubernetes-mixin: 1h).", "1h")
+    pod_crash_looping_for: str = setting(
+        "podCrashLoopingFor", v.duration, "KubePodCrashLooping: how long a container must keep restarting (kubernetes-mixin: 15m).", "15m"
+    )
+    container_waiting_for: str = setting(
+        "containerWaitingFor", v.duration, "KubeContainerWaiting: how long a container may wait in a bad reason (kubernetes-mixin: 1h).", "1h"
+    )
     pod_not_ready_for: str = setting("podNotReadyFor", v.duration, "KubePodNotReady: how long a running pod may stay not ready (kubernetes-mixin: 15m).", "15m")
-    replicas_mismatch_for: str = setting("replicasMismatchFor", v.duration, "KubeDeploymentReplicasMismatch, KubeStatefulSetReplicasMismatch: for (kubernetes-mixin: 15m).", "15m")
-    rollout_stuck_for: str = setting("rolloutStuckFor", v.duration, "KubeDeploymentRolloutStuck: how long a Deployment may report Progressing=false (kubernetes-mixin: 15m).", "15m")
-    volume_full_available: float = setting("volumeFullAvailable", v.ratio, "KubePersistentVolumeAlmostFull: share of a volume still free below which it pages (kubernetes-mixin: 0.03).", 0.03)
-    volume_filling_available: float = setting("volumeFillingAvailable", v.ratio, "KubePersistentVolumeFillingUp: share still free below which a predicted fill warns (kubernetes-mixin: 0.15).", 0.15)
-    volume_filling_days: float = setting("volumeFillingDays", v.positive_number, "KubePersistentVolumeFillingUp: days ahead the 6h trend must not reach full (kubernetes-mixin: 4).", 4)
-    filesystem_full_available: float = setting("filesystemFullAvailable", v.ratio, "NodeFilesystemAlmostOutOfSpace: share of a node filesystem still free below which it pages (node-mixin, critical: 0.03).", 0.03)
-    filesystem_filling_available: float = setting("filesystemFillingAvailable", v.ratio, "NodeFilesystemSpaceFillingUp: share still free below which a predicted fill warns (node-mixin: 0.40).", 0.4)
-    filesystem_filling_hours: float = setting("filesystemFillingHours", v.positive_number, "NodeFilesystemSpaceFillingUp: hours ahead the 6h trend must not reach full (node-mixin: 24).", 24)
-    cpu_throttling: float = setting("cpuThrottling", v.ratio, "CPUThrottlingHigh: share of CFS periods in which an API container was throttled over 5m (kubernetes-mixin: 0.25).", 0.25)
+    replicas_mismatch_for: str = setting(
+        "replicasMismatchFor", v.duration, "KubeDeploymentReplicasMismatch, KubeStatefulSetReplicasMismatch: for (kubernetes-mixin: 15m).", "15m"
+    )
+    rollout_stuck_for: str = setting(
+        "rolloutStuckFor", v.duration, "KubeDeploymentRolloutStuck: how long a Deployment may report Progressing=false (kubernetes-mixin: 15m).", "15m"
+    )
+    volume_full_available: float = setting(
+        "volumeFullAvailable", v.ratio, "KubePersistentVolumeAlmostFull: share of a volume still free below which it pages (kubernetes-mixin: 0.03).", 0.03
+    )
+    volume_filling_available: float = setting(
+        "volumeFillingAvailable", v.ratio, "KubePersistentVolumeFillingUp: share still free below which a predicted fill warns (kubernetes-mixin: 0.15).", 0.15
+    )
+    volume_filling_days: float = setting(
+        "volumeFillingDays", v.positive_number, "KubePersistentVolumeFillingUp: days ahead the 6h trend must not reach full (kubernetes-mixin: 4).", 4
+    )
+    filesystem_full_available: float = setting(
+        "filesystemFullAvailable",
+        v.ratio,
+        "NodeFilesystemAlmostOutOfSpace: share of a node filesystem still free below which it pages (node-mixin, critical: 0.03).",
+        0.03,
+    )
+    filesystem_filling_available: float = setting(
+        "filesystemFillingAvailable", v.ratio, "NodeFilesystemSpaceFillingUp: share still free below which a predicted fill warns (node-mixin: 0.40).", 0.4
+    )
+    filesystem_filling_hours: float = setting(
+        "filesystemFillingHours", v.positive_number, "NodeFilesystemSpaceFillingUp: hours ahead the 6h trend must not reach full (node-mixin: 24).", 24
+    )
+    cpu_throttling: float = setting(
+        "cpuThrottling", v.ratio, "CPUThrottlingHigh: share of CFS periods in which an API container was throttled over 5m (kubernetes-mixin: 0.25).", 0.25
+    )
     volume_filling_for: str = setting("volumeFillingFor", v.duration, "KubePersistentVolumeFillingUp: for (kubernetes-mixin: 1h).", "1h")
     volume_full_for: str = setting("volumeFullFor", v.duration, "KubePersistentVolumeAlmostFull: for (kubernetes-mixin: 1m).", "1m")
     filesystem_filling_for: str = setting("filesystemFillingFor", v.duration, "NodeFilesystemSpaceFillingUp: for (node-mixin: 1h).", "1h")
@@ -162,13 +224,22 @@ class RouteTiming:
     """When Alertmanager notifies one receiver (its route's group_wait, group_interval, repeat_interval)."""
 
     group_wait: str = setting("groupWait", v.duration_or_zero, "Wait before the first notification of a new alert group (0s: at once).")
-    group_interval: str = setting("groupInterval", v.duration, "Wait before notifying about a change to a group already notified (a new alert in it, a resolve).")
-    repeat_interval: str = setting("repeatInterval", v.duration, "Wait before repeating an unchanged, still-firing group; from groupInterval up to alertmanager.retention.")
+    group_interval: str = setting(
+        "groupInterval", v.duration, "Wait before notifying about a change to a group already notified (a new alert in it, a resolve)."
+    )
+    repeat_interval: str = setting(
+        "repeatInterval", v.duration, "Wait before repeating an unchanged, still-firing group; from groupInterval up to alertmanager.retention."
+    )
 
 
 @dataclass(frozen=True)
 class BusinessTiming:
-    group_wait: str = setting("groupWait", v.duration_or_zero, "Wait before the first digest of a new business group (muted outside businessHours anyway; its intervals are the working day).", "5m")
+    group_wait: str = setting(
+        "groupWait",
+        v.duration_or_zero,
+        "Wait before the first digest of a new business group (muted outside businessHours anyway; its intervals are the working day).",
+        "5m",
+    )
 
 
 @dataclass(frozen=True)
@@ -176,14 +247,17 @@ class RouteSettings:
     """Alertmanager's route timings per receiver; Grafana's notification policies get the same."""
 
     # Pages go out at once and repeat hourly.
-    oncall_pager: RouteTiming = section("oncallPager", RouteTiming, "Route of critical alerts (pages).",
-                                        groupWait="10s", groupInterval="5m", repeatInterval="1h")
+    oncall_pager: RouteTiming = section(
+        "oncallPager", RouteTiming, "Route of critical alerts (pages).", groupWait="10s", groupInterval="5m", repeatInterval="1h"
+    )
     # Mail is batched so a flapping service sends one message, not thirty.
-    ops_email: RouteTiming = section("opsEmail", RouteTiming, "Route of warnings, and of anything no route claims.",
-                                     groupWait="2m", groupInterval="30m", repeatInterval="12h")
+    ops_email: RouteTiming = section(
+        "opsEmail", RouteTiming, "Route of warnings, and of anything no route claims.", groupWait="2m", groupInterval="30m", repeatInterval="12h"
+    )
     # Watchdog pings the dead man's switch more often than it times out (receivers.heartbeat.timeout).
-    heartbeat: RouteTiming = section("heartbeat", RouteTiming, "Route of Watchdog to the dead man's switch.",
-                                     groupWait="0s", groupInterval="1m", repeatInterval="5m")
+    heartbeat: RouteTiming = section(
+        "heartbeat", RouteTiming, "Route of Watchdog to the dead man's switch.", groupWait="0s", groupInterval="1m", repeatInterval="5m"
+    )
     business_daily: BusinessTiming = section("businessDaily", BusinessTiming, "Route of business digests.")
 
 
@@ -219,7 +293,12 @@ class PagerDutyReceiver:
 @dataclass(frozen=True)
 class HeartbeatReceiver:
     url: Secret = setting("url", v.url, "Dead man's switch URL that Watchdog notifications keep alive.", secret=True)
-    timeout: str = setting("timeout", v.duration, "How long the dead man's switch waits for a ping before it alarms (as configured there); alerting.routes.heartbeat's repeatInterval plus groupInterval must be shorter.", "10m")
+    timeout: str = setting(
+        "timeout",
+        v.duration,
+        "How long the dead man's switch waits for a ping before it alarms (as configured there); alerting.routes.heartbeat's repeatInterval plus groupInterval must be shorter.",
+        "10m",
+    )
 
 
 @dataclass(frozen=True)
@@ -243,22 +322,38 @@ class ImageSettings:
     proxy_exporter: str = setting("proxyExporter", v.image, "nginx-prometheus-exporter image (scrape job `proxy`).", DEFAULT_IMAGES["proxyExporter"])
     pushgateway: str = setting("pushgateway", v.image, "Pushgateway image (receives the backup jobs' results).", DEFAULT_IMAGES["pushgateway"])
     backup: str = setting("backup", v.image, "Python image that runs the backup program (ops/backup.py).", DEFAULT_IMAGES["backup"])
-    kube_state_metrics: str = setting("kubeStateMetrics", v.image, "kube-state-metrics image (Kubernetes only; job `kube-state-metrics`).", DEFAULT_IMAGES["kubeStateMetrics"])
+    kube_state_metrics: str = setting(
+        "kubeStateMetrics", v.image, "kube-state-metrics image (Kubernetes only; job `kube-state-metrics`).", DEFAULT_IMAGES["kubeStateMetrics"]
+    )
 
 
 @dataclass(frozen=True)
 class ProxySettings:
-    bind_address: str = setting("bindAddress", v.ip_address, "Host address the proxy publishes on (Docker): IPv4 or IPv6, `0.0.0.0` or `::` for every address.", "127.0.0.1")
+    bind_address: str = setting(
+        "bindAddress", v.ip_address, "Host address the proxy publishes on (Docker): IPv4 or IPv6, `0.0.0.0` or `::` for every address.", "127.0.0.1"
+    )
     https_port: int = setting("httpsPort", v.port, "Published HTTPS port (Docker).", 443)
     http_port: int = setting("httpPort", v.port, "Published HTTP port that redirects to HTTPS (Docker).", 80)
-    admin_user: str = setting("adminUser", v.text, "Basic-auth user for Prometheus, Alertmanager and Loki behind the proxy; its password is generated.", "ngx-ops")
+    admin_user: str = setting(
+        "adminUser", v.text, "Basic-auth user for Prometheus, Alertmanager and Loki behind the proxy; its password is generated.", "ngx-ops"
+    )
 
 
 @dataclass(frozen=True)
 class TlsSettings:
-    certificate: str | None = setting("certificate", v.pem("CERTIFICATE"), "PEM server certificate for `domain` (with its intermediates); the stack's own CA issues one when unset. Not with kubernetes.clusterIssuer or tlsSecretName.", None)
+    certificate: str | None = setting(
+        "certificate",
+        v.pem("CERTIFICATE"),
+        "PEM server certificate for `domain` (with its intermediates); the stack's own CA issues one when unset. Not with kubernetes.clusterIssuer or tlsSecretName.",
+        None,
+    )
     private_key: Secret | None = setting("privateKey", v.pem("PRIVATE KEY"), "PEM private key of `certificate`.", None, secret=True)
-    ca_certificate: str | None = setting("caCertificate", v.pem("CERTIFICATE"), "PEM of the private CA that issued the public certificate (`certificate`, or the clusterIssuer's or tlsSecretName's) when it is not in the system trust store; the program's clients add it to the system store, and it is exported as caCertificate.", None)
+    ca_certificate: str | None = setting(
+        "caCertificate",
+        v.pem("CERTIFICATE"),
+        "PEM of the private CA that issued the public certificate (`certificate`, or the clusterIssuer's or tlsSecretName's) when it is not in the system trust store; the program's clients add it to the system store, and it is exported as caCertificate.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -296,23 +391,51 @@ class S3Settings:
 
 @dataclass(frozen=True)
 class BackupSettings:
-    schedule: str = setting("schedule", cron, "When backups run: five-field cron in UTC (the CronJobs; on Docker, the host's crontab runs scripts/backup-dev.sh).", "0 3 * * *")
+    schedule: str = setting(
+        "schedule", cron, "When backups run: five-field cron in UTC (the CronJobs; on Docker, the host's crontab runs scripts/backup-dev.sh).", "0 3 * * *"
+    )
     keep: int = setting("keep", v.positive_int, "Archives kept per backed-up target; older ones are deleted after each successful backup.", 7)
-    target: str = setting("target", v.one_of("pvc", "s3"), "Where archives go: pvc (a volume per target: PersistentVolumeClaim, Docker volume on dev) or s3 (backup.s3).", "pvc")
-    storage_size: str = setting("storageSize", v.volume_size, "Archive volume of each Prometheus replica (target pvc); must hold `keep` snapshots of up to prometheus.retentionSize.", docker="60Gi", kubernetes="75Gi")
+    target: str = setting(
+        "target", v.one_of("pvc", "s3"), "Where archives go: pvc (a volume per target: PersistentVolumeClaim, Docker volume on dev) or s3 (backup.s3).", "pvc"
+    )
+    storage_size: str = setting(
+        "storageSize",
+        v.volume_size,
+        "Archive volume of each Prometheus replica (target pvc); must hold `keep` snapshots of up to prometheus.retentionSize.",
+        docker="60Gi",
+        kubernetes="75Gi",
+    )
     s3: S3Settings | None = section("s3", S3Settings, "S3-compatible bucket (target s3).", optional=True)
 
 
 @dataclass(frozen=True)
 class KubernetesSettings:
     namespace: str = setting("namespace", v.k8s_name, "Namespace of the stack (Pod Security `restricted`).", "ngx-monitoring")
-    host_namespace: str = setting("hostNamespace", v.k8s_name, "Namespace of node-exporter and the log shipper (Pod Security `privileged`).", "ngx-monitoring-host")
+    host_namespace: str = setting(
+        "hostNamespace", v.k8s_name, "Namespace of node-exporter and the log shipper (Pod Security `privileged`).", "ngx-monitoring-host"
+    )
     ingress_class: str = setting("ingressClass", v.text, "IngressClass that exposes Grafana, Prometheus, Alertmanager and Loki.", "nginx")
-    cluster_issuer: str | None = setting("clusterIssuer", v.text, "cert-manager ClusterIssuer for the Ingress certificate (HTTP-01 solvers are admitted from ingressControllerNamespace); not with tlsSecretName or tls.certificate. All three unset: the stack CA issues it.", None)
-    tls_secret_name: str | None = setting("tlsSecretName", v.k8s_name, "Existing TLS Secret (in `namespace`) for the Ingress; not with clusterIssuer or tls.certificate.", None)
-    storage_class: str | None = setting("storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None)
-    api_server_cidr: str | None = setting("apiServerCidr", v.cidr, "Override: the one address block (IPv4 or IPv6 CIDR, no host bits set) of the API server's endpoints that Prometheus may reach for service discovery, on ports 443 and 6443; unset (the default) means the addresses and ports of the EndpointSlice `kubernetes` in namespace `default`, read at deploy time. Never the Service's ClusterIP (10.96.0.1): policies see the endpoint it is translated to.", None)
-    ingress_controller_namespace: str = setting("ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx")
+    cluster_issuer: str | None = setting(
+        "clusterIssuer",
+        v.text,
+        "cert-manager ClusterIssuer for the Ingress certificate (HTTP-01 solvers are admitted from ingressControllerNamespace); not with tlsSecretName or tls.certificate. All three unset: the stack CA issues it.",
+        None,
+    )
+    tls_secret_name: str | None = setting(
+        "tlsSecretName", v.k8s_name, "Existing TLS Secret (in `namespace`) for the Ingress; not with clusterIssuer or tls.certificate.", None
+    )
+    storage_class: str | None = setting(
+        "storageClass", v.text, "StorageClass of the PVCs (must allow volume expansion to resize); unset means the cluster default.", None
+    )
+    api_server_cidr: str | None = setting(
+        "apiServerCidr",
+        v.cidr,
+        "Override: the one address block (IPv4 or IPv6 CIDR, no host bits set) of the API server's endpoints that Prometheus may reach for service discovery, on ports 443 and 6443; unset (the default) means the addresses and ports of the EndpointSlice `kubernetes` in namespace `default`, read at deploy time. Never the Service's ClusterIP (10.96.0.1): policies see the endpoint it is translated to.",
+        None,
+    )
+    ingress_controller_namespace: str = setting(
+        "ingressControllerNamespace", v.k8s_name, "Namespace of the ingress controller, the only one allowed to reach the proxy.", "ingress-nginx"
+    )
 
 
 @dataclass(frozen=True)
@@ -331,16 +454,24 @@ class SeriesPerJob:
     alloy: int = setting("alloy", v.positive_int, "Active series of job alloy.", 800)
     pushgateway: int = setting("pushgateway", v.positive_int, "Active series of job pushgateway (its own and the pushed backup results).", 150)
     # Kubernetes only; each job keeps only the catalogued metrics of the watched namespaces.
-    kube_state_metrics: int = setting("kubeStateMetrics", v.positive_int, "Active series of job kube-state-metrics (about 15 per pod of the watched namespaces; Kubernetes only).", 500)
-    kubelet: int = setting("kubelet", v.positive_int, "Active series of job kubelet per node (3 per mounted claim of the watched namespaces; Kubernetes only).", 50)
-    cadvisor: int = setting("cadvisor", v.positive_int, "Active series of job cadvisor per node (4 per container of the watched namespaces; Kubernetes only).", 100)
+    kube_state_metrics: int = setting(
+        "kubeStateMetrics", v.positive_int, "Active series of job kube-state-metrics (about 15 per pod of the watched namespaces; Kubernetes only).", 500
+    )
+    kubelet: int = setting(
+        "kubelet", v.positive_int, "Active series of job kubelet per node (3 per mounted claim of the watched namespaces; Kubernetes only).", 50
+    )
+    cadvisor: int = setting(
+        "cadvisor", v.positive_int, "Active series of job cadvisor per node (4 per container of the watched namespaces; Kubernetes only).", 100
+    )
 
 
 @dataclass(frozen=True)
 class CapacitySettings:
     series: SeriesPerJob = section("series", SeriesPerJob, "Expected active series per job.")
     nodes: int = setting("nodes", v.positive_int, "Nodes that run node-exporter (Kubernetes: cluster nodes).", docker=1, kubernetes=3)
-    log_volume_per_day: str = setting("logVolumePerDay", v.prometheus_size, "Raw application log volume per day, before Loki's compression.", docker="500MB", kubernetes="5GB")
+    log_volume_per_day: str = setting(
+        "logVolumePerDay", v.prometheus_size, "Raw application log volume per day, before Loki's compression.", docker="500MB", kubernetes="5GB"
+    )
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 The same declarations drive parsing (partial objects take defaults, unknown keys are refused), the
 table of keys in docs/configuration.md and the key list in Pulumi.yaml, so the three cannot drift apart.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from settings.errors import SettingsError
 
@@ -49,8 +51,7 @@ class Spec:
         return self.default
 
 
-def setting(key: str, check, doc: str, default: Any = REQUIRED, *, docker: Any = REQUIRED,
-            kubernetes: Any = REQUIRED, secret: bool = False):
+def setting(key: str, check, doc: str, default: Any = REQUIRED, *, docker: Any = REQUIRED, kubernetes: Any = REQUIRED, secret: bool = False):
     by_platform = {name: value for name, value in (("docker", docker), ("kubernetes", kubernetes)) if value is not REQUIRED}
     return field(metadata={"spec": Spec(key, check, doc, default, by_platform or None, secret)})
 

@@ -3,6 +3,7 @@
 Each validator takes the raw value and the config key path it came from, and returns the normalised
 value or raises SettingsError naming that key and saying how to fix it.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -22,8 +23,16 @@ _PROM_SIZE_UNITS = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, 
 # Volume sizes are Kubernetes quantities (binary Ki..Ti or decimal k..T suffixes).
 _QUANTITY_RE = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)$")
 _QUANTITY_UNITS = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
 }
 
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -67,7 +76,7 @@ def duration_ms(text: str) -> int:
     match = _DURATION_RE.match(text)
     if not match:
         raise ValueError(text)
-    return sum(int(part or 0) * unit for part, unit in zip(match.groups(), _DURATION_UNITS_MS))
+    return sum(int(part or 0) * unit for part, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=False))
 
 
 def duration_seconds(text: str) -> float:
@@ -182,7 +191,9 @@ def ip_address(value: object, key: str) -> str:
     except ValueError:
         address = None
     if address is None or "%" in raw:
-        raise SettingsError(key, f"{value!r} is not an IP address; write IPv4 without leading zeros like 127.0.0.1, or IPv6 like ::1 (0.0.0.0 or :: to listen everywhere)")
+        raise SettingsError(
+            key, f"{value!r} is not an IP address; write IPv4 without leading zeros like 127.0.0.1, or IPv6 like ::1 (0.0.0.0 or :: to listen everywhere)"
+        )
     return str(address)
 
 
@@ -209,7 +220,7 @@ def host_port(value: object, key: str) -> str:
 
 def host_port_list(value: object, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise SettingsError(key, f"{value!r} must be a non-empty list of host:port strings, e.g. [\"host.docker.internal:8000\"]")
+        raise SettingsError(key, f'{value!r} must be a non-empty list of host:port strings, e.g. ["host.docker.internal:8000"]')
     items = tuple(host_port(item, f"{key}[{index}]") for index, item in enumerate(value))
     duplicates = sorted({item for item in items if items.count(item) > 1})
     if duplicates:
@@ -233,7 +244,9 @@ def cidr(value: object, key: str) -> str:
     if network.prefixlen == 0:
         raise SettingsError(key, f"{value!r} allows every address; name the API server's endpoint address, e.g. 10.0.0.11/32 (not the Service's ClusterIP)")
     if written != network.network_address:
-        raise SettingsError(key, f"{value!r} has host bits set; write the network {network.with_prefixlen}, or {written}/{network.max_prefixlen} for that one address")
+        raise SettingsError(
+            key, f"{value!r} has host bits set; write the network {network.with_prefixlen}, or {written}/{network.max_prefixlen} for that one address"
+        )
     return network.with_prefixlen
 
 

@@ -2,6 +2,7 @@
 renderings (normalised by synthesis/normalise.py) and report what differs, as text or as Markdown
 for a pull-request comment. synthdiff.py at the repository root is its command line.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -13,9 +14,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -33,6 +35,7 @@ class DiffError(Exception):
 
 
 # --- rendering both trees ----------------------------------------------------------------------
+
 
 @dataclass
 class Rendering:
@@ -86,8 +89,7 @@ def render_ref(ref: str, stack: str, out: Path, repo: Path = ROOT) -> bool:
         if not (tree / "synth.py").exists():
             raise DiffError(f"{ref} has no synth.py, so it cannot be rendered offline")
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        run = subprocess.run([sys.executable, str(tree / "synth.py"), "--stack", stack, "--out", str(out)],
-                             cwd=tree, env=env, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, str(tree / "synth.py"), "--stack", stack, "--out", str(out)], cwd=tree, env=env, capture_output=True, text=True)
         if run.returncode != 0:
             lines = (run.stderr.strip() or run.stdout.strip() or "no output").splitlines()
             raise DiffError(f"{ref} does not synthesise stack {stack}: {lines[-1]}")
@@ -105,8 +107,7 @@ def _identity(*lists: list) -> str | None:
     if not items or not all(isinstance(item, dict) for item in items):
         return None
     for key in IDENTITY_KEYS:
-        if all(isinstance(item.get(key), (str, int)) for item in items) and \
-                all(len({item[key] for item in items}) == len(items) for items in lists):
+        if all(isinstance(item.get(key), (str, int)) for item in items) and all(len({item[key] for item in items}) == len(items) for items in lists):
             return key
     return None
 
@@ -125,8 +126,7 @@ def changed_paths(old: Any, new: Any, path: str = "") -> Iterator[tuple[str, Any
                 yield from changed_paths(before.get(value, ABSENT), after.get(value, ABSENT), f"{path}[{key}={value}]")
             return
         for index in range(max(len(old), len(new))):
-            yield from changed_paths(old[index] if index < len(old) else ABSENT,
-                                     new[index] if index < len(new) else ABSENT, f"{path}[{index}]")
+            yield from changed_paths(old[index] if index < len(old) else ABSENT, new[index] if index < len(new) else ABSENT, f"{path}[{index}]")
         return
     if old != new:
         yield path, old, new
@@ -183,10 +183,15 @@ def compare(base: Rendering, head: Rendering, stack: str, base_label: str, head_
         old, new = base.files.get(name), head.files.get(name)
         if old == new:
             continue
-        lines = list(difflib.unified_diff(
-            (old or "").splitlines(), (new or "").splitlines(),
-            fromfile=f"a/{name}" if old is not None else "/dev/null",
-            tofile=f"b/{name}" if new is not None else "/dev/null", lineterm=""))
+        lines = list(
+            difflib.unified_diff(
+                (old or "").splitlines(),
+                (new or "").splitlines(),
+                fromfile=f"a/{name}" if old is not None else "/dev/null",
+                tofile=f"b/{name}" if new is not None else "/dev/null",
+                lineterm="",
+            )
+        )
         diff.file_diffs[name] = lines
     return diff
 
@@ -199,8 +204,7 @@ def format_text(diff: StackDiff) -> str:
         title += f" (the stack does not exist in the {diff.head_label})"
     if diff.empty:
         return f"{title}: no changes"
-    lines = [title,
-             f"resources: {len(diff.changed)} changed, {len(diff.added)} added, {len(diff.removed)} removed"]
+    lines = [title, f"resources: {len(diff.changed)} changed, {len(diff.added)} added, {len(diff.removed)} removed"]
     lines += [f"  + {key}" for key in diff.added]
     lines += [f"  - {key}" for key in diff.removed]
     for key, changes in diff.changed.items():

@@ -4,6 +4,7 @@ keys), durations by length (`60s` equals `1m`; shown in canonical form such as `
 lists Docker treats as sets in sorted order, files held in resources (ConfigMap data, Docker
 uploads) like the rendered files, and bcrypt hashes and private keys as a fingerprint of themselves.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ from typing import Any
 import yaml
 
 # Lists whose order carries no meaning for the provider (Docker keeps them as sets), compared sorted.
-SET_LIKE_KEYS = frozenset({"envs", "labels", "uploads", "mounts", "volumes", "ports", "networksAdvanced", "hosts",
-                           "securityOpts", "dependsOn", "ignoreChanges", "tolerations"})
+SET_LIKE_KEYS = frozenset(
+    {"envs", "labels", "uploads", "mounts", "volumes", "ports", "networksAdvanced", "hosts", "securityOpts", "dependsOn", "ignoreChanges", "tolerations"}
+)
 # Keys whose values share a unit suffix with durations but are not durations (500m CPU is millicores).
 NOT_DURATION_KEYS = frozenset({"cpu", "cpus"})
 # String inputs that hold a JSON document (Grafana's dashboards and alert rules).
@@ -106,8 +108,7 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
-_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
 
 
 def _dump(document: Any) -> str:

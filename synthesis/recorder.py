@@ -1,5 +1,6 @@
 """Mocks that record every resource the program registers, with its options, and answer with
 deterministic outputs so the same settings always synthesise the same bytes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import Mocks, MockCallArgs, MockResourceArgs
+from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 from pulumi.runtime.mocks import MockMonitor
 
 # How Pulumi marks a secret value on the wire (the mocks receive inputs in this form).
@@ -55,7 +56,8 @@ _COMPUTED = {
         "result": f"synth-{_stable(name, max(8, int(inputs.get('length', 32)) - 6))}",
     },
     "tls:index/privateKey:PrivateKey": lambda name, inputs: {
-        "privateKeyPem": _pem("PRIVATE KEY", name), "publicKeyPem": f"public-key-{_stable(name, 16)}",
+        "privateKeyPem": _pem("PRIVATE KEY", name),
+        "publicKeyPem": f"public-key-{_stable(name, 16)}",
     },
     "tls:index/selfSignedCert:SelfSignedCert": lambda name, inputs: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/certRequest:CertRequest": lambda name, inputs: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
@@ -63,7 +65,8 @@ _COMPUTED = {
     # A fixed rotation date: the real one lives in state and changes only when the rotation is due.
     "time:index/rotating:Rotating": lambda name, inputs: {"rfc3339": "2026-01-01T00:00:00Z", "unix": 1767225600},
     "docker:index/remoteImage:RemoteImage": lambda name, inputs: {
-        "imageId": f"sha256:{_stable(str(inputs.get('name')), 64)}", "repoDigest": f"{inputs.get('name')}@sha256:{_stable(str(inputs.get('name')), 64)}",
+        "imageId": f"sha256:{_stable(str(inputs.get('name')), 64)}",
+        "repoDigest": f"{inputs.get('name')}@sha256:{_stable(str(inputs.get('name')), 64)}",
     },
 }
 
@@ -77,8 +80,7 @@ API_SERVER_SLICE: dict[str, Any] = {
     "kind": "EndpointSlice",
     "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
     "addressType": "IPv4",
-    "endpoints": [{"addresses": ["10.0.0.11"], "conditions": {"ready": True}},
-                  {"addresses": ["10.0.0.12"], "conditions": {"ready": True}}],
+    "endpoints": [{"addresses": ["10.0.0.11"], "conditions": {"ready": True}}, {"addresses": ["10.0.0.12"], "conditions": {"ready": True}}],
     "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
 }
 READS: dict[tuple[str, str], dict[str, Any]] = {(ENDPOINT_SLICE, "default/kubernetes"): API_SERVER_SLICE}
@@ -163,7 +165,6 @@ def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
-
 
 
 class DependencyMonitor(MockMonitor):

@@ -1,4 +1,5 @@
 """synth: run __main__.py under mocks with a stack's configuration and write what it would deploy."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +13,11 @@ import pulumi
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from renderers import bundle
+from renderers.yamltext import dump
 from settings import PROJECT, Settings, SettingsError
 from synthesis.recorder import SECRET_SIG, SECRET_SIG_KEY, DependencyMonitor, Read, Recorded, Recorder, is_secret
 from synthesis.stack_config import ROOT, load_stack_config
-from renderers import bundle
-from renderers.yamltext import dump
 
 SECRET_TEXT = "[secret]"
 
@@ -52,8 +53,11 @@ class SynthResult:
 
     def manifests(self) -> list[dict[str, Any]]:
         """Every Kubernetes object as a manifest (secret values written as [secret])."""
-        return [redact(r.inputs) for r in self.resources if r.type.startswith("kubernetes:") and r.custom
-                and not r.type.startswith("kubernetes:helm") and r.type != "pulumi:providers:kubernetes"]
+        return [
+            redact(r.inputs)
+            for r in self.resources
+            if r.type.startswith("kubernetes:") and r.custom and not r.type.startswith("kubernetes:helm") and r.type != "pulumi:providers:kubernetes"
+        ]
 
 
 def redact(value: Any) -> Any:
@@ -80,8 +84,14 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Path = ROOT,
-          transformations: list = (), reads: dict[tuple[str, str], dict[str, Any]] | None = None) -> SynthResult:
+def synth(
+    stack: str,
+    config: list[str] = (),
+    secrets: list[str] = (),
+    root: Path = ROOT,
+    transformations: list = (),
+    reads: dict[tuple[str, str], dict[str, Any]] | None = None,
+) -> SynthResult:
     """Run the program for `stack` under mocks. Raises SettingsError / pulumi.RunError on bad settings.
     `reads` answers the program's reads of existing objects, by (type, id); default recorder.READS."""
     stack_config = load_stack_config(stack, list(config), list(secrets), root)
@@ -120,9 +130,16 @@ def synth(stack: str, config: list[str] = (), secrets: list[str] = (), root: Pat
         return pulumi.Output.all(done, outputs)
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
-    return SynthResult(stack, captured["settings"], monitor.attach(recorder.all()), captured["files"], captured["outputs"],
-                       placeholders=stack_config.placeholders, program=captured["program"],
-                       reads=[recorder.reads[key] for key in sorted(recorder.reads)])
+    return SynthResult(
+        stack,
+        captured["settings"],
+        monitor.attach(recorder.all()),
+        captured["files"],
+        captured["outputs"],
+        placeholders=stack_config.placeholders,
+        program=captured["program"],
+        reads=[recorder.reads[key] for key in sorted(recorder.reads)],
+    )
 
 
 def write(result: SynthResult, out: Path) -> list[Path]:
@@ -130,10 +147,7 @@ def write(result: SynthResult, out: Path) -> list[Path]:
     (what the mocks answered for each existing object the program read) when it read any."""
     written = []
     out.mkdir(parents=True, exist_ok=True)
-    resources = [
-        {"type": r.type, "name": r.name, "parent": r.parent, "options": r.options, "inputs": redact(r.inputs)}
-        for r in result.resources
-    ]
+    resources = [{"type": r.type, "name": r.name, "parent": r.parent, "options": r.options, "inputs": redact(r.inputs)} for r in result.resources]
     written.append(_write(out / "resources.yaml", dump(resources)))
     if result.reads:
         reads = [{"type": r.type, "name": r.name, "id": r.id, "state": r.state} for r in result.reads]

@@ -1,5 +1,6 @@
 """A stack's configuration as the program would see it: the stack file, `--config`/`--secret`
 overrides in `pulumi config set --path` syntax, and placeholders for credentials synth cannot read."""
+
 from __future__ import annotations
 
 import copy
@@ -47,7 +48,7 @@ def parse_path(path: str) -> list[str | int]:
 
 def _set(tree: dict[str, Any], parts: list[str | int], value: Any) -> None:
     node: Any = tree
-    for part, following in zip(parts, parts[1:]):
+    for part, following in zip(parts, parts[1:], strict=False):
         if isinstance(part, int):
             while len(node) <= part:
                 node.append(None)

@@ -3,6 +3,7 @@
 The stacks here carry every receiver with a credential whose value is a recognisable marker, so a test
 can prove no credential reaches a rendered file.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,9 +37,13 @@ SECRET_VALUES = {
 def receivers_config(*, email: bool = True, slack: bool = True, pagerduty: bool = True, heartbeat: bool = True) -> dict[str, Any]:
     receivers: dict[str, Any] = {}
     if email:
-        receivers["email"] = {"smarthost": "smtp.example.com:587", "from": "alerts@example.com",
-                              "to": ["ops@example.com", "sre@example.com"], "username": "alerts@example.com",
-                              "password": SECRET_VALUES["receivers.email.password"]}
+        receivers["email"] = {
+            "smarthost": "smtp.example.com:587",
+            "from": "alerts@example.com",
+            "to": ["ops@example.com", "sre@example.com"],
+            "username": "alerts@example.com",
+            "password": SECRET_VALUES["receivers.email.password"],
+        }
     if slack:
         receivers["slack"] = {"webhookUrl": SECRET_VALUES["receivers.slack.webhookUrl"], "channel": "#ngx-alerts"}
     if pagerduty:
@@ -60,8 +65,12 @@ def instrumentator_settings(receivers: dict[str, Any] | None = None, **raw: Any)
 
 
 def kubernetes_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:
-    config = {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"},
-              "receivers": receivers_config() if receivers is None else receivers, **raw}
+    config = {
+        "platform": "kubernetes",
+        "kubernetes": {"apiServerCidr": "10.96.0.1/32"},
+        "receivers": receivers_config() if receivers is None else receivers,
+        **raw,
+    }
     return settings_module.parse(config, stack="prod", secret_keys=["receivers"])
 
 
@@ -163,8 +172,7 @@ def for_amtool_025(config_text: str, templates_dir: Path) -> str:
 
 def amtool_route(config_file: Path, labels: dict[str, str]) -> list[str]:
     """Receivers amtool routes `labels` to."""
-    result = run(["amtool", "config", "routes", "test", f"--config.file={config_file}",
-                  *(f"{name}={value}" for name, value in labels.items())])
+    result = run(["amtool", "config", "routes", "test", f"--config.file={config_file}", *(f"{name}={value}" for name, value in labels.items())])
     if result.returncode != 0:
         raise AssertionError(result.stdout + result.stderr)
     return [name.strip() for name in result.stdout.strip().split(",")]

@@ -1,6 +1,7 @@
 """What the tests of ops/backup.py share (tests/test_backup.py, tests/test_backup_s3.py): a recording
 Pushgateway, a fake Prometheus whose snapshot API makes a snapshot directory like the real one, and the
 data they back up. The servers are context managers; each test module makes its fixtures of them."""
+
 from __future__ import annotations
 
 import base64
@@ -35,8 +36,12 @@ def pushed(request: Recorded) -> dict[str, float]:
 
 
 def fake_snapshot(root: Path) -> dict[str, bytes]:
-    files = {"01HBLOCKA/meta.json": b'{"ulid":"01HBLOCKA"}', "01HBLOCKA/index": bytes(range(256)) * 40,
-             "01HBLOCKA/chunks/000001": b"\x00\x01chunk" * 1000, "01HBLOCKB/meta.json": b"{}"}
+    files = {
+        "01HBLOCKA/meta.json": b'{"ulid":"01HBLOCKA"}',
+        "01HBLOCKA/index": bytes(range(256)) * 40,
+        "01HBLOCKA/chunks/000001": b"\x00\x01chunk" * 1000,
+        "01HBLOCKB/meta.json": b"{}",
+    }
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(content)
@@ -78,8 +83,7 @@ def fake_prometheus(tmp_path: Path) -> Iterator[tuple[StubServer, Path, dict]]:
 
 
 def prometheus_args(server: StubServer, data: Path, tmp_path: Path, *extra: str) -> list[str]:
-    return ["prometheus", "--target=prometheus-0", f"--url={server.url}", "--user=backup", f"--password-file={tmp_path / 'pw'}",
-            f"--data-dir={data}", *extra]
+    return ["prometheus", "--target=prometheus-0", f"--url={server.url}", "--user=backup", f"--password-file={tmp_path / 'pw'}", f"--data-dir={data}", *extra]
 
 
 def grafana_db(path: Path, rows: int = 500) -> list[tuple]:

@@ -1,4 +1,5 @@
 """Throwaway certificates for tests: a CA and leaf certificates made with the openssl CLI."""
+
 from __future__ import annotations
 
 import ssl
@@ -21,18 +22,66 @@ class ThrowawayCA:
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                 "-subj", "/CN=ngx-test-ca", "-keyout", "ca.key", "-out", "ca.crt",
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=self.dir)
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ngx-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            cwd=self.dir,
+        )
         self.ca_pem = (self.dir / "ca.crt").read_text()
 
     def issue(self, name: str, dns_names: list[str], ips: list[str] = ()) -> Leaf:
         sans = ",".join([f"DNS:{dns}" for dns in dns_names] + [f"IP:{ip}" for ip in ips])
-        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={dns_names[0]}",
-                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=self.dir)
+        _openssl(
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            f"/CN={dns_names[0]}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+            cwd=self.dir,
+        )
         (self.dir / f"{name}.ext").write_text(f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt", cwd=self.dir)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.crt",
+            cwd=self.dir,
+        )
         return Leaf((self.dir / f"{name}.crt").read_text(), (self.dir / f"{name}.key").read_text())
 
     def server_context(self, name: str, dns_names: list[str], ips: list[str] = ()) -> ssl.SSLContext:

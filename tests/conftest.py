@@ -1,4 +1,5 @@
 """Shared fixtures: synthesised stacks (the whole program under mocks) and rendered settings."""
+
 from __future__ import annotations
 
 from pathlib import Path

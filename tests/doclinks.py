@@ -6,6 +6,7 @@ followed: the suite runs offline. An anchor must be the slug of a heading of the
 the way GitHub computes it: the heading's text lowercased, punctuation other than `-` and `_` removed,
 each space turned into `-`, and the second, third, ... heading with the same slug suffixed `-1`, `-2`.
 """
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Stand-ins for the parts of Grafana's HTTP API the program calls, as `respond` functions for
 tests/http_stub.StubServer (served over HTTPS from a throwaway CA, as Grafana is behind the proxy)."""
+
 from __future__ import annotations
 
 import base64

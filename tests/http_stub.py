@@ -4,13 +4,14 @@ A test gives it `respond(request) -> (status, headers, body)`; the stand-ins for
 (tests/grafana_stub.py), a Pushgateway, Prometheus's snapshot API (tests/backup_fakes.py) and the S3
 answers moto never gives (tests/test_backup_s3.py) are such functions. With `tls=` (an ssl.SSLContext, e.g. ThrowawayCA.server_context) it speaks HTTPS.
 """
+
 from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 
 @dataclass
@@ -34,8 +35,7 @@ class StubServer:
         class Handler(BaseHTTPRequestHandler):
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                request = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                   self.rfile.read(length) if length else b"")
+                request = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length) if length else b"")
                 outer.requests.append(request)
                 status, headers, body = respond(request)
                 self.send_response(status)

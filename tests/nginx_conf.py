@@ -1,5 +1,6 @@
 """A small nginx.conf reader for tests: tokens -> a tree of directives, and lookups over it (the
 directives of a server block, its locations, every directive of a name anywhere)."""
+
 from __future__ import annotations
 
 import re
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 class Directive:
     name: str
     args: list[str]
-    block: list["Directive"] | None = None
+    block: list[Directive] | None = None
 
-    def all(self, name: str) -> list["Directive"]:
+    def all(self, name: str) -> list[Directive]:
         """Directives called `name` directly in this block."""
         return [item for item in self.block or [] if item.name == name]
 
@@ -35,7 +36,7 @@ def tokens(text: str):
             j = i + 1
             while text[j] != char:
                 j += 2 if text[j] == "\\" else 1
-            yield text[i + 1:j]
+            yield text[i + 1 : j]
             i = j + 1
         else:
             j = i

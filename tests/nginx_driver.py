@@ -6,6 +6,7 @@ Copied into the sandbox and run there with the base interpreter (the venv, and t
 be hidden by the sandbox's private /tmp), so it uses the standard library only and imports nothing
 from tests/ (not even tests/http_stub.py).
 """
+
 import base64
 import http.client
 import json
@@ -25,8 +26,7 @@ class Echo(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = json.dumps({"service": self.server.name, "path": self.path,
-                           "headers": [[k, v] for k, v in self.headers.items()]}).encode()
+        body = json.dumps({"service": self.server.name, "path": self.path, "headers": [[k, v] for k, v in self.headers.items()]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -88,14 +88,12 @@ def main(spec_path: str) -> None:
             if port == 8443:
                 connection = http.client.HTTPSConnection(host, port, context=client_context(), timeout=10)
             else:
-                connection = http.client.HTTPConnection(host, port, timeout=10,
-                                                        source_address=(source, 0) if source else None)
+                connection = http.client.HTTPConnection(host, port, timeout=10, source_address=(source, 0) if source else None)
             try:
                 connection.request(method, path, headers=headers)
                 response = connection.getresponse()
                 body = response.read().decode(errors="replace")
-                results[name] = {"status": response.status, "headers": [[k.lower(), v] for k, v in response.getheaders()],
-                                 "body": body}
+                results[name] = {"status": response.status, "headers": [[k.lower(), v] for k, v in response.getheaders()], "body": body}
             except Exception as error:  # recorded, asserted by the test
                 results[name] = {"error": repr(error)}
             finally:
@@ -112,14 +110,13 @@ def main(spec_path: str) -> None:
         for item in spec["requests"]:
             request(**item)
         results["login_burst"] = []
-        for index in range(9):
+        for _ in range(9):
             request("_login", "/grafana/login")
             results["login_burst"].append(results.pop("_login").get("status"))
         handshake("tls_default", alpn=["h2", "http/1.1"])
         handshake("tls12_gcm", maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")
         handshake("tls12_cbc", maximum_version=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA")
-        handshake("tls11", minimum_version=ssl.TLSVersion.TLSv1_1, maximum_version=ssl.TLSVersion.TLSv1_1,
-                  ciphers="DEFAULT:@SECLEVEL=0")
+        handshake("tls11", minimum_version=ssl.TLSVersion.TLSv1_1, maximum_version=ssl.TLSVersion.TLSv1_1, ciphers="DEFAULT:@SECLEVEL=0")
     finally:
         proc.send_signal(15)
         proc.wait(timeout=10)

@@ -7,6 +7,7 @@ signature being recomputed by botocore's S3 signer inside moto. It enforces S3's
 follow, such as the 5 MiB minimum of every multipart part but the last (EntityTooSmall at completion).
 Tests reach it only through its S3 and /moto-api/ HTTP endpoints, as they would a `moto_server` process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,7 @@ REGION, BUCKET, USER = "eu-west-1", "ngx-backups", "ngx-backup"
 # s3:* on the bucket only. Not the job's least privilege (docs/operations.md, "Where"): moto checks
 # the API operation's name (s3:ListObjectsV2, s3:UploadPart) where IAM checks its action (s3:ListBucket,
 # s3:PutObject), so a policy faithful to IAM would be refused here.
-POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
-                                                  "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}
+POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -68,15 +68,20 @@ class MotoS3:
     def __init__(self, workdir: Path) -> None:
         ca = ThrowawayCA(workdir)
         self.ca_file = str(workdir / "ca.crt")
-        self.server = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app), threaded=True,
-                                  request_handler=_QuietHandler, ssl_context=ca.server_context("s3", ["localhost"], ["127.0.0.1"]))
+        self.server = make_server(
+            "127.0.0.1",
+            0,
+            DomainDispatcherApplication(create_backend_app),
+            threaded=True,
+            request_handler=_QuietHandler,
+            ssl_context=ca.server_context("s3", ["localhost"], ["127.0.0.1"]),
+        )
         self.endpoint = f"https://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def _moto_api(self, path: str, body: bytes = b"") -> None:
-        connection = http.client.HTTPSConnection(self.endpoint.removeprefix("https://"), timeout=30,
-                                                 context=ssl.create_default_context(cafile=self.ca_file))
+        connection = http.client.HTTPSConnection(self.endpoint.removeprefix("https://"), timeout=30, context=ssl.create_default_context(cafile=self.ca_file))
         try:
             connection.request("POST", path, body=body)
             response = connection.getresponse()
@@ -86,9 +91,15 @@ class MotoS3:
             connection.close()
 
     def _client(self, service: str, key_id: str = "AKIASETUP", key_material: str = "setup"):
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION, verify=self.ca_file,
-                            aws_access_key_id=key_id, aws_secret_access_key=key_material,
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            verify=self.ca_file,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=key_material,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
 
     def fresh_bucket(self) -> Bucket:
         """Forget every bucket and user, then make the bucket and the user, then authenticate everything."""
@@ -100,8 +111,7 @@ class MotoS3:
         iam.put_user_policy(UserName=USER, PolicyName="backups", PolicyDocument=json.dumps(POLICY))
         self._client("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         self._moto_api("/moto-api/reset-auth", b"0")
-        return Bucket(self.endpoint, self.ca_file, key["AccessKeyId"], key["SecretAccessKey"],
-                      self._client("s3", key["AccessKeyId"], key["SecretAccessKey"]))
+        return Bucket(self.endpoint, self.ca_file, key["AccessKeyId"], key["SecretAccessKey"], self._client("s3", key["AccessKeyId"], key["SecretAccessKey"]))
 
     def close(self) -> None:
         self._moto_api("/moto-api/reset-auth", b"inf")

@@ -11,14 +11,15 @@ For long-running servers (tests/live) a sandbox can also stand in for the rest o
 `tmpfs` and `binds` (private scratch and data directories at their in-container paths, when those
 paths exist on the host), `popen` for a server and `path_in` to reach a running server's files.
 """
+
 from __future__ import annotations
 
 import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 
 class Sandbox:
@@ -79,8 +80,9 @@ class Sandbox:
         """
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
-            return subprocess.Popen(self.command(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env={**os.environ, **(env or {})}, start_new_session=True)
+            return subprocess.Popen(
+                self.command(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, start_new_session=True
+            )
 
     @staticmethod
     def path_in(pid: int, path: str) -> Path:

@@ -4,6 +4,7 @@ credential, and its templates show value, runbook and dashboard.
 Routing is where an alert silently dies: a typo in a matcher sends pages to a mailbox, a credential in the
 file leaks with every backup. amtool checks the file we ship, not a hand-written twin of it.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,13 @@ import yaml
 
 from alerting import receiver_files
 from alerting.docs import alert_table_markdown, routing_labels
-from alerting.routing import (RECEIVERS, ROOT_RECEIVER, receiver_integrations, routing_tree, receivers_for,
-                              unrouted_receivers)
+from alerting.routing import RECEIVERS, ROOT_RECEIVER, receiver_integrations, receivers_for, routing_tree, unrouted_receivers
 from alerting.rules import alerts
 from renderers import paths
 from renderers.alertmanager import TEMPLATES_GLOB, render_alertmanager_config, render_alertmanager_templates
 from settings import secret_paths
 from settings.validators import duration_ms
-from tests.alerting_helpers import (PLACEHOLDER_URL, SECRET_VALUES, amtool_route, dev_settings, for_amtool_025,
-                                    kubernetes_settings, receivers_config, run)
+from tests.alerting_helpers import PLACEHOLDER_URL, SECRET_VALUES, amtool_route, dev_settings, for_amtool_025, kubernetes_settings, receivers_config, run
 
 
 def write_templates(directory: Path) -> Path:
@@ -97,8 +96,7 @@ def test_amtool_025_refuses_exactly_the_fields_newer_than_it(tmp_path):
 
     # The variant amtool 0.25 checks differs from the shipped file in that field only (and the template path).
     variant = yaml.safe_load(for_amtool_025(rendered, templates))
-    assert next(r for r in variant["receivers"] if r["name"] == "heartbeat")["webhook_configs"] == [
-        {"send_resolved": False, "url": PLACEHOLDER_URL}]
+    assert next(r for r in variant["receivers"] if r["name"] == "heartbeat")["webhook_configs"] == [{"send_resolved": False, "url": PLACEHOLDER_URL}]
     for document in (variant, shipped):
         del document["templates"]
         document["receivers"] = [r for r in document["receivers"] if r["name"] != "heartbeat"]
@@ -117,28 +115,47 @@ ROUTES = [
     # A critical business alert pages: the pager route comes before the digest.
     ({"alertname": "RevenueStopped", "severity": "critical", "category": "business"}, "oncall-pager"),
     # Kubernetes signals: a full volume or disk pages, a workload problem is mailed, throttling too (info).
-    ({"alertname": "KubePersistentVolumeAlmostFull", "severity": "critical", "category": "resources",
-      "job": "kubelet", "namespace": "ngx-monitoring", "persistentvolumeclaim": "data-prometheus-0"}, "oncall-pager"),
+    (
+        {
+            "alertname": "KubePersistentVolumeAlmostFull",
+            "severity": "critical",
+            "category": "resources",
+            "job": "kubelet",
+            "namespace": "ngx-monitoring",
+            "persistentvolumeclaim": "data-prometheus-0",
+        },
+        "oncall-pager",
+    ),
     ({"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical", "category": "resources", "job": "node"}, "oncall-pager"),
-    ({"alertname": "KubePodCrashLooping", "severity": "warning", "category": "availability", "job": "kube-state-metrics",
-      "namespace": "ngx", "pod": "ngx-voice-agent-1", "container": "api"}, "ops-email"),
+    (
+        {
+            "alertname": "KubePodCrashLooping",
+            "severity": "warning",
+            "category": "availability",
+            "job": "kube-state-metrics",
+            "namespace": "ngx",
+            "pod": "ngx-voice-agent-1",
+            "container": "api",
+        },
+        "ops-email",
+    ),
     ({"alertname": "KubeContainerOOMKilled", "severity": "warning", "category": "resources", "job": "kube-state-metrics"}, "ops-email"),
     ({"alertname": "CPUThrottlingHigh", "severity": "info", "category": "performance", "job": "cadvisor"}, ROOT_RECEIVER),
 ]
 
 
-@pytest.mark.parametrize("labels,receiver", ROUTES, ids=[f"{r}:{l['alertname']}" for l, r in ROUTES])
+@pytest.mark.parametrize("labels,receiver", ROUTES, ids=[f"{r}:{labels['alertname']}" for labels, r in ROUTES])
 def test_amtool_routes_each_kind_of_alert_to_its_receiver(checked_config, labels, receiver):
-    result = run(["amtool", "config", "routes", "test", f"--config.file={checked_config}",
-                  f"--verify.receivers={receiver}", *(f"{k}={v}" for k, v in labels.items())])
+    result = run(
+        ["amtool", "config", "routes", "test", f"--config.file={checked_config}", f"--verify.receivers={receiver}", *(f"{k}={v}" for k, v in labels.items())]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert receivers_for(labels, routing_tree(dev_settings())) == (receiver,)
 
 
 def test_route_tests_cover_every_receiver_and_a_wrong_receiver_fails(checked_config):
     assert {receiver for _, receiver in ROUTES} == set(RECEIVERS)
-    wrong = run(["amtool", "config", "routes", "test", f"--config.file={checked_config}",
-                 "--verify.receivers=oncall-pager", "severity=warning"])
+    wrong = run(["amtool", "config", "routes", "test", f"--config.file={checked_config}", "--verify.receivers=oncall-pager", "severity=warning"])
     assert wrong.returncode != 0
 
 
@@ -204,8 +221,7 @@ def test_receiver_secret_files_name_credential_settings():
 
 def test_integrations_follow_the_configured_receivers():
     everything = receiver_integrations(dev_settings())
-    assert everything == {"oncall-pager": ["pagerduty", "slack"], "ops-email": ["email"],
-                          "business-daily": ["email", "slack"], "heartbeat": ["webhook"]}
+    assert everything == {"oncall-pager": ["pagerduty", "slack"], "ops-email": ["email"], "business-daily": ["email", "slack"], "heartbeat": ["webhook"]}
     assert unrouted_receivers(dev_settings()) == []
     mail_only = dev_settings(receivers=receivers_config(slack=False, pagerduty=False, heartbeat=False))
     assert receiver_integrations(mail_only)["oncall-pager"] == ["email"]  # pages are mailed, not lost
@@ -224,11 +240,18 @@ def test_business_digest_is_sent_inside_the_configured_working_hours(tmp_path):
     hours = {"timezone": "Europe/Madrid", "weekdays": "monday:thursday,saturday", "start": "08:30", "end": "17:00"}
     settings = dev_settings(alerting={"businessHours": hours})
     document = yaml.safe_load(render_alertmanager_config(settings))
-    assert document["time_intervals"] == [{"name": "business-hours", "time_intervals": [{
-        "weekdays": ["monday:thursday", "saturday"],
-        "times": [{"start_time": "08:30", "end_time": "17:00"}],
-        "location": "Europe/Madrid",
-    }]}]
+    assert document["time_intervals"] == [
+        {
+            "name": "business-hours",
+            "time_intervals": [
+                {
+                    "weekdays": ["monday:thursday", "saturday"],
+                    "times": [{"start_time": "08:30", "end_time": "17:00"}],
+                    "location": "Europe/Madrid",
+                }
+            ],
+        }
+    ]
     digest = next(r for r in document["route"]["routes"] if r["receiver"] == "business-daily")
     assert digest["active_time_intervals"] == ["business-hours"]
     # One group_interval tick per working day lands inside it: the interval is the working day's length.
@@ -258,7 +281,7 @@ def test_route_timings_are_the_alerting_routes_settings(tmp_path):
     shortens them to seconds); amtool accepts a zero group_wait and second-long intervals."""
     timings = {"oncallPager": ("1s", "10s", "1h"), "opsEmail": ("5s", "10s", "1h"), "heartbeat": ("0s", "30s", "2m")}
     keys = ("groupWait", "groupInterval", "repeatInterval")
-    routes = {name: dict(zip(keys, values)) for name, values in timings.items()}
+    routes = {name: dict(zip(keys, values, strict=False)) for name, values in timings.items()}
     settings = dev_settings(alerting={"routes": {**routes, "businessDaily": {"groupWait": "1m"}}})
     text = render_alertmanager_config(settings)
     root = yaml.safe_load(text)["route"]
@@ -279,20 +302,43 @@ def test_templates_show_value_runbook_and_dashboard(tmp_path):
     templates = write_templates(tmp_path)
     assert TEMPLATES_GLOB == "/etc/alertmanager/templates/*.tmpl" and set(render_alertmanager_templates()) == {"ngx.tmpl"}
     alert = next(a for a in alerts(dev_settings()) if a.name == "HighErrorRate")
-    annotations = {"summary": alert.summary, "description": "2.5% of ngx-api requests failed with 5xx over the last 5m (threshold 1%).",
-                   "runbook_url": alert.runbook_url, "dashboard_url": alert.dashboard_url}
+    annotations = {
+        "summary": alert.summary,
+        "description": "2.5% of ngx-api requests failed with 5xx over the last 5m (threshold 1%).",
+        "runbook_url": alert.runbook_url,
+        "dashboard_url": alert.dashboard_url,
+    }
     data = {
-        "receiver": "oncall-pager", "status": "firing", "externalURL": "https://monitoring.localhost/alertmanager",
-        "alerts": [{"status": "firing", "labels": {**routing_labels(alert), "job": "ngx-api"}, "annotations": annotations,
-                    "startsAt": "2025-01-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}],
-        "groupLabels": {"alertname": alert.name}, "commonLabels": {**routing_labels(alert), "job": "ngx-api"},
+        "receiver": "oncall-pager",
+        "status": "firing",
+        "externalURL": "https://monitoring.localhost/alertmanager",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {**routing_labels(alert), "job": "ngx-api"},
+                "annotations": annotations,
+                "startsAt": "2025-01-01T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            }
+        ],
+        "groupLabels": {"alertname": alert.name},
+        "commonLabels": {**routing_labels(alert), "job": "ngx-api"},
         "commonAnnotations": annotations,
     }
     (tmp_path / "data.json").write_text(json.dumps(data))
 
     def render(template: str, kind: str = "text") -> str:
-        result = run(["amtool", "template", "render", f"--template.glob={templates}/*.tmpl", f"--template.type={kind}",
-                      f"--template.text={{{{ template \"{template}\" . }}}}", f"--template.data={tmp_path / 'data.json'}"])
+        result = run(
+            [
+                "amtool",
+                "template",
+                "render",
+                f"--template.glob={templates}/*.tmpl",
+                f"--template.type={kind}",
+                f'--template.text={{{{ template "{template}" . }}}}',
+                f"--template.data={tmp_path / 'data.json'}",
+            ]
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -308,6 +354,7 @@ def test_templates_show_value_runbook_and_dashboard(tmp_path):
 # checks above) are evaluated here with Alertmanager's semantics: every source matcher matches the source,
 # every target matcher the target, and each `equal` label has the same value on both (missing = "").
 
+
 def _matcher(text: str):
     label, op, value = re.fullmatch(r'(\w+)(=~|!~|!=|=)"(.*)"', text).groups()
     return label, op, value
@@ -316,23 +363,33 @@ def _matcher(text: str):
 def _matches(labels: dict, text: str) -> bool:
     label, op, value = _matcher(text)
     actual = labels.get(label, "")
-    return {"=": actual == value, "!=": actual != value,
-            "=~": bool(re.fullmatch(value, actual)), "!~": not re.fullmatch(value, actual)}[op]
+    return {"=": actual == value, "!=": actual != value, "=~": bool(re.fullmatch(value, actual)), "!~": not re.fullmatch(value, actual)}[op]
 
 
 def inhibited(settings, source: dict, target: dict) -> bool:
     rules = yaml.safe_load(render_alertmanager_config(settings))["inhibit_rules"]
-    return any(all(_matches(source, m) for m in rule["source_matchers"]) and all(_matches(target, m) for m in rule["target_matchers"])
-               and all(source.get(label, "") == target.get(label, "") for label in rule.get("equal", []))
-               for rule in rules)
+    return any(
+        all(_matches(source, m) for m in rule["source_matchers"])
+        and all(_matches(target, m) for m in rule["target_matchers"])
+        and all(source.get(label, "") == target.get(label, "") for label in rule.get("equal", []))
+        for rule in rules
+    )
 
 
 API_DOWN = {"alertname": "APIDown", "severity": "critical", "category": "availability", "job": "ngx-api", "instance": "10.244.1.7:8000"}
 
 
 def _workload(alertname: str, namespace: str = "ngx", **extra) -> dict:
-    return {"alertname": alertname, "severity": "warning", "category": "availability", "job": "kube-state-metrics",
-            "instance": "kube-state-metrics.ngx-monitoring.svc:8080", "namespace": namespace, "pod": "ngx-voice-agent-1", **extra}
+    return {
+        "alertname": alertname,
+        "severity": "warning",
+        "category": "availability",
+        "job": "kube-state-metrics",
+        "instance": "kube-state-metrics.ngx-monitoring.svc:8080",
+        "namespace": namespace,
+        "pod": "ngx-voice-agent-1",
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("symptom", ["KubePodCrashLooping", "KubeContainerWaiting", "KubePodNotReady", "KubeDeploymentReplicasMismatch"])
@@ -362,8 +419,14 @@ def test_a_full_volume_does_not_silence_another_volume_on_the_same_node():
     """The kubelet job's instance is a node with many claims: the critical page for one claim must not
     inhibit the warning about another (it still inhibits the same claim's filling-up warning)."""
     settings = kubernetes_settings()
-    full = {"alertname": "KubePersistentVolumeAlmostFull", "severity": "critical", "job": "kubelet", "instance": "worker-1",
-            "namespace": "ngx-monitoring", "persistentvolumeclaim": "data-prometheus-0"}
+    full = {
+        "alertname": "KubePersistentVolumeAlmostFull",
+        "severity": "critical",
+        "job": "kubelet",
+        "instance": "worker-1",
+        "namespace": "ngx-monitoring",
+        "persistentvolumeclaim": "data-prometheus-0",
+    }
     filling = {**full, "alertname": "KubePersistentVolumeFillingUp", "severity": "warning"}
     assert inhibited(settings, full, filling)
     assert not inhibited(settings, full, {**filling, "persistentvolumeclaim": "data-loki-0"})
@@ -371,5 +434,8 @@ def test_a_full_volume_does_not_silence_another_volume_on_the_same_node():
     node_down = {"alertname": "NodeFilesystemAlmostOutOfSpace", "severity": "critical", "job": "node", "instance": "n1", "mountpoint": "/"}
     assert inhibited(settings, node_down, {**node_down, "alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning"})
     assert not inhibited(settings, node_down, {**node_down, "alertname": "NodeFilesystemSpaceFillingUp", "severity": "warning", "mountpoint": "/data"})
-    assert inhibited(settings, {"alertname": "X", "severity": "critical", "job": "redis", "instance": "r:9121"},
-                     {"alertname": "Y", "severity": "warning", "job": "redis", "instance": "r:9121"})
+    assert inhibited(
+        settings,
+        {"alertname": "X", "severity": "critical", "job": "redis", "instance": "r:9121"},
+        {"alertname": "Y", "severity": "warning", "job": "redis", "instance": "r:9121"},
+    )

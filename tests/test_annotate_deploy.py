@@ -1,4 +1,5 @@
 """The deploy-annotation command against a local stub of Grafana's API that records each request."""
+
 from __future__ import annotations
 
 import json
@@ -25,14 +26,24 @@ def grafana_stub(tmp_path):
 
 
 def _run(*args, env=None):
-    return subprocess.run([sys.executable, "ops/annotate_deploy.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=30, env=env)
+    return subprocess.run([sys.executable, "ops/annotate_deploy.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
 
 
 def test_posts_one_deploy_annotation_with_bearer_token(grafana_stub):
     url, _, server, ca = grafana_stub
-    result = _run("--url", url, "--ca-file", str(ca), "--version", "1.4.2", "--environment", "prod",
-                  "--commit", "0123456789abcdef", env={"GRAFANA_TOKEN": "glsa_test_token", "PATH": "/usr/bin"})
+    result = _run(
+        "--url",
+        url,
+        "--ca-file",
+        str(ca),
+        "--version",
+        "1.4.2",
+        "--environment",
+        "prod",
+        "--commit",
+        "0123456789abcdef",
+        env={"GRAFANA_TOKEN": "glsa_test_token", "PATH": "/usr/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert "annotation 42" in result.stdout
     [request] = server.requests
@@ -48,8 +59,19 @@ def test_refuses_an_untrusted_certificate(grafana_stub, tmp_path):
     url, _, server, _ = grafana_stub
     other = ThrowawayCA(tmp_path / "other")
     (tmp_path / "other.pem").write_text(other.ca_pem)
-    result = _run("--url", url, "--ca-file", str(tmp_path / "other.pem"), "--version", "1", "--environment", "dev",
-                  "--commit", "abc", env={"GRAFANA_TOKEN": "t", "PATH": "/usr/bin"})
+    result = _run(
+        "--url",
+        url,
+        "--ca-file",
+        str(tmp_path / "other.pem"),
+        "--version",
+        "1",
+        "--environment",
+        "dev",
+        "--commit",
+        "abc",
+        env={"GRAFANA_TOKEN": "t", "PATH": "/usr/bin"},
+    )
     assert result.returncode == 1 and "cannot reach Grafana" in result.stderr
     assert server.requests == []
 
@@ -57,8 +79,9 @@ def test_refuses_an_untrusted_certificate(grafana_stub, tmp_path):
 def test_reports_an_http_error(grafana_stub):
     url, api, _, ca = grafana_stub
     api.status = 403
-    result = _run("--url", url, "--ca-file", str(ca), "--version", "1", "--environment", "dev", "--commit", "abc",
-                  env={"GRAFANA_TOKEN": "t", "PATH": "/usr/bin"})
+    result = _run(
+        "--url", url, "--ca-file", str(ca), "--version", "1", "--environment", "dev", "--commit", "abc", env={"GRAFANA_TOKEN": "t", "PATH": "/usr/bin"}
+    )
     assert result.returncode == 1 and "403" in result.stderr
 
 

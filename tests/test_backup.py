@@ -5,6 +5,7 @@ protocol endpoint behind TLS) is tested in tests/test_backup_s3.py.
 The program runs in the stack exactly as tested here: renderers/backup.py delivers this file unchanged.
 Live Prometheus and Alertmanager round trips are in tests/live/test_restore.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,6 +17,7 @@ import re
 import sqlite3
 import sys
 import tarfile
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,7 @@ def prometheus(tmp_path):
 
 # --- the program as delivered ------------------------------------------------------------------------
 
+
 def test_the_rendered_program_is_this_file_unchanged():
     assert render_backup_program() == Path(program.__file__).read_text()
 
@@ -60,6 +63,7 @@ def test_the_program_text_has_nothing_shaped_like_a_credential():
 
 
 # --- archives, manifests, pruning -----------------------------------------------------------------------
+
 
 def test_an_archive_holds_the_tree_and_its_manifest_describes_it(tmp_path):
     source = tmp_path / "snapshot"
@@ -111,7 +115,12 @@ def test_prune_keeps_the_newest_complete_archives_and_removes_leftovers(tmp_path
     (folder / "README.txt").write_text("an operator's note")
     removed = program.prune(program.DirectoryStore(tmp_path), "prometheus-0", keep=2)
     assert sorted(p.name for p in folder.iterdir()) == [
-        "20260103T030000Z.json", "20260103T030000Z.tar.gz", "20260104T030000Z.json", "20260104T030000Z.tar.gz", "README.txt"]
+        "20260103T030000Z.json",
+        "20260103T030000Z.tar.gz",
+        "20260104T030000Z.json",
+        "20260104T030000Z.tar.gz",
+        "README.txt",
+    ]
     assert "20260105T030000Z.tar.gz" in removed and "20260101T030000Z.tar.gz" in removed
 
 
@@ -120,8 +129,9 @@ def test_a_failed_run_prunes_nothing_and_reports_failure(tmp_path, pushgateway):
     make_archives(folder, [f"202601{day:02d}T030000Z" for day in range(1, 6)])
     empty = tmp_path / "empty-data"
     empty.mkdir()
-    status = program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={empty}", f"--dest={tmp_path / 'backups'}",
-                           "--keep=1", f"--pushgateway={pushgateway.url}"])
+    status = program.main(
+        ["alertmanager", "--target=alertmanager-0", f"--data-dir={empty}", f"--dest={tmp_path / 'backups'}", "--keep=1", f"--pushgateway={pushgateway.url}"]
+    )
     assert status == program.EXIT_FAILED
     assert len(list(folder.glob("*.tar.gz"))) == 5
     (request,) = pushgateway.requests
@@ -130,21 +140,25 @@ def test_a_failed_run_prunes_nothing_and_reports_failure(tmp_path, pushgateway):
 
 # --- what is pushed ---------------------------------------------------------------------------------------
 
+
 def test_a_successful_run_replaces_the_targets_group_with_all_four_metrics(tmp_path, pushgateway):
     data = tmp_path / "alertmanager"
     data.mkdir()
     (data / "silences").write_bytes(b"\x0asilence")
     (data / "nflog").write_bytes(b"\x0anflog")
-    status = program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", f"--dest={tmp_path / 'b'}",
-                           f"--pushgateway={pushgateway.url}/"])
+    status = program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", f"--dest={tmp_path / 'b'}", f"--pushgateway={pushgateway.url}/"])
     assert status == program.EXIT_OK
     (request,) = pushgateway.requests
     assert (request.method, request.path) == ("PUT", "/metrics/job/ngx-backup/target/alertmanager-0")
     assert request.headers["content-type"].startswith("text/plain; version=0.0.4")
     values = pushed(request)
     manifest = json.loads(next((tmp_path / "b" / "alertmanager-0").glob("*.json")).read_text())
-    assert set(values) == {"ngx_backup_last_success_timestamp_seconds", "ngx_backup_last_run_success",
-                           "ngx_backup_last_size_bytes", "ngx_backup_duration_seconds"}
+    assert set(values) == {
+        "ngx_backup_last_success_timestamp_seconds",
+        "ngx_backup_last_run_success",
+        "ngx_backup_last_size_bytes",
+        "ngx_backup_duration_seconds",
+    }
     assert values["ngx_backup_last_run_success"] == 1 and values["ngx_backup_last_size_bytes"] == manifest["size"]
     assert abs(values["ngx_backup_last_success_timestamp_seconds"] - pushgateway_time(manifest)) < 60
     assert 0 <= values["ngx_backup_duration_seconds"] < 60
@@ -153,9 +167,9 @@ def test_a_successful_run_replaces_the_targets_group_with_all_four_metrics(tmp_p
 
 
 def pushgateway_time(manifest: dict) -> float:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.strptime(manifest["created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(manifest["created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 @pytest.mark.parametrize("target", ["../etc", "a/b", "Prometheus-0", ""])
@@ -175,14 +189,16 @@ def test_a_backup_that_cannot_report_exits_3_so_the_job_is_not_retried(tmp_path,
     data = tmp_path / "alertmanager"
     data.mkdir()
     (data / "silences").write_bytes(b"s")
-    status = program.main(["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", f"--dest={tmp_path / 'b'}",
-                           "--pushgateway=http://127.0.0.1:9"])  # discard port: nothing listens
+    status = program.main(
+        ["alertmanager", "--target=alertmanager-0", f"--data-dir={data}", f"--dest={tmp_path / 'b'}", "--pushgateway=http://127.0.0.1:9"]
+    )  # discard port: nothing listens
     assert status == program.EXIT_UNREPORTED == 3
     assert waits == [1, 2], "the push is tried three times, with a growing pause"
     assert len(list((tmp_path / "b" / "alertmanager-0").glob("*.tar.gz"))) == 1
 
 
 # --- Prometheus: the snapshot API and the snapshot directory ---------------------------------------------
+
 
 def test_prometheus_snapshot_is_archived_then_removed_from_the_data_volume(tmp_path, prometheus, capsys):
     server, data, state = prometheus
@@ -213,8 +229,9 @@ def test_a_data_volume_of_another_replica_is_detected(tmp_path, prometheus):
     other = tmp_path / "other-replica"
     (other / "wal").mkdir(parents=True)
     with pytest.raises(program.BackupError, match="same replica"):
-        program.backup_prometheus(program.parser().parse_args(prometheus_args(server, other, tmp_path, "--dest=x")),
-                                  program.DirectoryStore(tmp_path / "b"), WHEN)
+        program.backup_prometheus(
+            program.parser().parse_args(prometheus_args(server, other, tmp_path, "--dest=x")), program.DirectoryStore(tmp_path / "b"), WHEN
+        )
 
 
 def test_a_run_logs_each_phase_in_order_and_no_credential(tmp_path, prometheus, pushgateway, capsys):
@@ -229,8 +246,10 @@ def test_a_run_logs_each_phase_in_order_and_no_credential(tmp_path, prometheus, 
     size = json.loads(next((tmp_path / "b" / "prometheus-0").glob("2026*.json")).read_text())["size"]
     assert "entries" in lines["snapshot"] and f"{size} bytes" in lines["archive"]
     assert "kept 2 (keep 2): 20250102T030000Z.tar.gz, 2026" in lines["prune"] and "deleted 2: 20250101T030000Z.json, 20250101T030000Z.tar.gz" in lines["prune"]
-    assert f"success (ngx_backup_last_run_success, ngx_backup_duration_seconds, ngx_backup_last_success_timestamp_seconds, " \
-           f"ngx_backup_last_size_bytes) to {pushgateway.url}" in lines["push"]
+    assert (
+        f"success (ngx_backup_last_run_success, ngx_backup_duration_seconds, ngx_backup_last_success_timestamp_seconds, "
+        f"ngx_backup_last_size_bytes) to {pushgateway.url}" in lines["push"]
+    )
     assert "pw-backup" not in log and "Basic " not in log
 
 
@@ -256,6 +275,7 @@ def test_only_snapshot_names_are_ever_removed(tmp_path):
 
 
 # --- Grafana ------------------------------------------------------------------------------------------------
+
 
 def test_grafana_database_is_copied_online_and_restored_row_for_row(tmp_path):
     data = tmp_path / "grafana"
@@ -286,29 +306,29 @@ def test_a_damaged_grafana_database_fails_the_backup(tmp_path):
     data.mkdir()
     grafana_db(data / "grafana.db", rows=2000)
     damaged = bytearray((data / "grafana.db").read_bytes())
-    damaged[4096 * 2 + 100:4096 * 2 + 400] = b"\xff" * 300  # inside a table page
+    damaged[4096 * 2 + 100 : 4096 * 2 + 400] = b"\xff" * 300  # inside a table page
     (data / "grafana.db").write_bytes(bytes(damaged))
     with pytest.raises(program.BackupError):
-        program.backup_grafana(program.parser().parse_args(["grafana", "--target=grafana-0", f"--data-dir={data}", "--dest=x"]),
-                               program.DirectoryStore(tmp_path / "b"), WHEN)
+        program.backup_grafana(
+            program.parser().parse_args(["grafana", "--target=grafana-0", f"--data-dir={data}", "--dest=x"]), program.DirectoryStore(tmp_path / "b"), WHEN
+        )
 
 
 # --- restore refuses whatever could damage data -------------------------------------------------------------
+
 
 @pytest.fixture
 def prometheus_archive(tmp_path) -> Path:
     source = tmp_path / "snapshot"
     fake_snapshot(source)
-    manifest = program.write_archive(program.DirectoryStore(tmp_path / "b"), "prometheus-0", "prometheus",
-                                     program.tree_members(source), {}, WHEN)
+    manifest = program.write_archive(program.DirectoryStore(tmp_path / "b"), "prometheus-0", "prometheus", program.tree_members(source), {}, WHEN)
     return tmp_path / "b" / "prometheus-0" / manifest["archive"]
 
 
 def test_restore_unpacks_a_prometheus_archive_into_a_fresh_directory(tmp_path, prometheus_archive):
     status = program.main(["restore", str(prometheus_archive), f"--into={tmp_path / 'new' / 'data'}"])
     assert status == program.EXIT_OK
-    restored = {str(p.relative_to(tmp_path / "new" / "data")): p.read_bytes()
-                for p in (tmp_path / "new" / "data").rglob("*") if p.is_file()}
+    restored = {str(p.relative_to(tmp_path / "new" / "data")): p.read_bytes() for p in (tmp_path / "new" / "data").rglob("*") if p.is_file()}
     assert restored == fake_snapshot(tmp_path / "expected")
 
 
@@ -355,9 +375,17 @@ def test_restore_refuses_members_that_would_escape_or_link(tmp_path, member):
             tar.addfile(info, io.BytesIO(b"x"))
     archive = tmp_path / "20260101T000000Z.tar.gz"
     archive.write_bytes(buffer.getvalue())
-    (tmp_path / "20260101T000000Z.json").write_text(json.dumps({
-        "format": program.FORMAT, "kind": "alertmanager", "target": "alertmanager-0",
-        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "size": len(buffer.getvalue())}))
+    (tmp_path / "20260101T000000Z.json").write_text(
+        json.dumps(
+            {
+                "format": program.FORMAT,
+                "kind": "alertmanager",
+                "target": "alertmanager-0",
+                "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
+                "size": len(buffer.getvalue()),
+            }
+        )
+    )
     with pytest.raises(program.BackupError, match="outside the target|neither a file nor a directory"):
         program.restore(archive, tmp_path / "into")
     assert not (tmp_path / "into").exists() and not (tmp_path / "escape").exists()

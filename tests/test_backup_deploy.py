@@ -5,6 +5,7 @@ Expectations come from settings, the topology and the other services' own object
 name is read from its StatefulSet, an image ID from what the mocks answered for the pull), never from
 the backup objects under test. The program itself is tested in test_backup.py, live in tests/live/.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -34,13 +35,17 @@ NAME = "app.kubernetes.io/name"
 POD_NAME = "statefulset.kubernetes.io/pod-name"
 KUBE_SECRET = "kubernetes:core/v1:Secret"
 S3_SECRET = "seeded-s3-secret-access-key"
-S3_CONFIG = ["backup.target=s3", "backup.s3.endpoint=https://s3.eu-west-1.example.com", "backup.s3.bucket=ngx-backups",
-             "backup.s3.region=eu-west-1", "backup.s3.accessKeyId=AKIDSEEDED"]
+S3_CONFIG = [
+    "backup.target=s3",
+    "backup.s3.endpoint=https://s3.eu-west-1.example.com",
+    "backup.s3.bucket=ngx-backups",
+    "backup.s3.region=eu-west-1",
+    "backup.s3.accessKeyId=AKIDSEEDED",
+]
 
 
 def manifests(result: SynthResult, kind: str) -> list[dict[str, Any]]:
-    return [unwrap(r.inputs) for r in result.resources if r.type.startswith("kubernetes:") and r.custom
-            and unwrap(r.inputs).get("kind") == kind]
+    return [unwrap(r.inputs) for r in result.resources if r.type.startswith("kubernetes:") and r.custom and unwrap(r.inputs).get("kind") == kind]
 
 
 def one(result: SynthResult, kind: str, name: str) -> dict[str, Any]:
@@ -49,8 +54,11 @@ def one(result: SynthResult, kind: str, name: str) -> dict[str, Any]:
 
 
 def resource_of(result: SynthResult, kind: str, name: str):
-    (found,) = [r for r in result.resources if r.type.startswith("kubernetes:") and unwrap(r.inputs).get("kind") == kind
-                and unwrap(r.inputs)["metadata"]["name"] == name]
+    (found,) = [
+        r
+        for r in result.resources
+        if r.type.startswith("kubernetes:") and unwrap(r.inputs).get("kind") == kind and unwrap(r.inputs)["metadata"]["name"] == name
+    ]
     return found
 
 
@@ -79,6 +87,7 @@ def dev_s3() -> SynthResult:
 
 # --- settings ----------------------------------------------------------------------------------------
 
+
 def test_backup_defaults_are_daily_at_three_keeping_seven_on_volumes():
     settings = parse({"platform": "docker"}, stack="dev")
     assert (settings.backup.schedule, settings.backup.keep, settings.backup.target, settings.backup.s3) == ("0 3 * * *", 7, "pvc", None)
@@ -97,14 +106,18 @@ BAD_BACKUP = [
     ({"target": "nfs"}, "backup.target", "one of"),
     ({"target": "s3"}, "backup.s3.endpoint", "required with backup.target s3"),
     ({"keep": 30}, "backup.storageSize", "at least 240Gi"),
-    ({"target": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "k"}},
-     "backup.s3.endpoint", "https://"),
-    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
-     "backup.s3.bucket", "bucket name"),
-    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "192.168.05.4", "accessKeyId": "a", "secretAccessKey": "k"}},
-     "backup.s3.bucket", "bucket name"),  # S3 refuses names formatted as an IP address, leading zeros or not
-    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "b-1", "accessKeyId": "a"}},
-     "backup.s3.secretAccessKey", "required"),
+    ({"target": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "k"}}, "backup.s3.endpoint", "https://"),
+    (
+        {"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
+        "backup.s3.bucket",
+        "bucket name",
+    ),
+    (
+        {"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "192.168.05.4", "accessKeyId": "a", "secretAccessKey": "k"}},
+        "backup.s3.bucket",
+        "bucket name",
+    ),  # S3 refuses names formatted as an IP address, leading zeros or not
+    ({"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "b-1", "accessKeyId": "a"}}, "backup.s3.secretAccessKey", "required"),
 ]
 
 
@@ -116,38 +129,44 @@ def test_a_bad_backup_setting_names_its_key_in_one_line(values, key, phrase):
     assert str(error.value).startswith(f"{PROJECT}:{key}: ") and phrase in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("expression,shortest,longest", [
-    ("0 3 * * *", 86400, 86400),
-    ("30 1,13 * * *", 12 * 3600, 12 * 3600),
-    ("0 3 * * 1-5", 86400, 3 * 86400),  # Friday to Monday
-    ("0 3 * * 0", 7 * 86400, 7 * 86400),
-    ("0 3 1 * *", 28 * 86400, 31 * 86400),
-    ("0 3 1,15 * 1", 86400, 7 * 86400),  # day 1, day 15 or any Monday (both restricted: either matches)
-    ("0 */6 * * *", 6 * 3600, 6 * 3600),
-    ("0 3 * * 1", 7 * 86400, 7 * 86400),
-    ("0 3 1,15 * *", 14 * 86400, 17 * 86400),  # 1 -> 15, and 15 -> 1 of the next month (February: 14 days)
-    ("0 3 1 * 1", 86400, 7 * 86400),  # union: the 1st or any Monday
-    # `*/1` is starred for Kubernetes (robfig keeps the star bit for steps of 1) and for cronie: Mondays only.
-    ("0 3 */1 * 1", 7 * 86400, 7 * 86400),
-    ("0 3 *,1 * 1", 7 * 86400, 7 * 86400),  # starred for both (cronie: first character; robfig: a `*` item)
-    ("0 3 */2 * *", 86400, 2 * 86400),  # odd days: the 31st to the 1st is one day, the 29th of a 30-day month two
-    ("0 3 * * */2", 86400, 2 * 86400),  # Sun, Tue, Thu, Sat
-    ("0 3 1-31/2 * 1", 86400, 2 * 86400),  # odd days or Mondays, for both
-])
+@pytest.mark.parametrize(
+    "expression,shortest,longest",
+    [
+        ("0 3 * * *", 86400, 86400),
+        ("30 1,13 * * *", 12 * 3600, 12 * 3600),
+        ("0 3 * * 1-5", 86400, 3 * 86400),  # Friday to Monday
+        ("0 3 * * 0", 7 * 86400, 7 * 86400),
+        ("0 3 1 * *", 28 * 86400, 31 * 86400),
+        ("0 3 1,15 * 1", 86400, 7 * 86400),  # day 1, day 15 or any Monday (both restricted: either matches)
+        ("0 */6 * * *", 6 * 3600, 6 * 3600),
+        ("0 3 * * 1", 7 * 86400, 7 * 86400),
+        ("0 3 1,15 * *", 14 * 86400, 17 * 86400),  # 1 -> 15, and 15 -> 1 of the next month (February: 14 days)
+        ("0 3 1 * 1", 86400, 7 * 86400),  # union: the 1st or any Monday
+        # `*/1` is starred for Kubernetes (robfig keeps the star bit for steps of 1) and for cronie: Mondays only.
+        ("0 3 */1 * 1", 7 * 86400, 7 * 86400),
+        ("0 3 *,1 * 1", 7 * 86400, 7 * 86400),  # starred for both (cronie: first character; robfig: a `*` item)
+        ("0 3 */2 * *", 86400, 2 * 86400),  # odd days: the 31st to the 1st is one day, the 29th of a 30-day month two
+        ("0 3 * * */2", 86400, 2 * 86400),  # Sun, Tue, Thu, Sat
+        ("0 3 1-31/2 * 1", 86400, 2 * 86400),  # odd days or Mondays, for both
+    ],
+)
 def test_the_gaps_between_runs_of_a_schedule(expression, shortest, longest):
     assert gaps_seconds(expression) == (shortest, longest)
 
 
-@pytest.mark.parametrize("expression,portable", [
-    # Kubernetes: a step above 1 clears the star, so either day matches; cronie: the field starts with `*`,
-    # so both must match (odd-day Mondays only).
-    ("0 3 */2 * 1", "0 3 1-31/2 * 1"),
-    ("0 3 1 * */2", "0 3 1 * 0-6/2"),
-    ("0 3 */2 * 1-5", "0 3 1-31/2 * 1-5"),
-    # Kubernetes: a `*` item anywhere stars the field (Mondays only); cronie: not the first character, so
-    # every day of month matches, hence every day.
-    ("0 3 1,* * 1", "0 3 * * 1"),
-])
+@pytest.mark.parametrize(
+    "expression,portable",
+    [
+        # Kubernetes: a step above 1 clears the star, so either day matches; cronie: the field starts with `*`,
+        # so both must match (odd-day Mondays only).
+        ("0 3 */2 * 1", "0 3 1-31/2 * 1"),
+        ("0 3 1 * */2", "0 3 1 * 0-6/2"),
+        ("0 3 */2 * 1-5", "0 3 1-31/2 * 1-5"),
+        # Kubernetes: a `*` item anywhere stars the field (Mondays only); cronie: not the first character, so
+        # every day of month matches, hence every day.
+        ("0 3 1,* * 1", "0 3 * * 1"),
+    ],
+)
 def test_a_schedule_the_two_schedulers_read_differently_is_refused_with_the_portable_spelling(expression, portable):
     with pytest.raises(SettingsError) as error:
         parse({"platform": "docker", "backup": {"schedule": expression}}, stack="dev")
@@ -170,8 +189,9 @@ def test_backup_too_old_follows_the_schedule(schedule, stale):
     assert backup_plan.stale_after_seconds(settings) == stale
     from renderers.rules import render_rule_files
 
-    rules = [rule for group in yaml.safe_load(render_rule_files(settings)["meta.yml"])["groups"] for rule in group["rules"]
-             if rule.get("alert") == "BackupTooOld"]
+    rules = [
+        rule for group in yaml.safe_load(render_rule_files(settings)["meta.yml"])["groups"] for rule in group["rules"] if rule.get("alert") == "BackupTooOld"
+    ]
     late = next(rule for rule in rules if rule["labels"]["reason"] == "late")
     missing = next(rule for rule in rules if rule["labels"]["reason"] == "missing")
     assert late["expr"].endswith(f"> {stale}") and "for" not in late
@@ -180,13 +200,13 @@ def test_backup_too_old_follows_the_schedule(schedule, stale):
 
 
 def test_the_backup_metrics_are_catalogued_as_pushed_by_the_backup_job():
-    names = {"ngx_backup_last_success_timestamp_seconds", "ngx_backup_last_run_success", "ngx_backup_last_size_bytes",
-             "ngx_backup_duration_seconds"}
+    names = {"ngx_backup_last_success_timestamp_seconds", "ngx_backup_last_run_success", "ngx_backup_last_size_bytes", "ngx_backup_duration_seconds"}
     assert {name for name, metric in catalog.METRICS.items() if metric.source == catalog.JOB_BACKUP} == names
     assert catalog.JOB_PUSHGATEWAY in catalog.JOBS and catalog.JOB_BACKUP not in catalog.JOBS
 
 
 # --- Kubernetes: CronJobs -----------------------------------------------------------------------------
+
 
 def test_one_cron_job_per_backed_up_replica(prod_stack):
     assert set(cron_jobs(prod_stack)) == expected_runs(prod_stack.settings)
@@ -203,8 +223,12 @@ def test_cron_jobs_run_on_the_schedule_once_at_a_time_and_bounded(prod_stack):
         assert spec["successfulJobsHistoryLimit"] == spec["failedJobsHistoryLimit"] == backup_plan.HISTORY
         job = spec["jobTemplate"]["spec"]
         assert job["activeDeadlineSeconds"] == backup_plan.RUN_DEADLINE_SECONDS and job["backoffLimit"] == backup_plan.RETRIES
-        assert job["podFailurePolicy"]["rules"] == [{"action": "FailJob", "onExitCodes": {
-            "containerName": pod_of(cron_job)["containers"][0]["name"], "operator": "In", "values": [backup_plan.EXIT_UNREPORTED]}}]
+        assert job["podFailurePolicy"]["rules"] == [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": pod_of(cron_job)["containers"][0]["name"], "operator": "In", "values": [backup_plan.EXIT_UNREPORTED]},
+            }
+        ]
         assert pod_of(cron_job)["restartPolicy"] == "Never"
 
 
@@ -230,8 +254,7 @@ def test_every_run_pod_is_restricted_and_runs_as_the_owner_of_its_data(prod_stac
         assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
         assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"}
         budget = prod_stack.settings.resources.backup
-        assert container["resources"] == {"requests": {"cpu": budget.cpu, "memory": budget.memory},
-                                          "limits": {"cpu": budget.cpu, "memory": budget.memory}}
+        assert container["resources"] == {"requests": {"cpu": budget.cpu, "memory": budget.memory}, "limits": {"cpu": budget.cpu, "memory": budget.memory}}
         assert container["image"] == prod_stack.settings.images.backup
         account = one(prod_stack, "ServiceAccount", pod["serviceAccountName"])
         assert account["automountServiceAccountToken"] is False
@@ -316,8 +339,10 @@ def test_the_backup_network_policy_allows_exactly_the_topology_edges(prod_stack)
     assert "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"] and "169.254.0.0/16" in internet["to"][0]["ipBlock"]["except"]
     for target, port in ((PROMETHEUS, 9090), (PUSHGATEWAY, 9091)):
         ingress = one(prod_stack, "NetworkPolicy", target)["spec"]["ingress"]
-        assert any(rule["from"][0].get("podSelector", {}).get("matchLabels", {}).get(NAME) == BACKUP
-                   and rule["ports"] == [{"port": port, "protocol": "TCP"}] for rule in ingress), target
+        assert any(
+            rule["from"][0].get("podSelector", {}).get("matchLabels", {}).get(NAME) == BACKUP and rule["ports"] == [{"port": port, "protocol": "TCP"}]
+            for rule in ingress
+        ), target
     pushgateway_clients = {rule["from"][0]["podSelector"]["matchLabels"][NAME] for rule in one(prod_stack, "NetworkPolicy", PUSHGATEWAY)["spec"]["ingress"]}
     assert pushgateway_clients == {BACKUP, PROMETHEUS}
     assert k8s.namespace == one(prod_stack, "NetworkPolicy", BACKUP)["metadata"]["namespace"]
@@ -333,7 +358,7 @@ def test_the_new_edges_are_exactly_these():
 def test_the_s3_target_uploads_with_keys_from_a_secret_and_claims_nothing(prod_s3):
     settings = prod_s3.settings
     assert not [m for m in manifests(prod_s3, "PersistentVolumeClaim") if m["metadata"]["name"].startswith("backup-")]
-    for run, cron_job in cron_jobs(prod_s3).items():
+    for cron_job in cron_jobs(prod_s3).values():
         pod = pod_of(cron_job)
         command = pod["containers"][0]["command"]
         assert "--s3-endpoint=https://s3.eu-west-1.example.com" in command and f"--s3-prefix={settings.environment}" in command
@@ -359,6 +384,7 @@ def _plain(value: Any) -> Any:
 
 
 # --- Docker: never-started containers -------------------------------------------------------------------
+
 
 def runs_of(result: SynthResult) -> dict[str, Any]:
     runs = {}
@@ -433,8 +459,7 @@ def test_dev_runs_join_the_networks_the_topology_gives_the_backup_job(dev_stack)
     """Every run joins the one internal network it shares with Prometheus and the Pushgateway (its two
     edges) and a way out of its own (its S3 upload), nothing else."""
     for run, container in runs_of(dev_stack).items():
-        assert [n["name"] for n in container.inputs["networksAdvanced"]] == [
-            "ngx-internal-backup_prometheus_pushgateway", "ngx-egress-backup"], run
+        assert [n["name"] for n in container.inputs["networksAdvanced"]] == ["ngx-internal-backup_prometheus_pushgateway", "ngx-egress-backup"], run
 
 
 def test_a_run_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):
@@ -461,6 +486,7 @@ def test_the_dev_script_starts_every_run_found_by_its_label():
 
 
 # --- the Pushgateway -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stack", ["dev_stack", "prod_stack"])
 def test_the_pushgateway_is_scraped_with_honor_labels_at_its_service_name(request, stack):

@@ -9,6 +9,7 @@
 - A stub server only for answers moto never gives: a transient 503, and a CompleteMultipartUpload
   answered 200 with an error in its body (S3 documents both).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -72,9 +73,15 @@ def store(bucket: Bucket, prefix: str = "dev", part_size: int | None = None, key
 def s3_args(bucket: Bucket, tmp_path: Path, key_id: str | None = None, key_material: str | None = None, ca: bool = True) -> list[str]:
     (tmp_path / "key-id").write_text((key_id or bucket.key_id) + "\n")
     (tmp_path / "key").write_text((key_material or bucket.key_material) + "\n")
-    return [f"--s3-endpoint={bucket.endpoint}", f"--s3-bucket={BUCKET}", f"--s3-region={REGION}", "--s3-prefix=dev",
-            f"--s3-access-key-id-file={tmp_path / 'key-id'}", f"--s3-secret-access-key-file={tmp_path / 'key'}",
-            *([f"--s3-ca-file={bucket.ca_file}"] if ca else [])]
+    return [
+        f"--s3-endpoint={bucket.endpoint}",
+        f"--s3-bucket={BUCKET}",
+        f"--s3-region={REGION}",
+        "--s3-prefix=dev",
+        f"--s3-access-key-id-file={tmp_path / 'key-id'}",
+        f"--s3-secret-access-key-file={tmp_path / 'key'}",
+        *([f"--s3-ca-file={bucket.ca_file}"] if ca else []),
+    ]
 
 
 def incompressible(size: int, seed: int = 7) -> bytes:
@@ -94,37 +101,67 @@ def tar_files(blob: bytes) -> dict[str, bytes]:
 AWS_EXAMPLE = program.S3Credentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 AWS_HEADERS = {"Host": "examplebucket.s3.amazonaws.com", "x-amz-date": "20130524T000000Z"}
 AWS_VECTORS = [
-    pytest.param("GET", "/test.txt", {}, {"Range": "bytes=0-9"}, b"", "host;range;x-amz-content-sha256;x-amz-date",
-                 "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", id="GET Object"),
-    pytest.param("PUT", "/test$file.text", {}, {"Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"},
-                 b"Welcome to Amazon S3.", "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
-                 "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd", id="PUT Object"),
-    pytest.param("GET", "/", {"lifecycle": ""}, {}, b"", "host;x-amz-content-sha256;x-amz-date",
-                 "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543", id="GET Bucket Lifecycle"),
-    pytest.param("GET", "/", {"max-keys": "2", "prefix": "J"}, {}, b"", "host;x-amz-content-sha256;x-amz-date",
-                 "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7", id="Get Bucket (List Objects)"),
+    pytest.param(
+        "GET",
+        "/test.txt",
+        {},
+        {"Range": "bytes=0-9"},
+        b"",
+        "host;range;x-amz-content-sha256;x-amz-date",
+        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41",
+        id="GET Object",
+    ),
+    pytest.param(
+        "PUT",
+        "/test$file.text",
+        {},
+        {"Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"},
+        b"Welcome to Amazon S3.",
+        "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
+        "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd",
+        id="PUT Object",
+    ),
+    pytest.param(
+        "GET",
+        "/",
+        {"lifecycle": ""},
+        {},
+        b"",
+        "host;x-amz-content-sha256;x-amz-date",
+        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+        id="GET Bucket Lifecycle",
+    ),
+    pytest.param(
+        "GET",
+        "/",
+        {"max-keys": "2", "prefix": "J"},
+        {},
+        b"",
+        "host;x-amz-content-sha256;x-amz-date",
+        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+        id="Get Bucket (List Objects)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("method,path,query,headers,body,signed,signature", AWS_VECTORS)
 def test_the_signer_reproduces_the_aws_s3_examples(method, path, query, headers, body, signed, signature):
     payload = hashlib.sha256(body).hexdigest()
-    header = program.sigv4_authorization(method, path, query, {**AWS_HEADERS, **headers, "x-amz-content-sha256": payload},
-                                         payload, AWS_EXAMPLE, "us-east-1", "20130524T000000Z")
-    assert header == (f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
-                      f"SignedHeaders={signed},Signature={signature}")
+    header = program.sigv4_authorization(
+        method, path, query, {**AWS_HEADERS, **headers, "x-amz-content-sha256": payload}, payload, AWS_EXAMPLE, "us-east-1", "20130524T000000Z"
+    )
+    assert header == (f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders={signed},Signature={signature}")
 
 
-def botocore_authorization(endpoint: str, method: str, target: str, headers: dict[str, str], body: bytes,
-                           credentials: program.S3Credentials, monkeypatch) -> tuple[str, str]:
+def botocore_authorization(
+    endpoint: str, method: str, target: str, headers: dict[str, str], body: bytes, credentials: program.S3Credentials, monkeypatch
+) -> tuple[str, str]:
     """The Authorization and x-amz-content-sha256 headers botocore's S3 signer gives the same request:
     same method, path, query (re-encoded by botocore from the decoded values), headers, body and time.
     botocore's S3SigV4Auth is its SigV4Auth with S3's rules (the path is encoded once, not normalised)."""
     path, _, query = target.partition("?")
-    signed = {name: value for name, value in headers.items()
-              if name not in ("authorization", "content-length", "x-amz-date", "x-amz-content-sha256")}
-    request = AWSRequest(method=method, url=endpoint + path, headers=signed, data=body,
-                         params=dict(urllib.parse.parse_qsl(query, keep_blank_values=True)))
+    signed = {name: value for name, value in headers.items() if name not in ("authorization", "content-length", "x-amz-date", "x-amz-content-sha256")}
+    request = AWSRequest(method=method, url=endpoint + path, headers=signed, data=body, params=dict(urllib.parse.parse_qsl(query, keep_blank_values=True)))
     when = datetime.datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *args, **kwargs: when)
     botocore.auth.S3SigV4Auth(Credentials(credentials.key_id, credentials.key_material), "s3", REGION).add_auth(request)
@@ -161,9 +198,17 @@ def test_botocore_signs_every_request_of_a_run_exactly_as_the_program(bucket, mo
     assert program.prune(s3, "prometheus-0", keep=1) == ["20250101T000000Z.tar.gz"]
 
     kinds = {(method, tuple(sorted(urllib.parse.parse_qs(target.partition("?")[2], keep_blank_values=True)))) for method, target, _, _ in sent}
-    assert kinds >= {("POST", ("uploads",)), ("PUT", ("partNumber", "uploadId")), ("POST", ("uploadId",)), ("PUT", ()),
-                     ("GET", ("list-type", "prefix")), ("GET", ("continuation-token", "list-type", "prefix")), ("GET", ()),
-                     ("DELETE", ()), ("DELETE", ("uploadId",))}, kinds
+    assert kinds >= {
+        ("POST", ("uploads",)),
+        ("PUT", ("partNumber", "uploadId")),
+        ("POST", ("uploadId",)),
+        ("PUT", ()),
+        ("GET", ("list-type", "prefix")),
+        ("GET", ("continuation-token", "list-type", "prefix")),
+        ("GET", ()),
+        ("DELETE", ()),
+        ("DELETE", ("uploadId",)),
+    }, kinds
     assert any("%C3%BC%20%C3%A4%3D%E2%82%AC.json" in target for _, target, _, _ in sent)  # the odd key, encoded once
     assert sum(1 for _, target, _, _ in sent if "partNumber=" in target) == 4  # 3 for the archive, 1 aborted
     for method, target, headers, body in sent:
@@ -180,7 +225,9 @@ def test_a_different_key_region_or_body_changes_the_signature():
     headers = {**AWS_HEADERS, "x-amz-content-sha256": payload}
     base = program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, AWS_EXAMPLE, "us-east-1", "20130524T000000Z")
     others = {
-        program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, program.S3Credentials(AWS_EXAMPLE.key_id, "other"), "us-east-1", "20130524T000000Z"),
+        program.sigv4_authorization(
+            "GET", "/test.txt", {}, headers, payload, program.S3Credentials(AWS_EXAMPLE.key_id, "other"), "us-east-1", "20130524T000000Z"
+        ),
         program.sigv4_authorization("GET", "/test.txt", {}, headers, payload, AWS_EXAMPLE, "eu-west-1", "20130524T000000Z"),
         program.sigv4_authorization("GET", "/test.txt", {}, headers, hashlib.sha256(b"x").hexdigest(), AWS_EXAMPLE, "us-east-1", "20130524T000000Z"),
     }
@@ -188,6 +235,7 @@ def test_a_different_key_region_or_body_changes_the_signature():
 
 
 # --- a real S3 protocol endpoint -------------------------------------------------------------------------
+
 
 def test_parts_are_at_least_s3s_minimum_and_fit_the_memory_budget():
     assert program.MIN_PART_SIZE == 5 * MIB <= program.PART_SIZE <= 16 * MIB  # 16 MiB: settings/model.py's budget
@@ -242,9 +290,14 @@ def test_prune_keeps_the_newest_complete_archives_across_listing_pages(bucket, m
     bucket.put("dev/grafana-0/notes.txt")  # not the program's: never deleted
     bucket.put("dev/prometheus-0/20260101T030000Z.tar.gz")  # another target
     removed = program.prune(store(bucket), "grafana-0", keep=2)
-    assert bucket.keys() == ["dev/grafana-0/20260104T030000Z.json", "dev/grafana-0/20260104T030000Z.tar.gz",
-                             "dev/grafana-0/20260105T030000Z.json", "dev/grafana-0/20260105T030000Z.tar.gz",
-                             "dev/grafana-0/notes.txt", "dev/prometheus-0/20260101T030000Z.tar.gz"]
+    assert bucket.keys() == [
+        "dev/grafana-0/20260104T030000Z.json",
+        "dev/grafana-0/20260104T030000Z.tar.gz",
+        "dev/grafana-0/20260105T030000Z.json",
+        "dev/grafana-0/20260105T030000Z.tar.gz",
+        "dev/grafana-0/notes.txt",
+        "dev/prometheus-0/20260101T030000Z.tar.gz",
+    ]
     assert len(removed) == 7
 
 
@@ -253,8 +306,7 @@ def run_program(*argv: str, ca_file: str | None) -> subprocess.CompletedProcess:
     job trusts the system's CA store (no --s3-ca-file); here SSL_CERT_FILE points OpenSSL's default
     store at the test CA, which -I (it drops PYTHON* variables only) leaves in effect."""
     environment = {"PATH": os.environ["PATH"], **({"SSL_CERT_FILE": ca_file} if ca_file else {})}
-    return subprocess.run([sys.executable, "-I", "-B", str(PROGRAM), *argv], capture_output=True, text=True, timeout=120,
-                          env=environment, cwd="/")
+    return subprocess.run([sys.executable, "-I", "-B", str(PROGRAM), *argv], capture_output=True, text=True, timeout=120, env=environment, cwd="/")
 
 
 def test_backup_list_fetch_and_restore_through_the_bucket_as_the_job_runs_them(bucket, tmp_path):
@@ -287,17 +339,19 @@ def test_an_endpoint_whose_certificate_is_not_trusted_is_refused(bucket, tmp_pat
     assert bucket.keys() == []
 
 
-@pytest.mark.parametrize("wrong,code,names", [
-    ("key", "SignatureDoesNotMatch", "backup.s3.secretAccessKey"),
-    ("key id", "InvalidAccessKeyId", "backup.s3.accessKeyId"),
-    ("bucket", "AccessDenied", "backup.s3.bucket"),  # a bucket the key has no rights on, whether it exists or not
-])
+@pytest.mark.parametrize(
+    "wrong,code,names",
+    [
+        ("key", "SignatureDoesNotMatch", "backup.s3.secretAccessKey"),
+        ("key id", "InvalidAccessKeyId", "backup.s3.accessKeyId"),
+        ("bucket", "AccessDenied", "backup.s3.bucket"),  # a bucket the key has no rights on, whether it exists or not
+    ],
+)
 def test_wrong_credentials_or_bucket_fail_the_run_with_a_clear_error(bucket, tmp_path, pushgateway, capsys, wrong, code, names):
     data = tmp_path / "alertmanager"
     data.mkdir()
     (data / "silences").write_bytes(b"s")
-    args = s3_args(bucket, tmp_path, key_id="AKIAUNKNOWNKEYID0000" if wrong == "key id" else None,
-                   key_material="not-the-key" if wrong == "key" else None)
+    args = s3_args(bucket, tmp_path, key_id="AKIAUNKNOWNKEYID0000" if wrong == "key id" else None, key_material="not-the-key" if wrong == "key" else None)
     if wrong == "bucket":
         args = [arg.replace(f"--s3-bucket={BUCKET}", "--s3-bucket=no-such-bucket") for arg in args]
     capsys.readouterr()
@@ -311,8 +365,7 @@ def test_wrong_credentials_or_bucket_fail_the_run_with_a_clear_error(bucket, tmp
     assert bucket.key_material not in log and "not-the-key" not in log
 
 
-def test_a_run_to_the_bucket_logs_each_phase_in_order_with_upload_progress_and_no_credential(
-        bucket, tmp_path, prometheus, pushgateway, capsys, monkeypatch):
+def test_a_run_to_the_bucket_logs_each_phase_in_order_with_upload_progress_and_no_credential(bucket, tmp_path, prometheus, pushgateway, capsys, monkeypatch):
     server, data, state = prometheus
     state["extra"]["01HBLOCKA/chunks/000002"] = incompressible(21 * MIB)
     monkeypatch.setattr(program, "PART_SIZE", program.MIN_PART_SIZE)  # 5 parts: one progress line, then the last
@@ -330,6 +383,7 @@ def test_a_run_to_the_bucket_logs_each_phase_in_order_with_upload_progress_and_n
 
 
 # --- what moto never answers: a stub server -----------------------------------------------------------------
+
 
 def stub_store(server: StubServer) -> program.S3Store:
     return program.S3Store(server.url, BUCKET, REGION, "dev", program.S3Credentials("AKIDSTUB", "stub"), part_size=program.MIN_PART_SIZE)
@@ -358,10 +412,15 @@ def test_a_transient_5xx_is_retried_and_a_4xx_is_not(monkeypatch):
 
 def test_a_completion_answered_200_with_an_error_fails_and_aborts_the_upload(tmp_path):
     """S3 may answer CompleteMultipartUpload 200 and report the failure in the body."""
+
     def respond(request: Recorded):
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.path).query, keep_blank_values=True))
         if request.method == "POST" and "uploads" in query:
-            return 200, {}, b'<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><UploadId>u-1</UploadId></InitiateMultipartUploadResult>'
+            return (
+                200,
+                {},
+                b'<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><UploadId>u-1</UploadId></InitiateMultipartUploadResult>',
+            )
         if request.method == "PUT" and "partNumber" in query:
             return 200, {"ETag": f'"{hashlib.md5(request.body).hexdigest()}"'}, b""
         if request.method == "POST":

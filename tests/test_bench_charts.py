@@ -7,6 +7,7 @@ breaks these tests instead of the next real run, which takes the better part of 
 otherwise: committed PNGs that change on every redraw (non-deterministic output), a chart silently
 missing a panel, or a KeyError deep in matplotlib code for a JSON from an older run.
 """
+
 from __future__ import annotations
 
 import io
@@ -64,8 +65,7 @@ def results(dev_stack, tmp_path_factory) -> dict:
     patch = pytest.MonkeyPatch()
     try:
         configs = {"dev": files, "kube-prometheus-stack": _with_intervals(files, "30s")}
-        patch.setattr(latency, "deployments", lambda: {name: SimpleNamespace(result=SimpleNamespace(files=f))
-                                                       for name, f in configs.items()})
+        patch.setattr(latency, "deployments", lambda: {name: SimpleNamespace(result=SimpleNamespace(files=f)) for name, f in configs.items()})
 
         def run_stack(name, deployment, workdir, index, seed, results, log=print):
             timings = latency.RenderedTimings(deployment.result.files)
@@ -77,14 +77,28 @@ def results(dev_stack, tmp_path_factory) -> dict:
 
         patch.setattr(latency, "_run_stack", run_stack)
         patch.setattr(tsdb, "BenchPrometheus", FakePrometheus)
-        patch.setattr(tsdb, "backfill_raw", lambda dataset, end, data, scratch, log=print: (
-            data.mkdir(parents=True), {"series": 10, "samples": 100, "start": end - 7200, "end": end, "seconds": 1.0})[1])
+        patch.setattr(
+            tsdb,
+            "backfill_raw",
+            lambda dataset, end, data, scratch, log=print: (
+                data.mkdir(parents=True),
+                {"series": 10, "samples": 100, "start": end - 7200, "end": end, "seconds": 1.0},
+            )[1],
+        )
         patch.setattr(tsdb, "backfill_rules", lambda *args, **kwargs: {"levels": 2, "rules": 3, "seconds": 1.0})
         workdir = tmp_path_factory.mktemp("bench")
         produced = {
             "latency": latency.run(workdir / "latency", trials=2, log=lambda message: None),
-            "queries": tsdb.run(workdir / "tsdb", Dataset(instances=1, hours=2), files, build_dashboards(dev_stack.settings),
-                                "15s", "15s", repetitions=2, log=lambda message: None),
+            "queries": tsdb.run(
+                workdir / "tsdb",
+                Dataset(instances=1, hours=2),
+                files,
+                build_dashboards(dev_stack.settings),
+                "15s",
+                "15s",
+                repetitions=2,
+                log=lambda message: None,
+            ),
         }
     finally:
         patch.undo()
@@ -121,8 +135,9 @@ def test_the_same_json_gives_byte_identical_pngs_in_another_process(results, ren
     first = charts.render(json.loads(path.read_text()))
     assert first == rendered
     out = tmp_path / "again"
-    done = subprocess.run([sys.executable, "bench/charts.py", str(path), "--out-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "bench/charts.py", str(path), "--out-dir", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
 
@@ -136,12 +151,15 @@ def test_the_pngs_follow_the_figures_and_a_part_left_out_is_left_out(results, re
     assert charts.render({"program": []}) == {}
 
 
-@pytest.mark.parametrize("part, remove, message", [
-    ("latency", lambda r: r["latency"]["results"][1].pop("bound_s"), "latency.results[1] has no 'bound_s'"),
-    ("queries", lambda r: r["queries"]["panels"][3]["recorded"].pop("p50_s"), "queries.panels[3].recorded has no 'p50_s'"),
-    ("queries", lambda r: r["queries"].pop("query_timeout_s"), "queries has no 'query_timeout_s'"),
-    ("queries", lambda r: r["queries"].pop("rule_groups"), "queries has no 'rule_groups'"),
-])
+@pytest.mark.parametrize(
+    "part, remove, message",
+    [
+        ("latency", lambda r: r["latency"]["results"][1].pop("bound_s"), "latency.results[1] has no 'bound_s'"),
+        ("queries", lambda r: r["queries"]["panels"][3]["recorded"].pop("p50_s"), "queries.panels[3].recorded has no 'p50_s'"),
+        ("queries", lambda r: r["queries"].pop("query_timeout_s"), "queries has no 'query_timeout_s'"),
+        ("queries", lambda r: r["queries"].pop("rule_groups"), "queries has no 'rule_groups'"),
+    ],
+)
 def test_a_missing_field_is_named_with_where_it_comes_from(results, part, remove, message):
     broken = json.loads(json.dumps(results))
     remove(broken)

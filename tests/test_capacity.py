@@ -1,4 +1,5 @@
 """Capacity estimate: worked examples of each formula, and the warn/fail thresholds."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,7 @@ def test_worked_example_loki_disk():
 
 
 def test_retention_size_caps_disk_and_warns_that_history_is_short():
-    s = settings_with(prometheus={"retentionTime": "90d", "retentionSize": "2GB", "storageSize": "10Gi"},
-                      capacity={"series": {"ngxApi": 50000}})
+    s = settings_with(prometheus={"retentionTime": "90d", "retentionSize": "2GB", "storageSize": "10Gi"}, capacity={"series": {"ngxApi": 50000}})
     estimate = capacity.estimate(s)
     assert estimate.prometheus_disk_bytes == 2 * 2**30
     assert estimate.prometheus_history_days < 90
@@ -98,9 +98,14 @@ def test_the_documented_worked_example_shows_the_estimate_not_figures_of_its_own
     settings = parse({"platform": "docker"}, stack="dev")
     result = capacity.estimate(settings)
     text = worked_example_markdown("dev", settings)
-    for figure in (f"**{result.series:,} series**", f"**{result.samples_per_second:,.0f} samples/s**",
-                   f"**{result.prometheus_disk_bytes / capacity.GIB:.2f} GiB**", f"**{result.prometheus_history_days:.1f} days**",
-                   f"**{result.prometheus_memory_bytes / capacity.GIB:.2f} GiB**", f"**{result.loki_disk_bytes / capacity.GIB:.2f} GiB**"):
+    for figure in (
+        f"**{result.series:,} series**",
+        f"**{result.samples_per_second:,.0f} samples/s**",
+        f"**{result.prometheus_disk_bytes / capacity.GIB:.2f} GiB**",
+        f"**{result.prometheus_history_days:.1f} days**",
+        f"**{result.prometheus_memory_bytes / capacity.GIB:.2f} GiB**",
+        f"**{result.loki_disk_bytes / capacity.GIB:.2f} GiB**",
+    ):
         assert figure in text
     more = replace(settings, capacity=replace(settings.capacity, series=replace(settings.capacity.series, pushgateway=1150)))
     assert f"**{capacity.estimate(more).series:,} series**" in worked_example_markdown("dev", more)

@@ -4,6 +4,7 @@ certificates the stack issues (addresses.internal_tls_names).
 The components see these values only, never the whole Settings: a wrong value here is wrong in every
 certificate or credential of the stack, so each Args refuses what it cannot use, naming the field.
 """
+
 from __future__ import annotations
 
 import pytest

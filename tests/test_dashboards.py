@@ -4,6 +4,7 @@ and the JSON is what Grafana's own models read back unchanged.
 A panel whose query names a metric nobody exports renders as an empty box in production and nobody
 notices until it is needed; these tests make that a build failure instead.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,13 +63,17 @@ def _panels(model: dict) -> list[dict]:
 
 
 def _targets(models: dict, datasource_type: str) -> list[tuple[str, str, str]]:
-    return [(uid, panel["title"], target["expr"]) for uid, model in models.items() for panel in _panels(model)
-            for target in panel.get("targets", []) if target["datasource"]["type"] == datasource_type]
+    return [
+        (uid, panel["title"], target["expr"])
+        for uid, model in models.items()
+        for panel in _panels(model)
+        for target in panel.get("targets", [])
+        if target["datasource"]["type"] == datasource_type
+    ]
 
 
 def _variable_queries(models: dict) -> list[tuple[str, str]]:
-    return [(uid, variable["query"]) for uid, model in models.items() for variable in model["templating"]["list"]
-            if variable["type"] == "query"]
+    return [(uid, variable["query"]) for uid, model in models.items() for variable in model["templating"]["list"] if variable["type"] == "query"]
 
 
 def _as_promql(expr: str) -> str:
@@ -80,8 +85,7 @@ def _as_promql(expr: str) -> str:
 
 def _selectors(expr: str) -> list[promql_parser.VectorSelector]:
     found: list[promql_parser.VectorSelector] = []
-    promql_parser.walk(promql_parser.parse(_as_promql(expr)),
-                       lambda node: found.append(node) if isinstance(node, promql_parser.VectorSelector) else None)
+    promql_parser.walk(promql_parser.parse(_as_promql(expr)), lambda node: found.append(node) if isinstance(node, promql_parser.VectorSelector) else None)
     return found
 
 
@@ -136,8 +140,13 @@ def test_raw_selectors_use_only_labels_their_metric_has(models):
 def test_application_counters_and_histograms_are_read_through_recording_rules(models):
     """Dashboards read the pre-aggregated series; a raw per-bucket, per-endpoint read at every refresh
     is exactly the load the recording rules exist to avoid."""
-    heavy = {series for naming in catalog.API_NAMINGS for metric in catalog.app_metrics(naming)
-             if metric.type in ("counter", "histogram") for series in metric.series_names()}
+    heavy = {
+        series
+        for naming in catalog.API_NAMINGS
+        for metric in catalog.app_metrics(naming)
+        if metric.type in ("counter", "histogram")
+        for series in metric.series_names()
+    }
     for uid, title, expr in _all_promql(models):
         used = {selector.name for selector in _selectors(expr)}
         assert not used & heavy, f"{uid} / {title} reads raw {sorted(used & heavy)}; use a recorded series"
@@ -152,7 +161,7 @@ def test_every_logql_query_selects_only_stream_labels_the_shipper_sends(models):
         labels = [m["label"] for m in _LOG_MATCHER.finditer(match["matchers"])]
         assert labels and set(labels) <= set(catalog.LOG_LABELS), f"{uid} / {title}: {labels} vs {catalog.LOG_LABELS}"
         assert f'job="{catalog.LOG_JOB}"' in match["matchers"], f"{uid} / {title}: not scoped to the API's logs"
-        rest = expr[match.end():]
+        rest = expr[match.end() :]
         if re.search(r"\|\s*\w+\s*(=~|!~|!=|=|>|<)", rest):
             assert "| json" in rest, f"{uid} / {title}: filters on a field without parsing the JSON line"
 
@@ -198,7 +207,7 @@ def test_environment_variable_is_the_stack_environment(models, stack_settings):
     for uid, model in models.items():
         [env] = [v for v in model["templating"]["list"] if v["name"] == "env"]
         assert env["query"] == stack_settings.environment, uid
-    for uid, _, expr in _targets(models, "loki"):
+    for _uid, _, expr in _targets(models, "loki"):
         assert 'env="$env"' in expr
 
 
@@ -231,8 +240,6 @@ def test_loki_panels_use_the_loki_datasource(models):
     assert logs and all(panel["datasource"]["uid"] == LOKI.uid for panel in logs)
 
 
-
-
 def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_panel(models):
     """The conversion and drop-off shares divide by conversations started (catalog's event contract); a
     panel dividing the conversation series itself could divide by every event again and show half the
@@ -252,7 +259,7 @@ def test_conversation_ratios_are_read_from_their_recordings_never_divided_in_a_p
 def _titles_after_row(model: dict, row_title: str) -> list[str]:
     panels = model["panels"]
     start = next(index for index, panel in enumerate(panels) if panel["type"] == "row" and panel["title"] == row_title)
-    rest = panels[start + 1:]
+    rest = panels[start + 1 :]
     end = next((index for index, panel in enumerate(rest) if panel["type"] == "row"), len(rest))
     return [panel["title"] for panel in rest[:end]]
 
@@ -267,8 +274,12 @@ def test_overview_has_a_row_for_the_api_pods_on_kubernetes_only():
     pods (its namespace), read from kube-state-metrics and cAdvisor; dev has neither job."""
     prod = build_dashboards(_stack_settings("prod"))[OVERVIEW_DASHBOARD_UID]
     namespace = _stack_settings("prod").app.namespace
-    assert _titles_after_row(prod, "API pods") == ["API pod restarts (1h)", "API pod CPU throttling",
-                                                   "API pod CPU vs request and limit", "API pod memory vs limit"]
+    assert _titles_after_row(prod, "API pods") == [
+        "API pod restarts (1h)",
+        "API pod CPU throttling",
+        "API pod CPU vs request and limit",
+        "API pod memory vs limit",
+    ]
     cpu = _exprs(prod, "API pod CPU vs request and limit")
     assert [("container_cpu_usage_seconds_total" in e, 'resource="cpu"' in e) for e in cpu] == [(True, False), (False, True), (False, True)]
     assert "requests" in cpu[1] and "limits" in cpu[2]

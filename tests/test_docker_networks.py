@@ -5,6 +5,7 @@ ways, on every port. These tests compare the plan with `topology.EGRESS`, `edges
 directly: a network that joins two services no edge connects, a service that gains a way out without
 a topology entry, or a network the plan could do without fails here.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -53,7 +54,7 @@ def test_every_network_the_stack_creates_is_a_clique_of_the_topology(settings):
     """Two services share a network only where an edge joins them, one way or the other."""
     for key, members in _stack_networks(network_plan(settings)).items():
         ordered = sorted(members)
-        assert all(frozenset({a, b}) in _pairs() for i, a in enumerate(ordered) for b in ordered[i + 1:]), key
+        assert all(frozenset({a, b}) in _pairs() for i, a in enumerate(ordered) for b in ordered[i + 1 :]), key
 
 
 def test_every_edge_has_an_internal_network(settings):

@@ -3,11 +3,13 @@
 Every expectation is computed from the topology, the settings, the paths and the renderers, never from
 the resources under test; every check runs over all containers, volumes, networks and images.
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from pulumi.runtime.sync_await import _sync_await
@@ -50,6 +52,7 @@ SCRATCH_IMAGES = {"oliver006/redis_exporter", "nginx/nginx-prometheus-exporter"}
 
 # --- helpers -------------------------------------------------------------------------------------
 
+
 def _settings_attr(service: str) -> str:
     return service.replace("-", "_")
 
@@ -61,8 +64,7 @@ def _repository(image: str) -> str:
 def _running(result) -> dict[str, Recorded]:
     """Services' containers that run (the files loaders are created and never started), by Docker
     name; a reloader sidecar (`_reloaders`) is not one of them."""
-    return {r.inputs["name"]: r for r in result.of_type(CONTAINER)
-            if r.inputs.get("start", True) is not False and not r.name.endswith("-reloader")}
+    return {r.inputs["name"]: r for r in result.of_type(CONTAINER) if r.inputs.get("start", True) is not False and not r.name.endswith("-reloader")}
 
 
 def _reloaders(result) -> dict[str, Recorded]:
@@ -75,8 +77,7 @@ def _loaders(result) -> dict[str, Recorded]:
     """Files loaders by the service whose component owns them (a scheduled job's run containers are
     never started by Pulumi either, but they are not loaders: see test_backup_deploy.py)."""
     owners = {f"{STACK}-{service}": service for service in SERVICES}
-    return {owners[r.parent]: r for r in result.of_type(CONTAINER)
-            if r.inputs.get("start", True) is False and r.name == f"{r.parent}-files"}
+    return {owners[r.parent]: r for r in result.of_type(CONTAINER) if r.inputs.get("start", True) is False and r.name == f"{r.parent}-files"}
 
 
 def _consumers(result, service: str) -> list[Recorded]:
@@ -138,6 +139,7 @@ def captured_backend():
 
 # --- hardening -----------------------------------------------------------------------------------
 
+
 def _uid(user: Any) -> int | None:
     match = re.fullmatch(r"(\d+):(\d+)", str(user or ""))
     return int(match.group(1)) if match else None
@@ -146,18 +148,17 @@ def _uid(user: Any) -> int | None:
 HARDENING: dict[str, Callable[[dict[str, Any]], bool]] = {
     "non-root numeric user:group": lambda c: _uid(c.get("user")) not in (None, 0),
     "read-only root filesystem": lambda c: c.get("readOnly") is True,
-    "drops every capability, adds none": lambda c: c.get("capabilities", {}).get("drops") == ["ALL"]
-                                                and not c.get("capabilities", {}).get("adds"),
+    "drops every capability, adds none": lambda c: c.get("capabilities", {}).get("drops") == ["ALL"] and not c.get("capabilities", {}).get("adds"),
     "no-new-privileges": lambda c: "no-new-privileges:true" in c.get("securityOpts", []),
     "not privileged": lambda c: c.get("privileged") is not True,
-    "no host namespaces": lambda c: all(c.get(key) != "host" for key in
-                                        ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode", "utsMode")),
+    "no host namespaces": lambda c: all(c.get(key) != "host" for key in ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode", "utsMode")),
     "memory limit": lambda c: (c.get("memory") or 0) > 0,
     "restart unless-stopped": lambda c: c.get("restart") == "unless-stopped",
     "log size capped": lambda c: c.get("logDriver") == "json-file" and "max-size" in c.get("logOpts", {}),
     "no Docker socket": lambda c: "docker.sock" not in json.dumps([c.get("mounts", []), c.get("volumes", [])]),
-    "host paths read-only": lambda c: all(m.get("readOnly") is True for m in c.get("mounts", []) if m.get("type") == "bind")
-                                      and not any(v.get("hostPath") for v in c.get("volumes", [])),
+    "host paths read-only": lambda c: (
+        all(m.get("readOnly") is True for m in c.get("mounts", []) if m.get("type") == "bind") and not any(v.get("hostPath") for v in c.get("volumes", []))
+    ),
     "no devices": lambda c: not c.get("devices") and not c.get("gpus"),
     "no extra ports": lambda c: not c.get("publishAllPorts"),
 }
@@ -169,10 +170,18 @@ LOADER_EXCEPTIONS = {"read-only root filesystem", "restart unless-stopped"}
 def test_every_hardening_check_can_fail():
     """Each check rejects a container that breaks it (so a pass below means something)."""
     insecure = {
-        "user": "0:0", "readOnly": False, "capabilities": {"adds": ["NET_ADMIN"], "drops": []}, "securityOpts": [],
-        "privileged": True, "pidMode": "host", "memory": 0, "restart": "no", "logOpts": {},
+        "user": "0:0",
+        "readOnly": False,
+        "capabilities": {"adds": ["NET_ADMIN"], "drops": []},
+        "securityOpts": [],
+        "privileged": True,
+        "pidMode": "host",
+        "memory": 0,
+        "restart": "no",
+        "logOpts": {},
         "mounts": [{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}],
-        "devices": [{"hostPath": "/dev/kmsg"}], "publishAllPorts": True,
+        "devices": [{"hostPath": "/dev/kmsg"}],
+        "publishAllPorts": True,
     }
     assert [name for name, check in HARDENING.items() if check(insecure)] == []
 
@@ -233,6 +242,7 @@ def test_scratch_space_is_a_bounded_tmpfs(dev_stack):
 
 # --- health checks and start order -----------------------------------------------------------------
 
+
 def test_only_the_scratch_images_go_without_a_health_check(dev_stack):
     images = {name: getattr(dev_stack.settings.images, _settings_attr(name)) for name in SERVICES}
     unchecked = {name for name, c in _running(dev_stack).items() if not c.inputs.get("healthcheck")}
@@ -278,6 +288,7 @@ def test_the_proxy_comes_after_every_service_it_routes_to(dev_stack):
 
 # --- ports (networks: test_docker_stack_networks.py) ----------------------------------------------------------------------------
 
+
 def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
     settings = dev_stack.settings
     published = {name: c.inputs["ports"] for name, c in _running(dev_stack).items() if c.inputs.get("ports")}
@@ -292,12 +303,18 @@ def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
 
 # --- data ----------------------------------------------------------------------------------------
 
+
 def _job_archives(result) -> set[str]:
     """Archive volumes of the scheduled jobs' runs (test_backup_deploy.py checks them in detail)."""
     from renderers.backup import ARCHIVE_DIR
 
-    return {m["source"] for c in result.of_type(CONTAINER) if c.inputs.get("start", True) is False
-            for m in c.inputs.get("mounts", []) if m["type"] == "volume" and m["target"] == ARCHIVE_DIR}
+    return {
+        m["source"]
+        for c in result.of_type(CONTAINER)
+        if c.inputs.get("start", True) is False
+        for m in c.inputs.get("mounts", [])
+        if m["type"] == "volume" and m["target"] == ARCHIVE_DIR
+    }
 
 
 def test_stateful_services_keep_their_data_on_a_protected_retained_volume(dev_stack):
@@ -313,8 +330,9 @@ def test_stateful_services_keep_their_data_on_a_protected_retained_volume(dev_st
             assert volume.options["protect"] and volume.options["retainOnDelete"], volume.name
             assert not data[0].get("readOnly"), name
     protected = {v.inputs["name"] for v in volumes.values() if v.options["protect"]}
-    mounted_data = {m["source"] for n, c in running.items() for m in c.inputs.get("mounts", [])
-                    if m["type"] == "volume" and m["target"] == paths.DATA_DIRS.get(n)}
+    mounted_data = {
+        m["source"] for n, c in running.items() for m in c.inputs.get("mounts", []) if m["type"] == "volume" and m["target"] == paths.DATA_DIRS.get(n)
+    }
     archives = _job_archives(dev_stack)
     assert archives and not archives & mounted_data
     assert protected == mounted_data | archives
@@ -322,12 +340,21 @@ def test_stateful_services_keep_their_data_on_a_protected_retained_volume(dev_st
 
 def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_stack):
     """Versions, retention, sizes, resources and the environment label change; the volumes must not."""
-    changed = synth("dev", [
-        "images.prometheus=prom/prometheus:v3.5.1", "images.grafana=grafana/grafana:13.0.1",
-        "images.loki=grafana/loki:3.5.4", "images.alertmanager=prom/alertmanager:v0.28.2",
-        "prometheus.retentionTime=30d", "loki.retention=336h", "grafana.storageSize=5Gi",
-        "resources.prometheus.memory=3Gi", "environment=dev2", "domain=monitoring.example.test",
-    ])
+    changed = synth(
+        "dev",
+        [
+            "images.prometheus=prom/prometheus:v3.5.1",
+            "images.grafana=grafana/grafana:13.0.1",
+            "images.loki=grafana/loki:3.5.4",
+            "images.alertmanager=prom/alertmanager:v0.28.2",
+            "prometheus.retentionTime=30d",
+            "loki.retention=336h",
+            "grafana.storageSize=5Gi",
+            "resources.prometheus.memory=3Gi",
+            "environment=dev2",
+            "domain=monitoring.example.test",
+        ],
+    )
 
     def data_volumes(result):
         return {v.name: (v.inputs, v.options) for v in result.of_type(VOLUME) if v.options["protect"]}
@@ -338,6 +365,7 @@ def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_s
 
 
 # --- images --------------------------------------------------------------------------------------
+
 
 def test_every_image_is_the_pinned_one_from_settings(dev_stack):
     images = {r.parent: r for r in dev_stack.of_type(IMAGE)}
@@ -362,6 +390,7 @@ def test_containers_run_the_exact_image_that_was_pulled(dev_stack):
 
 
 # --- files and secrets -----------------------------------------------------------------------------
+
 
 def test_uploads_equal_the_renderers_output(dev_stack):
     config = render_config_files(dev_stack.settings)
@@ -449,8 +478,11 @@ def test_credentials_are_uploaded_as_secrets_readable_by_the_service_only(dev_se
     config = {bundle.container_path(key) for key in render_config_files(dev_seeded.settings)}
     for service, loader in _loaders(dev_seeded).items():
         uploads = _uploads(loader)
-        credentials = {path for path in uploads if path not in config
-                       and (path.startswith(f"{paths.SECRETS_DIR}/") or path == paths.TLS_KEY or path.endswith(("/web.yml", "/htpasswd")))}
+        credentials = {
+            path
+            for path in uploads
+            if path not in config and (path.startswith(f"{paths.SECRETS_DIR}/") or path == paths.TLS_KEY or path.endswith(("/web.yml", "/htpasswd")))
+        }
         assert credentials <= _secret_upload_paths(loader), f"{service}: {sorted(credentials - _secret_upload_paths(loader))}"
         # The service's user (a job's: its spec's, which runs as other users join: test_backup_deploy.py).
         uid, gid = (_running(dev_seeded).get(service) or loader).inputs["user"].split(":")
@@ -471,12 +503,20 @@ def _generated_secrets(result) -> list[str]:
 
 
 def test_no_secret_appears_in_any_plaintext_input(dev_seeded):
-    needles = {**{f"seeded {path}": value for path, value in SEEDED_SECRETS.items()},
-               **{f"generated password {i}": value for i, value in enumerate(_generated_secrets(dev_seeded))},
-               "a private key": "PRIVATE KEY-----", "a bcrypt hash": "$2b$"}
+    needles = {
+        **{f"seeded {path}": value for path, value in SEEDED_SECRETS.items()},
+        **{f"generated password {i}": value for i, value in enumerate(_generated_secrets(dev_seeded))},
+        "a private key": "PRIVATE KEY-----",
+        "a bcrypt hash": "$2b$",
+    }
     assert len(needles) > len(SEEDED_SECRETS) + 3, "no generated passwords found"
-    leaks = [(resource.type, resource.name, label) for resource in dev_seeded.resources
-             for text in _plaintext(resource.inputs) for label, needle in needles.items() if needle in text]
+    leaks = [
+        (resource.type, resource.name, label)
+        for resource in dev_seeded.resources
+        for text in _plaintext(resource.inputs)
+        for label, needle in needles.items()
+        if needle in text
+    ]
     assert not leaks
 
 
@@ -507,6 +547,7 @@ def test_grafana_reads_its_admin_password_from_an_uploaded_file(dev_seeded):
 
 
 # --- shape of the component ------------------------------------------------------------------------
+
 
 def test_every_child_is_parented_and_named_after_its_component(dev_stack):
     components = {r.name: r for r in dev_stack.resources if r.type.startswith("ngx:monitoring:Docker")}

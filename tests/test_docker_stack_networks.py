@@ -4,6 +4,7 @@ components.docker.networks (whose pure plan tests/test_docker_networks.py checks
 between all its members, so each one the stack creates must join only services a topology edge
 connects, and only what the topology lets leave may join one with a route off the host.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,7 +55,7 @@ def test_services_share_a_network_only_where_the_topology_joins_them(request, st
     for name, members in _membership(result).items():
         if name in created:
             ordered = sorted(members)
-            strangers = [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1:] if frozenset({a, b}) not in _topology_pairs()]
+            strangers = [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :] if frozenset({a, b}) not in _topology_pairs()]
             assert not strangers, f"{name} joins {strangers}, which no topology edge connects"
 
 
@@ -93,16 +94,14 @@ def test_every_container_that_runs_joins_a_network_and_an_internal_one_first(dev
 
 def test_the_application_network_is_joined_not_created(app_network_stack):
     assert "ngx_app_default" not in {n.inputs["name"] for n in app_network_stack.of_type(NETWORK)}
-    members = {name for name, c in _running(app_network_stack).items()
-               if "ngx_app_default" in {n["name"] for n in c.inputs["networksAdvanced"]}}
+    members = {name for name, c in _running(app_network_stack).items() if "ngx_app_default" in {n["name"] for n in c.inputs["networksAdvanced"]}}
     assert members == _sources("app")
 
 
 @pytest.mark.parametrize("stack_fixture,expected", [("dev_stack", _sources("app")), ("app_network_stack", set())])
 def test_host_gateway_only_for_services_that_reach_the_app_on_the_host(request, stack_fixture, expected):
     result = request.getfixturevalue(stack_fixture)
-    with_gateway = {name for name, c in _running(result).items()
-                    if {"host": "host.docker.internal", "ip": "host-gateway"} in (c.inputs.get("hosts") or [])}
+    with_gateway = {name for name, c in _running(result).items() if {"host": "host.docker.internal", "ip": "host-gateway"} in (c.inputs.get("hosts") or [])}
     assert with_gateway == expected
 
 

@@ -1,21 +1,31 @@
 """Pure builders of the Docker backend: unit conversions, mount layout, health checks, start order."""
+
 from __future__ import annotations
 
 import pytest
 
-from components.docker.monitoring import START_AFTER, creation_order
-from components.file_layout import file_directories, mount_roots
 from components.docker.hardening import cpu_limit, memory_mb
 from components.docker.health import HTTP_PROBE_CLIENTS, NO_HEALTHCHECK, healthcheck_test
+from components.docker.monitoring import START_AFTER, creation_order
+from components.file_layout import file_directories, mount_roots
 from components.specs import Probe, ServiceSpec
 from topology import PROXY, SERVICES, edges_on, long_running
 
 
-@pytest.mark.parametrize("quantity,mb", [
-    ("2Gi", 2048), ("256Mi", 256), ("64Mi", 64), ("1Ti", 1024 * 1024),
-    # Decimal units round up to the next MiB so Docker's limit is never below the Kubernetes one.
-    ("500M", 477), ("1G", 954), ("1536Ki", 2), ("1k", 1),
-])
+@pytest.mark.parametrize(
+    "quantity,mb",
+    [
+        ("2Gi", 2048),
+        ("256Mi", 256),
+        ("64Mi", 64),
+        ("1Ti", 1024 * 1024),
+        # Decimal units round up to the next MiB so Docker's limit is never below the Kubernetes one.
+        ("500M", 477),
+        ("1G", 954),
+        ("1536Ki", 2),
+        ("1k", 1),
+    ],
+)
 def test_memory_mb_converts_kubernetes_quantities_to_docker_megabytes(quantity, mb):
     """Docker's `memory` is in MiB (the provider multiplies by 1024*1024)."""
     assert memory_mb(quantity) == mb
@@ -33,8 +43,13 @@ def test_cpu_limit_refuses_what_is_not_a_cpu_quantity(bad):
 
 
 def test_mount_roots_cover_every_file_with_the_fewest_directories():
-    paths = ["/etc/prometheus/prometheus.yml", "/etc/prometheus/rules/api.yml", "/etc/ngx/tls/tls.key",
-             "/etc/ngx/tls/ca.crt", "/etc/ngx/secrets/probe-password"]
+    paths = [
+        "/etc/prometheus/prometheus.yml",
+        "/etc/prometheus/rules/api.yml",
+        "/etc/ngx/tls/tls.key",
+        "/etc/ngx/tls/ca.crt",
+        "/etc/ngx/secrets/probe-password",
+    ]
     roots = mount_roots(paths)
     assert roots == ["/etc/ngx/secrets", "/etc/ngx/tls", "/etc/prometheus"]
     for path in paths:
@@ -46,8 +61,9 @@ def test_mount_roots_do_not_confuse_a_sibling_with_a_child():
 
 
 def test_file_directories_group_files_by_root_and_name_the_config_directory():
-    directories = file_directories("prometheus", {"/etc/prometheus/prometheus.yml": "p", "/etc/prometheus/rules/a.yml": "a"},
-                                   {"/etc/prometheus/web.yml": "w", "/etc/ngx/tls/tls.key": "k"})
+    directories = file_directories(
+        "prometheus", {"/etc/prometheus/prometheus.yml": "p", "/etc/prometheus/rules/a.yml": "a"}, {"/etc/prometheus/web.yml": "w", "/etc/ngx/tls/tls.key": "k"}
+    )
     assert [(d.path, d.name, dict(d.config), dict(d.secret)) for d in directories] == [
         ("/etc/ngx/tls", "tls", {}, {"tls.key": "k"}),
         ("/etc/prometheus", "config", {"prometheus.yml": "p", "rules/a.yml": "a"}, {"web.yml": "w"}),

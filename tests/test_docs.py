@@ -1,6 +1,7 @@
 """The documentation matches the code and holds together: generated blocks are current (topology in
 README.md, settings keys, alerts and dashboards in docs/), every key is documented, the README names
 the two commands, and every relative link and anchor resolves, so a moved section cannot strand a reader."""
+
 from __future__ import annotations
 
 import pytest
@@ -65,6 +66,7 @@ def test_alert_table_links_each_runbook_from_docs():
 
 # The checker itself: a checker that passes everything would make the test above worthless.
 
+
 def test_slugs_follow_githubs_rules():
     assert slug("Operations: backup, restore, credentials, capacity") == "operations-backup-restore-credentials-capacity"
     assert slug("Deploying dev (Docker)") == "deploying-dev-docker"
@@ -84,7 +86,8 @@ def test_checker_reports_each_broken_link_and_nothing_else(tmp_path):
         "[gone](docs/missing.md)\n"
         "[bad anchor](docs/target.md#same-2)\n"
         "[bad local](#home-1)\n"
-        "[outside](../elsewhere.md)\n")
+        "[outside](../elsewhere.md)\n"
+    )
     problems = broken_links([tmp_path / "README.md"], tmp_path)
     assert problems == [
         "README.md:10: docs/missing.md: no such file",

@@ -6,6 +6,7 @@ that an impossible situation fails with an actionable message, and that the pass
 a server the roots it was given did not certify: only the stack CA (`trust: ca`), or the system store
 plus an optional extra CA (`trust: system`; the system store is modelled with SSL_CERT_FILE).
 """
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@ the stack's CA, content is managed with the service-account token, secrets stay 
 routes alerts exactly as alertmanager.yml does (both derive from alerting.routing; one test proves the
 two renderings agree, minute by minute for the working-hours window).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,7 @@ from components.certificates import Certificates, CertificatesArgs
 from components.credentials import Credentials, CredentialsArgs
 from components.grafana import GrafanaContent, GrafanaContentArgs
 from components.grafana import alerting as derived
-from components.grafana.content import (ANNOTATION_ACCOUNT, ANNOTATION_ROLE, AUTOMATION_ACCOUNT, AUTOMATION_ROLE,
-                                        ROTATION_DAYS, TOKEN_TTL_SECONDS)
+from components.grafana.content import ANNOTATION_ACCOUNT, ANNOTATION_ROLE, AUTOMATION_ACCOUNT, AUTOMATION_ROLE, ROTATION_DAYS, TOKEN_TTL_SECONDS
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from dashboards.datasources import ALERTMANAGER, DATASOURCES, LOKI, PROMETHEUS
 from renderers.alertmanager import render_alertmanager_config
@@ -53,8 +53,7 @@ TOKEN = "grafana:oss/serviceAccountToken:ServiceAccountToken"
 ADMIN_PASSWORD = "pulumi-python:dynamic/ngx:GrafanaAdminPassword"
 TOKEN_KEY = "glsa_synth_token_key"
 # alertmanager.yml integration keys -> ContactPoint list fields
-AM_INTEGRATIONS = {"email_configs": "emails", "slack_configs": "slacks", "pagerduty_configs": "pagerduties",
-                   "webhook_configs": "webhooks"}
+AM_INTEGRATIONS = {"email_configs": "emails", "slack_configs": "slacks", "pagerduty_configs": "pagerduties", "webhook_configs": "webhooks"}
 MINUTES_PER_WEEK = 7 * 24 * 60
 
 
@@ -94,13 +93,17 @@ class Run:
 
 # Route timings other than the defaults in the seeded stacks: Grafana's policies follow the settings.
 ROUTE_TIMINGS = {"oncallPager": ("7s", "4m", "2h"), "opsEmail": ("90s", "20m", "10h"), "heartbeat": ("5s", "2m", "6m")}
-SEEDED_TIMINGS = [f"alerting.routes.{route}.{key}={value}" for route, values in ROUTE_TIMINGS.items()
-                  for key, value in zip(("groupWait", "groupInterval", "repeatInterval"), values)]
+SEEDED_TIMINGS = [
+    f"alerting.routes.{route}.{key}={value}"
+    for route, values in ROUTE_TIMINGS.items()
+    for key, value in zip(("groupWait", "groupInterval", "repeatInterval"), values, strict=False)
+]
 
 
 def stack_settings(stack: str, seeded: bool) -> Settings:
-    config = load_stack_config(stack, SEEDED_CONFIG + SEEDED_TIMINGS if seeded else [],
-                               [f"{path}={value}" for path, value in SEEDED_SECRETS.items()] if seeded else [])
+    config = load_stack_config(
+        stack, SEEDED_CONFIG + SEEDED_TIMINGS if seeded else [], [f"{path}={value}" for path, value in SEEDED_SECRETS.items()] if seeded else []
+    )
     raw, secret = settings_mapping(config)
     return parse(raw, stack=stack, secret_keys=secret)
 
@@ -115,21 +118,32 @@ def run_content(stack: str, seeded: bool = True) -> Run:
 
     def program():
         credentials = Credentials("ngx-credentials", CredentialsArgs(settings.proxy.admin_user, settings.grafana.admin_password))
-        certificates = Certificates("ngx-tls", CertificatesArgs(settings.environment, settings.domain,
-                                                                addresses.internal_tls_names(settings), settings.tls,
-                                                                trust.proxy_presents_public(settings)))
+        certificates = Certificates(
+            "ngx-tls",
+            CertificatesArgs(
+                settings.environment, settings.domain, addresses.internal_tls_names(settings), settings.tls, trust.proxy_presents_public(settings)
+            ),
+        )
         # Stands in for the backend's grafana_ready: an output of the resources Grafana runs in.
         health = random.RandomId("grafana-health", byte_length=4)
         roots = trust.public_trust(settings)
-        content = GrafanaContent(NAME, GrafanaContentArgs(
-            settings=settings, url=addresses.public_url(settings, "grafana"), public_trust=roots,
-            ca_pem=certificates.ca_bundle(roots),
-            admin_user=settings.grafana.admin_user, admin_password=credentials.grafana_admin_password,
-            grafana_password=credentials.passwords["grafana"], internal_ca_pem=certificates.ca_bundle(trust.INTERNAL),
-            ready=health.hex))
-        return pulumi.Output.all(credentials.passwords["grafana"], certificates.internal_ca_pem, certificates.ca_bundle(roots),
-                                 content.dashboard_urls).apply(lambda values: captured.update(
-                                     grafana_password=values[0], internal_ca=values[1], ca=values[2], urls=values[3]))
+        content = GrafanaContent(
+            NAME,
+            GrafanaContentArgs(
+                settings=settings,
+                url=addresses.public_url(settings, "grafana"),
+                public_trust=roots,
+                ca_pem=certificates.ca_bundle(roots),
+                admin_user=settings.grafana.admin_user,
+                admin_password=credentials.grafana_admin_password,
+                grafana_password=credentials.passwords["grafana"],
+                internal_ca_pem=certificates.ca_bundle(trust.INTERNAL),
+                ready=health.hex,
+            ),
+        )
+        return pulumi.Output.all(credentials.passwords["grafana"], certificates.internal_ca_pem, certificates.ca_bundle(roots), content.dashboard_urls).apply(
+            lambda values: captured.update(grafana_password=values[0], internal_ca=values[1], ca=values[2], urls=values[3])
+        )
 
     _sync_await(run_pulumi_func(lambda: _sync_await(pulumi.Output.from_input(program()).future())))
     return Run(settings, mocks.all(), monitor.dependencies, captured)
@@ -148,6 +162,7 @@ def prod_as_committed() -> Run:
 
 
 # ---- providers --------------------------------------------------------------------------------------------
+
 
 def test_providers_wait_for_grafana_and_trust_the_roots_of_the_public_url(seeded):
     """A provider that talks to Grafana before it answers fails the first deploy; one that skips TLS
@@ -229,13 +244,16 @@ def test_args_refuse_an_insecure_url():
 
 # ---- folders, datasources, dashboards ---------------------------------------------------------------------
 
+
 def test_datasources_have_fixed_uids_internal_urls_and_verified_tls(seeded):
     datasources = {r.inputs["uid"]: r for r in seeded.of_type(DATASOURCE)}
     assert set(datasources) == set(DATASOURCES)
     # Prometheus and Alertmanager serve under their route prefix; Loki's API paths carry /loki/ themselves.
-    urls = {PROMETHEUS.uid: addresses.url(seeded.settings, PROMETHEUS_SERVICE) + "/prometheus",
-            LOKI.uid: addresses.url(seeded.settings, LOKI_SERVICE),
-            ALERTMANAGER.uid: addresses.url(seeded.settings, ALERTMANAGER_SERVICE) + "/alertmanager"}
+    urls = {
+        PROMETHEUS.uid: addresses.url(seeded.settings, PROMETHEUS_SERVICE) + "/prometheus",
+        LOKI.uid: addresses.url(seeded.settings, LOKI_SERVICE),
+        ALERTMANAGER.uid: addresses.url(seeded.settings, ALERTMANAGER_SERVICE) + "/alertmanager",
+    }
     for uid, resource in datasources.items():
         assert resource.inputs["url"] == urls[uid]
         assert resource.inputs["type"] == DATASOURCES[uid].type and resource.inputs["name"] == DATASOURCES[uid].name
@@ -249,8 +267,9 @@ def test_datasources_have_fixed_uids_internal_urls_and_verified_tls(seeded):
         assert resource.inputs["basicAuthEnabled"] is True and resource.inputs["basicAuthUsername"] == "grafana"
         assert secure == {"basicAuthPassword": seeded.captured["grafana_password"], "tlsCACert": seeded.captured["internal_ca"]}
         assert json.loads(resource.inputs["jsonDataEncoded"])["tlsAuthWithCACert"] is True
-        assert seeded.captured["grafana_password"] not in json.dumps(
-            {k: v for k, v in resource.inputs.items() if k != "secureJsonDataEncoded"}), "password outside the secure JSON"
+        assert seeded.captured["grafana_password"] not in json.dumps({k: v for k, v in resource.inputs.items() if k != "secureJsonDataEncoded"}), (
+            "password outside the secure JSON"
+        )
     assert json.loads(datasources[ALERTMANAGER.uid].inputs["jsonDataEncoded"])["implementation"] == "prometheus"
     loki = json.loads(datasources[LOKI.uid].inputs["jsonDataEncoded"])
     assert loki["httpHeaderName1"] == "X-Scope-OrgID"
@@ -275,6 +294,7 @@ def test_each_dashboard_is_uploaded_as_rendered_into_its_folder(seeded):
 
 
 # ---- alerting -------------------------------------------------------------------------------------------
+
 
 def test_exactly_one_notification_policy(seeded, prod_as_committed):
     assert len(seeded.of_type(POLICY)) == 1
@@ -376,7 +396,8 @@ def _am_tree(settings: Settings) -> tuple[dict[str, Any], dict[str, set[str]]]:
             "group_by": route.get("group_by"),
             "timings": [route.get(k) for k in ("group_wait", "group_interval", "repeat_interval")],
             "continue": route.get("continue", False),
-            "active_minutes": minutes, "locations": where,
+            "active_minutes": minutes,
+            "locations": where,
             "routes": [node(child) for child in route.get("routes", [])],
         }
 
@@ -404,7 +425,8 @@ def _grafana_tree(run: Run) -> tuple[dict[str, Any], dict[str, set[str]]]:
             "group_by": p.get("groupBies"),
             "timings": [p.get(k) for k in ("groupWait", "groupInterval", "repeatInterval")],
             "continue": p.get("continue", False),
-            "active_minutes": minutes, "locations": where,
+            "active_minutes": minutes,
+            "locations": where,
             "routes": [node(child) for child in p.get("policies", [])],
         }
 
@@ -426,23 +448,30 @@ def test_grafana_routing_equals_alertmanager_routing(seeded, prod_as_committed):
     # The seeded stack's timings are the settings', not the defaults.
     timings = {route["receiver"]: route["timings"] for route in _grafana_tree(seeded)[0]["routes"]}
     assert {name: tuple(timings[name]) for name in ("oncall-pager", "ops-email", "heartbeat")} == {
-        "oncall-pager": ROUTE_TIMINGS["oncallPager"], "ops-email": ROUTE_TIMINGS["opsEmail"], "heartbeat": ROUTE_TIMINGS["heartbeat"]}
+        "oncall-pager": ROUTE_TIMINGS["oncallPager"],
+        "ops-email": ROUTE_TIMINGS["opsEmail"],
+        "heartbeat": ROUTE_TIMINGS["heartbeat"],
+    }
 
 
-@pytest.mark.parametrize("weekdays,start,end", [
-    (("monday:friday",), "09:00", "18:00"),
-    (("monday", "wednesday:thursday", "saturday"), "00:00", "12:30"),
-    (("sunday:saturday",), "08:00", "24:00"),
-    (("tuesday",), "00:00", "24:00"),
-])
+@pytest.mark.parametrize(
+    "weekdays,start,end",
+    [
+        (("monday:friday",), "09:00", "18:00"),
+        (("monday", "wednesday:thursday", "saturday"), "00:00", "12:30"),
+        (("sunday:saturday",), "08:00", "24:00"),
+        (("tuesday",), "00:00", "24:00"),
+    ],
+)
 def test_mute_timing_is_the_exact_complement_of_working_hours(weekdays, start, end):
     from alerting.routing import TimeInterval
 
     interval = TimeInterval("business-hours", weekdays, start, end, "Europe/Madrid")
     working = _minutes([{"weekdays": list(weekdays), "times": [{"start": start, "end": end}]}], "weekdays", "times", "start", "end")
     mutes = derived.outside(interval)
-    muted = _minutes([{"weekdays": list(m.weekdays), "times": [{"start": a, "end": b} for a, b in m.times]} for m in mutes],
-                     "weekdays", "times", "start", "end")
+    muted = _minutes(
+        [{"weekdays": list(m.weekdays), "times": [{"start": a, "end": b} for a, b in m.times]} for m in mutes], "weekdays", "times", "start", "end"
+    )
     assert working.isdisjoint(muted) and working | muted == frozenset(range(MINUTES_PER_WEEK))
     assert all(m.location == "Europe/Madrid" for m in mutes)
 

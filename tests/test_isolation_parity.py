@@ -15,11 +15,13 @@ show; the services that reach the application are the same on both, and so are t
 internet, except where a Docker bridge cannot be as tight as a NetworkPolicy: those exceptions are
 listed, with their reason, in DOCKER_ROUTES_OUT_BEYOND_TOPOLOGY, so any other drift fails.
 """
+
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
@@ -36,8 +38,7 @@ API_SERVER = "10.0.0.1"
 # The `kubernetes` Service's ClusterIP, which the CNI translates to an endpoint before matching egress.
 SERVICE_VIP = "10.96.0.1"
 PUBLIC_ADDRESS = "93.184.216.34"
-PROBE_PORTS = sorted({port.number for service in SERVICES.values() for port in service.ports}
-                     | set(NOTIFY_PORTS) | {22, 53, 80, 443, 6379, 6443, 8000, 8080})
+PROBE_PORTS = sorted({port.number for service in SERVICES.values() for port in service.ports} | set(NOTIFY_PORTS) | {22, 53, 80, 443, 6379, 6443, 8000, 8080})
 PROTOCOLS = ("TCP", "UDP")
 
 
@@ -62,8 +63,7 @@ class PolicyEvaluator:
             # A CronJob's pods are its job template's (every run of a job carries the same identity labels).
             template = manifest["spec"]["jobTemplate"]["spec"]["template"] if manifest["kind"] == "CronJob" else manifest["spec"]["template"]
             template_labels = template["metadata"]["labels"]
-            self.pods[template_labels[NAME]] = Endpoint(template_labels[NAME], f"10.244.{index}.10",
-                                                        manifest["metadata"]["namespace"], template_labels)
+            self.pods[template_labels[NAME]] = Endpoint(template_labels[NAME], f"10.244.{index}.10", manifest["metadata"]["namespace"], template_labels)
 
     def _labels_of_namespace(self, namespace: str) -> dict[str, str]:
         return {**self.namespace_labels.get(namespace, {}), NAMESPACE_LABEL: namespace}
@@ -79,8 +79,7 @@ class PolicyEvaluator:
             # Pod addresses are matched too: the conservative reading, since CNIs differ on it.
             address = ipaddress.ip_address(other.ip)
             block = peer["ipBlock"]
-            return (address in ipaddress.ip_network(block["cidr"])
-                    and not any(address in ipaddress.ip_network(excluded) for excluded in block.get("except", [])))
+            return address in ipaddress.ip_network(block["cidr"]) and not any(address in ipaddress.ip_network(excluded) for excluded in block.get("except", []))
         if other.namespace is None:
             return False
         if "namespaceSelector" in peer:
@@ -104,12 +103,20 @@ class PolicyEvaluator:
         policy_type, rules_key, peers_key = {"egress": ("Egress", "egress", "to"), "ingress": ("Ingress", "ingress", "from")}[direction]
         if pod.namespace is None:
             return True  # not a pod: nothing of ours governs it
-        governing = [p for p in self.policies if p["metadata"]["namespace"] == pod.namespace
-                     and policy_type in p["spec"].get("policyTypes", []) and self._match(p["spec"]["podSelector"], pod.labels)]
+        governing = [
+            p
+            for p in self.policies
+            if p["metadata"]["namespace"] == pod.namespace
+            and policy_type in p["spec"].get("policyTypes", [])
+            and self._match(p["spec"]["podSelector"], pod.labels)
+        ]
         if not governing:
             return True
-        return any(self._port(rule, port, protocol) and any(self._peer(peer, p["metadata"]["namespace"], other) for peer in rule.get(peers_key, []))
-                   for p in governing for rule in p["spec"].get(rules_key, []))
+        return any(
+            self._port(rule, port, protocol) and any(self._peer(peer, p["metadata"]["namespace"], other) for peer in rule.get(peers_key, []))
+            for p in governing
+            for rule in p["spec"].get(rules_key, [])
+        )
 
     def admits_out(self, source: Endpoint, target: Endpoint, port: int, protocol: str = "TCP") -> bool:
         return self._admits(source, target, port, protocol, "egress")
@@ -144,8 +151,10 @@ def outside(result: SynthResult) -> dict[str, Endpoint]:
 def intruders(result: SynthResult) -> dict[str, Endpoint]:
     """Pods in the stack's namespaces that are none of its services (a `kubectl run` debug pod, say)."""
     k8s = result.settings.kubernetes
-    return {f"intruder in {namespace}": Endpoint(f"an unlabelled pod in {namespace}", f"10.244.{210 + index}.10", namespace, {"run": "debug"})
-            for index, namespace in enumerate((k8s.namespace, k8s.host_namespace))}
+    return {
+        f"intruder in {namespace}": Endpoint(f"an unlabelled pod in {namespace}", f"10.244.{210 + index}.10", namespace, {"run": "debug"})
+        for index, namespace in enumerate((k8s.namespace, k8s.host_namespace))
+    }
 
 
 def edge_set() -> set[tuple[str, str, int, str]]:
@@ -161,8 +170,11 @@ def egress_ports(source: str, to: str) -> set[int]:
 
 
 def kubernetes_reach(evaluator: PolicyEvaluator, target: Endpoint) -> set[str]:
-    return {service for service, pod in evaluator.pods.items()
-            if any(evaluator.allows(pod, target, port, protocol) for port in PROBE_PORTS for protocol in PROTOCOLS)}
+    return {
+        service
+        for service, pod in evaluator.pods.items()
+        if any(evaluator.allows(pod, target, port, protocol) for port in PROBE_PORTS for protocol in PROTOCOLS)
+    }
 
 
 def test_the_evaluator_sees_every_service(kubernetes):
@@ -181,8 +193,10 @@ def test_kubernetes_allows_nothing_between_stack_pods_beyond_the_edges(kubernete
     edges = edge_set()
     extra = sorted(
         (source, target, port, protocol)
-        for source, source_pod in evaluator.pods.items() for target, target_pod in evaluator.pods.items()
-        for port in PROBE_PORTS for protocol in PROTOCOLS
+        for source, source_pod in evaluator.pods.items()
+        for target, target_pod in evaluator.pods.items()
+        for port in PROBE_PORTS
+        for protocol in PROTOCOLS
         if evaluator.allows(source_pod, target_pod, port, protocol) and (source, target, port, protocol) not in edges
     )
     assert not extra
@@ -198,8 +212,10 @@ def test_each_side_alone_admits_only_the_edges(kubernetes):
     proxy_https = SERVICES[ENTRYPOINT].port("https").number
     admitted_in = sorted(
         (source, target, port, protocol)
-        for target, target_pod in evaluator.pods.items() for source, source_pod in others.items()
-        for port in PROBE_PORTS for protocol in PROTOCOLS
+        for target, target_pod in evaluator.pods.items()
+        for source, source_pod in others.items()
+        for port in PROBE_PORTS
+        for protocol in PROTOCOLS
         if evaluator.admits_in(target_pod, source_pod, port, protocol) and (source, target, port, protocol) not in edges
     )
     assert admitted_in == [("ingress", ENTRYPOINT, proxy_https, "TCP")]
@@ -207,7 +223,8 @@ def test_each_side_alone_admits_only_the_edges(kubernetes):
         (source, target, port, protocol)
         for source, source_pod in evaluator.pods.items()
         for target, target_pod in {**evaluator.pods, **intruders(result)}.items()
-        for port in PROBE_PORTS for protocol in PROTOCOLS
+        for port in PROBE_PORTS
+        for protocol in PROTOCOLS
         if evaluator.admits_out(source_pod, target_pod, port, protocol) and (source, target, port, protocol) not in edges
     )
     assert not reached_out
@@ -218,8 +235,11 @@ def test_only_the_entrypoint_accepts_connections_from_outside_the_stack(kubernet
     proxy_https = SERVICES[ENTRYPOINT].port("https").number
     admitted = sorted(
         (name, service, port, protocol)
-        for name, endpoint in outside(result).items() for service, pod in evaluator.pods.items()
-        for port in PROBE_PORTS for protocol in PROTOCOLS if evaluator.allows(endpoint, pod, port, protocol)
+        for name, endpoint in outside(result).items()
+        for service, pod in evaluator.pods.items()
+        for port in PROBE_PORTS
+        for protocol in PROTOCOLS
+        if evaluator.allows(endpoint, pod, port, protocol)
     )
     assert admitted == [("ingress", ENTRYPOINT, proxy_https, "TCP")]
 
@@ -292,8 +312,12 @@ def docker_pairs(networks: Mapping[str, set[str]]) -> set[tuple[str, str]]:
 
 def kubernetes_pairs(evaluator: PolicyEvaluator) -> set[tuple[str, str]]:
     """Ordered pairs of distinct services the NetworkPolicies let connect on some port."""
-    return {(source, target) for source, source_pod in evaluator.pods.items() for target, target_pod in evaluator.pods.items()
-            if source != target and any(evaluator.allows(source_pod, target_pod, port, protocol) for port in PROBE_PORTS for protocol in PROTOCOLS)}
+    return {
+        (source, target)
+        for source, source_pod in evaluator.pods.items()
+        for target, target_pod in evaluator.pods.items()
+        if source != target and any(evaluator.allows(source_pod, target_pod, port, protocol) for port in PROBE_PORTS for protocol in PROTOCOLS)
+    }
 
 
 def documented_extra_pairs(app_network: str | None) -> set[tuple[str, str]]:
@@ -334,14 +358,28 @@ def test_only_the_ingress_controller_reaches_cert_managers_http01_solver(kuberne
     (labelled acme.cert-manager.io/http01-solver) are admitted from the ingress controller on 8089 and
     from nowhere else; they reach nothing but DNS."""
     result, evaluator = kubernetes
-    solver = Endpoint("an HTTP-01 solver", "10.244.220.10", result.settings.kubernetes.namespace,
-                      {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-token": "1234"})
+    solver = Endpoint(
+        "an HTTP-01 solver",
+        "10.244.220.10",
+        result.settings.kubernetes.namespace,
+        {"acme.cert-manager.io/http01-solver": "true", "acme.cert-manager.io/http-token": "1234"},
+    )
     others = {**evaluator.pods, **intruders(result), **outside(result)}
-    admitted = sorted((name, port, protocol) for name, other in others.items() for port in PROBE_PORTS + [8089]
-                      for protocol in PROTOCOLS if evaluator.allows(other, solver, port, protocol))
+    admitted = sorted(
+        (name, port, protocol)
+        for name, other in others.items()
+        for port in PROBE_PORTS + [8089]
+        for protocol in PROTOCOLS
+        if evaluator.allows(other, solver, port, protocol)
+    )
     assert admitted == [("ingress", 8089, "TCP")]
-    reached = sorted((name, port, protocol) for name, other in others.items() for port in PROBE_PORTS
-                     for protocol in PROTOCOLS if evaluator.admits_out(solver, other, port, protocol))
+    reached = sorted(
+        (name, port, protocol)
+        for name, other in others.items()
+        for port in PROBE_PORTS
+        for protocol in PROTOCOLS
+        if evaluator.admits_out(solver, other, port, protocol)
+    )
     assert reached == [("dns", 53, "TCP"), ("dns", 53, "UDP")]
 
 

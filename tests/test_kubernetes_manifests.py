@@ -3,6 +3,7 @@
 Both tools are required: a missing tool fails these tests (it never skips them), because a skipped
 schema or policy check looks exactly like a passing one in CI.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,13 +27,36 @@ KUBERNETES_VERSION = "1.33.0"
 # no default namespace, read-only root, non-root, capabilities, security contexts, seccomp, secrets as
 # files, token mounts and a NetworkPolicy for every pod.
 CHECKS = (
-    "CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13",
-    "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19", "CKV_K8S_20", "CKV_K8S_21", "CKV_K8S_22", "CKV_K8S_23",
-    "CKV_K8S_25", "CKV_K8S_28", "CKV_K8S_29", "CKV_K8S_30", "CKV_K8S_31", "CKV_K8S_35", "CKV_K8S_37", "CKV_K8S_38",
+    "CKV_K8S_8",
+    "CKV_K8S_9",
+    "CKV_K8S_10",
+    "CKV_K8S_11",
+    "CKV_K8S_12",
+    "CKV_K8S_13",
+    "CKV_K8S_16",
+    "CKV_K8S_17",
+    "CKV_K8S_18",
+    "CKV_K8S_19",
+    "CKV_K8S_20",
+    "CKV_K8S_21",
+    "CKV_K8S_22",
+    "CKV_K8S_23",
+    "CKV_K8S_25",
+    "CKV_K8S_28",
+    "CKV_K8S_29",
+    "CKV_K8S_30",
+    "CKV_K8S_31",
+    "CKV_K8S_35",
+    "CKV_K8S_37",
+    "CKV_K8S_38",
     "CKV2_K8S_6",
     # RBAC (the Roles of the two API readers and Prometheus's ClusterRole for the node jobs): no
     # wildcards, no webhook control, no bind/escalate, no impersonation, no CSR approval.
-    "CKV_K8S_49", "CKV_K8S_155", "CKV_K8S_156", "CKV_K8S_157", "CKV_K8S_158",
+    "CKV_K8S_49",
+    "CKV_K8S_155",
+    "CKV_K8S_156",
+    "CKV_K8S_157",
+    "CKV_K8S_158",
 )
 # The only skip allowed: the token check on the workloads that read the Kubernetes API (the reason is
 # an annotation on the workload itself, see components/kubernetes/workload.py).
@@ -59,8 +83,9 @@ def manifests(prod_stack: SynthResult, tmp_path_factory) -> list[Path]:
 
 def test_manifests_pass_kubernetes_validate_strict(manifests):
     """--strict refuses unknown fields: a typo in a field name is an error, not a silently dropped setting."""
-    completed = subprocess.run([_tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBERNETES_VERSION,
-                                "--quiet", *map(str, manifests)], capture_output=True, text=True)
+    completed = subprocess.run(
+        [_tool("kubernetes-validate"), "--strict", "--kubernetes-version", KUBERNETES_VERSION, "--quiet", *map(str, manifests)], capture_output=True, text=True
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "ERROR" not in completed.stdout
 
@@ -70,9 +95,23 @@ def test_manifests_pass_checkov_hardening_checks(manifests, prod_stack):
     # No network: checkov must not try to fetch Prisma Cloud mappings or policies.
     environment = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_SKIP_DOWNLOAD": "TRUE"}
     completed = subprocess.run(
-        [_tool("checkov"), "--directory", str(directory), "--framework", "kubernetes", "--check", ",".join(CHECKS),
-         "--output", "json", "--compact", "--skip-download"],
-        capture_output=True, text=True, env=environment)
+        [
+            _tool("checkov"),
+            "--directory",
+            str(directory),
+            "--framework",
+            "kubernetes",
+            "--check",
+            ",".join(CHECKS),
+            "--output",
+            "json",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
     assert completed.stdout.strip(), completed.stderr
     reports = json.loads(completed.stdout)
     (report,) = [r for r in (reports if isinstance(reports, list) else [reports]) if r.get("check_type") == "kubernetes"]

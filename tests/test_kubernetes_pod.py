@@ -3,6 +3,7 @@
 The workloads and the job runs build their pods from these blocks; a block that misbehaves here
 misbehaves in every pod of the stack, so each is checked on its own.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,20 @@ from components.specs import DataMount, JobRun, Probe, Schedule, ServiceSpec
 
 
 def spec(name: str = "svc", **fields) -> ServiceSpec:
-    base = {"name": name, "image": "example/svc:1", "args": (), "env": {}, "config_files": {}, "secret_files": {},
-            "uid": 1000, "gid": 1000, "replicas": 1, "memory": "64Mi", "cpu": "100m", "probe": Probe("web", http_path="/")}
+    base = {
+        "name": name,
+        "image": "example/svc:1",
+        "args": (),
+        "env": {},
+        "config_files": {},
+        "secret_files": {},
+        "uid": 1000,
+        "gid": 1000,
+        "replicas": 1,
+        "memory": "64Mi",
+        "cpu": "100m",
+        "probe": Probe("web", http_path="/"),
+    }
     return ServiceSpec(**{**base, **fields})
 
 
@@ -43,8 +56,7 @@ def test_a_restarting_service_mounts_every_file_read_only_at_its_own_path():
 
 def test_a_reloading_service_mounts_whole_directories_and_carries_no_checksum():
     """A subPath mount never follows a ConfigMap update, and a checksum would roll the pods: neither."""
-    reloading = spec(file_change=RELOAD, config_files={"/etc/svc/a.yml": "a", "/etc/svc/rules/r.yml": "r"},
-                     secret_files={"/etc/ngx/secrets/p": None})
+    reloading = spec(file_change=RELOAD, config_files={"/etc/svc/a.yml": "a", "/etc/svc/rules/r.yml": "r"}, secret_files={"/etc/ngx/secrets/p": None})
     assert pod.file_mounts(reloading) == [
         {"name": "secrets", "mount_path": "/etc/ngx/secrets", "read_only": True},
         {"name": "svc", "mount_path": "/etc/svc", "read_only": True},

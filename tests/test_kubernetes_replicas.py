@@ -1,5 +1,6 @@
 """Kubernetes replicas that must behave as one: Grafana's queries stay on one Prometheus replica, and
 Alertmanager peers find each other by their pod IPs (prod under mocks, like test_kubernetes_stack.py)."""
+
 from __future__ import annotations
 
 import json
@@ -34,10 +35,15 @@ def test_grafana_stays_on_one_prometheus_replica_for_longer_than_any_refresh(pro
     spec = service.manifest["spec"]
     assert spec["sessionAffinity"] == "ClientIP"
     timeout = spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"]
-    refresh = [_seconds(interval) for r in prod.result.of_type("grafana:oss/dashboard:Dashboard")
-               for interval in json.loads(r.inputs["configJson"])["timepicker"]["refresh_intervals"]]
+    refresh = [
+        _seconds(interval)
+        for r in prod.result.of_type("grafana:oss/dashboard:Dashboard")
+        for interval in json.loads(r.inputs["configJson"])["timepicker"]["refresh_intervals"]
+    ]
     assert refresh and max(refresh) < timeout <= 86400
-    others = [o.name for o in prod.objects("Service") if o.manifest["spec"].get("sessionAffinity") and (o.name, o.namespace) != (service.name, service.namespace)]
+    others = [
+        o.name for o in prod.objects("Service") if o.manifest["spec"].get("sessionAffinity") and (o.name, o.namespace) != (service.name, service.namespace)
+    ]
     assert not others, f"affinity only where replicas answer differently: {others}"
 
 

@@ -4,6 +4,7 @@ Expectations come from the inputs of the backend (settings, topology, the Servic
 the catalog), never from the objects under test. The per-edge NetworkPolicy semantics are in
 test_isolation_parity.py; the manifests' schema and checkov in test_kubernetes_manifests.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -142,6 +143,7 @@ def settings_field(service: str) -> str:
 
 # --- structure ---------------------------------------------------------------------------------
 
+
 def test_every_child_is_parented_and_named_after_the_component(prod):
     """Resources outside the component would escape its options (provider, protect) and its URN tree;
     fixed names would collide when a second stack shares the program."""
@@ -190,6 +192,7 @@ def test_every_object_carries_the_identity_labels(prod):
 
 # --- namespaces and Pod Security ------------------------------------------------------------------
 
+
 def test_stack_namespace_enforces_restricted_and_host_namespace_is_the_documented_exception(prod):
     k8s = prod.settings.kubernetes
     namespaces = {obj.name: obj.manifest["metadata"] for obj in prod.objects("Namespace")}
@@ -220,6 +223,7 @@ def test_no_namespaced_object_lands_in_the_default_namespace(prod):
 
 
 # --- workloads --------------------------------------------------------------------------------------
+
 
 def test_workload_kind_follows_the_spec(prod):
     """Host mounts -> one pod per node; a data directory -> a StatefulSet with claims; else a Deployment."""
@@ -265,8 +269,7 @@ def test_only_services_that_read_the_api_get_a_token(prod):
 
 
 def _account(prod, service: str) -> list[dict]:
-    return [{"kind": "ServiceAccount", "name": pod_spec(prod.workloads()[service])["serviceAccountName"],
-             "namespace": prod.settings.kubernetes.namespace}]
+    return [{"kind": "ServiceAccount", "name": pod_spec(prod.workloads()[service])["serviceAccountName"], "namespace": prod.settings.kubernetes.namespace}]
 
 
 def test_prometheus_discovery_rbac_is_namespaced_and_read_only(prod):
@@ -370,20 +373,22 @@ def test_daemonsets_are_found_by_prometheus_pod_discovery(prod):
     """Prometheus discovers node-exporter and Alloy by pod label in the host namespace: the DaemonSets'
     pods must carry exactly that label there, or two scrape jobs silently find nothing."""
     config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
-    pod_jobs = [job for job in config["scrape_configs"]
-                if any(sd["role"] == "pod" for sd in job.get("kubernetes_sd_configs", []))]
+    pod_jobs = [job for job in config["scrape_configs"] if any(sd["role"] == "pod" for sd in job.get("kubernetes_sd_configs", []))]
     daemonsets = {o.manifest["spec"]["template"]["metadata"]["labels"][NAME]: o for o in prod.objects("DaemonSet")}
     assert len(pod_jobs) == len(daemonsets) == len(addresses.DAEMONS)
     for job in pod_jobs:
         sd = job["kubernetes_sd_configs"][0]
         key, _, value = sd["selectors"][0]["label"].partition("=")
-        matching = [o for o in daemonsets.values()
-                    if o.manifest["spec"]["template"]["metadata"]["labels"].get(key) == value
-                    and o.namespace in sd["namespaces"]["names"]]
+        matching = [
+            o
+            for o in daemonsets.values()
+            if o.manifest["spec"]["template"]["metadata"]["labels"].get(key) == value and o.namespace in sd["namespaces"]["names"]
+        ]
         assert len(matching) == 1, job["job_name"]
 
 
 # --- state -------------------------------------------------------------------------------------------
+
 
 def test_stateful_services_keep_their_data_on_protected_claims(prod):
     """Claims come from volumeClaimTemplates (the StatefulSet controller owns them): the StatefulSet is
@@ -428,6 +433,7 @@ def test_grafana_state_is_persistent_and_its_password_a_secret_file(prod):
 
 # --- high availability ---------------------------------------------------------------------------------
 
+
 def test_prometheus_is_highly_available_with_distinct_replica_labels(prod):
     settings = prod.settings
     spec = prod.args.specs[PROMETHEUS]
@@ -437,7 +443,7 @@ def test_prometheus_is_highly_available_with_distinct_replica_labels(prod):
     replica_env = next(e for e in container["env"] if e["name"] == spec.replica_env)
     assert replica_env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
-    assert config["global"]["external_labels"]["replica"] == "${%s}" % spec.replica_env
+    assert config["global"]["external_labels"]["replica"] == f"${{{spec.replica_env}}}"
     assert f"--storage.tsdb.retention.time={settings.prometheus.retention_time}" in container["args"]
     assert f"--storage.tsdb.retention.size={settings.prometheus.retention_size}" in container["args"]
     assert [job["job_name"] for job in config["scrape_configs"]] == list(catalog.JOBS)
@@ -465,8 +471,7 @@ def test_alertmanager_is_clustered_through_its_headless_service(prod):
     config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
     (alerting,) = config["alerting"]["alertmanagers"]
     web = SERVICES[ALERTMANAGER].port("web").number
-    assert alerting["static_configs"][0]["targets"] == [
-        f"{ALERTMANAGER}-{i}.{ALERTMANAGER}-headless.{namespace}.svc:{web}" for i in range(replicas)]
+    assert alerting["static_configs"][0]["targets"] == [f"{ALERTMANAGER}-{i}.{ALERTMANAGER}-headless.{namespace}.svc:{web}" for i in range(replicas)]
 
 
 def test_replicated_services_have_a_disruption_budget_and_spread(prod):
@@ -492,13 +497,13 @@ def test_loki_is_one_binary_with_compactor_retention(prod):
 
 # --- files -----------------------------------------------------------------------------------------
 
+
 def _file_source(prod: Prod, obj: Obj, container: dict, path: str) -> tuple[str, dict, str, int]:
     """Where the container reads `path` from: (kind of object, its manifest, key, file mode)."""
     volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
-    (mount,) = [m for m in container["volumeMounts"]
-                if m["mountPath"] == path or ("subPath" not in m and path.startswith(m["mountPath"] + "/"))]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == path or ("subPath" not in m and path.startswith(m["mountPath"] + "/"))]
     assert mount["readOnly"] is True, path
-    relative = mount["subPath"] if "subPath" in mount else path[len(mount["mountPath"]) + 1:]
+    relative = mount["subPath"] if "subPath" in mount else path[len(mount["mountPath"]) + 1 :]
     volume = volumes[mount["name"]]
     if "projected" in volume:
         sources, mode = volume["projected"]["sources"], volume["projected"]["defaultMode"]
@@ -554,8 +559,7 @@ def test_a_config_change_rolls_only_the_pods_that_restart_on_it(prod):
     a restarting one rolls through its checksum, which is deterministic (no restart on a no-op deploy)
     and changes exactly when its files do. tests/test_synthdiff.py holds the same over whole stacks."""
     # Rules and scrape settings (reloading services), and Loki's retention (a restarting one).
-    changed = synth_capturing("prod", ["prometheus.evaluationInterval=30s", "alerting.thresholds.errorRate=0.07",
-                                       "loki.retention=360h"])
+    changed = synth_capturing("prod", ["prometheus.evaluationInterval=30s", "alerting.thresholds.errorRate=0.07", "loki.retention=360h"])
     again = synth_capturing("prod")
     reloading = {service for service, spec in prod.args.specs.items() if spec.file_change == RELOAD}
     assert reloading == {PROMETHEUS, ALERTMANAGER}
@@ -566,8 +570,7 @@ def test_a_config_change_rolls_only_the_pods_that_restart_on_it(prod):
 
     before, after = templates(prod), templates(changed)
     assert before == templates(again)
-    readers = {service for service, spec in prod.args.specs.items()
-               if spec.config_files != changed.args.specs[service].config_files}
+    readers = {service for service, spec in prod.args.specs.items() if spec.config_files != changed.args.specs[service].config_files}
     rolled = {key for key in before if before[key] != after[key]}
     assert LOKI in readers and PROMETHEUS in readers
     assert rolled == {f"{obj.kind}/{obj.name}" for service, obj in prod.workloads().items() if service in readers - reloading}
@@ -624,12 +627,14 @@ def test_no_credential_reaches_a_non_secret_input(prod_seeded):
 
     found = {(r.type, r.name): leaks(r.inputs) for r in prod_seeded.resources if r.type.startswith("kubernetes:")}
     assert not {key: value for key, value in found.items() if value}
-    in_secrets = [r for r in prod_seeded.resources if r.type == "kubernetes:core/v1:Secret"
-                  and any(s in str(unwrap(r.inputs)) for s in SEEDED_SECRETS.values())]
+    in_secrets = [
+        r for r in prod_seeded.resources if r.type == "kubernetes:core/v1:Secret" and any(s in str(unwrap(r.inputs)) for s in SEEDED_SECRETS.values())
+    ]
     assert in_secrets, "the seeded secrets should reach the containers through Secrets"
 
 
 # --- exposure -----------------------------------------------------------------------------------------
+
 
 def test_the_proxy_is_exposed_by_an_ingress_with_tls(prod):
     k8s = prod.settings.kubernetes
@@ -662,8 +667,12 @@ def test_with_an_issuer_only_the_ingress_controller_reaches_the_http01_solver(pr
     assert policy.manifest["spec"] == {
         "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": k8s.ingress_controller_namespace}}}],
-                     "ports": [{"port": 8089, "protocol": "TCP"}]}],
+        "ingress": [
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": k8s.ingress_controller_namespace}}}],
+                "ports": [{"port": 8089, "protocol": "TCP"}],
+            }
+        ],
     }
 
 
@@ -693,25 +702,32 @@ def test_a_provided_tls_secret_is_used_as_is(tmp_path):
 
 # --- network policy basics (edge semantics: test_isolation_parity.py) -------------------------------------
 
+
 def test_every_stack_namespace_denies_by_default_and_allows_dns(prod):
     k8s = prod.settings.kubernetes
     policies = prod.objects("NetworkPolicy")
     for namespace in (k8s.namespace, k8s.host_namespace):
-        deny = [p.manifest["spec"] for p in policies if p.namespace == namespace and p.manifest["spec"]["podSelector"] == {}
-                and not p.manifest["spec"].get("ingress") and not p.manifest["spec"].get("egress")]
+        deny = [
+            p.manifest["spec"]
+            for p in policies
+            if p.namespace == namespace
+            and p.manifest["spec"]["podSelector"] == {}
+            and not p.manifest["spec"].get("ingress")
+            and not p.manifest["spec"].get("egress")
+        ]
         assert any(set(spec["policyTypes"]) == {"Ingress", "Egress"} for spec in deny), namespace
-        dns = [rule for p in policies if p.namespace == namespace and p.manifest["spec"]["podSelector"] == {}
-               for rule in p.manifest["spec"].get("egress", [])]
-        assert any({(port["port"], port["protocol"]) for port in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
-                   and rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
-                   for rule in dns), namespace
+        dns = [rule for p in policies if p.namespace == namespace and p.manifest["spec"]["podSelector"] == {} for rule in p.manifest["spec"].get("egress", [])]
+        assert any(
+            {(port["port"], port["protocol"]) for port in rule["ports"]} == {(53, "UDP"), (53, "TCP")}
+            and rule["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+            for rule in dns
+        ), namespace
 
 
 def test_every_pod_is_selected_by_a_policy_of_its_own(prod):
     """A policy naming the service's pods (beyond the namespace-wide deny) documents its allowed edges."""
     for service, obj in prod.workloads().items():
-        selectors = [p.manifest["spec"]["podSelector"].get("matchLabels") for p in prod.objects("NetworkPolicy")
-                     if p.namespace == obj.namespace]
+        selectors = [p.manifest["spec"]["podSelector"].get("matchLabels") for p in prod.objects("NetworkPolicy") if p.namespace == obj.namespace]
         assert {NAME: service, INSTANCE: "ngx-monitoring"} in selectors, service
 
 
@@ -724,8 +740,9 @@ def test_prometheus_reaches_the_api_only_at_the_endpoints_the_cluster_lists(prod
     assert (read.type, read.id) == (ENDPOINT_SLICE, "default/kubernetes")
     policy = prod.one("NetworkPolicy", PROMETHEUS, prod.settings.kubernetes.namespace)
     blocks = [rule for rule in policy.manifest["spec"]["egress"] if "ipBlock" in rule["to"][0]]
-    assert blocks == [{"to": [{"ipBlock": {"cidr": f"{address}/32"}}
-                              for endpoint in API_SERVER_SLICE["endpoints"] for address in endpoint["addresses"]],
-                       "ports": [{"port": port["port"], "protocol": "TCP"} for port in API_SERVER_SLICE["ports"]]}]
-
-
+    assert blocks == [
+        {
+            "to": [{"ipBlock": {"cidr": f"{address}/32"}} for endpoint in API_SERVER_SLICE["endpoints"] for address in endpoint["addresses"]],
+            "ports": [{"port": port["port"], "protocol": "TCP"} for port in API_SERVER_SLICE["ports"]],
+        }
+    ]

@@ -7,6 +7,7 @@ a nested level, unanchored regex locations, and more. Every finding fails the te
 in full. The CVE check needs `--nginx-version` and stays silent without it: the image's version is
 a matter for the image pin, not for the file.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ CONF = "proxy/nginx.conf"
 
 
 def _gixy(conf) -> tuple[list[dict], subprocess.CompletedProcess]:
-    result = subprocess.run([sys.executable, "-m", "gixy", "--format", "json", str(conf)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "gixy", "--format", "json", str(conf)], capture_output=True, text=True, timeout=120)
     try:
         return json.loads(result.stdout), result
     except json.JSONDecodeError:
@@ -28,8 +28,7 @@ def _gixy(conf) -> tuple[list[dict], subprocess.CompletedProcess]:
 
 
 def _report(findings: list[dict]) -> str:
-    return "\n\n".join(f"{item['plugin']} ({item['severity']}), line {item.get('line')}: {item['reason']}\n{item['config'].strip()}"
-                       for item in findings)
+    return "\n\n".join(f"{item['plugin']} ({item['severity']}), line {item.get('line')}: {item['reason']}\n{item['config'].strip()}" for item in findings)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

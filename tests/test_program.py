@@ -1,5 +1,6 @@
 """The whole program per stack: what ties the pieces together (Grafana content after Grafana is up,
 one notification policy, dashboards in the rendered files, outputs)."""
+
 from __future__ import annotations
 
 import pytest

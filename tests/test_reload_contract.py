@@ -8,6 +8,7 @@ follows, must come out identical: otherwise Prometheus replicas would replay the
 Alertmanager would restart for a new threshold. A changed flag or image may still restart: the last
 tests prove the comparison would see one.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,7 @@ RELOADED_KINDS = {"ConfigMap", "Secret"}
 CHANGES = {
     "threshold": (["alerting.thresholds.errorRate=0.07"], {}),
     "route": (["alerting.businessHours.start=08:00"], {}),
-    "receiver": (["receivers.slack.channel=#ngx-elsewhere"],
-                 {"receivers.slack.webhookUrl": "https://hooks.slack.com/services/OTHER/SLACK/SECRET"}),
+    "receiver": (["receivers.slack.channel=#ngx-elsewhere"], {"receivers.slack.webhookUrl": "https://hooks.slack.com/services/OTHER/SLACK/SECRET"}),
     # The SLO objective is drawn on the SLO dashboard (and used by its rules).
     "dashboard": (["alerting.slo.availability=0.995"], {}),
     "scrape job": (["app.metricsPath=/internal/metrics"], {}),
@@ -84,16 +84,14 @@ def test_a_content_change_touches_only_what_is_reloaded(baseline, change):
     assert changed, f"{change}: the change did not reach the synth output at all"
     reloaded = [r for r in changed if _kind(r) in RELOADED_KINDS or _is_loader(r)]
     assert reloaded or all(r.type.startswith("grafana:") for r in changed), f"{change}: nothing the services read changed"
-    others = [f"{r.type} {r.name}" for r in changed
-              if not (_kind(r) in RELOADED_KINDS or _is_loader(r) or r.type.startswith("grafana:"))]
+    others = [f"{r.type} {r.name}" for r in changed if not (_kind(r) in RELOADED_KINDS or _is_loader(r) or r.type.startswith("grafana:"))]
     assert not others, f"{change} on {baseline.stack} changes more than reloaded files: {others}"
     before, after = _restart_triggers(baseline), _restart_triggers(head)
     assert before.keys() == after.keys()
     assert [key for key in before if before[key] != after[key]] == [], f"{change} on {baseline.stack} restarts something"
 
 
-@pytest.mark.parametrize("config", [["images.alertmanager=prom/alertmanager:v0.28.0"], ["alertmanager.retention=240h"]],
-                         ids=["image", "flag"])
+@pytest.mark.parametrize("config", [["images.alertmanager=prom/alertmanager:v0.28.0"], ["alertmanager.retention=240h"]], ids=["image", "flag"])
 def test_an_image_or_flag_change_still_restarts_the_service(baseline, config):
     """The comparison above can fail: a new image or command-line flag is in the pod template or the
     container, so Alertmanager restarts with it (its reloader too, in the same pod or namespace)."""

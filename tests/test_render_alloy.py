@@ -5,6 +5,7 @@ checked against what Alloy 1.x documents.
 Labels matter most: each distinct label set is a Loki stream, so a request or conversation id as a
 label would create a stream per request. Only catalog.LOG_LABELS may ever be sent.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,24 @@ COMPONENTS = {
     "loki.write": {"receiver"},
 }
 CONFIG_BLOCKS = {"logging"}
-STAGES = {"stage.cri", "stage.json", "stage.timestamp", "stage.template", "stage.regex", "stage.labels",
-          "stage.static_labels", "stage.label_keep", "stage.label_drop", "stage.structured_metadata", "stage.drop"}
+STAGES = {
+    "stage.cri",
+    "stage.json",
+    "stage.timestamp",
+    "stage.template",
+    "stage.regex",
+    "stage.labels",
+    "stage.static_labels",
+    "stage.label_keep",
+    "stage.label_drop",
+    "stage.structured_metadata",
+    "stage.drop",
+}
 FORBIDDEN_LABELS = {"request_id", "trace_id", "span_id", "conversation_id", "customer_id", "user_id", "filename"}
 
 
 # --- a parser for the subset of the Alloy syntax the renderer writes -------------------------------------
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -46,9 +59,9 @@ class Block:
     name: str
     label: str | None
     attrs: dict = field(default_factory=dict)
-    blocks: list["Block"] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
 
-    def children(self, name: str) -> list["Block"]:
+    def children(self, name: str) -> list[Block]:
         return [block for block in self.blocks if block.name == name]
 
 
@@ -61,7 +74,7 @@ def _tokenize(text: str) -> list[tuple[str, object]]:
         if text[position:].strip() == "":
             break
         match = _TOKEN.match(text, position)
-        assert match and match.end() > position, f"cannot read Alloy at {text[position:position + 40]!r}"
+        assert match and match.end() > position, f"cannot read Alloy at {text[position : position + 40]!r}"
         position = match.end()
         comment, string, name, number, punct = match.groups()
         if comment:
@@ -174,6 +187,7 @@ def _config(settings) -> Block:
 
 # --- tests -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("settings", [DEV, PROD], ids=["docker", "kubernetes"])
 def test_only_known_components_and_every_reference_resolves(settings):
     config = _config(settings)
@@ -214,11 +228,15 @@ def test_only_catalogued_labels_are_ever_attached(settings):
     assert not extracted & FORBIDDEN_LABELS, "high-cardinality ids stay in the line, unextracted"
 
 
-@pytest.mark.parametrize("settings", [
-    DEV,
-    PROD,
-    parse({"platform": "docker", "environment": "staging", "loki": {"tenant": "team-a"}}, stack="dev"),
-], ids=["docker", "kubernetes", "custom"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        DEV,
+        PROD,
+        parse({"platform": "docker", "environment": "staging", "loki": {"tenant": "team-a"}}, stack="dev"),
+    ],
+    ids=["docker", "kubernetes", "custom"],
+)
 def test_static_labels_and_destination(settings):
     config = _config(settings)
     process = _component(config, "loki.process")

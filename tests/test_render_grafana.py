@@ -3,6 +3,7 @@ property. Grafana reads INI with go-ini, which cuts a value at `;` or `#` unless
 so that rule is checked on the raw lines too: a CSP template cut at its first `;` would silently
 become a much weaker policy.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -87,19 +88,23 @@ def test_credentials_are_read_from_files_never_inline(settings):
 
 
 def test_a_configured_admin_password_never_reaches_the_file():
-    settings = parse({"platform": "docker", "grafana": {"adminUser": "alice", "adminPassword": "seeded-grafana-password"}},
-                     stack="dev", secret_keys=["grafana"])
+    settings = parse(
+        {"platform": "docker", "grafana": {"adminUser": "alice", "adminPassword": "seeded-grafana-password"}}, stack="dev", secret_keys=["grafana"]
+    )
     text = grafana_ini.render_grafana_ini(settings)
     assert "seeded-grafana-password" not in text
     assert _ini(settings).get("security", "admin_user") == "alice"
     assert _ini(DEV).get("security", "admin_user") == DEV.grafana.admin_user != "admin", "never the default admin/admin"
 
 
-@pytest.mark.parametrize(("raw", "root"), [
-    ({"platform": "docker"}, "https://monitoring.localhost/grafana/"),
-    ({"platform": "docker", "proxy": {"httpsPort": 8443}}, "https://monitoring.localhost:8443/grafana/"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}, "domain": "grafana.example.com"}, "https://grafana.example.com/grafana/"),
-])
+@pytest.mark.parametrize(
+    ("raw", "root"),
+    [
+        ({"platform": "docker"}, "https://monitoring.localhost/grafana/"),
+        ({"platform": "docker", "proxy": {"httpsPort": 8443}}, "https://monitoring.localhost:8443/grafana/"),
+        ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}, "domain": "grafana.example.com"}, "https://grafana.example.com/grafana/"),
+    ],
+)
 def test_served_from_the_proxy_sub_path(raw, root):
     server = _ini(parse(raw, stack="dev"))["server"]
     assert server.get("root_url") == root

@@ -4,6 +4,7 @@ What would break in production if these failed: a missing tenant requirement let
 tenant's logs; a retention that is not applied fills the volume; a path outside the data volume is
 lost on restart (or fails on the read-only root filesystem).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,28 @@ PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0
 
 # Top-level blocks of Loki 3.x's configuration reference; a typo here is a startup failure.
 LOKI_TOP_LEVEL = {
-    "target", "auth_enabled", "server", "common", "schema_config", "storage_config", "ingester", "compactor",
-    "limits_config", "query_range", "analytics", "memberlist", "distributor", "querier", "frontend", "ruler",
-    "chunk_store_config", "pattern_ingester", "runtime_config", "tracing", "table_manager", "query_scheduler",
+    "target",
+    "auth_enabled",
+    "server",
+    "common",
+    "schema_config",
+    "storage_config",
+    "ingester",
+    "compactor",
+    "limits_config",
+    "query_range",
+    "analytics",
+    "memberlist",
+    "distributor",
+    "querier",
+    "frontend",
+    "ruler",
+    "chunk_store_config",
+    "pattern_ingester",
+    "runtime_config",
+    "tracing",
+    "table_manager",
+    "query_scheduler",
 }
 
 
@@ -76,11 +96,14 @@ def test_schema_v13_on_tsdb_with_filesystem_storage_on_the_data_volume():
     assert config["storage_config"]["filesystem"]["directory"] == config["common"]["storage"]["filesystem"]["chunks_directory"]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ({"platform": "docker"}, "168h"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "720h"),
-    ({"platform": "docker", "loki": {"retention": "14d"}}, "14d"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"platform": "docker"}, "168h"),
+        ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "720h"),
+        ({"platform": "docker", "loki": {"retention": "14d"}}, "14d"),
+    ],
+)
 def test_compactor_applies_the_configured_retention(raw, expected):
     config = _config(parse(raw, stack="dev"))
     compactor = config["compactor"]

@@ -11,6 +11,7 @@ encoded URL) only show in responses.
 
 Debian's nginx is 1.22 and the image's is 1.28; the renderer only uses syntax both accept.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,7 @@ import addresses
 from renderers import auth, nginx, paths
 from settings import parse
 from tests.certs import ThrowawayCA
-from tests.nginx_conf import (Directive, everywhere, locations_of, parse_conf, server_on_port,
-                              upstream_hosts)
+from tests.nginx_conf import Directive, everywhere, locations_of, parse_conf, server_on_port, upstream_hosts
 from tests.sandbox import Sandbox
 from topology import ALERTMANAGER, GRAFANA, LOKI, PROMETHEUS
 
@@ -56,8 +56,11 @@ def _sandbox(tmp_path: Path, settings, text: str) -> tuple[Sandbox, ThrowawayCA]
         paths.TLS_CA: ca.ca_pem,
         nginx.HTPASSWD_PATH: nginx.render_htpasswd({OPS_USER: auth.bcrypt_hash(OPS_USER, OPS_PASSWORD, "test-salt-key")}),
     }
-    named = {value for name in ("ssl_certificate", "ssl_certificate_key", "proxy_ssl_trusted_certificate", "auth_basic_user_file")
-             for value in everywhere(text, name)}
+    named = {
+        value
+        for name in ("ssl_certificate", "ssl_certificate_key", "proxy_ssl_trusted_certificate", "auth_basic_user_file")
+        for value in everywhere(text, name)
+    }
     assert named == set(placed), f"the config names files the test does not provide: {named ^ set(placed)}"
     for path, content in placed.items():
         box.put(path, content, 0o644)
@@ -82,6 +85,7 @@ def _tools():
 
 # --- nginx -t on the real file -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_nginx_accepts_the_rendered_file(tmp_path, stack):
     """The file as rendered loads: certificate/key pair, CA, htpasswd path, every upstream name."""
@@ -102,6 +106,7 @@ def test_nginx_t_fails_on_an_unresolvable_upstream(tmp_path):
 
 
 # --- properties of the text --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
 def test_tls_is_1_2_or_newer_with_aead_ciphers_only(stack):
@@ -133,16 +138,20 @@ def test_security_headers_are_set_once_at_server_level_and_never_overridden():
 
 
 def _refused_patterns(server: Directive) -> list[str]:
-    return [location.args[1] for location in server.all("location")
-            if location.args[0] == "~*" and location.values("return") == ["403"]]
+    return [location.args[1] for location in server.all("location") if location.args[0] == "~*" and location.values("return") == ["403"]]
 
 
 def test_admin_api_lifecycle_and_log_deletion_are_refused():
     https = server_on_port(nginx.render_nginx_config(DEV), 8443)
     patterns = _refused_patterns(https)
-    for path in ("/prometheus/api/v1/admin/tsdb/snapshot", "/api/v1/admin/tsdb/delete_series", "/prometheus/-/quit",
-                 "/alertmanager/-/reload", "/loki/api/v1/delete",
-                 "/grafana/api/datasources/proxy/uid/prom/api/v1/admin/tsdb/delete_series"):
+    for path in (
+        "/prometheus/api/v1/admin/tsdb/snapshot",
+        "/api/v1/admin/tsdb/delete_series",
+        "/prometheus/-/quit",
+        "/alertmanager/-/reload",
+        "/loki/api/v1/delete",
+        "/grafana/api/datasources/proxy/uid/prom/api/v1/admin/tsdb/delete_series",
+    ):
         assert any(re.search(pattern, path, re.IGNORECASE) for pattern in patterns), path
     for path in ("/prometheus/api/v1/query", "/prometheus/-/healthy", "/loki/api/v1/push", "/grafana/api/health"):
         assert not any(re.search(pattern, path, re.IGNORECASE) for pattern in patterns), path
@@ -153,8 +162,7 @@ def test_admin_api_lifecycle_and_log_deletion_are_refused():
 
 
 def test_basic_auth_on_prometheus_alertmanager_and_loki_but_not_grafana():
-    proxied = {key: location for key, location in locations_of(server_on_port(nginx.render_nginx_config(DEV), 8443)).items()
-               if location.all("proxy_pass")}
+    proxied = {key: location for key, location in locations_of(server_on_port(nginx.render_nginx_config(DEV), 8443)).items() if location.all("proxy_pass")}
     protected = set()
     for key, location in proxied.items():
         route = key.split()[-1]
@@ -207,8 +215,11 @@ def test_every_proxied_location_sets_the_full_forwarding_headers():
 def test_loki_locations_set_the_tenant_header():
     settings = parse({"platform": "docker", "loki": {"tenant": "team-a"}}, stack="dev")
     locations = locations_of(server_on_port(nginx.render_nginx_config(settings), 8443))
-    tenant = {key: [v for v in location.values("proxy_set_header") if v.lower().startswith("x-scope-orgid")]
-              for key, location in locations.items() if location.all("proxy_pass")}
+    tenant = {
+        key: [v for v in location.values("proxy_set_header") if v.lower().startswith("x-scope-orgid")]
+        for key, location in locations.items()
+        if location.all("proxy_pass")
+    }
     loki = {key for key in tenant if "/loki/" in key}
     assert loki == {"/loki/", "= /loki/api/v1/tail"}
     for key, values in tenant.items():
@@ -233,8 +244,7 @@ def test_unprivileged_image_paths_and_json_logs():
     assert main.values("error_log") == ["stderr warn"]
     assert not everywhere(text, "user"), "the unprivileged image runs as its own user"
     http = main.all("http")[0]
-    temp_paths = [value for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-                  for value in http.values(f"{name}_temp_path")]
+    temp_paths = [value for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi") for value in http.values(f"{name}_temp_path")]
     assert len(temp_paths) == 5 and all(value.startswith("/tmp/") for value in temp_paths)
     log_format = http.all("log_format")[0].args
     assert log_format[:2] == ["ngx_json", "escape=json"]
@@ -250,16 +260,18 @@ def test_status_port_is_private_and_serves_stub_status():
     assert location.all("stub_status")
     order = [(item.name, " ".join(item.args)) for item in location.block if item.name in ("allow", "deny")]
     assert order[-1] == ("deny", "all")
-    assert all(name == "allow" and re.match(r"^(127\.|10\.|172\.16\.|192\.168\.|100\.64\.)", source)
-               for name, source in order[:-1])
-    assert status[f"= {nginx.HEALTH_PATH}"].values("return") == ['200 ok\\n']
+    assert all(name == "allow" and re.match(r"^(127\.|10\.|172\.16\.|192\.168\.|100\.64\.)", source) for name, source in order[:-1])
+    assert status[f"= {nginx.HEALTH_PATH}"].values("return") == ["200 ok\\n"]
 
 
-@pytest.mark.parametrize(("stack", "expected"), [
-    ("docker", "301 https://$host$request_uri"),
-    ("docker-8443", "301 https://$host:8443$request_uri"),
-    ("kubernetes", "301 https://$host$request_uri"),
-])
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [
+        ("docker", "301 https://$host$request_uri"),
+        ("docker-8443", "301 https://$host:8443$request_uri"),
+        ("kubernetes", "301 https://$host$request_uri"),
+    ],
+)
 def test_http_redirect_keeps_the_https_port_users_reach(stack, expected):
     redirect = locations_of(server_on_port(nginx.render_nginx_config(STACKS[stack]), 8080))
     assert redirect["/"].values("return") == [expected]
@@ -308,8 +320,7 @@ _REQUESTS = [
     {"name": "prom_admin_encoded_slash", "path": "/prometheus/api/v1/admin%2Ftsdb%2Fsnapshot", "method": "POST", "authenticated": True},
     {"name": "prom_admin_v1_encoded_slash", "path": "/prometheus/api/v1%2Fadmin/tsdb/snapshot", "method": "POST", "authenticated": True},
     {"name": "prom_admin_double_slash", "path": "/prometheus//api/v1//admin/tsdb/snapshot", "method": "POST", "authenticated": True},
-    {"name": "prom_admin_encoded_dotdot", "path": "/prometheus/api/v1/query/..%2Fadmin/tsdb/snapshot", "method": "POST",
-     "authenticated": True},
+    {"name": "prom_admin_encoded_dotdot", "path": "/prometheus/api/v1/query/..%2Fadmin/tsdb/snapshot", "method": "POST", "authenticated": True},
     {"name": "prom_quit_encoded", "path": "/prometheus/-%2Fquit", "method": "POST", "authenticated": True},
     {"name": "am_reload_double_slash", "path": "/alertmanager//-//reload", "method": "POST", "authenticated": True},
     {"name": "prom_via_loki_dotdot", "path": "/loki/..%2Fprometheus/api/v1/query?query=up"},
@@ -317,8 +328,12 @@ _REQUESTS = [
     {"name": "prom_admin_via_grafana", "path": "/grafana/api/datasources/proxy/uid/p/api/v1/admin/tsdb/delete_series", "method": "POST"},
     {"name": "prom_quit", "path": "/prometheus/-/quit", "method": "POST", "authenticated": True},
     {"name": "alertmanager_untrusted", "path": "/alertmanager/api/v2/status", "authenticated": True},
-    {"name": "loki_labels", "path": "/loki/api/v1/labels", "authenticated": True,
-     "headers": {"X-Scope-OrgID": "someone-else", "X_Scope_OrgID": "someone-else"}},
+    {
+        "name": "loki_labels",
+        "path": "/loki/api/v1/labels",
+        "authenticated": True,
+        "headers": {"X-Scope-OrgID": "someone-else", "X_Scope_OrgID": "someone-else"},
+    },
     {"name": "loki_anonymous", "path": "/loki/api/v1/labels", "headers": {"X-Scope-OrgID": "ngx"}},
     {"name": "loki_delete", "path": "/loki/api/v1/delete?query={job=%22x%22}", "method": "POST", "authenticated": True},
     {"name": "unknown_path", "path": "/etc/passwd"},
@@ -337,27 +352,39 @@ def _serve(tmp_path: Path, settings) -> dict:
     prometheus = ca.issue("prometheus-upstream", addresses.tls_names(settings, PROMETHEUS))
     rogue = ThrowawayCA(tmp_path / "rogue-ca").issue("alertmanager-upstream", addresses.tls_names(settings, ALERTMANAGER))
     test_dir = "/etc/ngx-test"
-    files = {"prometheus.crt": prometheus.cert, "prometheus.key": prometheus.key,
-             "alertmanager.crt": rogue.cert, "alertmanager.key": rogue.key, "driver.py": DRIVER.read_text()}
+    files = {
+        "prometheus.crt": prometheus.cert,
+        "prometheus.key": prometheus.key,
+        "alertmanager.crt": rogue.cert,
+        "alertmanager.key": rogue.key,
+        "driver.py": DRIVER.read_text(),
+    }
     for name, content in files.items():
         box.put(f"{test_dir}/{name}", content)
     upstreams = [
         {"name": GRAFANA, "ip": UPSTREAM_IPS[GRAFANA], "port": 3000},
         {"name": LOKI, "ip": UPSTREAM_IPS[LOKI], "port": 3100},
-        {"name": PROMETHEUS, "ip": UPSTREAM_IPS[PROMETHEUS], "port": 9090,
-         "cert": f"{test_dir}/prometheus.crt", "key": f"{test_dir}/prometheus.key"},
-        {"name": ALERTMANAGER, "ip": UPSTREAM_IPS[ALERTMANAGER], "port": 9093,
-         "cert": f"{test_dir}/alertmanager.crt", "key": f"{test_dir}/alertmanager.key"},
+        {"name": PROMETHEUS, "ip": UPSTREAM_IPS[PROMETHEUS], "port": 9090, "cert": f"{test_dir}/prometheus.crt", "key": f"{test_dir}/prometheus.key"},
+        {"name": ALERTMANAGER, "ip": UPSTREAM_IPS[ALERTMANAGER], "port": 9093, "cert": f"{test_dir}/alertmanager.crt", "key": f"{test_dir}/alertmanager.key"},
     ]
-    spec = {"upstreams": upstreams, "config": nginx.CONFIG_FILE, "ca": paths.TLS_CA, "domain": settings.domain,
-            "user": OPS_USER, "password": OPS_PASSWORD, "requests": _REQUESTS}
+    spec = {
+        "upstreams": upstreams,
+        "config": nginx.CONFIG_FILE,
+        "ca": paths.TLS_CA,
+        "domain": settings.domain,
+        "user": OPS_USER,
+        "password": OPS_PASSWORD,
+        "requests": _REQUESTS,
+    }
     box.put(f"{test_dir}/spec.json", json.dumps(spec))
-    script = " && ".join([
-        "ip link set lo up",
-        f"ip addr add {PUBLIC_CLIENT}/32 dev lo",
-        "mount -t tmpfs tmpfs /tmp",
-        f"exec {BASE_PYTHON} {test_dir}/driver.py {test_dir}/spec.json",
-    ])
+    script = " && ".join(
+        [
+            "ip link set lo up",
+            f"ip addr add {PUBLIC_CLIENT}/32 dev lo",
+            "mount -t tmpfs tmpfs /tmp",
+            f"exec {BASE_PYTHON} {test_dir}/driver.py {test_dir}/spec.json",
+        ]
+    )
     command = box.command(["unshare", "-n", "sh", "-c", script])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -368,7 +395,7 @@ def _serve(tmp_path: Path, settings) -> dict:
         pytest.fail(f"the live nginx test timed out:\n{out}\n{err}")
     marker = [line for line in out.splitlines() if line.startswith("RESULTS ")]
     assert process.returncode == 0 and marker, f"the live nginx run failed:\n{out}\n{err}"
-    return json.loads(marker[-1][len("RESULTS "):])
+    return json.loads(marker[-1][len("RESULTS ") :])
 
 
 def _header(result: dict, name: str) -> list[str]:
@@ -415,9 +442,21 @@ def test_live_basic_auth_guards_prometheus_and_loki(served):
 @pytest.mark.live
 def test_live_admin_lifecycle_deletion_and_metrics_are_refused(served):
     _, _, results = served
-    for name in ("prom_admin", "prom_admin_encoded", "prom_admin_dotdot", "prom_admin_via_grafana", "prom_quit",
-                 "prom_admin_encoded_slash", "prom_admin_v1_encoded_slash", "prom_admin_double_slash", "prom_admin_encoded_dotdot",
-                 "prom_quit_encoded", "am_reload_double_slash", "loki_delete", "grafana_metrics"):
+    for name in (
+        "prom_admin",
+        "prom_admin_encoded",
+        "prom_admin_dotdot",
+        "prom_admin_via_grafana",
+        "prom_quit",
+        "prom_admin_encoded_slash",
+        "prom_admin_v1_encoded_slash",
+        "prom_admin_double_slash",
+        "prom_admin_encoded_dotdot",
+        "prom_quit_encoded",
+        "am_reload_double_slash",
+        "loki_delete",
+        "grafana_metrics",
+    ):
         assert results[name].get("status") == 403, (name, results[name])
 
 

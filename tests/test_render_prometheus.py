@@ -2,6 +2,7 @@
 
 The files are checked at the in-container paths they name (see tests/sandbox.py), so a wrong path
 to a rule file, password file or certificate fails here rather than in a crash-looping container."""
+
 from __future__ import annotations
 
 import copy
@@ -144,8 +145,7 @@ def test_prometheus_and_alertmanager_serve_the_proxy_routes_and_their_clients_fo
         assert jobs[catalog.JOB_PROMETHEUS]["metrics_path"] == "/prometheus/metrics"
         assert jobs[catalog.JOB_ALERTMANAGER]["metrics_path"] == "/alertmanager/metrics"
         # Every other exporter serves /metrics at the root (the API's path is a setting of its own).
-        assert {job for job, fields in jobs.items() if "metrics_path" in fields} == {
-            catalog.JOB_API, catalog.JOB_PROMETHEUS, catalog.JOB_ALERTMANAGER}
+        assert {job for job, fields in jobs.items() if "metrics_path" in fields} == {catalog.JOB_API, catalog.JOB_PROMETHEUS, catalog.JOB_ALERTMANAGER}
         for run in backup_plan.backup_runs(settings):
             urls = [arg.removeprefix("--url=") for arg in backup.run_args(settings, run) if arg.startswith("--url=")]
             assert all(urllib.parse.urlsplit(url).path == "/prometheus" for url in urls) and bool(urls) == (run.service == "prometheus")
@@ -211,8 +211,7 @@ def test_web_config_passes_promtool_and_hashes_verify(tmp_path):
 def test_bcrypt_hash_is_stable_but_depends_on_key_user_and_password():
     base = auth.bcrypt_hash("grafana", "pw", "key")
     assert base == auth.bcrypt_hash("grafana", "pw", "key")
-    assert len({base, auth.bcrypt_hash("grafana", "pw", "other-key"), auth.bcrypt_hash("grafana", "pw2", "key"),
-                auth.bcrypt_hash("probe", "pw", "key")}) == 4
+    assert len({base, auth.bcrypt_hash("grafana", "pw", "other-key"), auth.bcrypt_hash("grafana", "pw2", "key"), auth.bcrypt_hash("probe", "pw", "key")}) == 4
 
 
 def _jobs(settings) -> dict[str, dict]:
@@ -233,8 +232,9 @@ def test_kubernetes_jobs_keep_the_series_own_namespace_pod_and_container_labels(
         assert not job.get("honor_labels"), f"{name}: a target must not overwrite job or instance"
         for static in job.get("static_configs", []):
             assert not set(static.get("labels", {})) & set(OWN_LABELS), name
-        assert not any(rule.get("action") in ("labelmap", "labeldrop", "labelkeep") or rule.get("target_label") in OWN_LABELS
-                       for rule in job["metric_relabel_configs"]), name
+        assert not any(
+            rule.get("action") in ("labelmap", "labeldrop", "labelkeep") or rule.get("target_label") in OWN_LABELS for rule in job["metric_relabel_configs"]
+        ), name
 
 
 def test_node_jobs_go_through_the_api_server_node_proxy_with_the_service_account():
@@ -254,18 +254,27 @@ def test_node_jobs_keep_only_catalogued_metrics_of_watched_namespaces():
     """A node runs pods of every namespace, and cAdvisor exposes dozens of series per container:
     each job keeps the catalogued metrics of the app's and the stack's namespaces, nothing else."""
     import re
+
     for name in (catalog.JOB_KUBELET, catalog.JOB_CADVISOR):
         rules = _jobs(PROD)[name]["metric_relabel_configs"]
         names = next(r for r in rules if r["source_labels"] == ["__name__"] and r["action"] == "keep")
         kept = re.compile(names["regex"])
         assert all(kept.fullmatch(series) for series in catalog.job_metrics(name))
-        for unused in ("container_fs_reads_total", "container_network_receive_bytes_total", "kubelet_running_pods",
-                       "container_memory_cache", "container_cpu_usage_seconds_total_extra"):
+        for unused in (
+            "container_fs_reads_total",
+            "container_network_receive_bytes_total",
+            "kubelet_running_pods",
+            "container_memory_cache",
+            "container_cpu_usage_seconds_total_extra",
+        ):
             assert not kept.fullmatch(unused), unused
         namespace = next(r for r in rules if r["source_labels"] == ["namespace"])
         assert namespace["action"] == "keep"
-        assert {n for n in ("ngx", "ngx-monitoring", "ngx-monitoring-host", "kube-system", "") if re.fullmatch(namespace["regex"], n)} \
-            == {"ngx", "ngx-monitoring", "ngx-monitoring-host"}
+        assert {n for n in ("ngx", "ngx-monitoring", "ngx-monitoring-host", "kube-system", "") if re.fullmatch(namespace["regex"], n)} == {
+            "ngx",
+            "ngx-monitoring",
+            "ngx-monitoring-host",
+        }
     cadvisor = _jobs(PROD)[catalog.JOB_CADVISOR]["metric_relabel_configs"]
     pod_level = next(r for r in cadvisor if r["source_labels"] == ["container"])
     assert pod_level["action"] == "drop" and {c for c in ("", "POD", "api") if re.fullmatch(pod_level["regex"], c)} == {"", "POD"}

@@ -3,6 +3,7 @@
 An alert that never fires, fires on an idle service, names a metric nobody exports or links a runbook
 that does not exist fails here, before it pages (or fails to page) anyone.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,20 @@ from renderers.prometheus import render_prometheus_config
 from renderers.rules import recorded_series, render_rule_files
 from settings import Settings
 from settings.schema import walk
-from tests.alerting_helpers import (INSTRUMENTATOR_RULE_TESTS, KUBERNETES_RULE_TESTS, ROOT, RULE_TESTS, dev_settings,
-                                    expected_alert_cases, instrumentator_settings, kubernetes_settings, prepare_rule_test,
-                                    rule_test_files, run, write_rule_files)
+from tests.alerting_helpers import (
+    INSTRUMENTATOR_RULE_TESTS,
+    KUBERNETES_RULE_TESTS,
+    ROOT,
+    RULE_TESTS,
+    dev_settings,
+    expected_alert_cases,
+    instrumentator_settings,
+    kubernetes_settings,
+    prepare_rule_test,
+    rule_test_files,
+    run,
+    write_rule_files,
+)
 
 STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings}
 RULE_TEST_FOLDERS = {"dev": RULE_TESTS, "kubernetes": KUBERNETES_RULE_TESTS, "instrumentator": INSTRUMENTATOR_RULE_TESTS}
@@ -35,8 +47,7 @@ RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
 
 
 def rendered_rules(settings) -> list[dict]:
-    return [rule for text in render_rule_files(settings).values()
-            for group in yaml.safe_load(text)["groups"] for rule in group["rules"]]
+    return [rule for text in render_rule_files(settings).values() for group in yaml.safe_load(text)["groups"] for rule in group["rules"]]
 
 
 def rendered_alerts(settings) -> list[dict]:
@@ -59,18 +70,17 @@ def unparen(node):
 def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
     rendered = write_rule_files(STACKS[stack](), tmp_path)
     assert set(rendered) == RULE_FILES | (KUBERNETES_RULE_FILES if stack == "kubernetes" else set())
-    result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal",
-                  *sorted(str(path) for path in (tmp_path / "rules").iterdir())])
+    result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", *sorted(str(path) for path in (tmp_path / "rules").iterdir())])
     assert result.returncode == 0, result.stdout + result.stderr
     # Anything but "Checking <file>" and "SUCCESS: n rules found" is a warning (e.g. a duplicate rule).
-    extra = [line for line in (result.stdout + result.stderr).splitlines()
-             if line.strip() and not re.match(r"^(Checking \S+|\s*SUCCESS: \d+ rules found)$", line)]
+    extra = [
+        line for line in (result.stdout + result.stderr).splitlines() if line.strip() and not re.match(r"^(Checking \S+|\s*SUCCESS: \d+ rules found)$", line)
+    ]
     assert extra == []
 
 
 def _unit_test_cases():
-    return [pytest.param(stack, path, id=f"{stack}:{path.name}")
-            for stack, folder in RULE_TEST_FOLDERS.items() for path in rule_test_files(folder)]
+    return [pytest.param(stack, path, id=f"{stack}:{path.name}") for stack, folder in RULE_TEST_FOLDERS.items() for path in rule_test_files(folder)]
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +101,8 @@ def promtool_unit_runs(tmp_path_factory) -> dict[tuple[str, str], tuple[int, str
                 runs[(stack, test_file.name)] = error
                 continue
             runs[(stack, test_file.name)] = subprocess.Popen(
-                ["promtool", "test", "rules", prepared.name], cwd=directory,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                ["promtool", "test", "rules", prepared.name], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
     results: dict[tuple[str, str], tuple[int, str] | Exception] = {}
     for key, process in runs.items():
         if isinstance(process, Exception):
@@ -116,12 +126,21 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
     """Both directions matter: an alert that cannot fire is as broken as one that cannot stay quiet."""
     dev_alerts = {(a.name, a.severity) for a in alerts(dev_settings())}
     k8s_only = {(a.name, a.severity) for a in alerts(kubernetes_settings())} - dev_alerts
-    assert k8s_only == {("AlertmanagerClusterMembersMissing", "warning"), ("KubePodCrashLooping", "warning"),
-                        ("KubeContainerWaiting", "warning"), ("KubeContainerOOMKilled", "warning"), ("KubePodNotReady", "warning"),
-                        ("KubeDeploymentReplicasMismatch", "warning"), ("KubeStatefulSetReplicasMismatch", "warning"),
-                        ("KubeDeploymentRolloutStuck", "warning"), ("KubePersistentVolumeFillingUp", "warning"),
-                        ("KubePersistentVolumeAlmostFull", "critical"), ("CPUThrottlingHigh", "info"), ("TargetsMissing", "warning"),
-                        ("AlertmanagerConfigInconsistent", "warning")}
+    assert k8s_only == {
+        ("AlertmanagerClusterMembersMissing", "warning"),
+        ("KubePodCrashLooping", "warning"),
+        ("KubeContainerWaiting", "warning"),
+        ("KubeContainerOOMKilled", "warning"),
+        ("KubePodNotReady", "warning"),
+        ("KubeDeploymentReplicasMismatch", "warning"),
+        ("KubeStatefulSetReplicasMismatch", "warning"),
+        ("KubeDeploymentRolloutStuck", "warning"),
+        ("KubePersistentVolumeFillingUp", "warning"),
+        ("KubePersistentVolumeAlmostFull", "critical"),
+        ("CPUThrottlingHigh", "info"),
+        ("TargetsMissing", "warning"),
+        ("AlertmanagerConfigInconsistent", "warning"),
+    }
     for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}
@@ -169,10 +188,16 @@ def test_every_for_is_a_setting():
     for key, value in values.items():
         _, section, name = key.split(".")
         raw.setdefault(section, {})[name] = value
-    rendered = {(rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
-                for rule in rendered_alerts(kubernetes_settings(alerting=raw))}
-    computed = {("Watchdog", "none", None), ("BackupTooOld", "warning", "late"), ("BackupTooOld", "warning", "missing"),
-                ("KubeContainerOOMKilled", "warning", None)}
+    rendered = {
+        (rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
+        for rule in rendered_alerts(kubernetes_settings(alerting=raw))
+    }
+    computed = {
+        ("Watchdog", "none", None),
+        ("BackupTooOld", "warning", "late"),
+        ("BackupTooOld", "warning", "missing"),
+        ("KubeContainerOOMKilled", "warning", None),
+    }
     assert set(rendered) >= computed
     from_settings = {alert: value for alert, value in rendered.items() if alert not in computed}
     assert set(from_settings.values()) <= set(values.values()), from_settings
@@ -215,22 +240,37 @@ def test_every_division_is_safe_on_zero_traffic(stack):
         for node in nodes(rule["expr"]):
             if isinstance(node, promql_parser.BinaryExpr) and str(node.op) == "/":
                 divisor = unparen(node.rhs)
-                guarded = (isinstance(divisor, promql_parser.BinaryExpr) and str(divisor.op) == ">"
-                           and not (divisor.modifier and divisor.modifier.return_bool)
-                           and isinstance(unparen(divisor.rhs), promql_parser.NumberLiteral) and unparen(divisor.rhs).val == 0)
+                guarded = (
+                    isinstance(divisor, promql_parser.BinaryExpr)
+                    and str(divisor.op) == ">"
+                    and not (divisor.modifier and divisor.modifier.return_bool)
+                    and isinstance(unparen(divisor.rhs), promql_parser.NumberLiteral)
+                    and unparen(divisor.rhs).val == 0
+                )
                 assert guarded or isinstance(divisor, promql_parser.NumberLiteral), f"{rule.get('alert') or rule['record']}: unguarded division"
 
 
 # Functions with the same name and meaning in Debian's promtool 2.42 and the deployed Prometheus 3.5
 # (3.0 removed or renamed some, e.g. holt_winters, which 2.42 would still accept).
-PORTABLE_FUNCTIONS = {"rate", "increase", "sum_over_time", "avg_over_time", "max_over_time", "histogram_quantile",
-                      "absent", "vector", "time", "label_replace", "min_over_time", "predict_linear"}
+PORTABLE_FUNCTIONS = {
+    "rate",
+    "increase",
+    "sum_over_time",
+    "avg_over_time",
+    "max_over_time",
+    "histogram_quantile",
+    "absent",
+    "vector",
+    "time",
+    "label_replace",
+    "min_over_time",
+    "predict_linear",
+}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_expressions_use_only_functions_both_prometheus_versions_share(stack):
-    used = {node.func.name for rule in rendered_rules(STACKS[stack]()) for node in nodes(rule["expr"])
-            if isinstance(node, promql_parser.Call)}
+    used = {node.func.name for rule in rendered_rules(STACKS[stack]()) for node in nodes(rule["expr"]) if isinstance(node, promql_parser.Call)}
     assert used <= PORTABLE_FUNCTIONS
 
 
@@ -251,10 +291,12 @@ def test_seed_guide_recordings_exist():
 
 def test_thresholds_and_durations_come_from_settings():
     """A changed threshold must change the rule; a value written into a rule by hand would not."""
-    settings = dev_settings(alerting={
-        "thresholds": {"errorRate": 0.05, "errorRateFor": "7m", "cpuUsage": 0.9, "apiDownFor": "4m", "dropRate": 0.45},
-        "slo": {"availability": 0.999, "window": "28d"},
-    })
+    settings = dev_settings(
+        alerting={
+            "thresholds": {"errorRate": 0.05, "errorRateFor": "7m", "cpuUsage": 0.9, "apiDownFor": "4m", "dropRate": 0.45},
+            "slo": {"availability": 0.999, "window": "28d"},
+        }
+    )
     by_name = {}
     for rule in rendered_alerts(settings):
         by_name.setdefault(rule["alert"], []).append(rule)
@@ -287,8 +329,9 @@ def test_runbooks_folder_has_no_page_without_an_alert():
 
 # The application's series that depend on app.metricNames: a promtool test reading them has a twin per naming.
 _SHARED = set.intersection(*(set(catalog.app_metrics(naming)) for naming in catalog.API_NAMINGS))
-_NAMED_SERIES = {naming: {series for metric in catalog.app_metrics(naming) if metric not in _SHARED
-                          for series in metric.series_names()} for naming in catalog.API_NAMINGS}
+_NAMED_SERIES = {
+    naming: {series for metric in catalog.app_metrics(naming) if metric not in _SHARED for series in metric.series_names()} for naming in catalog.API_NAMINGS
+}
 
 
 def _tests_by_name(path: Path) -> dict[str, dict]:

@@ -2,6 +2,7 @@
 
 Typos and bad units must fail at the boundary with a message a user can act on, not deploy a
 Prometheus that ignores retention or an Alertmanager that pages nobody."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,6 @@ import yaml
 
 from settings import PROJECT, SettingsError, parse, secret_paths
 from settings.schema import Secret
-from settings.validators import duration_ms
 from tests.conftest import ROOT
 
 
@@ -100,16 +100,44 @@ BAD_VALUES = [
     ({"tls": {"privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}}, "tls.certificate", "both"),
     # TLS modes that cannot work, or that would leave which certificate users see to a precedence rule.
     ({"tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}}, "tls.caCertificate", "stack's own CA"),
-    ({"platform": "kubernetes", "tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"},
-      "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, "tls.caCertificate", "unset tls.caCertificate"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt", "tlsSecretName": "tls"}},
-     "kubernetes.tlsSecretName", "unset one of them"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt"},
-      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
-     "tls.certificate", "kubernetes.clusterIssuer are both set"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "tlsSecretName": "tls"},
-      "tls": {"certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}},
-     "tls.certificate", "kubernetes.tlsSecretName are both set"),
+    (
+        {
+            "platform": "kubernetes",
+            "tls": {"caCertificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"},
+            "kubernetes": {"apiServerCidr": "10.96.0.1/32"},
+        },
+        "tls.caCertificate",
+        "unset tls.caCertificate",
+    ),
+    (
+        {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt", "tlsSecretName": "tls"}},
+        "kubernetes.tlsSecretName",
+        "unset one of them",
+    ),
+    (
+        {
+            "platform": "kubernetes",
+            "kubernetes": {"apiServerCidr": "10.96.0.1/32", "clusterIssuer": "letsencrypt"},
+            "tls": {
+                "certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+                "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+            },
+        },
+        "tls.certificate",
+        "kubernetes.clusterIssuer are both set",
+    ),
+    (
+        {
+            "platform": "kubernetes",
+            "kubernetes": {"apiServerCidr": "10.96.0.1/32", "tlsSecretName": "tls"},
+            "tls": {
+                "certificate": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+                "privateKey": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+            },
+        },
+        "tls.certificate",
+        "kubernetes.tlsSecretName are both set",
+    ),
     ({"kubernetes": {"clusterIssuer": "letsencrypt"}}, "kubernetes.clusterIssuer", "only on platform kubernetes"),
     ({"kubernetes": {"tlsSecretName": "tls"}}, "kubernetes.tlsSecretName", "only on platform kubernetes"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "0.0.0.0/0"}}, "kubernetes.apiServerCidr", "every address"),
@@ -120,10 +148,12 @@ BAD_VALUES = [
     ({"proxy": {"bindAddress": "fe80::1%eth0"}}, "proxy.bindAddress", "not an IP address"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "010.96.0.1/32"}}, "kubernetes.apiServerCidr", "without leading zeros"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/33"}}, "kubernetes.apiServerCidr", "not a CIDR"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/24"}}, "kubernetes.apiServerCidr",
-     "host bits set; write the network 10.96.0.0/24, or 10.96.0.1/32 for that one address"),
-    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "fd00::1/64"}}, "kubernetes.apiServerCidr",
-     "write the network fd00::/64, or fd00::1/128"),
+    (
+        {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/24"}},
+        "kubernetes.apiServerCidr",
+        "host bits set; write the network 10.96.0.0/24, or 10.96.0.1/32 for that one address",
+    ),
+    ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "fd00::1/64"}}, "kubernetes.apiServerCidr", "write the network fd00::/64, or fd00::1/128"),
     ({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "::/0"}}, "kubernetes.apiServerCidr", "every address"),
     ({"app": {"targets": ["01.2.3.4:8000"]}}, "app.targets[0]", "host:port"),
     ({"redis": {"address": "10.0.0.256:6379"}}, "redis.address", "host:port"),
@@ -137,8 +167,11 @@ BAD_VALUES = [
     ({"alerting": {"routes": {"opsEmail": {"repeatInterval": "10m"}}}}, "alerting.routes.opsEmail.repeatInterval", "at least that"),
     ({"alerting": {"routes": {"oncallPager": {"repeatInterval": "6d"}}}}, "alerting.routes.oncallPager.repeatInterval", "alertmanager.retention 120h"),
     ({"alerting": {"routes": {"tickets": {}}}}, "alerting.routes.tickets", "not a known key"),
-    ({"receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "6m"}}}, "alerting.routes.heartbeat.repeatInterval",
-     "receivers.heartbeat.timeout 6m"),
+    (
+        {"receivers": {"heartbeat": {"url": "https://hb.example.com/x", "timeout": "6m"}}},
+        "alerting.routes.heartbeat.repeatInterval",
+        "receivers.heartbeat.timeout 6m",
+    ),
 ]
 
 
@@ -154,21 +187,31 @@ def test_bad_value_names_its_key_and_the_fix(values, key, phrase):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("platform,values", [
-    ("docker", {"tls": {"certificate": "C", "privateKey": "K"}}),
-    ("docker", {"tls": {"certificate": "C", "privateKey": "K", "caCertificate": "A"}}),
-    ("kubernetes", {"kubernetes": {"clusterIssuer": "letsencrypt"}}),
-    ("kubernetes", {"kubernetes": {"clusterIssuer": "private-ca"}, "tls": {"caCertificate": "A"}}),
-    ("kubernetes", {"kubernetes": {"tlsSecretName": "monitoring-tls"}, "tls": {"caCertificate": "A"}}),
-    ("kubernetes", {"tls": {"certificate": "C", "privateKey": "K"}}),
-])
+@pytest.mark.parametrize(
+    "platform,values",
+    [
+        ("docker", {"tls": {"certificate": "C", "privateKey": "K"}}),
+        ("docker", {"tls": {"certificate": "C", "privateKey": "K", "caCertificate": "A"}}),
+        ("kubernetes", {"kubernetes": {"clusterIssuer": "letsencrypt"}}),
+        ("kubernetes", {"kubernetes": {"clusterIssuer": "private-ca"}, "tls": {"caCertificate": "A"}}),
+        ("kubernetes", {"kubernetes": {"tlsSecretName": "monitoring-tls"}, "tls": {"caCertificate": "A"}}),
+        ("kubernetes", {"tls": {"certificate": "C", "privateKey": "K"}}),
+    ],
+)
 def test_each_tls_mode_is_accepted(platform, values):
     """The modes of trust.py: a provided certificate needs tls.caCertificate only for a private CA."""
-    pem = {"C": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----", "A": "-----BEGIN CERTIFICATE-----\na\n-----END CERTIFICATE-----",
-           "K": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"}
+    pem = {
+        "C": "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+        "A": "-----BEGIN CERTIFICATE-----\na\n-----END CERTIFICATE-----",
+        "K": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----",
+    }
     tls = {key: pem[value] for key, value in values.get("tls", {}).items()}
-    raw = {"platform": platform, **values, "tls": tls,
-           "kubernetes": {**values.get("kubernetes", {}), **({"apiServerCidr": "10.96.0.1/32"} if platform == "kubernetes" else {})}}
+    raw = {
+        "platform": platform,
+        **values,
+        "tls": tls,
+        "kubernetes": {**values.get("kubernetes", {}), **({"apiServerCidr": "10.96.0.1/32"} if platform == "kubernetes" else {})},
+    }
     settings = parse(raw, stack="dev", secret_keys=["tls"])
     assert settings.tls.certificate == tls.get("certificate")
 
@@ -183,7 +226,13 @@ def test_kubernetes_namespaces_must_differ():
 def test_credentials_in_plain_text_are_refused(path):
     """A credential typed without --secret would sit in the stack file in clear text."""
     top, *rest = path.split(".")
-    value: object = "https://hooks.example.com/x" if "url" in path.lower() else "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----" if "Key" in path and top == "tls" else "x"
+    value: object = (
+        "https://hooks.example.com/x"
+        if "url" in path.lower()
+        else "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----"
+        if "Key" in path and top == "tls"
+        else "x"
+    )
     for part in reversed(rest):
         value = {part: value}
     raw = {"platform": "docker", top: value}
@@ -205,14 +254,17 @@ def test_settings_are_frozen():
         settings.prometheus.replicas = 5  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("written,canonical", [("0.0.0.0", "0.0.0.0"), ("192.168.1.10", "192.168.1.10"), ("::1", "::1"),
-                                               ("::", "::"), ("2001:DB8:0:0::1", "2001:db8::1")])
+@pytest.mark.parametrize(
+    "written,canonical", [("0.0.0.0", "0.0.0.0"), ("192.168.1.10", "192.168.1.10"), ("::1", "::1"), ("::", "::"), ("2001:DB8:0:0::1", "2001:db8::1")]
+)
 def test_the_proxy_binds_to_ipv4_or_ipv6_addresses_in_their_canonical_spelling(written, canonical):
     assert parse({"platform": "docker", "proxy": {"bindAddress": written}}, stack="dev").proxy.bind_address == canonical
 
 
-@pytest.mark.parametrize("written,canonical", [("10.96.0.1/32", "10.96.0.1/32"), ("10.96.0.0/12", "10.96.0.0/12"),
-                                               ("fd00:10:96::1/128", "fd00:10:96::1/128"), ("FD00::/108", "fd00::/108")])
+@pytest.mark.parametrize(
+    "written,canonical",
+    [("10.96.0.1/32", "10.96.0.1/32"), ("10.96.0.0/12", "10.96.0.0/12"), ("fd00:10:96::1/128", "fd00:10:96::1/128"), ("FD00::/108", "fd00::/108")],
+)
 def test_the_api_server_cidr_may_be_ipv4_or_ipv6(written, canonical):
     settings = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": written}}, stack="prod")
     assert settings.kubernetes.api_server_cidr == canonical

@@ -1,4 +1,5 @@
 """synth: the whole program offline, for both stacks; its CLI contract; deterministic output."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,15 @@ from synthesis.run import synth, write
 from tests.conftest import ROOT, SEEDED_SECRETS
 
 REQUIRED_FILES = (
-    "prometheus/prometheus.yml", "prometheus/web.yml", "alertmanager/alertmanager.yml", "alertmanager/web.yml",
-    "loki/loki.yaml", "grafana/grafana.ini", "proxy/nginx.conf", "alloy/config.alloy", "proxy/htpasswd",
+    "prometheus/prometheus.yml",
+    "prometheus/web.yml",
+    "alertmanager/alertmanager.yml",
+    "alertmanager/web.yml",
+    "loki/loki.yaml",
+    "grafana/grafana.ini",
+    "proxy/nginx.conf",
+    "alloy/config.alloy",
+    "proxy/htpasswd",
 )
 
 
@@ -61,8 +69,11 @@ def test_synth_is_deterministic(tmp_path, dev_stack):
 
 
 def test_config_and_secret_overrides_reach_the_program():
-    result = synth("dev", ["prometheus.retentionTime=45d", "prometheus.scrapeInterval=30s", "prometheus.evaluationInterval=30s"],
-                   ["receivers.slack.webhookUrl=https://hooks.slack.com/services/T/B/OVERRIDE"])
+    result = synth(
+        "dev",
+        ["prometheus.retentionTime=45d", "prometheus.scrapeInterval=30s", "prometheus.evaluationInterval=30s"],
+        ["receivers.slack.webhookUrl=https://hooks.slack.com/services/T/B/OVERRIDE"],
+    )
     assert result.settings.prometheus.retention_time == "45d"
     assert "scrape_interval: 30s" in result.files["prometheus/prometheus.yml"]
     assert result.settings.receivers.slack is not None
@@ -77,15 +88,17 @@ def test_prod_placeholders_are_announced_in_one_line(capsys, tmp_path):
         assert key in lines[0]
 
 
-@pytest.mark.parametrize("override,key", [
-    ("prometheus.retentionTime=15 days", "prometheus.retentionTime"),
-    ("prometheus.retentionSize=12GB", "prometheus.retentionSize"),
-    ("images.grafana=grafana/grafana:latest", "images.grafana"),
-    ("prometheus.retentonTime=15d", "prometheus.retentonTime"),
-])
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("prometheus.retentionTime=15 days", "prometheus.retentionTime"),
+        ("prometheus.retentionSize=12GB", "prometheus.retentionSize"),
+        ("images.grafana=grafana/grafana:latest", "images.grafana"),
+        ("prometheus.retentonTime=15d", "prometheus.retentonTime"),
+    ],
+)
 def test_bad_setting_exits_2_with_one_line_naming_the_key(override, key):
-    process = subprocess.run([sys.executable, "synth.py", "--stack", "dev", "--config", override],
-                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    process = subprocess.run([sys.executable, "synth.py", "--stack", "dev", "--config", override], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert process.returncode == 2
     assert process.stderr.startswith(f"error: ngx-monitoring:{key}: ")
     assert process.stderr.count("\n") == 1 and "Traceback" not in process.stderr
@@ -100,12 +113,14 @@ def test_stack_outputs_keep_passwords_secret(dev_stack):
     outputs = dev_stack.outputs
     assert set(outputs) >= {"urls", "caCertificate", "grafanaAdminUser", "grafanaAdminPassword", "opsPassword"}
     from synthesis.recorder import is_secret
+
     assert is_secret(outputs["grafanaAdminPassword"]) and is_secret(outputs["opsPassword"])
     assert not is_secret(outputs["grafanaAdminUser"])
     assert outputs["urls"]["grafana"] == "https://monitoring.localhost/grafana/"
 
 
 # --- numbers: what the program wrote as an int is written as an int ------------------------------
+
 
 def _whole_floats(value, path=""):
     """Paths of every float with no fraction in a parsed document (strings, e.g. JSON text, are not entered)."""
@@ -123,8 +138,14 @@ def test_integral_turns_whole_floats_into_ints_and_keeps_fractions_and_secrets()
 
     secret = {SECRET_SIG_KEY: SECRET_SIG, "value": {"port": 9090.0}}
     converted = integral({"replicas": 3.0, "cpus": 0.5, "ports": [80.0, 1.25], "flag": True, "secret": secret, "name": "9090.0"})
-    assert converted == {"replicas": 3, "cpus": 0.5, "ports": [80, 1.25], "flag": True, "name": "9090.0",
-                         "secret": {SECRET_SIG_KEY: SECRET_SIG, "value": {"port": 9090}}}
+    assert converted == {
+        "replicas": 3,
+        "cpus": 0.5,
+        "ports": [80, 1.25],
+        "flag": True,
+        "name": "9090.0",
+        "secret": {SECRET_SIG_KEY: SECRET_SIG, "value": {"port": 9090}},
+    }
     assert type(converted["replicas"]) is int and type(converted["cpus"]) is float and converted["flag"] is True
     assert type(converted["secret"]["value"]["port"]) is int
 

@@ -2,6 +2,7 @@
 Pure normalisation and comparison on hand-made renderings, then the real thing against commits made
 in a throwaway clone of this repository (never in the working tree): one setting changed shows as
 exactly that change, and the same value spelled differently shows as no change at all."""
+
 from __future__ import annotations
 
 import re
@@ -20,10 +21,23 @@ from tests.conftest import ROOT
 BCRYPT = "$2b$10$" + "abcdefghijklmnopqrstuv" + "A" * 31
 
 
-@pytest.mark.parametrize("given, canonical", [
-    ("60s", "1m"), ("1m", "1m"), ("90s", "1m30s"), ("720h", "30d"), ("30d", "30d"), ("1w", "7d"), ("1500ms", "1s500ms"),
-    ("0s", "0s"), ("30s1m", "30s1m"), ("5m-ish", "5m-ish"), ("15", "15"), ("", ""),
-])
+@pytest.mark.parametrize(
+    "given, canonical",
+    [
+        ("60s", "1m"),
+        ("1m", "1m"),
+        ("90s", "1m30s"),
+        ("720h", "30d"),
+        ("30d", "30d"),
+        ("1w", "7d"),
+        ("1500ms", "1s500ms"),
+        ("0s", "0s"),
+        ("30s1m", "30s1m"),
+        ("5m-ish", "5m-ish"),
+        ("15", "15"),
+        ("", ""),
+    ],
+)
 def test_canonical_duration(given, canonical):
     assert canonical_duration(given) == canonical
 
@@ -38,8 +52,7 @@ def test_yaml_files_compare_as_data():
 
 
 def test_millicores_are_not_durations():
-    assert normalise({"cpu": "60s", "limits": {"cpu": "500m"}, "interval": "60s"}) == \
-        {"cpu": "60s", "interval": "1m", "limits": {"cpu": "500m"}}
+    assert normalise({"cpu": "60s", "limits": {"cpu": "500m"}, "interval": "60s"}) == {"cpu": "60s", "interval": "1m", "limits": {"cpu": "500m"}}
 
 
 def test_flag_values_are_normalised_and_set_like_lists_sorted():
@@ -84,14 +97,24 @@ def _resource(rtype: str, name: str, inputs: dict, protect: bool = False) -> dic
 
 
 def test_report_lists_added_removed_and_changed_resources_and_file_diffs(tmp_path):
-    base = _rendering(tmp_path, "base", [
-        _resource("docker:index/container:Container", "prometheus", {"command": ["--storage.tsdb.retention.time=15d"], "memory": 2048.0}),
-        _resource("docker:index/volume:Volume", "old", {"name": "old"}),
-    ], {"prometheus/prometheus.yml": "global:\n  scrape_interval: 15s\n", "loki/loki.yaml": "a: 1\n"})
-    head = _rendering(tmp_path, "head", [
-        _resource("docker:index/container:Container", "prometheus", {"command": ["--storage.tsdb.retention.time=30d"], "memory": 2048}),
-        _resource("docker:index/volume:Volume", "new", {"name": "new"}, protect=True),
-    ], {"prometheus/prometheus.yml": "global:\n  scrape_interval: 30s\n", "loki/loki.yaml": "a: 1\n", "grafana/grafana.ini": "[x]\n"})
+    base = _rendering(
+        tmp_path,
+        "base",
+        [
+            _resource("docker:index/container:Container", "prometheus", {"command": ["--storage.tsdb.retention.time=15d"], "memory": 2048.0}),
+            _resource("docker:index/volume:Volume", "old", {"name": "old"}),
+        ],
+        {"prometheus/prometheus.yml": "global:\n  scrape_interval: 15s\n", "loki/loki.yaml": "a: 1\n"},
+    )
+    head = _rendering(
+        tmp_path,
+        "head",
+        [
+            _resource("docker:index/container:Container", "prometheus", {"command": ["--storage.tsdb.retention.time=30d"], "memory": 2048}),
+            _resource("docker:index/volume:Volume", "new", {"name": "new"}, protect=True),
+        ],
+        {"prometheus/prometheus.yml": "global:\n  scrape_interval: 30s\n", "loki/loki.yaml": "a: 1\n", "grafana/grafana.ini": "[x]\n"},
+    )
     text = format_text(compare(base, head, "dev", "origin/main", "working tree"))
     assert text.splitlines()[:6] == [
         "synth diff: stack dev, origin/main -> working tree",
@@ -110,8 +133,9 @@ def test_report_lists_added_removed_and_changed_resources_and_file_diffs(tmp_pat
 def test_identical_renderings_report_no_changes(tmp_path):
     resources = [_resource("docker:index/container:Container", "grafana", {"envs": ["A=1", "B=2"]})]
     base = _rendering(tmp_path, "base", resources, {"grafana/grafana.ini": "[server]\n"})
-    head = _rendering(tmp_path, "head", [_resource("docker:index/container:Container", "grafana", {"envs": ["B=2", "A=1"]})],
-                      {"grafana/grafana.ini": "[server]\n"})
+    head = _rendering(
+        tmp_path, "head", [_resource("docker:index/container:Container", "grafana", {"envs": ["B=2", "A=1"]})], {"grafana/grafana.ini": "[server]\n"}
+    )
     diff = compare(base, head, "dev", "main", "working tree")
     assert diff.empty
     assert format_text(diff) == "synth diff: stack dev, main -> working tree: no changes"
@@ -127,9 +151,11 @@ def test_markdown_fences_survive_backticks_in_a_diff(tmp_path):
 
 # --- the real thing, against commits in a throwaway clone ------------------------------------------
 
+
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=synthdiff-test", "-c", "user.email=test@example.invalid",
-                           *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=synthdiff-test", "-c", "user.email=test@example.invalid", *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +166,11 @@ def clone(tmp_path_factory) -> Path:
     to the repository under test."""
     repo = tmp_path_factory.mktemp("synthdiff") / "repo"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            check=True, capture_output=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], check=True, capture_output=True)
+        .stdout.decode()
+        .split("\0")
+    )
     for relative in filter(None, listed):
         source = ROOT / relative
         if source.is_file():
@@ -175,7 +204,7 @@ def test_one_setting_changed_shows_exactly_that_change(clone):
     assert lines[0] == "synth diff: stack dev, HEAD~2 -> working tree"
     assert lines[1].endswith(" changed, 0 added, 0 removed")
     flag = '      inputs.command[3]: "--storage.tsdb.retention.time=15d" -> "--storage.tsdb.retention.time=30d"'
-    resource_section = lines[2:lines.index(next(line for line in lines if line.startswith("files: ")))]
+    resource_section = lines[2 : lines.index(next(line for line in lines if line.startswith("files: ")))]
     assert "  ~ docker:index/container:Container ngx-prometheus-container" in resource_section
     assert resource_section[resource_section.index("  ~ docker:index/container:Container ngx-prometheus-container") + 1] == flag
     for line in resource_section:  # any other changed input is a text quoting the value
@@ -183,7 +212,7 @@ def test_one_setting_changed_shows_exactly_that_change(clone):
     removed = [line for line in lines if line.startswith("-") and not line.startswith("---")]
     added = [line for line in lines if line.startswith("+") and not line.startswith("+++")]
     assert removed and len(removed) == len(added)
-    for old, new in zip(removed, added):
+    for old, new in zip(removed, added, strict=False):
         assert "15d" in old and old[1:].replace("15d", "30d") == new[1:], (old, new)
 
 
@@ -227,10 +256,8 @@ def test_a_stack_new_in_the_change_is_all_added(clone):
 
 def test_files_held_in_resources_compare_like_rendered_files():
     """A ConfigMap's data.<file> and a Docker upload's content are the same files as files/."""
-    one = {"data": {"loki.yaml": "limits:\n  max_age: 168h\n  streams: 5\n"},
-           "uploads": [{"file": "/etc/loki/loki.yaml", "content": "a: 60s\nb: 1\n"}]}
-    two = {"data": {"loki.yaml": "limits:\n  streams: 5\n  max_age: 7d\n"},
-           "uploads": [{"file": "/etc/loki/loki.yaml", "content": "b: 1\na: 1m\n"}]}
+    one = {"data": {"loki.yaml": "limits:\n  max_age: 168h\n  streams: 5\n"}, "uploads": [{"file": "/etc/loki/loki.yaml", "content": "a: 60s\nb: 1\n"}]}
+    two = {"data": {"loki.yaml": "limits:\n  streams: 5\n  max_age: 7d\n"}, "uploads": [{"file": "/etc/loki/loki.yaml", "content": "b: 1\na: 1m\n"}]}
     assert normalise(one) == normalise(two)
 
 

@@ -12,6 +12,7 @@ Then the synthesised program in each mode: the Grafana providers, the admin-pass
 Ingress and the services' `ca.crt` are given what the model says, and the providers and the
 admin-password resource would trust the certificate the synthesised Ingress (or proxy) serves.
 """
+
 from __future__ import annotations
 
 import ssl
@@ -116,7 +117,11 @@ def server_certificate_names(settings: Settings, server: str) -> list[str]:
     if server == trust.PUBLIC:
         return trust.proxy_tls_names(settings.domain) if trust.tls_mode(settings) == trust.STACK else [settings.domain]
     if server == PROXY:
-        return trust.proxy_tls_names(settings.domain) if not trust.proxy_presents_public(settings) or trust.tls_mode(settings) == trust.STACK else [settings.domain]
+        return (
+            trust.proxy_tls_names(settings.domain)
+            if not trust.proxy_presents_public(settings) or trust.tls_mode(settings) == trust.STACK
+            else [settings.domain]
+        )
     if server in SERVICES:
         return addresses.internal_tls_names(settings)[server]
     return [EXTERNAL_NAME]
@@ -147,8 +152,15 @@ def test_every_client_trusts_its_server_in_every_mode(pki, platform, raw):
 def test_internal_hops_are_the_topology_edges_to_tls_ports():
     """A new https edge in topology.py joins the model without anyone remembering to add it."""
     internal = {(hop.client, hop.server) for hop in trust.HOPS if hop.server in SERVICES and hop.client in SERVICES}
-    assert internal == {("proxy", "prometheus"), ("proxy", "alertmanager"), ("grafana", "prometheus"), ("grafana", "alertmanager"),
-                        ("prometheus", "prometheus"), ("prometheus", "alertmanager"), ("backup", "prometheus")}
+    assert internal == {
+        ("proxy", "prometheus"),
+        ("proxy", "alertmanager"),
+        ("grafana", "prometheus"),
+        ("grafana", "alertmanager"),
+        ("prometheus", "prometheus"),
+        ("prometheus", "alertmanager"),
+        ("backup", "prometheus"),
+    }
 
 
 def test_internal_clients_are_configured_with_the_ca_file(dev_stack, prod_stack):

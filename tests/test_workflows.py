@@ -2,13 +2,15 @@
 properties docs/development.md, "Pull requests, previews and deploying prod", promises: pinned actions, least privilege, secrets only from `secrets.*`,
 no pull-request text in a shell, previews that comment once per stack, and a prod deploy that
 waits for the tests and for an approval."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -64,16 +66,14 @@ def test_the_three_workflows_exist():
 
 @pytest.mark.parametrize("path", FILES, ids=lambda path: path.name)
 def test_workflow_is_valid_against_githubs_schema(path):
-    run = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
-                         capture_output=True, text=True)
+    run = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_schema_check_can_fail(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text("name: x\non: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    stepz: []\n")
-    run = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(broken)],
-                         capture_output=True, text=True)
+    run = subprocess.run([str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(broken)], capture_output=True, text=True)
     assert run.returncode != 0
 
 

@@ -1,5 +1,6 @@
 """The program synthesised in one TLS mode (tests/test_trust.py, tests/live/test_public_trust.py):
 the platform's stack file with its TLS settings replaced, and Outputs of the result resolved."""
+
 from __future__ import annotations
 
 from pathlib import Path

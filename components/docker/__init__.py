@@ -1,4 +1,5 @@
 """The Docker backend (stack dev)."""
+
 from components.docker.monitoring import DockerMonitoring
 
 __all__ = ["DockerMonitoring"]

@@ -32,6 +32,7 @@ The model of Docker this relies on:
 - Pulumi marks the whole `uploads` input secret as soon as one file is: a preview shows a changed
   configuration as changed uploads, without the text. `python synth.py --out` writes the files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,12 +86,8 @@ def load_files(name: str, spec: ServiceSpec, image_id: pulumi.Input[str], parent
             labels=volume_labels(service_labels(spec.name)),
             opts=pulumi.ResourceOptions(parent=parent),
         )
-    uploads = [
-        docker.ContainerUploadArgs(file=path, content=text, permissions=CONFIG_PERMISSIONS)
-        for path, text in sorted(spec.config_files.items())
-    ] + [
-        docker.ContainerUploadArgs(file=path, content=value, owner=str(spec.uid), group=str(spec.gid),
-                                   permissions=SECRET_PERMISSIONS)
+    uploads = [docker.ContainerUploadArgs(file=path, content=text, permissions=CONFIG_PERMISSIONS) for path, text in sorted(spec.config_files.items())] + [
+        docker.ContainerUploadArgs(file=path, content=value, owner=str(spec.uid), group=str(spec.gid), permissions=SECRET_PERMISSIONS)
         for path, value in sorted(spec.secret_files.items())
     ]
     loader = never_started_container(

@@ -1,9 +1,10 @@
 """What every container of the stack gets, and the unit conversions it needs."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Mapping
 
 import pulumi
 import pulumi_docker as docker

@@ -4,13 +4,13 @@ Every check is in exec form (`CMD`), so none depends on a shell the image may no
 restart policy acts on a process that exits, never on an `unhealthy` status: the status gates
 `pulumi up` (`wait`) and the start of dependants, and shows in `docker ps`.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from components.specs import ServiceSpec
-from topology import (ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, PUSHGATEWAY, REDIS_EXPORTER,
-                      SERVICES)
+from topology import ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, PUSHGATEWAY, REDIS_EXPORTER, SERVICES
 
 # A check every 10 s, unhealthy after 3 misses in a row; failures in the first 30 s after a start
 # do not count, which covers Grafana's database migrations and Loki's ring start-up.
@@ -48,8 +48,7 @@ def _bash_http(url: str) -> list[str]:
     host_port, _, path = url.removeprefix("http://").partition("/")
     host, _, port = host_port.partition(":")
     request = f"GET /{path} HTTP/1.0\\r\\nHost: {host}\\r\\n\\r\\n"
-    return ["CMD", "bash", "-c",
-            f"exec 3<>/dev/tcp/{host}/{port} && printf '{request}' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    return ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port} && printf '{request}' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 
 
 HTTP_PROBE_CLIENTS: dict[str, Callable[[str], list[str]]] = {
@@ -65,9 +64,9 @@ HTTP_PROBE_CLIENTS: dict[str, Callable[[str], list[str]]] = {
 # `wait`; Docker restarts them if they exit, and Prometheus's TargetDown alert fires if they hang.
 NO_HEALTHCHECK: dict[str, str] = {
     REDIS_EXPORTER: "oliver006/redis_exporter is FROM scratch: no shell and no HTTP client, and the binary "
-                    "has no health subcommand (only flags and --version, which proves nothing).",
+    "has no health subcommand (only flags and --version, which proves nothing).",
     PROXY_EXPORTER: "nginx/nginx-prometheus-exporter is FROM scratch: no shell and no HTTP client, and the "
-                    "binary has no health subcommand (only flags and --version, which proves nothing).",
+    "binary has no health subcommand (only flags and --version, which proves nothing).",
 }
 
 
@@ -81,8 +80,7 @@ def healthcheck_test(spec: ServiceSpec) -> list[str] | None:
         return None
     client = HTTP_PROBE_CLIENTS.get(spec.name)
     if client is None:
-        raise KeyError(f"{spec.name}: no known HTTP client in its image; add one to HTTP_PROBE_CLIENTS or a "
-                       "documented exception to NO_HEALTHCHECK")
+        raise KeyError(f"{spec.name}: no known HTTP client in its image; add one to HTTP_PROBE_CLIENTS or a documented exception to NO_HEALTHCHECK")
     port = SERVICES[spec.name].port(spec.probe.port).number
     # 127.0.0.1 rather than localhost: Alpine resolves localhost to ::1 first, where nothing listens.
     return client(f"http://127.0.0.1:{port}{spec.probe.http_path}")

@@ -16,10 +16,11 @@ directory, which the image owns as that service's user. The archive volume is th
 data volume it backs up, and the run, which runs as that user, can write to it. (Docker also copies
 what the image holds there: for Grafana, a few empty directories next to the archive folders.)
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -61,8 +62,9 @@ class DockerJob(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.image = docker.RemoteImage(f"{name}-image", name=spec.image, opts=child)
         files = load_files(name, spec, self.image.image_id, parent=self)
-        file_mounts = [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
-                       for target, source in files.mounts] if files else []
+        file_mounts = (
+            [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True) for target, source in files.mounts] if files else []
+        )
 
         self.runs: dict[str, docker.Container] = {}
         self.archives: dict[str, docker.Volume] = {}
@@ -73,8 +75,7 @@ class DockerJob(pulumi.ComponentResource):
                 source = args.sources[data.service]
                 if source.data_volume is None or data.replica != 0:
                     raise ValueError(f"{spec.name}/{run.name}: {data.service} has no data volume of replica {data.replica} on Docker")
-                mounts.append(docker.ContainerMountArgs(type="volume", source=source.data_volume.name, target=data.path,
-                                                        read_only=not data.writable))
+                mounts.append(docker.ContainerMountArgs(type="volume", source=source.data_volume.name, target=data.path, read_only=not data.writable))
             if run.archive_size is not None:
                 archive, initializer = self._archive_volume(name, spec, run, args.sources[run.colocated_with.service])
                 self.archives[run.name] = archive

@@ -1,5 +1,6 @@
 """The Docker backend (stack dev): every service of the topology as a hardened container on networks
 derived from the topology, with only the proxy published on the host."""
+
 from __future__ import annotations
 
 from graphlib import TopologicalSorter
@@ -83,19 +84,26 @@ class DockerMonitoring(pulumi.ComponentResource):
         self.jobs: dict[str, DockerJob] = {
             service: DockerJob(
                 f"{name}-{service}",
-                DockerJobArgs(spec=spec, networks=[networks[key] for key in networks_of(plan, service)],
-                              sources={data.service: self.services[data.service] for run in spec.runs for data in run.data}),
+                DockerJobArgs(
+                    spec=spec,
+                    networks=[networks[key] for key in networks_of(plan, service)],
+                    sources={data.service: self.services[data.service] for run in spec.runs for data in run.data},
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for service, spec in sorted(args.specs.items()) if spec.scheduled
+            for service, spec in sorted(args.specs.items())
+            if spec.scheduled
         }
 
         # `ready` of a container with `wait` resolves after Docker reports it healthy.
         self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
-            self.services[GRAFANA].ready, self.services[ENTRYPOINT].ready,
+            self.services[GRAFANA].ready,
+            self.services[ENTRYPOINT].ready,
         ).apply(lambda _: True)
-        self.register_outputs({
-            "services": {service: component.container.name for service, component in self.services.items()},
-            "jobs": {service: {run: container.name for run, container in job.runs.items()} for service, job in self.jobs.items()},
-            "grafana_ready": self.grafana_ready,
-        })
+        self.register_outputs(
+            {
+                "services": {service: component.container.name for service, component in self.services.items()},
+                "jobs": {service: {run: container.name for run, container in job.runs.items()} for service, job in self.jobs.items()},
+                "grafana_ready": self.grafana_ready,
+            }
+        )

@@ -22,6 +22,7 @@ Fewer networks than edges: Docker hands each network a subnet from its default a
 (about 30 networks per engine unless `default-address-pools` is raised), so one network per edge
 would take most of a host's pool. `EGRESS` to the Kubernetes API has no meaning on Docker and is ignored.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -57,11 +58,10 @@ def topology_pairs() -> frozenset[Pair]:
 
 def _pairs_of(members: Iterable[str]) -> set[Pair]:
     ordered = sorted(members)
-    return {Pair({a, b}) for i, a in enumerate(ordered) for b in ordered[i + 1:]}
+    return {Pair({a, b}) for i, a in enumerate(ordered) for b in ordered[i + 1 :]}
 
 
-def _grow(seed: Iterable[str], pairs: frozenset[Pair], wanted: set[str],
-          gain: Callable[[str, set[str]], int]) -> frozenset[str]:
+def _grow(seed: Iterable[str], pairs: frozenset[Pair], wanted: set[str], gain: Callable[[str, set[str]], int]) -> frozenset[str]:
     """`seed` grown, one service at a time, by a service joined to every member (so the result stays a
     clique of `pairs`) for which `gain` (of the candidate and the clique) is positive, most first; ties
     go to the first name, so the plan is deterministic."""
@@ -150,8 +150,7 @@ def extra_pairs(plan: Mapping[str, frozenset[str]]) -> dict[tuple[str, str], str
     return dict(sorted(extra.items()))
 
 
-def create_networks(name: str, settings: Settings, plan: Mapping[str, frozenset[str]],
-                    parent: pulumi.Resource) -> dict[str, pulumi.Input[str]]:
+def create_networks(name: str, settings: Settings, plan: Mapping[str, frozenset[str]], parent: pulumi.Resource) -> dict[str, pulumi.Input[str]]:
     """Creates the stack's networks; returns network key -> the name containers attach to."""
     names: dict[str, pulumi.Input[str]] = {}
     for key in plan:
@@ -162,8 +161,7 @@ def create_networks(name: str, settings: Settings, plan: Mapping[str, frozenset[
             f"{name}-{key}",
             name=f"{name}-{key}",
             internal=is_internal(key),
-            labels=[docker.NetworkLabelArgs(label=label, value=value)
-                    for label, value in sorted(stack_labels(f"{STACK}-{key}", "network").items())],
+            labels=[docker.NetworkLabelArgs(label=label, value=value) for label, value in sorted(stack_labels(f"{STACK}-{key}", "network").items())],
             # A network's name is fixed, so a replacement must delete the old one first.
             opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
         )

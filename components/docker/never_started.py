@@ -9,9 +9,10 @@ Two uses, for two things only container creation does on Docker:
   first mounted on, so mounting a new archive volume at a service's data directory makes it born
   owned like that service's data.
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -19,11 +20,18 @@ import pulumi_docker as docker
 from components.docker.hardening import container_labels
 
 
-def never_started_container(resource_name: str, *, name: str | None, image: pulumi.Input[str],
-                            mounts: Sequence[docker.ContainerMountArgs], labels: Mapping[str, pulumi.Input[str]],
-                            hardening: Mapping[str, object], parent: pulumi.Resource,
-                            uploads: Sequence[docker.ContainerUploadArgs] | None = None,
-                            read_only: bool = True) -> docker.Container:
+def never_started_container(
+    resource_name: str,
+    *,
+    name: str | None,
+    image: pulumi.Input[str],
+    mounts: Sequence[docker.ContainerMountArgs],
+    labels: Mapping[str, pulumi.Input[str]],
+    hardening: Mapping[str, object],
+    parent: pulumi.Resource,
+    uploads: Sequence[docker.ContainerUploadArgs] | None = None,
+    read_only: bool = True,
+) -> docker.Container:
     """`hardening` is the service's base_hardening (with the user it must act as); `read_only` is
     False only where the engine needs a writable root filesystem to take `uploads`. With `name` None
     the engine names it and a replacement creates the new container before removing the old one."""

@@ -1,9 +1,10 @@
 """One service of the topology as Docker resources: its pinned image, its protected data volume, its
 files (see files.py) and its hardened container."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -35,9 +36,9 @@ class DockerServiceArgs:
     networks: Sequence[pulumi.Input[str]]  # names of the networks to join
     published: Sequence[PublishedPort] = ()  # only the entry point publishes anything
     reach_host: bool = False  # resolve host.docker.internal to the host gateway (the app runs on the host)
-    start_after: Sequence["DockerService"] = ()  # created once these are healthy
+    start_after: Sequence[DockerService] = ()  # created once these are healthy
     # Replaced whenever one of these containers is: for nginx, which resolves upstream names once at start.
-    restart_with: Sequence["DockerService"] = ()
+    restart_with: Sequence[DockerService] = ()
 
 
 class DockerService(pulumi.ComponentResource):
@@ -68,7 +69,9 @@ class DockerService(pulumi.ComponentResource):
                 name=f"{name}-data",
                 labels=volume_labels(service_labels(spec.name)),
                 opts=pulumi.ResourceOptions(
-                    parent=self, protect=True, retain_on_delete=True,
+                    parent=self,
+                    protect=True,
+                    retain_on_delete=True,
                     # A Docker volume's labels cannot change in place: a relabel must never replace data.
                     ignore_changes=["labels"],
                 ),
@@ -79,13 +82,11 @@ class DockerService(pulumi.ComponentResource):
         files = load_files(name, spec, self.image.image_id, parent=self)
         self.files_loader: docker.Container | None = files.loader if files else None
         if files is not None:
-            mounts += [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
-                       for target, source in files.mounts]
+            mounts += [docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True) for target, source in files.mounts]
             labels.update(files.labels(spec))
         if args.restart_with:
             labels[RESTART_WITH_LABEL] = pulumi.Output.all(*(other.container.id for other in args.restart_with)).apply(",".join)
-        mounts += [docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True)
-                   for mount in spec.host_mounts]
+        mounts += [docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True) for mount in spec.host_mounts]
 
         test = health.healthcheck_test(spec)
         envs = {**spec.env, **({spec.replica_env: f"{spec.name}-0"} if spec.replica_env else {})}
@@ -100,13 +101,15 @@ class DockerService(pulumi.ComponentResource):
             tmpfs={path: TMPFS_OPTIONS for path in spec.scratch_dirs} or None,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network) for network in args.networks],
             hosts=[HOST_GATEWAY] if args.reach_host else None,
-            ports=[docker.ContainerPortArgs(internal=port.container_port, external=port.host_port, ip=port.host_ip, protocol="tcp")
-                   for port in args.published] or None,
+            ports=[docker.ContainerPortArgs(internal=port.container_port, external=port.host_port, ip=port.host_ip, protocol="tcp") for port in args.published]
+            or None,
             labels=container_labels(labels),
             read_only=True,
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=test, interval=health.INTERVAL, timeout=health.TIMEOUT, retries=health.RETRIES,
-                start_period=health.START_PERIOD) if test else None,
+                tests=test, interval=health.INTERVAL, timeout=health.TIMEOUT, retries=health.RETRIES, start_period=health.START_PERIOD
+            )
+            if test
+            else None,
             # `wait` needs a health check: the exceptions in health.NO_HEALTHCHECK are created without it.
             wait=test is not None,
             wait_timeout=health.wait_timeout(spec.name) if test else None,
@@ -143,8 +146,11 @@ class DockerService(pulumi.ComponentResource):
             command=command[1:],
             pid_mode=self.container.id.apply(lambda container_id: f"container:{container_id}"),
             network_mode="none",
-            mounts=[docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
-                    for target, source in files.mounts if target in reloader.watched_dirs],
+            mounts=[
+                docker.ContainerMountArgs(type="volume", source=source, target=target, read_only=True)
+                for target, source in files.mounts
+                if target in reloader.watched_dirs
+            ],
             labels=container_labels(service_labels(spec.name, spec.image)),
             read_only=True,
             # If the service's process exits, the kernel ends every process of its PID namespace, this

@@ -21,6 +21,7 @@ the public certificate is the stack's), `trust: "system"` the system store plus 
 (CPython loads the default roots only when no CA is given), so "system" loads both explicitly. The
 password never crosses the wire to an unverified peer.
 """
+
 from __future__ import annotations
 
 import base64
@@ -74,8 +75,9 @@ def context(trust: str, ca_pem: str) -> ssl.SSLContext:
     return result
 
 
-def request(url: str, tls: ssl.SSLContext, method: str, path: str, user: str, password: str,
-            body: dict[str, Any] | None = None, certificate_wait: float = 0) -> tuple[int, dict[str, Any]]:
+def request(
+    url: str, tls: ssl.SSLContext, method: str, path: str, user: str, password: str, body: dict[str, Any] | None = None, certificate_wait: float = 0
+) -> tuple[int, dict[str, Any]]:
     """One authenticated call to Grafana's API at `url` (its root, e.g. https://host/grafana/).
     `certificate_wait`: seconds to keep retrying while the server's certificate cannot be verified."""
     if not url.startswith("https://"):
@@ -87,8 +89,9 @@ def request(url: str, tls: ssl.SSLContext, method: str, path: str, user: str, pa
     waited = 0.0
     attempt = 0
     while attempt < ATTEMPTS:
-        req = urllib.request.Request(target, data=data, method=method, headers={
-            "Authorization": f"Basic {token}", "Accept": "application/json", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            target, data=data, method=method, headers={"Authorization": f"Basic {token}", "Accept": "application/json", "Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS, context=tls) as response:
                 return response.status, _json(response.read())
@@ -129,8 +132,7 @@ def _certificate_wait(props: dict[str, Any]) -> float:
 
 
 def accepts(props: dict[str, Any], password: str) -> bool:
-    status, _ = request(props["url"], _tls(props), "GET", "api/user", props["user"], password,
-                        certificate_wait=_certificate_wait(props))
+    status, _ = request(props["url"], _tls(props), "GET", "api/user", props["user"], password, certificate_wait=_certificate_wait(props))
     if status in (200, 401, 403):
         return status == 200
     raise AdminPasswordError(f"Grafana at {props['url']} answered HTTP {status} to a login check")
@@ -139,15 +141,17 @@ def accepts(props: dict[str, Any], password: str) -> bool:
 def change_password(props: dict[str, Any], old: str, new: str) -> None:
     """Set `new` as the admin password, logged in with `old`; idempotent."""
     if accepts(props, old):
-        status, body = request(props["url"], _tls(props), "PUT", "api/user/password", props["user"], old,
-                               {"oldPassword": old, "newPassword": new, "confirmNew": new})
+        status, body = request(
+            props["url"], _tls(props), "PUT", "api/user/password", props["user"], old, {"oldPassword": old, "newPassword": new, "confirmNew": new}
+        )
         if status != 200:
             raise AdminPasswordError(f"Grafana refused the new admin password (HTTP {status}: {body.get('message', 'no message')})")
     if not accepts(props, new):
         raise AdminPasswordError(
             f"Grafana at {props['url']} accepts neither the previous nor the new admin password of {props['user']}: "
             "it was changed outside this stack. Set grafana.adminPassword to the password Grafana has now "
-            "(pulumi config set --secret grafana.adminPassword ...), deploy, then change the setting again.")
+            "(pulumi config set --secret grafana.adminPassword ...), deploy, then change the setting again."
+        )
 
 
 class AdminPasswordProvider(ResourceProvider):
@@ -157,7 +161,8 @@ class AdminPasswordProvider(ResourceProvider):
                 f"Grafana at {props['url']} refuses the admin password of {props['user']}. Grafana sets it only on its "
                 "first start, so its database predates this password (or it was changed in the UI). Set "
                 "grafana.adminPassword to the password Grafana has now (pulumi config set --secret "
-                "grafana.adminPassword ...) and deploy; change it afterwards through the same setting.")
+                "grafana.adminPassword ...) and deploy; change it afterwards through the same setting."
+            )
         return CreateResult(id_=props["user"], outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -165,7 +170,8 @@ class AdminPasswordProvider(ResourceProvider):
             raise AdminPasswordError(
                 f"grafana.adminUser cannot change from {olds.get('user')!r} to {news.get('user')!r}: Grafana created its admin "
                 "at first start and keeps that login. Rename the admin in Grafana (Administration > Users), then set "
-                "grafana.adminUser to the new login and run `pulumi refresh` before the next deploy.")
+                "grafana.adminUser to the new login and run `pulumi refresh` before the next deploy."
+            )
         changed = [key for key in ("url", "trust", "ca_pem", "password") if olds.get(key) != news.get(key)]
         return DiffResult(changes=bool(changed), replaces=[], stables=["user"], delete_before_replace=False)
 
@@ -183,13 +189,30 @@ class GrafanaAdminPassword(DynamicResource, module="ngx", name="GrafanaAdminPass
 
     password: pulumi.Output[str]
 
-    def __init__(self, name: str, *, url: pulumi.Input[str], trust: str, ca_pem: pulumi.Input[str] | None, user: str,
-                 password: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        url: pulumi.Input[str],
+        trust: str,
+        ca_pem: pulumi.Input[str] | None,
+        user: str,
+        password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         """`trust`: TRUST_CA (only `ca_pem`) or TRUST_SYSTEM (the system store, plus `ca_pem` when given)."""
         if trust not in (TRUST_SYSTEM, TRUST_CA) or (trust == TRUST_CA and ca_pem is None):
             raise ValueError(f"GrafanaAdminPassword.trust: {trust!r} needs to be {TRUST_SYSTEM!r}, or {TRUST_CA!r} with a ca_pem")
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["password"]))
-        super().__init__(AdminPasswordProvider(), name, {
-            "url": url, "trust": trust, "ca_pem": ca_pem if ca_pem is not None else "", "user": user,
-            "password": pulumi.Output.secret(password),
-        }, opts)
+        super().__init__(
+            AdminPasswordProvider(),
+            name,
+            {
+                "url": url,
+                "trust": trust,
+                "ca_pem": ca_pem if ca_pem is not None else "",
+                "user": user,
+                "password": pulumi.Output.secret(password),
+            },
+            opts,
+        )

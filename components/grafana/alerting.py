@@ -9,10 +9,12 @@ equivalent mute timing, `outside-business-hours`: the complement of the interval
 active inside notify at exactly the same minutes; tests/test_grafana_content.py checks every minute
 of a week.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from alerting.routing import SEND_RESOLVED, Matcher, Route, TimeInterval, receiver_integrations, routing_tree, time_intervals
 from settings import Secret, Settings
@@ -33,6 +35,7 @@ def mute_timing_name(interval: str) -> str:
 
 # ---- policy tree ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Policy:
     """One Grafana notification policy, as data (the root has no matchers)."""
@@ -45,7 +48,7 @@ class Policy:
     repeat_interval: str | None = None
     continue_: bool = False
     mute_timings: tuple[str, ...] = ()
-    policies: tuple["Policy", ...] = ()
+    policies: tuple[Policy, ...] = ()
 
 
 def policy(route: Route) -> Policy:
@@ -90,6 +93,7 @@ def policy_kwargs(node: Policy, *, root: bool = False) -> dict[str, Any]:
 
 
 # ---- mute timings ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MuteInterval:
@@ -140,6 +144,7 @@ def mute_timings(settings: Settings) -> dict[str, tuple[MuteInterval, ...]]:
 
 # ---- contact points --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Integration:
     """One integration of a contact point: its ContactPoint list field and Args keyword arguments.
@@ -158,33 +163,37 @@ def _common(receiver: str, kind: str) -> dict[str, Any]:
 
 def _email(settings: Settings, receiver: str) -> Integration:
     # Grafana sends through its own [smtp] settings (grafana.ini); only the addresses are per contact point.
-    return Integration("emails", {**_common(receiver, "email"), "addresses": list(settings.receivers.email.to),
-                                  "single_email": True, "subject": EMAIL_SUBJECT, "message": TEXT})
+    return Integration(
+        "emails",
+        {**_common(receiver, "email"), "addresses": list(settings.receivers.email.to), "single_email": True, "subject": EMAIL_SUBJECT, "message": TEXT},
+    )
 
 
 def _slack(settings: Settings, receiver: str) -> Integration:
     slack = settings.receivers.slack
-    return Integration("slacks", {**_common(receiver, "slack"), "recipient": slack.channel, "title": TITLE, "text": TEXT},
-                       {"url": slack.webhook_url})
+    return Integration("slacks", {**_common(receiver, "slack"), "recipient": slack.channel, "title": TITLE, "text": TEXT}, {"url": slack.webhook_url})
 
 
 def _pagerduty(settings: Settings, receiver: str) -> Integration:
-    return Integration("pagerduties", {**_common(receiver, "pagerduty"), "summary": TITLE, "client": "NGX monitoring",
-                                       "client_url": DASHBOARD_URL},
-                       {"integration_key": settings.receivers.pagerduty.routing_key})
+    return Integration(
+        "pagerduties",
+        {**_common(receiver, "pagerduty"), "summary": TITLE, "client": "NGX monitoring", "client_url": DASHBOARD_URL},
+        {"integration_key": settings.receivers.pagerduty.routing_key},
+    )
 
 
 def _webhook(settings: Settings, receiver: str) -> Integration:
-    return Integration("webhooks", {**_common(receiver, "webhook"), "http_method": "POST"},
-                       {"url": settings.receivers.heartbeat.url})
+    return Integration("webhooks", {**_common(receiver, "webhook"), "http_method": "POST"}, {"url": settings.receivers.heartbeat.url})
 
 
 _BUILDERS: dict[str, Callable[[Settings, str], Integration]] = {
-    "email": _email, "slack": _slack, "pagerduty": _pagerduty, "webhook": _webhook,
+    "email": _email,
+    "slack": _slack,
+    "pagerduty": _pagerduty,
+    "webhook": _webhook,
 }
 
 
 def contact_point_integrations(settings: Settings) -> dict[str, tuple[Integration, ...]]:
     """Receiver -> its integrations, the same ones alertmanager.yml gives it."""
-    return {receiver: tuple(_BUILDERS[kind](settings, receiver) for kind in kinds)
-            for receiver, kinds in receiver_integrations(settings).items()}
+    return {receiver: tuple(_BUILDERS[kind](settings, receiver) for kind in kinds) for receiver, kinds in receiver_integrations(settings).items()}

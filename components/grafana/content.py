@@ -17,6 +17,7 @@ Why two: the admin password is a human credential that may be rotated at any tim
 Grafana's user table; content managed under a service account shows up as owned by automation,
 survives admin password changes, and its token is rotated by the program itself (docs/grafana-content.md, "Two providers: bootstrap and content").
 """
+
 from __future__ import annotations
 
 import json
@@ -32,6 +33,7 @@ with warnings.catch_warnings():
     # The package warns at import time about alpha alerting resources this stack does not use.
     warnings.simplefilter("ignore", DeprecationWarning)
     from pulumiverse_grafana import alerting as grafana_alerting
+
     grafana_alerting.ContactPoint  # noqa: B018 (the package loads lazily, on first attribute access)
 
 import trust
@@ -102,21 +104,30 @@ class GrafanaContent(pulumi.ComponentResource):
         # only once `ready` has, so each of them depends on the resources behind `ready`.
         url = pulumi.Output.all(args.ready, args.url).apply(lambda values: values[1])
 
-        admin = GrafanaAdminPassword(f"{name}-admin-password", url=url, trust=admin_trust(args.public_trust),
-                                     ca_pem=args.ca_pem, user=args.admin_user, password=args.admin_password,
-                                     opts=pulumi.ResourceOptions(parent=self))
+        admin = GrafanaAdminPassword(
+            f"{name}-admin-password",
+            url=url,
+            trust=admin_trust(args.public_trust),
+            ca_pem=args.ca_pem,
+            user=args.admin_user,
+            password=args.admin_password,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.bootstrap_provider = grafana.Provider(
-            f"{name}-bootstrap", url=url, ca_cert=args.ca_pem,
+            f"{name}-bootstrap",
+            url=url,
+            ca_cert=args.ca_pem,
             auth=pulumi.Output.secret(pulumi.Output.concat(args.admin_user, ":", admin.password)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
+        )
         bootstrap = pulumi.ResourceOptions(parent=self, provider=self.bootstrap_provider)
         rotation = time.Rotating(f"{name}-token-rotation", rotation_days=ROTATION_DAYS, opts=pulumi.ResourceOptions(parent=self))
         token = self._token("automation", AUTOMATION_ACCOUNT, AUTOMATION_ROLE, rotation, bootstrap)
         # Secret stack output `deployAnnotationToken`, for the application's CI/CD.
         self.annotation_token = pulumi.Output.secret(self._token("deploy-annotations", ANNOTATION_ACCOUNT, ANNOTATION_ROLE, rotation, bootstrap).key)
         self.content_provider = grafana.Provider(
-            f"{name}-provider", url=url, ca_cert=args.ca_pem, auth=pulumi.Output.secret(token.key),
-            opts=pulumi.ResourceOptions(parent=self))
+            f"{name}-provider", url=url, ca_cert=args.ca_pem, auth=pulumi.Output.secret(token.key), opts=pulumi.ResourceOptions(parent=self)
+        )
 
         folders = self._folders()
         datasources = self._datasources(settings, args)
@@ -125,28 +136,30 @@ class GrafanaContent(pulumi.ComponentResource):
 
         self.folder_uids = {uid: folder.uid for uid, folder in folders.items()}
         self.datasource_uids = {config.datasource.type: config.datasource.uid for config in datasource_configs(settings)}
-        self.dashboard_urls = pulumi.Output.from_input(args.url).apply(
-            lambda root: {spec.uid: f"{root}d/{spec.uid}" for spec in DASHBOARDS})
+        self.dashboard_urls = pulumi.Output.from_input(args.url).apply(lambda root: {spec.uid: f"{root}d/{spec.uid}" for spec in DASHBOARDS})
         self.register_outputs({"dashboard_urls": self.dashboard_urls})
 
-    def _token(self, suffix: str, account_name: str, role: str, rotation: time.Rotating,
-               bootstrap: pulumi.ResourceOptions) -> grafana.oss.ServiceAccountToken:
+    def _token(self, suffix: str, account_name: str, role: str, rotation: time.Rotating, bootstrap: pulumi.ResourceOptions) -> grafana.oss.ServiceAccountToken:
         account = grafana.oss.ServiceAccount(f"{self._name}-{suffix}", name=account_name, role=role, is_disabled=False, opts=bootstrap)
         # The token's name carries the rotation date: a new rotation replaces the token.
         return grafana.oss.ServiceAccountToken(
-            f"{self._name}-{suffix}-token", name=rotation.rfc3339.apply(lambda when: f"pulumi-{when[:10]}"),
-            service_account_id=account.id, seconds_to_live=TOKEN_TTL_SECONDS, opts=bootstrap)
+            f"{self._name}-{suffix}-token",
+            name=rotation.rfc3339.apply(lambda when: f"pulumi-{when[:10]}"),
+            service_account_id=account.id,
+            seconds_to_live=TOKEN_TTL_SECONDS,
+            opts=bootstrap,
+        )
 
     def _opts(self, *depends_on: pulumi.Resource, ignore_changes: list[str] | None = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self.content_provider, depends_on=list(depends_on),
-                                      ignore_changes=ignore_changes)
+        return pulumi.ResourceOptions(parent=self, provider=self.content_provider, depends_on=list(depends_on), ignore_changes=ignore_changes)
 
     def _folders(self) -> dict[str, grafana.oss.Folder]:
         # prevent_destroy_if_not_empty: a dashboard someone saved by hand into one of these folders
         # stops a destroy with an error instead of being deleted with the folder.
-        return {uid: grafana.oss.Folder(f"{self._name}-folder-{uid}", uid=uid, title=title,
-                                        prevent_destroy_if_not_empty=True, opts=self._opts())
-                for uid, title in FOLDERS.items()}
+        return {
+            uid: grafana.oss.Folder(f"{self._name}-folder-{uid}", uid=uid, title=title, prevent_destroy_if_not_empty=True, opts=self._opts())
+            for uid, title in FOLDERS.items()
+        }
 
     def _datasources(self, settings: Settings, args: GrafanaContentArgs) -> list[grafana.oss.DataSource]:
         return [self._datasource(config, settings, args) for config in datasource_configs(settings)]
@@ -154,42 +167,62 @@ class GrafanaContent(pulumi.ComponentResource):
     def _datasource(self, config: DatasourceConfig, settings: Settings, args: GrafanaContentArgs) -> grafana.oss.DataSource:
         if config.basic_auth or config.tls_ca:
             secure = pulumi.Output.all(args.grafana_password, args.internal_ca_pem).apply(
-                lambda values, c=config: _json({
-                    **({"basicAuthPassword": values[0]} if c.basic_auth else {}),
-                    **({"tlsCACert": values[1]} if c.tls_ca else {}),
-                }))
+                lambda values, c=config: _json(
+                    {
+                        **({"basicAuthPassword": values[0]} if c.basic_auth else {}),
+                        **({"tlsCACert": values[1]} if c.tls_ca else {}),
+                    }
+                )
+            )
         else:  # Loki: the tenant header value (Grafana keeps header values in secure JSON data)
             secure = pulumi.Output.from_input(_json({"httpHeaderValue1": settings.loki.tenant}))
         ds = config.datasource
         return grafana.oss.DataSource(
-            f"{self._name}-datasource-{ds.type}", uid=ds.uid, name=ds.name, type=ds.type, url=config.url,
-            access_mode="proxy", is_default=config.is_default,
-            basic_auth_enabled=config.basic_auth, basic_auth_username=GRAFANA_USER if config.basic_auth else None,
-            json_data_encoded=_json(config.json_data), secure_json_data_encoded=pulumi.Output.secret(secure),
-            opts=self._opts())
+            f"{self._name}-datasource-{ds.type}",
+            uid=ds.uid,
+            name=ds.name,
+            type=ds.type,
+            url=config.url,
+            access_mode="proxy",
+            is_default=config.is_default,
+            basic_auth_enabled=config.basic_auth,
+            basic_auth_username=GRAFANA_USER if config.basic_auth else None,
+            json_data_encoded=_json(config.json_data),
+            secure_json_data_encoded=pulumi.Output.secret(secure),
+            opts=self._opts(),
+        )
 
-    def _dashboards(self, settings: Settings, folders: dict[str, grafana.oss.Folder],
-                    datasources: list[grafana.oss.DataSource]) -> None:
+    def _dashboards(self, settings: Settings, folders: dict[str, grafana.oss.Folder], datasources: list[grafana.oss.DataSource]) -> None:
         texts = render_dashboards(settings)
         for spec in DASHBOARDS:
             grafana.oss.Dashboard(
-                f"{self._name}-dashboard-{spec.uid}", config_json=texts[f"{spec.uid}.json"],
-                folder=folders[spec.folder].uid, overwrite=True, message="Deployed by ngx-monitoring",
-                opts=self._opts(*datasources))
+                f"{self._name}-dashboard-{spec.uid}",
+                config_json=texts[f"{spec.uid}.json"],
+                folder=folders[spec.folder].uid,
+                overwrite=True,
+                message="Deployed by ngx-monitoring",
+                opts=self._opts(*datasources),
+            )
 
     def _alerting(self, settings: Settings) -> None:
-        templates = [grafana_alerting.MessageTemplate(
-            f"{self._name}-template-{file_name.removesuffix('.tmpl')}", name=file_name.removesuffix(".tmpl"),
-            template=text, opts=self._opts()) for file_name, text in render_alertmanager_templates().items()]
+        templates = [
+            grafana_alerting.MessageTemplate(
+                f"{self._name}-template-{file_name.removesuffix('.tmpl')}", name=file_name.removesuffix(".tmpl"), template=text, opts=self._opts()
+            )
+            for file_name, text in render_alertmanager_templates().items()
+        ]
 
         self.contact_points: dict[str, grafana_alerting.ContactPoint] = {}
         for receiver, integrations in derived.contact_point_integrations(settings).items():
             if integrations:
                 self.contact_points[receiver] = self._contact_point(receiver, integrations, templates)
 
-        mutes = {mute: grafana_alerting.MuteTiming(
-            f"{self._name}-mute-{mute}", name=mute, intervals=[_mute_interval(interval) for interval in intervals],
-            opts=self._opts()) for mute, intervals in derived.mute_timings(settings).items()}
+        mutes = {
+            mute: grafana_alerting.MuteTiming(
+                f"{self._name}-mute-{mute}", name=mute, intervals=[_mute_interval(interval) for interval in intervals], opts=self._opts()
+            )
+            for mute, intervals in derived.mute_timings(settings).items()
+        }
 
         tree = derived.policy_tree(settings)
         missing = sorted(derived.contact_points_of(tree) - set(self.contact_points))
@@ -197,18 +230,24 @@ class GrafanaContent(pulumi.ComponentResource):
         if missing:
             # Grafana cannot create a contact point without an integration, so a tree naming one
             # could not be applied; Grafana keeps its default policy until receivers are configured.
-            pulumi.log.warn(f"ngx-monitoring:receivers: Grafana's notification policy is not managed because "
-                            f"{', '.join(missing)} have no integration; configure them under receivers", self)
+            pulumi.log.warn(
+                f"ngx-monitoring:receivers: Grafana's notification policy is not managed because "
+                f"{', '.join(missing)} have no integration; configure them under receivers",
+                self,
+            )
             return
         root = derived.policy_kwargs(tree, root=True)
         root["contact_point"] = self.contact_points[tree.contact_point].name
         self.notification_policy = grafana_alerting.NotificationPolicy(
-            f"{self._name}-notification-policy", **root,
+            f"{self._name}-notification-policy",
+            **root,
             policies=[_nested_policy(child, 0) for child in tree.policies],
-            opts=self._opts(*self.contact_points.values(), *mutes.values()))
+            opts=self._opts(*self.contact_points.values(), *mutes.values()),
+        )
 
-    def _contact_point(self, receiver: str, integrations: tuple[derived.Integration, ...],
-                       templates: list[grafana_alerting.MessageTemplate]) -> grafana_alerting.ContactPoint:
+    def _contact_point(
+        self, receiver: str, integrations: tuple[derived.Integration, ...], templates: list[grafana_alerting.MessageTemplate]
+    ) -> grafana_alerting.ContactPoint:
         by_field: dict[str, list[Any]] = {}
         for integration in integrations:
             args_class = getattr(grafana_alerting, _ARGS_CLASSES[integration.field])
@@ -219,13 +258,19 @@ class GrafanaContent(pulumi.ComponentResource):
         # empty here, and Grafana may echo fields the provider does not model into it
         # (pulumiverse/pulumi-grafana#379, a diff on every preview otherwise).
         return grafana_alerting.ContactPoint(
-            f"{self._name}-contact-{receiver}", name=receiver,
+            f"{self._name}-contact-{receiver}",
+            name=receiver,
             **{field: pulumi.Output.secret(items) for field, items in by_field.items()},
-            opts=self._opts(*templates, ignore_changes=[f"{field}[*].settings" for field in sorted(by_field)]))
+            opts=self._opts(*templates, ignore_changes=[f"{field}[*].settings" for field in sorted(by_field)]),
+        )
 
 
-_ARGS_CLASSES = {"emails": "ContactPointEmailArgs", "slacks": "ContactPointSlackArgs",
-                 "pagerduties": "ContactPointPagerdutyArgs", "webhooks": "ContactPointWebhookArgs"}
+_ARGS_CLASSES = {
+    "emails": "ContactPointEmailArgs",
+    "slacks": "ContactPointSlackArgs",
+    "pagerduties": "ContactPointPagerdutyArgs",
+    "webhooks": "ContactPointWebhookArgs",
+}
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -234,8 +279,10 @@ def _json(value: dict[str, Any]) -> str:
 
 def _mute_interval(interval: derived.MuteInterval) -> grafana_alerting.MuteTimingIntervalArgs:
     return grafana_alerting.MuteTimingIntervalArgs(
-        weekdays=list(interval.weekdays), location=interval.location,
-        times=[grafana_alerting.MuteTimingIntervalTimeArgs(start=start, end=end) for start, end in interval.times] or None)
+        weekdays=list(interval.weekdays),
+        location=interval.location,
+        times=[grafana_alerting.MuteTimingIntervalTimeArgs(start=start, end=end) for start, end in interval.times] or None,
+    )
 
 
 def _nested_policy(node: derived.Policy, depth: int) -> Any:

@@ -5,6 +5,7 @@ are allowed edges), with the route prefix Prometheus and Alertmanager serve unde
 Grafana is given so it verifies them (no skip-verify anywhere), and require basic auth as the
 `grafana` user. Loki is plain HTTP inside the stack and multi-tenant: Grafana sends the tenant header.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,15 +49,18 @@ def derived_fields(settings: Settings) -> list[dict[str, Any]]:
     if not set(DERIVED_FIELDS) <= set(catalog.HIGH_CARDINALITY_FIELDS):
         raise ValueError("derived fields must be JSON fields the shipper keeps out of stream labels")
     stream = f'{{job="{catalog.LOG_JOB}", env="{settings.environment}"}}'
-    return [{
-        "name": field,
-        "matcherType": "regex",
-        # The value of `"field": "..."` in the raw JSON line.
-        "matcherRegex": f'"{field}"\\s*:\\s*"([^"]+)"',
-        "datasourceUid": LOKI.uid,
-        "url": f'{stream} | json | {field}="${{__value.raw}}"',
-        "urlDisplayLabel": f"All lines with this {field}",
-    } for field in DERIVED_FIELDS]
+    return [
+        {
+            "name": field,
+            "matcherType": "regex",
+            # The value of `"field": "..."` in the raw JSON line.
+            "matcherRegex": f'"{field}"\\s*:\\s*"([^"]+)"',
+            "datasourceUid": LOKI.uid,
+            "url": f'{stream} | json | {field}="${{__value.raw}}"',
+            "urlDisplayLabel": f"All lines with this {field}",
+        }
+        for field in DERIVED_FIELDS
+    ]
 
 
 def datasource_configs(settings: Settings) -> tuple[DatasourceConfig, ...]:
@@ -72,18 +76,29 @@ def datasource_configs(settings: Settings) -> tuple[DatasourceConfig, ...]:
     if (version := _image_version(settings.images.prometheus)) is not None:
         prometheus_json["prometheusVersion"] = version
     return (
-        DatasourceConfig(PROMETHEUS, addresses.base_url(settings, PROMETHEUS_SERVICE), prometheus_json,
-                         basic_auth=True, tls_ca=True, is_default=True),
-        DatasourceConfig(LOKI, addresses.url(settings, LOKI_SERVICE), {
-            "httpHeaderName1": TENANT_HEADER,
-            "maxLines": LOKI_MAX_LINES,
-            "derivedFields": derived_fields(settings),
-        }, basic_auth=False, tls_ca=False),
-        DatasourceConfig(ALERTMANAGER, addresses.base_url(settings, ALERTMANAGER_SERVICE), {
-            "implementation": "prometheus",
-            # Grafana-managed alerts go through Grafana's own notification policy (the same routing),
-            # not through this Alertmanager as well, or they would notify twice.
-            "handleGrafanaManagedAlerts": False,
-            "tlsAuthWithCACert": True,
-        }, basic_auth=True, tls_ca=True),
+        DatasourceConfig(PROMETHEUS, addresses.base_url(settings, PROMETHEUS_SERVICE), prometheus_json, basic_auth=True, tls_ca=True, is_default=True),
+        DatasourceConfig(
+            LOKI,
+            addresses.url(settings, LOKI_SERVICE),
+            {
+                "httpHeaderName1": TENANT_HEADER,
+                "maxLines": LOKI_MAX_LINES,
+                "derivedFields": derived_fields(settings),
+            },
+            basic_auth=False,
+            tls_ca=False,
+        ),
+        DatasourceConfig(
+            ALERTMANAGER,
+            addresses.base_url(settings, ALERTMANAGER_SERVICE),
+            {
+                "implementation": "prometheus",
+                # Grafana-managed alerts go through Grafana's own notification policy (the same routing),
+                # not through this Alertmanager as well, or they would notify twice.
+                "handleGrafanaManagedAlerts": False,
+                "tlsAuthWithCACert": True,
+            },
+            basic_auth=True,
+            tls_ca=True,
+        ),
     )

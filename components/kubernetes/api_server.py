@@ -12,6 +12,7 @@ Every address becomes its own block (/32, or /128 for IPv6) and the slice's port
 ports. The read happens on every `pulumi up`/`preview`, so a control plane that moved is followed by
 the next deployment; TargetsMissing says when discovery finds nothing in between.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -37,9 +38,11 @@ class ApiServerNotFound(pulumi.RunError):
     A RunError, so Pulumi prints the one line without a stack trace."""
 
     def __init__(self, problem: str) -> None:
-        super().__init__(f"{PROJECT}:{OVERRIDE_KEY}: {problem}; set {OVERRIDE_KEY} to the API server's "
-                         f"endpoint address (`kubectl get endpointslice {SLICE_NAME} -n {SLICE_NAMESPACE}`), "
-                         "not the Service's ClusterIP")
+        super().__init__(
+            f"{PROJECT}:{OVERRIDE_KEY}: {problem}; set {OVERRIDE_KEY} to the API server's "
+            f"endpoint address (`kubectl get endpointslice {SLICE_NAME} -n {SLICE_NAMESPACE}`), "
+            "not the Service's ClusterIP"
+        )
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,12 @@ def from_endpoint_slice(address_type: str | None, endpoints: Any, ports: Any) ->
     that is restarting right now must be reachable when it is back."""
     if address_type not in _HOST_BITS:
         raise ApiServerNotFound(f"the EndpointSlice {SLICE_ID} has addressType {address_type!r}, which a NetworkPolicy cannot name")
-    addresses = sorted({address for endpoint in endpoints or () for address in _field(endpoint, "addresses") or ()},
-                       key=lambda text: ipaddress.ip_address(text).packed)
+    addresses = sorted(
+        {address for endpoint in endpoints or () for address in _field(endpoint, "addresses") or ()}, key=lambda text: ipaddress.ip_address(text).packed
+    )
     if not addresses:
         raise ApiServerNotFound(f"the EndpointSlice {SLICE_ID} lists no API server address")
-    numbers = sorted({int(_field(port, "port")) for port in ports or () if _field(port, "port") is not None
-                      and (_field(port, "protocol") or "TCP") == "TCP"})
+    numbers = sorted({int(_field(port, "port")) for port in ports or () if _field(port, "port") is not None and (_field(port, "protocol") or "TCP") == "TCP"})
     if not numbers:
         raise ApiServerNotFound(f"the EndpointSlice {SLICE_ID} lists no TCP port")
     bits = _HOST_BITS[address_type]
@@ -85,7 +88,5 @@ def api_server_access(name: str, settings: Settings, parent: pulumi.Resource) ->
     """The override when it is set (no read then), otherwise the cluster's EndpointSlice."""
     if settings.kubernetes.api_server_cidr is not None:
         return pulumi.Output.from_input(from_override(settings))
-    endpoint_slice = k8s.discovery.v1.EndpointSlice.get(f"{name}-api-server-endpoints", SLICE_ID,
-                                                        opts=pulumi.ResourceOptions(parent=parent))
-    return pulumi.Output.all(endpoint_slice.address_type, endpoint_slice.endpoints, endpoint_slice.ports).apply(
-        lambda fields: from_endpoint_slice(*fields))
+    endpoint_slice = k8s.discovery.v1.EndpointSlice.get(f"{name}-api-server-endpoints", SLICE_ID, opts=pulumi.ResourceOptions(parent=parent))
+    return pulumi.Output.all(endpoint_slice.address_type, endpoint_slice.endpoints, endpoint_slice.ports).apply(lambda fields: from_endpoint_slice(*fields))

@@ -14,6 +14,7 @@ of the stack CA for `domain` whatever the mode, and the controller checks it aga
 hop inside the cluster is not a plaintext or unauthenticated one. The annotations are ingress-nginx's
 (`kubernetes.ingressClass` defaults to `nginx`); another controller needs its own equivalent of them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,9 @@ def ingress_annotations(settings: Settings) -> dict[str, str]:
     return annotations
 
 
-def create_ingress(name: str, args: MonitoringArgs, namespace: pulumi.Input[str], proxy_service: k8s.core.v1.Service,
-                   parent: pulumi.Resource) -> k8s.networking.v1.Ingress:
+def create_ingress(
+    name: str, args: MonitoringArgs, namespace: pulumi.Input[str], proxy_service: k8s.core.v1.Service, parent: pulumi.Resource
+) -> k8s.networking.v1.Ingress:
     settings = args.settings
     child = pulumi.ResourceOptions(parent=parent)
     meta_labels = labels.stack_labels("ingress", "exposure")
@@ -76,16 +78,22 @@ def create_ingress(name: str, args: MonitoringArgs, namespace: pulumi.Input[str]
     upstream_ca = k8s.core.v1.Secret(
         f"{name}-proxy-upstream-ca",
         metadata={"name": UPSTREAM_CA_SECRET, "namespace": namespace, "labels": meta_labels},
-        type="Opaque", string_data={"ca.crt": args.upstream_ca_pem}, opts=child)
+        type="Opaque",
+        string_data={"ca.crt": args.upstream_ca_pem},
+        opts=child,
+    )
     source = tls_source(settings)
     depends: list[pulumi.Resource] = [upstream_ca]
     if source.created_here:
-        depends.append(k8s.core.v1.Secret(
-            f"{name}-ingress-tls",
-            metadata={"name": source.secret_name, "namespace": namespace, "labels": meta_labels},
-            type="kubernetes.io/tls",
-            string_data={"tls.crt": args.public_cert_pem, "tls.key": pulumi.Output.secret(args.public_key_pem)},
-            opts=child))
+        depends.append(
+            k8s.core.v1.Secret(
+                f"{name}-ingress-tls",
+                metadata={"name": source.secret_name, "namespace": namespace, "labels": meta_labels},
+                type="kubernetes.io/tls",
+                string_data={"tls.crt": args.public_cert_pem, "tls.key": pulumi.Output.secret(args.public_key_pem)},
+                opts=child,
+            )
+        )
     return k8s.networking.v1.Ingress(
         f"{name}-ingress",
         metadata={"name": ENTRYPOINT, "namespace": namespace, "labels": meta_labels, "annotations": ingress_annotations(settings)},
@@ -93,9 +101,20 @@ def create_ingress(name: str, args: MonitoringArgs, namespace: pulumi.Input[str]
             "ingress_class_name": settings.kubernetes.ingress_class,
             "tls": [{"hosts": [settings.domain], "secret_name": source.secret_name}],
             # Everything goes to the proxy, which decides what each path serves (and refuses the rest).
-            "rules": [{"host": settings.domain, "http": {"paths": [{
-                "path": "/", "path_type": "Prefix",
-                "backend": {"service": {"name": proxy_service.metadata.name, "port": {"name": "https"}}},
-            }]}}],
+            "rules": [
+                {
+                    "host": settings.domain,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "path_type": "Prefix",
+                                "backend": {"service": {"name": proxy_service.metadata.name, "port": {"name": "https"}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends))
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends),
+    )

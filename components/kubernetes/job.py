@@ -14,6 +14,7 @@ limits and is selected by the NetworkPolicy derived for the job from the topolog
 runs two of its jobs at once, gives up a run it could not start in time, bounds each run and keeps
 the last few jobs (and their pods' logs).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import TYPE_PREFIX
-from components import labels
+from components import TYPE_PREFIX, labels
 from components.kubernetes import pod
 from components.specs import JobRun, ServiceSpec
 
@@ -50,16 +50,14 @@ def job_name(spec: ServiceSpec, run: JobRun) -> str:
     return f"{spec.name}-{run.name}"
 
 
-def run_volumes(spec: ServiceSpec, run: JobRun, file_volumes: list[dict],
-                archive_claim: pulumi.Input[str] | None) -> tuple[list[dict], list[dict]]:
+def run_volumes(spec: ServiceSpec, run: JobRun, file_volumes: list[dict], archive_claim: pulumi.Input[str] | None) -> tuple[list[dict], list[dict]]:
     """(volumes, volume mounts) of one run's pod; `file_volumes` are those of the job's FileObjects."""
     volumes: list[dict] = list(file_volumes)
     mounts = pod.file_mounts(spec)
     for index, data in enumerate(run.data):
         name = SOURCE_VOLUME.format(index=index)
         # A claim mounted read-only at the claim level too: nothing in the pod can write it.
-        volumes.append({"name": name, "persistent_volume_claim": {"claim_name": pod.replica_claim(data.service, data.replica),
-                                                                   "read_only": not data.writable}})
+        volumes.append({"name": name, "persistent_volume_claim": {"claim_name": pod.replica_claim(data.service, data.replica), "read_only": not data.writable}})
         mounts.append({"name": name, "mount_path": data.path, "read_only": not data.writable})
     if archive_claim is not None:
         volumes.append({"name": ARCHIVE_VOLUME, "persistent_volume_claim": {"claim_name": archive_claim}})
@@ -68,8 +66,7 @@ def run_volumes(spec: ServiceSpec, run: JobRun, file_volumes: list[dict],
     return sorted(volumes + scratch_volumes, key=lambda volume: volume["name"]), mounts + scratch_mounts
 
 
-def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[str], volumes: list[dict],
-                  mounts: list[dict]) -> dict:
+def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[str], volumes: list[dict], mounts: list[dict]) -> dict:
     schedule = spec.schedule
     pod_labels = {**labels.service_labels(spec.name, spec.image), RUN_LABEL: run.name}
     container = {
@@ -101,10 +98,14 @@ def cron_job_spec(spec: ServiceSpec, run: JobRun, service_account: pulumi.Input[
         },
     }
     if schedule.final_exit_codes:
-        job_spec["pod_failure_policy"] = {"rules": [{
-            "action": "FailJob",
-            "on_exit_codes": {"container_name": CONTAINER, "operator": "In", "values": list(schedule.final_exit_codes)},
-        }]}
+        job_spec["pod_failure_policy"] = {
+            "rules": [
+                {
+                    "action": "FailJob",
+                    "on_exit_codes": {"container_name": CONTAINER, "operator": "In", "values": list(schedule.final_exit_codes)},
+                }
+            ]
+        }
     return {
         "schedule": schedule.cron,
         "time_zone": TIME_ZONE,
@@ -131,7 +132,8 @@ class KubernetesJob(pulumi.ComponentResource):
 
         file_volumes = pod.create_file_objects(name, spec, namespace, self).volumes()
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account", metadata=metadata(service), automount_service_account_token=False, opts=child)
+            f"{name}-service-account", metadata=metadata(service), automount_service_account_token=False, opts=child
+        )
 
         self.cron_jobs: dict[str, k8s.batch.v1.CronJob] = {}
         self.archives: dict[str, k8s.core.v1.PersistentVolumeClaim] = {}
@@ -139,17 +141,22 @@ class KubernetesJob(pulumi.ComponentResource):
             archive_claim = None
             if run.archive_size is not None:
                 claim = k8s.core.v1.PersistentVolumeClaim(
-                    f"{name}-{run.name}-archive", metadata=metadata(job_name(spec, run), {RUN_LABEL: run.name}),
+                    f"{name}-{run.name}-archive",
+                    metadata=metadata(job_name(spec, run), {RUN_LABEL: run.name}),
                     spec=pod.claim_spec(run.archive_size, args.storage_class),
                     # Archives are data: no Pulumi operation may delete or replace the claim.
-                    opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True))
+                    opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+                )
                 self.archives[run.name] = claim
                 archive_claim = claim.metadata.name
             volumes, mounts = run_volumes(spec, run, file_volumes, archive_claim)
             self.cron_jobs[run.name] = k8s.batch.v1.CronJob(
                 f"{name}-{run.name}-cronjob",
-                metadata={**metadata(job_name(spec, run), {RUN_LABEL: run.name}),
-                          "labels": {**labels.service_labels(service, spec.image), RUN_LABEL: run.name}},
+                metadata={
+                    **metadata(job_name(spec, run), {RUN_LABEL: run.name}),
+                    "labels": {**labels.service_labels(service, spec.image), RUN_LABEL: run.name},
+                },
                 spec=cron_job_spec(spec, run, self.service_account.metadata.name, volumes, mounts),
-                opts=child)
+                opts=child,
+            )
         self.register_outputs({"cron_jobs": {run: job.metadata.name for run, job in self.cron_jobs.items()}})

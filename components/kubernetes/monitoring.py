@@ -10,6 +10,7 @@ Same inputs and outputs as the Docker backend; what differs is only how each Ser
 - read-only RBAC for the two API readers, Prometheus and kube-state-metrics (rbac.py);
 - an Ingress in front of the proxy (ingress.py).
 """
+
 from __future__ import annotations
 
 import pulumi
@@ -46,32 +47,43 @@ class KubernetesMonitoring(pulumi.ComponentResource):
             service: KubernetesWorkload(
                 f"{name}-{service}",
                 KubernetesWorkloadArgs(spec, namespace_names[addresses.namespace(settings, service)], storage_class),
-                opts=pulumi.ResourceOptions(parent=self))
-            for service, spec in sorted(args.specs.items()) if not spec.scheduled
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for service, spec in sorted(args.specs.items())
+            if not spec.scheduled
         }
         self.jobs: dict[str, KubernetesJob] = {
             service: KubernetesJob(
                 f"{name}-{service}",
                 KubernetesJobArgs(spec, namespace_names[addresses.namespace(settings, service)], storage_class),
-                opts=pulumi.ResourceOptions(parent=self))
-            for service, spec in sorted(args.specs.items()) if spec.scheduled
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for service, spec in sorted(args.specs.items())
+            if spec.scheduled
         }
         for service, workload in workloads.items():
             if needs_api_token(service):
-                create_reader_rbac(f"{name}-{service}", settings, service, workload.service_account.metadata.name,
-                                       workload.service_account.metadata.namespace, namespace_names, self)
+                create_reader_rbac(
+                    f"{name}-{service}",
+                    settings,
+                    service,
+                    workload.service_account.metadata.name,
+                    workload.service_account.metadata.namespace,
+                    namespace_names,
+                    self,
+                )
         create_network_policies(name, settings, namespace_names, self)
         entrypoint = workloads[ENTRYPOINT]
-        ingress = create_ingress(name, args, namespace_names[addresses.namespace(settings, ENTRYPOINT)],
-                                 entrypoint.service, self)
+        ingress = create_ingress(name, args, namespace_names[addresses.namespace(settings, ENTRYPOINT)], entrypoint.service, self)
 
         self.services: dict[str, KubernetesWorkload] = workloads
         # pulumi-kubernetes reports a StatefulSet/Deployment created only once its replicas are ready,
         # and an Ingress once the controller has admitted it (load-balancer status).
-        self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(
-            workloads[GRAFANA].ready, entrypoint.ready, ingress.id).apply(lambda _: True)
-        self.register_outputs({
-            "services": {service: workload.workload.metadata.name for service, workload in self.services.items()},
-            "jobs": {service: {run: cron.metadata.name for run, cron in job.cron_jobs.items()} for service, job in self.jobs.items()},
-            "grafana_ready": self.grafana_ready,
-        })
+        self.grafana_ready: pulumi.Output[bool] = pulumi.Output.all(workloads[GRAFANA].ready, entrypoint.ready, ingress.id).apply(lambda _: True)
+        self.register_outputs(
+            {
+                "services": {service: workload.workload.metadata.name for service, workload in self.services.items()},
+                "jobs": {service: {run: cron.metadata.name for run, cron in job.cron_jobs.items()} for service, job in self.jobs.items()},
+                "grafana_ready": self.grafana_ready,
+            }
+        )

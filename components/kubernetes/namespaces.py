@@ -6,6 +6,7 @@ refuses hostPath). They get a namespace of their own so the exception covers not
 pods still run as non-root, without capabilities, with a read-only root filesystem and every host
 path mounted read-only (see pod.py), so the exception is about volume types, not about rights.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

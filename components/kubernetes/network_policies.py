@@ -11,6 +11,7 @@ the entrypoint (the proxy) from the ingress controller's namespace, and, in TLS 
 objects that reach the cluster. The API server's addresses and ports are the one part known only at
 deploy time (api_server.py): the plan names them as a peer, and `policy_manifest` fills them in.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,21 +93,21 @@ def _egress_peer(settings: Settings, to: str) -> Peer:
 
 
 def _service_policy(settings: Settings, service: str) -> Policy:
-    ingress = [
-        Rule(_pods(settings, edge.source), (_port(service, edge.port),), edge.why)
-        for edge in EDGES if edge.target == service
-    ]
+    ingress = [Rule(_pods(settings, edge.source), (_port(service, edge.port),), edge.why) for edge in EDGES if edge.target == service]
     if service == ENTRYPOINT:
-        ingress.append(Rule(Peer(namespace=settings.kubernetes.ingress_controller_namespace), (_port(service, ENTRYPOINT_PORT),),
-                            "users arrive through the ingress controller"))
-    egress = [
-        Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why)
-        for edge in EDGES if edge.source == service
-    ]
+        ingress.append(
+            Rule(
+                Peer(namespace=settings.kubernetes.ingress_controller_namespace),
+                (_port(service, ENTRYPOINT_PORT),),
+                "users arrive through the ingress controller",
+            )
+        )
+    egress = [Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why) for edge in EDGES if edge.source == service]
     egress += [
         # The API server's ports are those of its endpoints, known with its addresses (api_server.py).
         Rule(_egress_peer(settings, item.to), () if item.to == "kube-api" else tuple((number, "TCP") for number in item.ports), item.why)
-        for item in EGRESS if item.source == service
+        for item in EGRESS
+        if item.source == service
     ]
     return Policy(service, addresses.namespace(settings, service), service, tuple(ingress), tuple(egress))
 
@@ -117,8 +118,9 @@ def network_policy_plan(settings: Settings) -> list[Policy]:
     plan: list[Policy] = []
     for namespace in namespaces:
         plan.append(Policy("default-deny", namespace, None, ingress=(), egress=()))
-        plan.append(Policy("allow-dns", namespace, None, ingress=None, egress=(
-            Rule(Peer(namespace=DNS_NAMESPACE), DNS_PORTS, "name resolution (cluster DNS)"),)))
+        plan.append(
+            Policy("allow-dns", namespace, None, ingress=None, egress=(Rule(Peer(namespace=DNS_NAMESPACE), DNS_PORTS, "name resolution (cluster DNS)"),))
+        )
     plan += [_service_policy(settings, service) for service in sorted(SERVICES)]
     if trust.tls_mode(settings) == trust.CLUSTER_ISSUER:
         plan.append(_acme_solver_policy(settings))
@@ -132,17 +134,21 @@ def uses_api_server(policy: Policy) -> bool:
 def _api_server_rule_manifest(access: ApiServerAccess | None) -> dict:
     if access is None:
         raise ValueError("a policy with egress to the API server needs its ApiServerAccess")
-    return {"to": [{"ipBlock": {"cidr": cidr}} for cidr in access.cidrs],
-            "ports": [{"port": number, "protocol": "TCP"} for number in access.ports]}
+    return {"to": [{"ipBlock": {"cidr": cidr}} for cidr in access.cidrs], "ports": [{"port": number, "protocol": "TCP"} for number in access.ports]}
 
 
 def _acme_solver_policy(settings: Settings) -> Policy:
     """Only the ingress controller reaches a solver, on its one port; its egress stays default-denied
     (it only answers)."""
     controller = Peer(namespace=settings.kubernetes.ingress_controller_namespace)
-    return Policy(ACME_SOLVER_POLICY, addresses.namespace(settings, ENTRYPOINT), None,
-                  ingress=(Rule(controller, ((ACME_SOLVER_PORT, "TCP"),), "the CA's HTTP-01 challenge, forwarded by the ingress controller"),),
-                  egress=None, pod_labels=ACME_SOLVER_LABELS)
+    return Policy(
+        ACME_SOLVER_POLICY,
+        addresses.namespace(settings, ENTRYPOINT),
+        None,
+        ingress=(Rule(controller, ((ACME_SOLVER_PORT, "TCP"),), "the CA's HTTP-01 challenge, forwarded by the ingress controller"),),
+        egress=None,
+        pod_labels=ACME_SOLVER_LABELS,
+    )
 
 
 def _peer_manifest(peer: Peer) -> dict:
@@ -176,27 +182,27 @@ def policy_manifest(policy: Policy, api_server: ApiServerAccess | None = None) -
         spec["ingress"] = [_rule_manifest(rule, "from") for rule in policy.ingress]
     if policy.egress is not None:
         spec["policyTypes"].append("Egress")
-        spec["egress"] = [_api_server_rule_manifest(api_server) if rule.peer.api_server else _rule_manifest(rule, "to")
-                          for rule in policy.egress]
+        spec["egress"] = [_api_server_rule_manifest(api_server) if rule.peer.api_server else _rule_manifest(rule, "to") for rule in policy.egress]
     return spec
 
 
-def create_network_policies(name: str, settings: Settings, namespaces: dict[str, pulumi.Output[str]],
-                            parent: pulumi.Resource) -> list[k8s.networking.v1.NetworkPolicy]:
+def create_network_policies(
+    name: str, settings: Settings, namespaces: dict[str, pulumi.Output[str]], parent: pulumi.Resource
+) -> list[k8s.networking.v1.NetworkPolicy]:
     """`namespaces` maps each stack namespace to its name as an Output of the Namespace resource, so
     the policies are created after (and deleted before) their namespace."""
     created = []
     plan = network_policy_plan(settings)
     access = api_server_access(name, settings, parent) if any(uses_api_server(policy) for policy in plan) else None
     for policy in plan:
-        metadata_labels = (labels.service_labels(policy.service) if policy.service
-                           else labels.stack_labels(policy.name, "network-policy"))
-        created.append(k8s.networking.v1.NetworkPolicy(
-            f"{name}-{policy.namespace}-{policy.name}-policy",
-            metadata={"name": policy.name, "namespace": namespaces[policy.namespace], "labels": metadata_labels},
-            # Only the policies that reach the API server wait for its addresses.
-            spec=access.apply(lambda resolved, policy=policy: policy_manifest(policy, resolved))
-            if uses_api_server(policy) else policy_manifest(policy),
-            opts=pulumi.ResourceOptions(parent=parent),
-        ))
+        metadata_labels = labels.service_labels(policy.service) if policy.service else labels.stack_labels(policy.name, "network-policy")
+        created.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy.namespace}-{policy.name}-policy",
+                metadata={"name": policy.name, "namespace": namespaces[policy.namespace], "labels": metadata_labels},
+                # Only the policies that reach the API server wait for its addresses.
+                spec=access.apply(lambda resolved, policy=policy: policy_manifest(policy, resolved)) if uses_api_server(policy) else policy_manifest(policy),
+                opts=pulumi.ResourceOptions(parent=parent),
+            )
+        )
     return created

@@ -13,12 +13,13 @@ update, so its pod template carries a checksum of every file (`config_checksum`)
 rolls its pods. The objects are updated in place (the provider's enableConfigMapMutable /
 enableSecretMutable, provider.py), under names that never change.
 """
+
 from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -62,7 +63,7 @@ def config_checksum(config_files: Mapping[str, str], secret_files: Mapping[str, 
 
     def digest(secret_values: list[str]) -> str:
         hasher = hashlib.sha256()
-        for path, text in [*sorted(config_files.items()), *zip(secret_paths, secret_values)]:
+        for path, text in [*sorted(config_files.items()), *zip(secret_paths, secret_values, strict=False)]:
             hasher.update(path.encode() + b"\0" + text.encode() + b"\0")
         return hasher.hexdigest()
 
@@ -123,8 +124,7 @@ def probes(spec: ServiceSpec) -> dict:
         "readiness_probe": {**action, "period_seconds": 10, "timeout_seconds": 5, "failure_threshold": 3},
     }
     if spec.stateful:
-        found["startup_probe"] = {**action, "period_seconds": STARTUP_PERIOD_SECONDS, "timeout_seconds": 5,
-                                  "failure_threshold": STARTUP_FAILURES}
+        found["startup_probe"] = {**action, "period_seconds": STARTUP_PERIOD_SECONDS, "timeout_seconds": 5, "failure_threshold": STARTUP_FAILURES}
     return found
 
 
@@ -153,8 +153,10 @@ def file_mounts(spec: ServiceSpec, only: tuple[str, ...] | None = None) -> list[
         if spec.file_change == RELOAD:
             mounts.append({"name": directory.name, "mount_path": directory.path, "read_only": True})
             continue
-        mounts += [{"name": directory.name, "mount_path": f"{directory.path}/{relative}", "sub_path": relative, "read_only": True}
-                   for relative in sorted([*directory.config, *directory.secret])]
+        mounts += [
+            {"name": directory.name, "mount_path": f"{directory.path}/{relative}", "sub_path": relative, "read_only": True}
+            for relative in sorted([*directory.config, *directory.secret])
+        ]
     return mounts
 
 
@@ -168,10 +170,8 @@ def scratch_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
 def host_volumes(spec: ServiceSpec) -> tuple[list[dict], list[dict]]:
     """(volumes, mounts) of the spec's node paths, read-only."""
     # Type Directory: a missing node path fails the pod visibly instead of being created empty (as root).
-    volumes = [{"name": f"host-{index}", "host_path": {"path": mount.host_path, "type": "Directory"}}
-               for index, mount in enumerate(spec.host_mounts)]
-    mounts = [{"name": f"host-{index}", "mount_path": mount.container_path, "read_only": True}
-              for index, mount in enumerate(spec.host_mounts)]
+    volumes = [{"name": f"host-{index}", "host_path": {"path": mount.host_path, "type": "Directory"}} for index, mount in enumerate(spec.host_mounts)]
+    mounts = [{"name": f"host-{index}", "mount_path": mount.container_path, "read_only": True} for index, mount in enumerate(spec.host_mounts)]
     return volumes, mounts
 
 
@@ -206,16 +206,32 @@ class FileObjects:
                 continue
             config_map, secret = self.config_maps.get(directory.name), self.secrets.get(directory.name)
             if config_map is not None and secret is not None:
-                volumes.append({"name": directory.name, "projected": {"default_mode": SECRET_MODE, "sources": [
-                    {"config_map": _volume_source("name", config_map.metadata.name, dict(directory.config))},
-                    {"secret": _volume_source("name", secret.metadata.name, dict(directory.secret))},
-                ]}})
+                volumes.append(
+                    {
+                        "name": directory.name,
+                        "projected": {
+                            "default_mode": SECRET_MODE,
+                            "sources": [
+                                {"config_map": _volume_source("name", config_map.metadata.name, dict(directory.config))},
+                                {"secret": _volume_source("name", secret.metadata.name, dict(directory.secret))},
+                            ],
+                        },
+                    }
+                )
             elif config_map is not None:
-                volumes.append({"name": directory.name, "config_map": {
-                    **_volume_source("name", config_map.metadata.name, dict(directory.config)), "default_mode": CONFIG_MODE}})
+                volumes.append(
+                    {
+                        "name": directory.name,
+                        "config_map": {**_volume_source("name", config_map.metadata.name, dict(directory.config)), "default_mode": CONFIG_MODE},
+                    }
+                )
             else:
-                volumes.append({"name": directory.name, "secret": {
-                    **_volume_source("secret_name", secret.metadata.name, dict(directory.secret)), "default_mode": SECRET_MODE}})
+                volumes.append(
+                    {
+                        "name": directory.name,
+                        "secret": {**_volume_source("secret_name", secret.metadata.name, dict(directory.secret)), "default_mode": SECRET_MODE},
+                    }
+                )
         return volumes
 
 
@@ -233,14 +249,19 @@ def create_file_objects(name: str, spec: ServiceSpec, namespace: pulumi.Input[st
         object_name = f"{spec.name}-{directory.name}"
         if directory.config:
             config_maps[directory.name] = k8s.core.v1.ConfigMap(
-                f"{name}-{directory.name}-configmap", metadata=metadata(object_name),
+                f"{name}-{directory.name}-configmap",
+                metadata=metadata(object_name),
                 data={posixpath.basename(relative): text for relative, text in directory.config.items()},
-                opts=child)
+                opts=child,
+            )
         if directory.secret:
             secrets[directory.name] = k8s.core.v1.Secret(
-                f"{name}-{directory.name}-secret", metadata=metadata(object_name), type="Opaque",
+                f"{name}-{directory.name}-secret",
+                metadata=metadata(object_name),
+                type="Opaque",
                 string_data={posixpath.basename(relative): value for relative, value in directory.secret.items()},
-                opts=child)
+                opts=child,
+            )
     return FileObjects(directories, config_maps, secrets)
 
 
@@ -268,16 +289,27 @@ def replica_claim(service: str, replica: int) -> str:
 def spread_replicas(service: str) -> dict:
     """Preferred, not required: a small cluster still runs every replica, a larger one spreads them
     over nodes so one node failure never takes all replicas."""
-    return {"pod_anti_affinity": {"preferred_during_scheduling_ignored_during_execution": [{
-        "weight": 100,
-        "pod_affinity_term": {"topology_key": "kubernetes.io/hostname",
-                              "label_selector": {"match_labels": labels.selector_labels(service)}},
-    }]}}
+    return {
+        "pod_anti_affinity": {
+            "preferred_during_scheduling_ignored_during_execution": [
+                {
+                    "weight": 100,
+                    "pod_affinity_term": {"topology_key": "kubernetes.io/hostname", "label_selector": {"match_labels": labels.selector_labels(service)}},
+                }
+            ]
+        }
+    }
 
 
 def colocate_with(service: str, replica: int) -> dict:
     """Required: on the node of that replica's pod, the only node that can mount its ReadWriteOnce claim."""
-    return {"pod_affinity": {"required_during_scheduling_ignored_during_execution": [{
-        "topology_key": "kubernetes.io/hostname",
-        "label_selector": {"match_labels": {**labels.selector_labels(service), POD_NAME_LABEL: f"{service}-{replica}"}},
-    }]}}
+    return {
+        "pod_affinity": {
+            "required_during_scheduling_ignored_during_execution": [
+                {
+                    "topology_key": "kubernetes.io/hostname",
+                    "label_selector": {"match_labels": {**labels.selector_labels(service), POD_NAME_LABEL: f"{service}-{replica}"}},
+                }
+            ]
+        }
+    }

@@ -10,6 +10,7 @@ The provider reads the cluster from the usual kubeconfig / `kubernetes:*` stack 
 provider did. Switching an existing stack from the default provider to this one is an update, not a
 replacement: the engine asks the provider's DiffConfig, and these two options do not require one.
 """
+
 from __future__ import annotations
 
 import pulumi

@@ -11,10 +11,11 @@ Only Prometheus and kube-state-metrics have a service account token (every other
 - kube-state-metrics: list/watch of exactly the kinds it exports (renderers.commands.
   KUBE_STATE_METRICS_RESOURCES), as a Role in each namespace it watches (its --namespaces flag).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -46,28 +47,35 @@ class Grant:
 
 def discovery_grants(settings: Settings) -> list[Grant]:
     return [
-        Grant(settings.app.namespace, (
-            ("", ("endpoints", "pods", "services"), READ),
-            # Endpoints is deprecated since Kubernetes 1.33; reading slices too lets the scrape config move
-            # to `role: endpointslice` without an RBAC change.
-            ("discovery.k8s.io", ("endpointslices",), READ),
-        ), "discovers the NGX API by its Service's endpoints"),
+        Grant(
+            settings.app.namespace,
+            (
+                ("", ("endpoints", "pods", "services"), READ),
+                # Endpoints is deprecated since Kubernetes 1.33; reading slices too lets the scrape config move
+                # to `role: endpointslice` without an RBAC change.
+                ("discovery.k8s.io", ("endpointslices",), READ),
+            ),
+            "discovers the NGX API by its Service's endpoints",
+        ),
         Grant(settings.kubernetes.host_namespace, (("", ("pods",), READ),), "discovers the node-exporter and log-shipper pods"),
     ]
 
 
 def node_grant() -> Grant:
-    return Grant(None, (
-        ("", ("nodes",), ("list", "watch")),
-        # get only: the jobs' GETs of /metrics and /metrics/cadvisor through the API server.
-        ("", ("nodes/proxy",), ("get",)),
-    ), "discovers the nodes and scrapes each kubelet's /metrics and /metrics/cadvisor through the API server's node proxy")
+    return Grant(
+        None,
+        (
+            ("", ("nodes",), ("list", "watch")),
+            # get only: the jobs' GETs of /metrics and /metrics/cadvisor through the API server.
+            ("", ("nodes/proxy",), ("get",)),
+        ),
+        "discovers the nodes and scrapes each kubelet's /metrics and /metrics/cadvisor through the API server's node proxy",
+    )
 
 
 def kube_state_metrics_grants(settings: Settings) -> list[Grant]:
     rules = tuple((group, kinds, ("list", "watch")) for group, kinds in sorted(KUBE_STATE_METRICS_RESOURCES.items()))
-    return [Grant(namespace, rules, "kube-state-metrics exports the state of these objects")
-            for namespace in addresses.watched_namespaces(settings)]
+    return [Grant(namespace, rules, "kube-state-metrics exports the state of these objects") for namespace in addresses.watched_namespaces(settings)]
 
 
 def grants(settings: Settings, service: str) -> list[Grant]:
@@ -83,9 +91,15 @@ def _rules(grant: Grant) -> list[dict]:
     return [{"api_groups": [group], "resources": list(resources), "verbs": list(verbs)} for group, resources, verbs in grant.rules]
 
 
-def create_reader_rbac(name: str, settings: Settings, service: str, service_account: pulumi.Output[str],
-                       service_account_namespace: pulumi.Output[str], namespaces: Mapping[str, pulumi.Input[str]],
-                       parent: pulumi.Resource) -> list[pulumi.Resource]:
+def create_reader_rbac(
+    name: str,
+    settings: Settings,
+    service: str,
+    service_account: pulumi.Output[str],
+    service_account_namespace: pulumi.Output[str],
+    namespaces: Mapping[str, pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> list[pulumi.Resource]:
     """`namespaces` maps the stack's own namespaces to their resource's name Output (for ordering);
     the application's namespace is not the stack's and is named as it is."""
     created: list[pulumi.Resource] = []
@@ -97,31 +111,43 @@ def create_reader_rbac(name: str, settings: Settings, service: str, service_acco
             role = k8s.rbac.v1.ClusterRole(
                 f"{name}-nodes-cluster-role",
                 metadata={"name": node_role_name(settings), "labels": meta_labels, "annotations": {"ngx-monitoring/why": grant.why}},
-                rules=_rules(grant), opts=child)
+                rules=_rules(grant),
+                opts=child,
+            )
             binding = k8s.rbac.v1.ClusterRoleBinding(
                 f"{name}-nodes-cluster-role-binding",
                 metadata={"name": node_role_name(settings), "labels": meta_labels},
                 role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.metadata.name},
-                subjects=subjects, opts=child)
+                subjects=subjects,
+                opts=child,
+            )
             created += [role, binding]
             continue
         namespace = namespaces.get(grant.namespace, grant.namespace)
         role = k8s.rbac.v1.Role(
             f"{name}-{grant.namespace}-{'discovery' if service == PROMETHEUS else 'reader'}-role",
-            metadata={"name": ROLE_NAMES[service], "namespace": namespace, "labels": meta_labels,
-                      "annotations": {"ngx-monitoring/why": grant.why}},
-            rules=_rules(grant), opts=child)
+            metadata={"name": ROLE_NAMES[service], "namespace": namespace, "labels": meta_labels, "annotations": {"ngx-monitoring/why": grant.why}},
+            rules=_rules(grant),
+            opts=child,
+        )
         binding = k8s.rbac.v1.RoleBinding(
             f"{name}-{grant.namespace}-{'discovery' if service == PROMETHEUS else 'reader'}-binding",
             metadata={"name": ROLE_NAMES[service], "namespace": namespace, "labels": meta_labels},
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": role.metadata.name},
-            subjects=subjects, opts=child)
+            subjects=subjects,
+            opts=child,
+        )
         created += [role, binding]
     return created
 
 
-def create_prometheus_rbac(name: str, settings: Settings, service_account: pulumi.Output[str],
-                           service_account_namespace: pulumi.Output[str], namespaces: Mapping[str, pulumi.Input[str]],
-                           parent: pulumi.Resource) -> list[pulumi.Resource]:
+def create_prometheus_rbac(
+    name: str,
+    settings: Settings,
+    service_account: pulumi.Output[str],
+    service_account_namespace: pulumi.Output[str],
+    namespaces: Mapping[str, pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> list[pulumi.Resource]:
     """Prometheus's grants (kept for callers that know only Prometheus)."""
     return create_reader_rbac(name, settings, PROMETHEUS, service_account, service_account_namespace, namespaces, parent)

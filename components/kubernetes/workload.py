@@ -9,6 +9,7 @@ changed file rolls the pods or is reloaded in place, is in pod.py and components
 service with a reloader (Alertmanager) gets it as a second container sharing the pod's process
 namespace, so it can signal the service without any credential (renderers/reloader.py says why).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import addresses
-from components import TYPE_PREFIX
-from components import labels
+from components import TYPE_PREFIX, labels
 from components.kubernetes import pod
 from components.specs import ServiceSpec
 from renderers.reloader import RELOADER_NAME
@@ -37,8 +37,10 @@ TOKEN_CHECK = "CKV_K8S_38"
 # refreshes; when a replica goes away, its clients move to another at once. docs/deploying-prod.md
 # says why affinity rather than a deduplicating query layer.
 SESSION_AFFINITY_SECONDS = {PROMETHEUS: 3 * 3600}
-TOKEN_REASON = ("this service reads the Kubernetes API (service discovery or object state) and needs its token; its "
-                "access is read verbs on exactly what it reads (components/kubernetes/rbac.py)")
+TOKEN_REASON = (
+    "this service reads the Kubernetes API (service discovery or object state) and needs its token; its "
+    "access is read verbs on exactly what it reads (components/kubernetes/rbac.py)"
+)
 
 
 @dataclass(frozen=True)
@@ -101,23 +103,19 @@ def reloader_container(spec: ServiceSpec) -> dict:
         "volume_mounts": pod.file_mounts(spec, only=reloader.watched_dirs),
         # Not ready (and, after a few minutes, restarted) while it cannot signal the service: a pod
         # without a shared process namespace or a different UID shows up here, not at the next change.
-        "readiness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5,
-                            "failure_threshold": 3},
-        "liveness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5,
-                           "failure_threshold": 10},
+        "readiness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 3},
+        "liveness_probe": {"exec": {"command": list(reloader.probe_command)}, "period_seconds": 30, "timeout_seconds": 5, "failure_threshold": 10},
     }
 
 
-def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list[dict],
-                 service_account: pulumi.Input[str], api_token: bool) -> dict:
+def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list[dict], service_account: pulumi.Input[str], api_token: bool) -> dict:
     container = {
         "name": spec.name,
         "image": spec.image,
         "image_pull_policy": "IfNotPresent",
         "args": list(spec.args),
         "env": pod.env(spec),
-        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol}
-                  for port in SERVICES[spec.name].ports],
+        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol} for port in SERVICES[spec.name].ports],
         "resources": pod.resources(spec),
         "security_context": pod.container_security_context(spec.uid, spec.gid),
         "volume_mounts": mounts,
@@ -167,7 +165,8 @@ class KubernetesWorkload(pulumi.ComponentResource):
 
         api_token = needs_api_token(service)
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account", metadata=metadata(service), automount_service_account_token=api_token, opts=child)
+            f"{name}-service-account", metadata=metadata(service), automount_service_account_token=api_token, opts=child
+        )
         template = pod_template(spec, kind, volumes, mounts, self.service_account.metadata.name, api_token)
         workload_metadata = {"name": service, "namespace": namespace, "labels": labels.service_labels(service, spec.image)}
         if api_token:
@@ -176,17 +175,25 @@ class KubernetesWorkload(pulumi.ComponentResource):
         headless = None
         if kind == STATEFUL_SET:
             headless = k8s.core.v1.Service(
-                f"{name}-headless", metadata=metadata(addresses.headless(service)),
-                spec={"cluster_ip": "None", "selector": selector,
-                      # Peers must find each other before they are ready (Alertmanager's cluster settles first).
-                      "publish_not_ready_addresses": True,
-                      "ports": [self._service_port(service, port.name) for port in SERVICES[service].ports]},
-                opts=child)
+                f"{name}-headless",
+                metadata=metadata(addresses.headless(service)),
+                spec={
+                    "cluster_ip": "None",
+                    "selector": selector,
+                    # Peers must find each other before they are ready (Alertmanager's cluster settles first).
+                    "publish_not_ready_addresses": True,
+                    "ports": [self._service_port(service, port.name) for port in SERVICES[service].ports],
+                },
+                opts=child,
+            )
 
         self.service = None
         if kind != DAEMON_SET:
-            service_spec: dict = {"type": "ClusterIP", "selector": selector,
-                                  "ports": [self._service_port(service, port_name) for port_name in client_ports(service)]}
+            service_spec: dict = {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [self._service_port(service, port_name) for port_name in client_ports(service)],
+            }
             if service in SESSION_AFFINITY_SECONDS:
                 service_spec["session_affinity"] = "ClientIP"
                 service_spec["session_affinity_config"] = {"client_ip": {"timeout_seconds": SESSION_AFFINITY_SECONDS[service]}}
@@ -194,7 +201,8 @@ class KubernetesWorkload(pulumi.ComponentResource):
 
         if kind == STATEFUL_SET:
             self.workload = k8s.apps.v1.StatefulSet(
-                f"{name}-statefulset", metadata=workload_metadata,
+                f"{name}-statefulset",
+                metadata=workload_metadata,
                 spec={
                     "service_name": headless.metadata.name,
                     "replicas": spec.replicas,
@@ -211,28 +219,39 @@ class KubernetesWorkload(pulumi.ComponentResource):
                 # never owns them and no Pulumi operation can delete them. What Pulumi can do is delete or
                 # replace the StatefulSet (a changed claim template is an immutable-field replacement):
                 # protect makes that fail loudly, retain_on_delete keeps it running if it leaves the program.
-                opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True))
+                opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+            )
         elif kind == DEPLOYMENT:
             self.workload = k8s.apps.v1.Deployment(
-                f"{name}-deployment", metadata=workload_metadata,
-                spec={"replicas": spec.replicas, "selector": {"match_labels": selector}, "template": template,
-                      # Start the new pod before stopping the old one: no gap with a single replica.
-                      "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}}},
-                opts=child)
+                f"{name}-deployment",
+                metadata=workload_metadata,
+                spec={
+                    "replicas": spec.replicas,
+                    "selector": {"match_labels": selector},
+                    "template": template,
+                    # Start the new pod before stopping the old one: no gap with a single replica.
+                    "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
+                },
+                opts=child,
+            )
         else:
             self.workload = k8s.apps.v1.DaemonSet(
-                f"{name}-daemonset", metadata=workload_metadata,
-                spec={"selector": {"match_labels": selector}, "template": template,
-                      "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}}},
-                opts=child)
+                f"{name}-daemonset",
+                metadata=workload_metadata,
+                spec={
+                    "selector": {"match_labels": selector},
+                    "template": template,
+                    "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
+                },
+                opts=child,
+            )
 
         self.disruption_budget = None
         if kind != DAEMON_SET and spec.replicas > 1:
             # Voluntary disruptions (node drains, upgrades) take one replica at a time.
             self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=metadata(service),
-                spec={"max_unavailable": 1, "selector": {"match_labels": selector}},
-                opts=child)
+                f"{name}-pdb", metadata=metadata(service), spec={"max_unavailable": 1, "selector": {"match_labels": selector}}, opts=child
+            )
 
         self.ready: pulumi.Output[bool] = self.workload.id.apply(lambda _: True)
         self.register_outputs({"workload": self.workload.metadata.name})
@@ -245,6 +264,5 @@ class KubernetesWorkload(pulumi.ComponentResource):
     @staticmethod
     def _claim_template(spec: ServiceSpec, storage_class: str | None) -> dict:
         # No `version` label: a claim template is immutable, and an image bump must not touch it.
-        claim_labels = {**labels.selector_labels(spec.name), labels.PART_OF: labels.STACK,
-                        labels.COMPONENT: labels.COMPONENTS[spec.name]}
+        claim_labels = {**labels.selector_labels(spec.name), labels.PART_OF: labels.STACK, labels.COMPONENT: labels.COMPONENTS[spec.name]}
         return {"metadata": {"name": pod.DATA_VOLUME, "labels": claim_labels}, "spec": pod.claim_spec(spec.storage_size, storage_class)}

@@ -1,10 +1,12 @@
 """What every policy of the pack shares: the resource types it judges, its configuration, the shape
 of a resource, a policy and a violation, and small readers over plain props (wire names, camelCase).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 # --- resource types (Pulumi type tokens) -------------------------------------------------------
 
@@ -20,10 +22,17 @@ K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 K8S_CRON_JOB = "kubernetes:batch/v1:CronJob"
-K8S_WORKLOADS = frozenset({
-    "kubernetes:apps/v1:Deployment", K8S_STATEFUL_SET, "kubernetes:apps/v1:DaemonSet",
-    "kubernetes:apps/v1:ReplicaSet", "kubernetes:batch/v1:Job", K8S_CRON_JOB, K8S_POD,
-})
+K8S_WORKLOADS = frozenset(
+    {
+        "kubernetes:apps/v1:Deployment",
+        K8S_STATEFUL_SET,
+        "kubernetes:apps/v1:DaemonSet",
+        "kubernetes:apps/v1:ReplicaSet",
+        "kubernetes:batch/v1:Job",
+        K8S_CRON_JOB,
+        K8S_POD,
+    }
+)
 GRAFANA_PROVIDER = "pulumi:providers:grafana"
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -36,10 +45,12 @@ EXCEPTION_ANNOTATION = "ngx-monitoring/pod-security-exception"
 # equal to the program's; a stack that changes either passes --policy-pack-config (docs/development.md, "Policy as code").
 DEFAULT_CONFIG: Mapping[str, str] = {"entrypoint": "proxy", "hostAccessNamespace": "ngx-monitoring-host"}
 CONFIG_SCHEMA: Mapping[str, Mapping[str, Any]] = {
-    "entrypoint": {"type": "string", "default": DEFAULT_CONFIG["entrypoint"],
-                   "description": "app.kubernetes.io/name of the only service that may be exposed"},
-    "hostAccessNamespace": {"type": "string", "default": DEFAULT_CONFIG["hostAccessNamespace"],
-                            "description": "the documented namespace whose pods may mount host paths"},
+    "entrypoint": {"type": "string", "default": DEFAULT_CONFIG["entrypoint"], "description": "app.kubernetes.io/name of the only service that may be exposed"},
+    "hostAccessNamespace": {
+        "type": "string",
+        "default": DEFAULT_CONFIG["hostAccessNamespace"],
+        "description": "the documented namespace whose pods may mount host paths",
+    },
 }
 
 
@@ -88,6 +99,7 @@ class Violation:
 
 
 # --- small readers over plain props ------------------------------------------------------------
+
 
 def get(node: Any, *path: str | int, default: Any = None) -> Any:
     for part in path:
@@ -153,8 +165,11 @@ def docker_env(props: Mapping[str, Any]) -> dict[str, str]:
 
 def k8s_plain_env(container: Mapping[str, Any]) -> dict[str, str]:
     """Variables with a literal `value` (those with `valueFrom` come from a Secret or a field)."""
-    return {item["name"]: item.get("value") or "" for item in as_list(container.get("env"))
-            if isinstance(item, Mapping) and isinstance(item.get("name"), str) and "valueFrom" not in item}
+    return {
+        item["name"]: item.get("value") or ""
+        for item in as_list(container.get("env"))
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str) and "valueFrom" not in item
+    }
 
 
 def docker_labels(props: Mapping[str, Any]) -> dict[str, str]:

@@ -4,15 +4,30 @@ its default admin/admin.
 Props arrive with secrets already revealed (that is what the policy engine hands a pack), so "is
 this a credential?" is decided by the shape of names and values, never by a secret marker.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from .base import (DEFAULT_CONFIG, DOCKER_CONTAINER, GRAFANA_PROVIDER, K8S_CONFIG_MAP, K8S_CRON_JOB, K8S_POD,
-                   as_list, as_map, docker_env, docker_labels, docker_runs, get, k8s_containers,
-                   k8s_plain_env, pod_spec)
-
+from .base import (
+    DEFAULT_CONFIG,
+    DOCKER_CONTAINER,
+    GRAFANA_PROVIDER,
+    K8S_CONFIG_MAP,
+    K8S_CRON_JOB,
+    K8S_POD,
+    as_list,
+    as_map,
+    docker_env,
+    docker_labels,
+    docker_runs,
+    get,
+    k8s_containers,
+    k8s_plain_env,
+    pod_spec,
+)
 
 _CREDENTIAL_WORDS = {"PASSWORD", "PASSWD", "PASS", "PASSPHRASE", "TOKEN", "SECRET", "APIKEY", "KEY", "WEBHOOK", "CREDENTIALS", "CREDENTIAL"}
 
@@ -39,8 +54,9 @@ def _env_violations(env: Mapping[str, str], where: str) -> list[str]:
             continue
         if _PATH_VALUE.match(value):
             continue
-        found.append(f"{where}: environment variable {name} holds a credential in plain text; "
-                     f"mount it as a file and set {name}__FILE (or use a Secret reference)")
+        found.append(
+            f"{where}: environment variable {name} holds a credential in plain text; mount it as a file and set {name}__FILE (or use a Secret reference)"
+        )
     return found
 
 
@@ -57,8 +73,7 @@ def _arg_violations(args: Sequence[Any], where: str) -> list[str]:
         flag = match["flag"].lower()
         words = set(re.split(r"[^a-z0-9]+", flag))
         if words & _FLAG_WORDS and not words & {"file", "path", "dir"}:
-            found.append(f"{where}: argument --{match['flag']} passes a credential on the command line "
-                         "(visible in the process list); pass a file instead")
+            found.append(f"{where}: argument --{match['flag']} passes a credential on the command line (visible in the process list); pass a file instead")
     return found
 
 
@@ -73,8 +88,24 @@ _ASSIGNMENT = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 # Keys that name a setting about a credential rather than the credential itself.
-_SAFE_KEY_SUFFIXES = ("_file", "_files", "_path", "_dir", "_enabled", "_header", "_type", "_name", "_ttl",
-                      "_interval", "_timeout", "_length", "_duration", "_url_file", "_policy", "_rotation_interval_minutes")
+_SAFE_KEY_SUFFIXES = (
+    "_file",
+    "_files",
+    "_path",
+    "_dir",
+    "_enabled",
+    "_header",
+    "_type",
+    "_name",
+    "_ttl",
+    "_interval",
+    "_timeout",
+    "_length",
+    "_duration",
+    "_url_file",
+    "_policy",
+    "_rotation_interval_minutes",
+)
 _SAFE_VALUE = re.compile(r"""^(?:|""|''|null|~|true|false|\d+(?:\.\d+)?|\$__file\{[^}]+\}|\$__vault\{[^}]+\}|\[secret\])$""", re.IGNORECASE)
 
 
@@ -98,8 +129,9 @@ def credential_shapes(text: str) -> list[str]:
     return sorted(set(found))
 
 
-def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                               config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+def check_no_plaintext_secrets(
+    resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG
+) -> list[str]:
     found: list[str] = []
     if resource_type == DOCKER_CONTAINER:
         found += _env_violations(docker_env(props), "container")
@@ -127,6 +159,7 @@ def check_no_plaintext_secrets(resource_type: str, props: Mapping[str, Any], opt
 def plain_fields(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     """(path, text) of every field a credential must never reach: environment variables, command
     lines, ConfigMap data, labels and annotations. Tests search these for seeded secrets."""
+
     def metadata(prefix: str, meta: Any) -> Iterator[tuple[str, str]]:
         for kind in ("labels", "annotations"):
             for key, value in as_map(get(meta, kind)).items():
@@ -187,8 +220,7 @@ def grafana_ini_security(text: str) -> dict[str, str]:
 def _ini_violations(text: str, where: str) -> list[str]:
     security = grafana_ini_security(text)
     if "admin_password" in security and security["admin_password"] in ("", _DEFAULT_PASSWORD):
-        return [f"{where}: grafana.ini sets admin_password to {security['admin_password']!r}, Grafana's default; "
-                "use $__file{...} with a generated password"]
+        return [f"{where}: grafana.ini sets admin_password to {security['admin_password']!r}, Grafana's default; use $__file{{...}} with a generated password"]
     return []
 
 
@@ -197,8 +229,10 @@ def _grafana_container_violations(env: Mapping[str, str], secret_env: set[str], 
     if password is not None and password in ("", _DEFAULT_PASSWORD):
         return [f"{where}: GF_SECURITY_ADMIN_PASSWORD is {password!r}, Grafana's default"]
     if password is None and "GF_SECURITY_ADMIN_PASSWORD" not in secret_env and not env.get("GF_SECURITY_ADMIN_PASSWORD__FILE"):
-        return [f"{where}: no admin password is configured, so Grafana would start with admin/admin; "
-                "set GF_SECURITY_ADMIN_PASSWORD__FILE to a generated password file"]
+        return [
+            f"{where}: no admin password is configured, so Grafana would start with admin/admin; "
+            "set GF_SECURITY_ADMIN_PASSWORD__FILE to a generated password file"
+        ]
     return []
 
 
@@ -206,8 +240,9 @@ def _is_grafana(image: Any, env_names: Sequence[str]) -> bool:
     return (isinstance(image, str) and bool(_GRAFANA_IMAGE.search(image))) or any(name.startswith("GF_") for name in env_names)
 
 
-def check_grafana_credentials(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                              config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+def check_grafana_credentials(
+    resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG
+) -> list[str]:
     found = []
     if resource_type == GRAFANA_PROVIDER:
         auth = props.get("auth")

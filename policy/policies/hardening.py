@@ -1,13 +1,27 @@
 """Runtime hardening: Pod Security `restricted` (and its Docker counterpart), namespaces that enforce
 it, and containers with a read-only root filesystem and a non-root user."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from .base import (DEFAULT_CONFIG, DOCKER_CONTAINER, ENFORCE_LABEL, EXCEPTION_ANNOTATION, K8S_NAMESPACE,
-                   UNKNOWN, as_list, as_map, docker_runs, get, is_true, k8s_containers, namespace_of,
-                   pod_spec)
-
+from .base import (
+    DEFAULT_CONFIG,
+    DOCKER_CONTAINER,
+    ENFORCE_LABEL,
+    EXCEPTION_ANNOTATION,
+    K8S_NAMESPACE,
+    UNKNOWN,
+    as_list,
+    as_map,
+    docker_runs,
+    get,
+    is_true,
+    k8s_containers,
+    namespace_of,
+    pod_spec,
+)
 
 # --- Pod Security `restricted` (Kubernetes) and its Docker counterpart -------------------------
 
@@ -97,8 +111,9 @@ def _docker_restricted_violations(props: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def check_restricted_security_context(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                                      config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+def check_restricted_security_context(
+    resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG
+) -> list[str]:
     """Kubernetes workloads meet Pod Security `restricted`; the documented host-access namespace may
     in addition mount host paths (read-only) and use the host's network and PID namespaces, nothing
     else. Docker containers that run meet the same rules in Docker's terms."""
@@ -111,8 +126,9 @@ def check_restricted_security_context(resource_type: str, props: Mapping[str, An
     return _pod_security_violations(pod, host_access)
 
 
-def check_namespace_pod_security(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                                 config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+def check_namespace_pod_security(
+    resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG
+) -> list[str]:
     """The cluster enforces the same: every namespace `restricted`, except the host-access one,
     which must say why in the exception annotation."""
     if resource_type != K8S_NAMESPACE:
@@ -123,14 +139,14 @@ def check_namespace_pod_security(resource_type: str, props: Mapping[str, Any], o
         return []
     host_namespace = config.get("hostAccessNamespace", DEFAULT_CONFIG["hostAccessNamespace"])
     if name != host_namespace:
-        return [f"namespace {name} enforces {level or 'no'} Pod Security level; label it {ENFORCE_LABEL}: restricted "
-                f"(only {host_namespace} may be exempt)"]
+        return [f"namespace {name} enforces {level or 'no'} Pod Security level; label it {ENFORCE_LABEL}: restricted (only {host_namespace} may be exempt)"]
     if not as_map(get(props, "metadata", "annotations")).get(EXCEPTION_ANNOTATION):
         return [f"namespace {name} is exempt from `restricted` without saying why; annotate {EXCEPTION_ANNOTATION}"]
     return []
 
 
 # --- containers read-only and non-root ---------------------------------------------------------
+
 
 def _docker_user_is_root(user: Any) -> bool:
     if not isinstance(user, str) or not user.strip():
@@ -139,8 +155,7 @@ def _docker_user_is_root(user: Any) -> bool:
     return uid in ("0", "root")
 
 
-def check_read_only_non_root(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                             config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+def check_read_only_non_root(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
     found = []
     if resource_type == DOCKER_CONTAINER:
         if not docker_runs(props):

@@ -1,18 +1,38 @@
 """What may reach what: only the entrypoint is reachable from outside the stack (published ports,
 Services, Ingresses), and every Kubernetes workload is isolated by NetworkPolicies."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from .base import (DEFAULT_CONFIG, DOCKER_CONTAINER, K8S_INGRESS, K8S_NETWORK_POLICY, K8S_SERVICE,
-                   K8S_WORKLOADS, NAME_LABEL, UNKNOWN, Resource, as_list, as_map, get, is_true,
-                   k8s_containers, namespace_of, pod_labels, pod_spec, service_of_container)
-
+from .base import (
+    DEFAULT_CONFIG,
+    DOCKER_CONTAINER,
+    K8S_INGRESS,
+    K8S_NETWORK_POLICY,
+    K8S_SERVICE,
+    K8S_WORKLOADS,
+    NAME_LABEL,
+    UNKNOWN,
+    Resource,
+    as_list,
+    as_map,
+    get,
+    is_true,
+    k8s_containers,
+    namespace_of,
+    pod_labels,
+    pod_spec,
+    service_of_container,
+)
 
 # --- only the entrypoint is exposed ------------------------------------------------------------
 
-def check_only_entrypoint_exposed(resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any],
-                                  config: Mapping[str, str] = DEFAULT_CONFIG) -> list[str]:
+
+def check_only_entrypoint_exposed(
+    resource_type: str, props: Mapping[str, Any], options: Mapping[str, Any], config: Mapping[str, str] = DEFAULT_CONFIG
+) -> list[str]:
     entrypoint = config.get("entrypoint", DEFAULT_CONFIG["entrypoint"])
     found = []
     if resource_type == DOCKER_CONTAINER:
@@ -51,8 +71,7 @@ def _ingress_backends(props: Mapping[str, Any]) -> Iterator[str]:
                 yield "<resource backend>"
 
 
-def check_ingress_routes_to_entrypoint(resources: Sequence[Resource],
-                                       config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
+def check_ingress_routes_to_entrypoint(resources: Sequence[Resource], config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
     """Every Ingress backend is a Service (in the Ingress's namespace) that selects the entrypoint's pods."""
     entrypoint = config.get("entrypoint", DEFAULT_CONFIG["entrypoint"])
     services = {(namespace_of(r.props), get(r.props, "metadata", "name")): r for r in resources if r.type == K8S_SERVICE}
@@ -71,6 +90,7 @@ def check_ingress_routes_to_entrypoint(resources: Sequence[Resource],
 
 
 # --- every Kubernetes workload is selected by a NetworkPolicy ----------------------------------
+
 
 def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     """Kubernetes label selector semantics (an empty selector matches everything)."""
@@ -97,8 +117,7 @@ def _policy_types(spec: Mapping[str, Any]) -> set[str]:
     return {"Ingress"} | ({"Egress"} if "egress" in spec else set())
 
 
-def check_workloads_isolated(resources: Sequence[Resource],
-                             config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
+def check_workloads_isolated(resources: Sequence[Resource], config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
     """Each workload's pods are selected, in both directions, by NetworkPolicies of their namespace;
     a pod no policy selects accepts and opens any connection."""
     policies = [(namespace_of(r.props), as_map(get(r.props, "spec"))) for r in resources if r.type == K8S_NETWORK_POLICY]
@@ -111,6 +130,11 @@ def check_workloads_isolated(resources: Sequence[Resource],
                 covered |= _policy_types(spec)
         missing = {"Ingress", "Egress"} - covered
         if missing:
-            found.append((workload, f"pods {dict(labels)} in {namespace} are not isolated for {', '.join(sorted(missing))}: "
-                                    "no NetworkPolicy of that namespace selects them for it"))
+            found.append(
+                (
+                    workload,
+                    f"pods {dict(labels)} in {namespace} are not isolated for {', '.join(sorted(missing))}: "
+                    "no NetworkPolicy of that namespace selects them for it",
+                )
+            )
     return found

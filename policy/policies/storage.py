@@ -1,14 +1,28 @@
 """Stateful storage is protected: no change deletes the stack's data."""
+
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from .base import (DEFAULT_CONFIG, DOCKER_CONTAINER, DOCKER_VOLUME, K8S_NAMESPACE, K8S_PVC, K8S_STATEFUL_SET,
-                   UNKNOWN, Resource, as_list, as_map, docker_runs, get, is_true, namespace_of)
+from .base import (
+    DEFAULT_CONFIG,
+    DOCKER_CONTAINER,
+    DOCKER_VOLUME,
+    K8S_NAMESPACE,
+    K8S_PVC,
+    K8S_STATEFUL_SET,
+    UNKNOWN,
+    Resource,
+    as_list,
+    as_map,
+    docker_runs,
+    get,
+    is_true,
+    namespace_of,
+)
 
 
-def check_stateful_storage_protected(resources: Sequence[Resource],
-                                     config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
+def check_stateful_storage_protected(resources: Sequence[Resource], config: Mapping[str, str] = DEFAULT_CONFIG) -> list[tuple[Resource | None, str]]:
     """Claims, and the namespaces that hold them, are protected; a StatefulSet's claim templates are
     retained; a Docker volume that a running container writes to is protected. (Docker volumes only ever mounted read-only, such as
     the rendered configuration, are rebuilt from settings and may be replaced.)"""

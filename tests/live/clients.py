@@ -4,6 +4,7 @@ Services are reached at their loopback address, but their certificates name them
 (prometheus, alertmanager, monitoring.localhost), so the client connects to the IP and sends SNI and
 checks the certificate for the name, exactly as a client inside the stack would.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,8 +14,9 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from tests.live import progress
 
@@ -44,8 +46,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def tls_context(ca_file: str | None, minimum: ssl.TLSVersion | None = None,
-                maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+def tls_context(ca_file: str | None, minimum: ssl.TLSVersion | None = None, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=ca_file)
     if minimum is not None:
         context.minimum_version = minimum
@@ -58,8 +59,17 @@ class Endpoint:
     """One server; `base` is the path it serves under (Prometheus's --web.route-prefix, "/prometheus"),
     put before every request path, so callers write API paths as the API documents them."""
 
-    def __init__(self, ip: str, port: int, *, name: str | None = None, ca_file: str | None = None,
-                 auth: tuple[str, str] | None = None, timeout: float = 5.0, base: str = "") -> None:
+    def __init__(
+        self,
+        ip: str,
+        port: int,
+        *,
+        name: str | None = None,
+        ca_file: str | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float = 5.0,
+        base: str = "",
+    ) -> None:
         self.ip, self.port, self.name = ip, port, name
         self.ca_file, self.auth, self.timeout, self.base = ca_file, auth, timeout, base
 
@@ -67,7 +77,7 @@ class Endpoint:
     def tls(self) -> bool:
         return self.name is not None
 
-    def with_auth(self, auth: tuple[str, str] | None) -> "Endpoint":
+    def with_auth(self, auth: tuple[str, str] | None) -> Endpoint:
         return Endpoint(self.ip, self.port, name=self.name, ca_file=self.ca_file, auth=auth, timeout=self.timeout, base=self.base)
 
     def _connection(self, context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
@@ -75,8 +85,9 @@ class Endpoint:
             return http.client.HTTPConnection(self.ip, self.port, timeout=self.timeout)
         return _PinnedHTTPSConnection(self.ip, self.name, self.port, context or tls_context(self.ca_file), self.timeout)
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
-                context: ssl.SSLContext | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None, context: ssl.SSLContext | None = None
+    ) -> Response:
         all_headers = dict(headers or {})
         if self.auth is not None:
             token = base64.b64encode(f"{self.auth[0]}:{self.auth[1]}".encode()).decode()
@@ -171,8 +182,10 @@ class AlertmanagerAPI:
         now = time.time()
         body = {
             "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in matchers.items()],
-            "startsAt": _rfc3339(now), "endsAt": _rfc3339(now + hours * 3600),
-            "createdBy": "tests/live", "comment": comment,
+            "startsAt": _rfc3339(now),
+            "endsAt": _rfc3339(now + hours * 3600),
+            "createdBy": "tests/live",
+            "comment": comment,
         }
         return self._json("POST", "/api/v2/silences", body)["silenceID"]
 

@@ -12,12 +12,13 @@ waits overlap the other scenarios instead of adding up. Only the scenarios of th
 started: `-m "live and not slow"` starts what the quick tests need. Start-up and long waits are
 reported as they happen (tests/live/progress.py).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -98,8 +99,11 @@ class Scenarios:
             stack.start()
             progress.say(f"{name}: {len(stack.processes)} services ready after {time.monotonic() - began:.1f}s")
             # Prometheus hands new targets to its scrapers up to 5 s after start (discovery batching).
-            wait_until(lambda: stack.prometheus.value('up{job="ngx-api"}') == 1, patience(self.timings.scrape_interval + 5),
-                       what=f"{name}: first scrape of the simulated API")
+            wait_until(
+                lambda: stack.prometheus.value('up{job="ngx-api"}') == 1,
+                patience(self.timings.scrape_interval + 5),
+                what=f"{name}: first scrape of the simulated API",
+            )
             stack.fault_at = time.time()
             if self.FAULTS[name]:
                 stack.simulator.set_mode(self.FAULTS[name])

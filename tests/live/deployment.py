@@ -10,10 +10,11 @@ htpasswd are real), certificates are fake PEM text (the harness issues real ones
 for the same DNS names, which it reads from the program's certificate requests), and receiver
 credentials are whatever `--secret` gives (LIVE_SECRETS for the livetest stack).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
@@ -60,7 +61,7 @@ def _resolve(outputs: Mapping[str, pulumi.Output]) -> dict[str, str]:
     """Values of Outputs whose resources the mocks have already registered."""
     keys = list(outputs)
     values = _sync_await(pulumi.Output.all(*(outputs[key] for key in keys)).future())
-    return dict(zip(keys, values))
+    return dict(zip(keys, values, strict=False))
 
 
 def deploy(stack: str = LIVE_STACK, config: list[str] = (), secrets: Mapping[str, str] | None = None) -> Deployment:

@@ -6,6 +6,7 @@ refuse our 127.0.41.2:9090) and none of our processes can reach any network but 
 rendered file names. The namespace is entered by the calling thread; threads and processes started
 from it afterwards (simulators, sinks, every server) inherit it. `leave` returns to the original one.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -41,7 +42,7 @@ class PrivateNetwork:
     def __init__(self) -> None:
         self._original: int | None = None
 
-    def enter(self) -> "PrivateNetwork":
+    def enter(self) -> PrivateNetwork:
         if self._original is not None:
             return self
         self._original = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -63,7 +64,7 @@ class PrivateNetwork:
             os.close(self._original)
             self._original = None
 
-    def __enter__(self) -> "PrivateNetwork":
+    def __enter__(self) -> PrivateNetwork:
         return self.enter()
 
     def __exit__(self, *exc) -> None:

@@ -8,6 +8,7 @@ suspended for the moment, as pytest's own live logging does (`sys.__stderr__` wo
 Short waits stay quiet: a wait is announced once it has lasted ANNOUNCE_AFTER seconds, with what it
 waits for and its limit, and then its end. Without pytest (bench/, a REPL) nothing is written.
 """
+
 from __future__ import annotations
 
 import threading
@@ -33,7 +34,7 @@ def say(message: str) -> None:
     if reporter is None:
         return
     capture = config.pluginmanager.get_plugin("capturemanager")
-    with _lock, (capture.global_and_fixture_disabled() if capture is not None else nullcontext()):
+    with _lock, capture.global_and_fixture_disabled() if capture is not None else nullcontext():
         reporter.ensure_newline()  # after a test file's name and its results
         writer = config.get_terminal_writer()
         if writer.width_of_current_line:  # after `-q` progress dots, which ensure_newline does not see

@@ -15,6 +15,7 @@ when it differs from the last successfully loaded one, the same reload as SIGHUP
 fails is retried on every tick, and the checksum is kept only once
 `prometheus_config_last_reload_successful` says it loaded. With a 3.x binary nothing is emulated.
 """
+
 from __future__ import annotations
 
 import glob

@@ -18,6 +18,7 @@ Modes (`Simulator.set_mode`):
   stopped      the HTTP server is closed: scrapes get "connection refused", as when the API is down
   flood        healthy, plus `flood_series` extra series (to push the target over sample_limit)
 """
+
 from __future__ import annotations
 
 import itertools
@@ -26,10 +27,10 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -50,8 +51,7 @@ CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)  # seed guide: ngx_pr
 # Histograms with buckets of their own (the instrumentator's defaults); the others use the client's defaults.
 BUCKETS = {
     "ngx_prediction_confidence": CONFIDENCE_BUCKETS,
-    "http_request_duration_highr_seconds": (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5,
-                                            4, 4.5, 5, 7.5, 10, 30, 60),
+    "http_request_duration_highr_seconds": (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60),
     "http_request_duration_seconds": (0.1, 0.5, 1),
 }
 # Values of every label the catalog declares, so each metric is exposed with exactly its catalog labels.
@@ -119,8 +119,9 @@ class _QuietServer(ThreadingHTTPServer):
 class Simulator:
     """One simulated API instance on `host:port`; use as a context manager or call start()/stop()."""
 
-    def __init__(self, host: str, port: int, log_file: Path, rate: float = 20.0, flood_series: int = 25_000,
-                 seed: int = 7, naming: str = catalog.DEFAULT_API_NAMING) -> None:
+    def __init__(
+        self, host: str, port: int, log_file: Path, rate: float = 20.0, flood_series: int = 25_000, seed: int = 7, naming: str = catalog.DEFAULT_API_NAMING
+    ) -> None:
         self.host, self.port, self.log_file = host, port, log_file
         self.names = catalog.API_NAMINGS[naming]
         self.app_metrics = {metric.name: metric for metric in catalog.app_metrics(naming)}
@@ -172,7 +173,7 @@ class Simulator:
             if not metric.labels:
                 continue
             for values in itertools.product(*(self._values(metric, label) for label in metric.labels)):
-                labels = dict(zip(metric.labels, values))
+                labels = dict(zip(metric.labels, values, strict=False))
                 if "method" in labels and labels["method"] != METHODS.get(labels.get(self.names.route_label), "POST"):
                     continue  # each route has one method, as in the API's route table
                 self._child(metric.name, **labels)
@@ -247,11 +248,11 @@ class Simulator:
             self._child("ngx_predictions_total", model_type=model, status="error" if failed else "success").inc()
             self._child("ml_prediction_duration_seconds", model_type=model).observe(duration / 3)
             self._child("ngx_prediction_confidence", model_type=model).observe(rnd.uniform(0.5, 0.99))
-            self._log_event("info", "ml_prediction", conversation_id, request_id, tier, model_type=model,
-                            duration=round(duration / 3 * 1000, 1))
+            self._log_event("info", "ml_prediction", conversation_id, request_id, tier, model_type=model, duration=round(duration / 3 * 1000, 1))
         if failed:
-            self._log_event("error", "request_failed", conversation_id, request_id, tier, endpoint=endpoint,
-                            status=int(status), duration=round(duration * 1000, 1))
+            self._log_event(
+                "error", "request_failed", conversation_id, request_id, tier, endpoint=endpoint, status=int(status), duration=round(duration * 1000, 1)
+            )
 
     # --- logs --------------------------------------------------------------------------------------
 
@@ -305,7 +306,7 @@ class Simulator:
         """The port actually listened on (differs from `port` when that was 0)."""
         return self._server.server_address[1] if self._server else self.port
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_file.open("a", buffering=1)
         self._open()
@@ -317,7 +318,7 @@ class Simulator:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -344,8 +345,7 @@ class Simulator:
                 pass
 
         self._server = _QuietServer((self.host, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"simulator-{self.address}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"simulator-{self.address}", daemon=True)
         self._thread.start()
 
     def _close(self) -> None:

@@ -10,6 +10,7 @@ Every notification becomes a `Notification` with its arrival time (time.time(), 
 latency), the integration, the status (firing / resolved) and the alert name, parsed from the title the
 rendered templates write ("[FIRING:1] APIDown (ngx-api)").
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,8 +54,7 @@ class Sink:
     HTTPS_PORT = 443
     SMTP_PORT = 587
 
-    def __init__(self, ip: str, cert_file: str, key_file: str, https_port: int = HTTPS_PORT, smtp_port: int = SMTP_PORT,
-                 name: str = "") -> None:
+    def __init__(self, ip: str, cert_file: str, key_file: str, https_port: int = HTTPS_PORT, smtp_port: int = SMTP_PORT, name: str = "") -> None:
         self.ip = ip
         self.label = f"{name}: " if name else ""  # the stack's name, in progress lines of long waits
         self.https_port, self.smtp_port = https_port, smtp_port  # 0: any free port (read them back after start)
@@ -73,13 +73,17 @@ class Sink:
         with self._lock:
             self._received.append(item)
 
-    def notifications(self, integration: str | None = None, alertname: str | None = None, status: str | None = None,
-                      since: float = 0.0) -> list[Notification]:
+    def notifications(self, integration: str | None = None, alertname: str | None = None, status: str | None = None, since: float = 0.0) -> list[Notification]:
         with self._lock:
             items = list(self._received)
-        return [n for n in items if (integration is None or n.integration == integration)
-                and (alertname is None or n.alertname == alertname) and (status is None or n.status == status)
-                and n.arrived >= since]
+        return [
+            n
+            for n in items
+            if (integration is None or n.integration == integration)
+            and (alertname is None or n.alertname == alertname)
+            and (status is None or n.status == status)
+            and n.arrived >= since
+        ]
 
     def wait_for(self, timeout: float, interval: float = 0.2, **filters: Any) -> Notification:
         """The first notification matching `filters` (see `notifications`); bounded by `timeout` seconds."""
@@ -100,7 +104,7 @@ class Sink:
 
     # --- servers -----------------------------------------------------------------------------------
 
-    def start(self) -> "Sink":
+    def start(self) -> Sink:
         https = ThreadingHTTPServer((self.ip, self.https_port), self._http_handler())
         https.socket = self._context.wrap_socket(https.socket, server_side=True)
         smtp = _SMTPServer((self.ip, self.smtp_port), _SMTPHandler)
@@ -108,8 +112,7 @@ class Sink:
         self.https_port, self.smtp_port = https.server_address[1], smtp.server_address[1]
         for server in (https, smtp):
             server.daemon_threads = True
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
-                                      name=f"sink-{type(server).__name__}-{self.ip}")
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name=f"sink-{type(server).__name__}-{self.ip}")
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
@@ -124,7 +127,7 @@ class Sink:
         self._servers.clear()
         self._threads.clear()
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -149,8 +152,7 @@ class Sink:
                 if host == "events.pagerduty.com":
                     action = payload.get("event_action", "") if isinstance(payload, dict) else ""
                     title = (payload.get("payload") or {}).get("summary", "") if isinstance(payload, dict) else ""
-                    sink._record("pagerduty", title, payload, {"trigger": "firing", "resolve": "resolved"}.get(action, ""),
-                                 path=self.path)
+                    sink._record("pagerduty", title, payload, {"trigger": "firing", "resolve": "resolved"}.get(action, ""), path=self.path)
                     reply, status = {"status": "success", "message": "Event processed", "dedup_key": payload.get("dedup_key")}, 202
                 elif host == "hooks.slack.com":
                     attachments = payload.get("attachments") or [{}] if isinstance(payload, dict) else [{}]

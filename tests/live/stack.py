@@ -25,6 +25,7 @@ What cannot be the same outside containers, and is changed, nothing else (DIFFER
 Grafana, Loki and Alloy have no Debian package and are not run: `NOT_RUN` names them and the tests
 assert that their targets are down, not up.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,12 @@ from renderers import auth, paths
 from renderers.nginx import CONFIG_FILE as NGINX_CONFIG
 from tests.certs import ThrowawayCA
 from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
-from tests.live.deployment import TLS_FILES, Deployment, DeployedService
-from tests.live.reloading import (PrometheusAutoReload, interval_seconds, namespaced_server_pid, start_reloader,
-                                  without_reload_flags)
+from tests.live.deployment import TLS_FILES, DeployedService, Deployment
+from tests.live.reloading import PrometheusAutoReload, interval_seconds, namespaced_server_pid, start_reloader, without_reload_flags
 from tests.live.simulator import Simulator
 from tests.live.sink import Sink
 from tests.sandbox import Sandbox
-from topology import (ALERTMANAGER, ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER,
-                      REDIS_EXPORTER, SERVICES, services_on)
+from topology import ALERTMANAGER, ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, REDIS_EXPORTER, SERVICES, services_on
 
 DIFFERENCES = (
     "listen addresses bound to the service's loopback IP (flags and nginx `listen`)",
@@ -66,10 +65,8 @@ DIFFERENCES = (
 
 # Host part of each service's address in the stack's 127.0.<index>.0/24; a service added to the
 # topology later gets the next free number (40 and up), so its name resolves too.
-_FIXED_HOSTS = {PROMETHEUS: 2, ALERTMANAGER: 3, GRAFANA: 4, LOKI: 5, ALLOY: 6, NODE_EXPORTER: 7, REDIS_EXPORTER: 8,
-                PROXY: 9, PROXY_EXPORTER: 10}
-HOST_NUMBERS = {**_FIXED_HOSTS, **{name: 40 + number for number, name in
-                                   enumerate(sorted(set(SERVICES) - set(_FIXED_HOSTS)))}}
+_FIXED_HOSTS = {PROMETHEUS: 2, ALERTMANAGER: 3, GRAFANA: 4, LOKI: 5, ALLOY: 6, NODE_EXPORTER: 7, REDIS_EXPORTER: 8, PROXY: 9, PROXY_EXPORTER: 10}
+HOST_NUMBERS = {**_FIXED_HOSTS, **{name: 40 + number for number, name in enumerate(sorted(set(SERVICES) - set(_FIXED_HOSTS)))}}
 APP_HOST = 20  # "the host" of the Docker stack: the simulated API and the application's Redis
 SINK_HOST = 30  # every receiver's host name
 NO_RESOLVER_HOST = 254  # /etc/resolv.conf points here: nothing listens, so unknown names fail at once
@@ -90,12 +87,14 @@ BINARIES = {
 NOT_RUN = {
     **{service: "no Debian package" for service in (GRAFANA, LOKI, ALLOY)},
     **{name: "runs on a schedule, not as a server" for name, service in services_on("docker").items() if getattr(service, "scheduled", False)},
-    **{name: "no binary known to the live harness" for name, service in services_on("docker").items()
-       if name not in BINARIES and name not in (GRAFANA, LOKI, ALLOY) and not getattr(service, "scheduled", False)},
+    **{
+        name: "no binary known to the live harness"
+        for name, service in services_on("docker").items()
+        if name not in BINARIES and name not in (GRAFANA, LOKI, ALLOY) and not getattr(service, "scheduled", False)
+    },
 }
 # Dependencies first: nginx-prometheus-exporter gives up when nginx is not there at its start.
-START_ORDER = tuple(name for name in (NODE_EXPORTER, REDIS_EXPORTER, "pushgateway", ALERTMANAGER, PROMETHEUS, PROXY,
-                                      PROXY_EXPORTER) if name in SERVICES)
+START_ORDER = tuple(name for name in (NODE_EXPORTER, REDIS_EXPORTER, "pushgateway", ALERTMANAGER, PROMETHEUS, PROXY, PROXY_EXPORTER) if name in SERVICES)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
@@ -155,8 +154,7 @@ class LiveStack:
         self.redis: Process | None = None
         self.ca = ThrowawayCA(workdir / "ca")
         self.ca_file = str(self.ca.dir / "ca.crt")
-        self._certificates = {service: self.ca.issue(service, list(names))
-                              for service, names in deployment.certificate_names.items()}
+        self._certificates = {service: self.ca.issue(service, list(names)) for service, names in deployment.certificate_names.items()}
         self._prometheus_2 = _major_version(BINARIES[PROMETHEUS]) == 2
 
     # --- addresses ---------------------------------------------------------------------------------
@@ -211,8 +209,7 @@ class LiveStack:
         credentials = (user, self.password(user)) if user else None
         # Prometheus and Alertmanager serve everything under their route prefix, on their own port too.
         base = addresses.route_prefix(service) if port == "web" else ""
-        return Endpoint(self.ip(service), spec.port(port).number, name=name, ca_file=self.ca_file if name else None,
-                        auth=credentials, base=base)
+        return Endpoint(self.ip(service), spec.port(port).number, name=name, ca_file=self.ca_file if name else None, auth=credentials, base=base)
 
     @property
     def prometheus(self) -> PrometheusAPI:
@@ -226,8 +223,7 @@ class LiveStack:
     def proxy(self, user: str | None = None) -> Endpoint:
         """The stack's entry point, as a browser reaches it (https://<domain>)."""
         credentials = (user, self.password(user)) if user else None
-        return Endpoint(self.ip(PROXY), SERVICES[PROXY].port("https").number, name=self.settings.domain,
-                        ca_file=self.ca_file, auth=credentials)
+        return Endpoint(self.ip(PROXY), SERVICES[PROXY].port("https").number, name=self.settings.domain, ca_file=self.ca_file, auth=credentials)
 
     @property
     def admin_user(self) -> str:
@@ -257,8 +253,23 @@ class LiveStack:
         data = self.workdir / "redis"
         data.mkdir(exist_ok=True)
         log = data / "redis.log"
-        argv = ["redis-server", "--bind", self.app_ip, "--port", str(port), "--save", "", "--appendonly", "no",
-                "--protected-mode", "no", "--dir", str(data), "--logfile", ""]
+        argv = [
+            "redis-server",
+            "--bind",
+            self.app_ip,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--dir",
+            str(data),
+            "--logfile",
+            "",
+        ]
         with log.open("ab") as out:
             popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         self.redis = Process("redis", popen, log, None)
@@ -279,7 +290,7 @@ class LiveStack:
             raise RuntimeError(f"missing {', '.join(missing)}: run scripts/setup.sh")
         return list(START_ORDER)
 
-    def start(self, services: list[str] | None = None) -> "LiveStack":
+    def start(self, services: list[str] | None = None) -> LiveStack:
         if self.sink is None:
             self.start_application()
         for service in services or self.runnable():
@@ -315,8 +326,10 @@ class LiveStack:
         rewritten, count = listen.subn(lambda m: f"{m.group(1)}{ip}:{m.group(2)}{m.group(3)}", text)
         directives = len(re.findall(r"^\s*listen\s", text, re.MULTILINE))
         if count == 0 or count != directives:
-            raise AssertionError(f"nginx.conf has {directives} listen directives, {count} of them bare ports; "
-                                 "the harness only knows how to bind bare ports to a loopback address")
+            raise AssertionError(
+                f"nginx.conf has {directives} listen directives, {count} of them bare ports; "
+                "the harness only knows how to bind bare ports to a loopback address"
+            )
         return rewritten
 
     def _argv(self, service: str) -> list[str]:
@@ -337,7 +350,7 @@ class LiveStack:
                 value = str(self._data_dir(service))
             for mount in spec.host_mounts:
                 if sep and (value == mount.container_path or value.startswith(mount.container_path + "/")):
-                    value = os.path.normpath(mount.host_path + value[len(mount.container_path):])
+                    value = os.path.normpath(mount.host_path + value[len(mount.container_path) :])
             args.append(f"{name}={value}" if sep else arg)
         if service == PROMETHEUS and self._prometheus_2:
             args = [*without_reload_flags(args), "--enable-feature=expand-external-labels"]
@@ -391,8 +404,7 @@ class LiveStack:
         """What reloads the running server's files as the backends do (tests/live/reloading.py)."""
         spec = self._service(process.service).spec
         if spec.reloader is not None:
-            process.reloader = start_reloader(spec, process.pid, BINARIES[process.service],
-                                              self.workdir / process.service / "reloader.log")
+            process.reloader = start_reloader(spec, process.pid, BINARIES[process.service], self.workdir / process.service / "reloader.log")
         if process.service == PROMETHEUS and self._prometheus_2:
             config = next(arg for arg in spec.args if arg.startswith("--config.file=")).split("=", 1)[1]
             process.auto_reload = PrometheusAutoReload(process.pid, config, interval_seconds(spec.args), self._prometheus_loaded)
@@ -440,7 +452,7 @@ class LiveStack:
         if self.sink is not None:
             self.sink.stop()
 
-    def __enter__(self) -> "LiveStack":
+    def __enter__(self) -> LiveStack:
         return self
 
     def __exit__(self, *exc) -> None:

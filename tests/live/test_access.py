@@ -3,6 +3,7 @@
 Every target is scraped through the TLS and basic auth the rendered files configure; the proxy
 refuses anonymous users, old TLS and the admin API, and sends its security headers on every answer.
 """
+
 from __future__ import annotations
 
 import socket
@@ -65,8 +66,7 @@ def _probe_here(stack: LiveStack, service: str) -> list[str]:
     if service == ALERTMANAGER:
         return [arg.replace("://localhost:", f"://{stack.ip(service)}:") for arg in probe]
     password = urllib.parse.quote(stack.password(auth.PROBE_USER), safe="")
-    return [arg.replace("://localhost:", f"://{auth.PROBE_USER}:{password}@{service}:") for arg in probe
-            if not arg.startswith("--http.config.file=")]
+    return [arg.replace("://localhost:", f"://{auth.PROBE_USER}:{password}@{service}:") for arg in probe if not arg.startswith("--http.config.file=")]
 
 
 @pytest.mark.parametrize("service", [PROMETHEUS, ALERTMANAGER])
@@ -156,8 +156,7 @@ def test_hsts_and_security_headers_on_proxied_and_refused_responses(main_stack):
 
 
 def test_plain_http_is_redirected_to_https(main_stack):
-    answer = Endpoint(main_stack.ip(PROXY), SERVICES[PROXY].port("http").number).get(
-        "/prometheus/", headers={"Host": main_stack.settings.domain})
+    answer = Endpoint(main_stack.ip(PROXY), SERVICES[PROXY].port("http").number).get("/prometheus/", headers={"Host": main_stack.settings.domain})
     assert answer.status == 301
     assert answer.header("Location")[0].startswith(f"https://{main_stack.settings.domain}")
 
@@ -168,9 +167,13 @@ def test_admin_api_is_denied_at_the_proxy_although_prometheus_serves_it(main_sta
     inside = main_stack.endpoint(PROMETHEUS, user=main_stack.admin_user).post("/api/v1/admin/tsdb/clean_tombstones")
     assert inside.status == 204, inside.body
     proxy = main_stack.proxy(main_stack.admin_user)
-    for path in ("/prometheus/api/v1/admin/tsdb/snapshot", "/prometheus/api/v1/admin/tsdb/clean_tombstones",
-                 "/prometheus/api/v1/%61dmin/tsdb/snapshot", "/prometheus/api/v1/ADMIN/tsdb/snapshot",
-                 "/prometheus/api/v1/query/../admin/tsdb/snapshot"):
+    for path in (
+        "/prometheus/api/v1/admin/tsdb/snapshot",
+        "/prometheus/api/v1/admin/tsdb/clean_tombstones",
+        "/prometheus/api/v1/%61dmin/tsdb/snapshot",
+        "/prometheus/api/v1/ADMIN/tsdb/snapshot",
+        "/prometheus/api/v1/query/../admin/tsdb/snapshot",
+    ):
         assert proxy.post(path).status == 403, path
     for path in ("/prometheus/-/reload", "/prometheus/-/quit", "/alertmanager/-/reload"):
         assert proxy.post(path).status == 403, path

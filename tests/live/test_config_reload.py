@@ -8,6 +8,7 @@ Debian's 2.42, which lacks 3.x's auto-reload, so the harness does what 3.5 does:
 checksum of prometheus.yml and the globbed rule files differs from the last one that loaded
 (tests/live/reloading.py). "No restart" is the same PID with the same start time.
 """
+
 from __future__ import annotations
 
 import time
@@ -88,13 +89,11 @@ def test_a_new_rule_is_loaded_by_the_running_prometheus(main_stack):
     document["groups"].append({"name": "reload.test", "rules": [{"record": "ngx_reload_test", "expr": "vector(1)"}]})
     try:
         _write(live_file, yaml.safe_dump(document))
-        wait_until(lambda: "reload.test" in {g["name"] for g in stack.prometheus.rules()}, _reload_patience(stack),
-                   what="the new rule group loaded")
+        wait_until(lambda: "reload.test" in {g["name"] for g in stack.prometheus.rules()}, _reload_patience(stack), what="the new rule group loaded")
         assert _identity(stack, PROMETHEUS) == before, "Prometheus was restarted"
     finally:
         _write(live_file, good)
-    wait_until(lambda: "reload.test" not in {g["name"] for g in stack.prometheus.rules()}, _reload_patience(stack),
-               what="the rule group removed again")
+    wait_until(lambda: "reload.test" not in {g["name"] for g in stack.prometheus.rules()}, _reload_patience(stack), what="the rule group removed again")
     assert _identity(stack, PROMETHEUS) == before
 
 
@@ -114,8 +113,11 @@ def test_broken_config_is_rejected_and_the_old_one_keeps_working(main_stack, tim
 
         # The old configuration goes on: targets are scraped and rules evaluated after the rejection.
         scrape, evaluation = _last_scrape(stack, "node"), _last_evaluation(stack, "ngx.alerts")
-        wait_until(lambda: _last_scrape(stack, "node") > scrape and _last_evaluation(stack, "ngx.alerts") > evaluation,
-                   patience(timings.scrape_interval + timings.evaluation_interval), what="scrapes and evaluations go on")
+        wait_until(
+            lambda: _last_scrape(stack, "node") > scrape and _last_evaluation(stack, "ngx.alerts") > evaluation,
+            patience(timings.scrape_interval + timings.evaluation_interval),
+            what="scrapes and evaluations go on",
+        )
         assert stack.prometheus.value('up{job="node"}') == 1
         assert stack.prometheus.query('up{job="node"}[5s]', time.time())[0]["values"][-1][0] > rejected_at
         assert _identity(stack, PROMETHEUS) == before
@@ -144,8 +146,11 @@ def test_alertmanager_loads_a_changed_file_and_refuses_a_broken_one_without_a_re
     successful = "alertmanager_config_last_reload_successful"
     try:
         _write(live_file, yaml.safe_dump(changed))
-        wait_until(lambda: yaml.safe_load(_loaded_alertmanager_config(stack))["global"]["resolve_timeout"] == "7m",
-                   _reload_patience(stack), what="the changed alertmanager.yml loaded")
+        wait_until(
+            lambda: yaml.safe_load(_loaded_alertmanager_config(stack))["global"]["resolve_timeout"] == "7m",
+            _reload_patience(stack),
+            what="the changed alertmanager.yml loaded",
+        )
         assert _own_metric(stack, ALERTMANAGER, successful) == 1
         loaded = _loaded_alertmanager_config(stack)
 
@@ -157,9 +162,13 @@ def test_alertmanager_loads_a_changed_file_and_refuses_a_broken_one_without_a_re
         assert _identity(stack, ALERTMANAGER) == before
     finally:
         _write(live_file, good)
-    wait_until(lambda: _own_metric(stack, ALERTMANAGER, successful) == 1
-               and yaml.safe_load(_loaded_alertmanager_config(stack))["global"].get("resolve_timeout") != "7m",
-               _reload_patience(stack), what="the original file loaded again")
+    wait_until(
+        lambda: (
+            _own_metric(stack, ALERTMANAGER, successful) == 1 and yaml.safe_load(_loaded_alertmanager_config(stack))["global"].get("resolve_timeout") != "7m"
+        ),
+        _reload_patience(stack),
+        what="the original file loaded again",
+    )
     assert _identity(stack, ALERTMANAGER) == before
     log = (stack.workdir / ALERTMANAGER / "reloader.log").read_text()
     assert log.count("sent SIGHUP") >= 3, log

@@ -5,6 +5,7 @@ The stack (fixture error_burst_stack) started its burst before the first live te
 wait for the fast burn alert's `for` (alerting.slo.pageBurnFor) and for the e-mail route's group_wait
 (alerting.routes.opsEmail.groupWait) are marked slow: seconds in the livetest stack, minutes elsewhere.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -44,20 +45,23 @@ def test_warnings_of_the_same_job_are_inhibited_by_its_page(error_burst_stack, t
     suppressed by a critical alert of the same job; a warning of another job is not."""
     stack = error_burst_stack
     bound = timings.first_notification_bound("HighResponseTime", {"alertname": "HighResponseTime", "severity": "warning"})
-    warning = wait_until(lambda: [a for a in _am_alerts(stack, "HighResponseTime") if a["status"]["inhibitedBy"]],
-                         patience(bound), what="HighResponseTime inhibited")[0]
+    warning = wait_until(
+        lambda: [a for a in _am_alerts(stack, "HighResponseTime") if a["status"]["inhibitedBy"]], patience(bound), what="HighResponseTime inhibited"
+    )[0]
     assert warning["labels"]["job"] == JOB and warning["labels"]["severity"] == "warning"
     assert warning["status"]["state"] == "suppressed"
     sources = {a["fingerprint"]: a for a in stack.alertmanager.alerts()}
     inhibitors = [sources[fp]["labels"] for fp in warning["status"]["inhibitedBy"] if fp in sources]
     assert inhibitors, "inhibited by an alert Alertmanager does not list"
-    assert all(l["severity"] == "critical" and l["job"] == JOB for l in inhibitors), inhibitors
+    assert all(labels["severity"] == "critical" and labels["job"] == JOB for labels in inhibitors), inhibitors
     # The control: warnings of other jobs (GrafanaDown and the like: services not run here) are active,
     # and not inhibited. They fire after their own `for`, which may not have passed yet.
     others_bound = timings.scrape_interval + 2 * timings.evaluation_interval + timings.for_("GrafanaDown")
-    others = wait_until(lambda: [a for a in stack.alertmanager.alerts()
-                                 if a["labels"].get("severity") == "warning" and a["labels"].get("job") != JOB],
-                        patience(others_bound), what="a warning of another job in Alertmanager")
+    others = wait_until(
+        lambda: [a for a in stack.alertmanager.alerts() if a["labels"].get("severity") == "warning" and a["labels"].get("job") != JOB],
+        patience(others_bound),
+        what="a warning of another job in Alertmanager",
+    )
     assert all(not a["status"]["inhibitedBy"] for a in others), "warnings of other jobs are not inhibited"
 
 
@@ -91,8 +95,7 @@ def test_the_inhibited_warning_is_never_mailed_while_another_warning_is(error_bu
     assert mail.meta["to"] == list(email_settings.to) and mail.meta["from"] == email_settings.sender
 
     warning_bound = timings.scrape_interval + 2 * timings.evaluation_interval + timings.for_("HighResponseTime")
-    warning = wait_until(lambda: _am_alerts(stack, "HighResponseTime"), patience(warning_bound),
-                         what="HighResponseTime in Alertmanager")[0]
+    warning = wait_until(lambda: _am_alerts(stack, "HighResponseTime"), patience(warning_bound), what="HighResponseTime in Alertmanager")[0]
     active_since = calendar.timegm(time.strptime(warning["startsAt"][:19], "%Y-%m-%dT%H:%M:%S"))
     # Past its route's group_wait (plus a delivery margin) it would have been mailed, were it not inhibited.
     wait = active_since + timings.route(warning["labels"]).group_wait + 15 - time.time()

@@ -1,6 +1,7 @@
 """The live tests' own parts, checked without a stack: the simulator exposes exactly the catalog, its
 modes do what the scenarios rely on, the sink reads each integration's notifications, and the
 rendered timings are read from the files. A live test is only as good as these."""
+
 from __future__ import annotations
 
 import json
@@ -105,9 +106,10 @@ def sink(tmp_path):
 
 
 def test_sink_reads_slack_and_pagerduty_notifications(sink):
-    for host, body in (("hooks.slack.com", {"channel": "#x", "attachments": [{"title": "[FIRING:2] APIDown (ngx-api)"}]}),
-                       ("events.pagerduty.com", {"event_action": "resolve", "dedup_key": "k",
-                                                 "payload": {"summary": "[RESOLVED] APIDown (ngx-api)"}})):
+    for host, body in (
+        ("hooks.slack.com", {"channel": "#x", "attachments": [{"title": "[FIRING:2] APIDown (ngx-api)"}]}),
+        ("events.pagerduty.com", {"event_action": "resolve", "dedup_key": "k", "payload": {"summary": "[RESOLVED] APIDown (ngx-api)"}}),
+    ):
         reply = Endpoint("127.0.0.1", sink.https_port, name=host, ca_file=sink.ca_file).post("/x", json.dumps(body).encode())
         assert reply.status in (200, 202)
     slack = sink.wait_for(5, integration="slack")
@@ -150,18 +152,19 @@ def _livetest_timings() -> RenderedTimings:
     config = load_stack_config(LIVE_STACK, [], [f"{key}={value}" for key, value in LIVE_SECRETS.items()])
     raw, secret_keys = settings_mapping(config)
     settings = parse(raw, stack=LIVE_STACK, secret_keys=secret_keys)
-    files = {"prometheus/prometheus.yml": render_prometheus_config(settings),
-             "alertmanager/alertmanager.yml": render_alertmanager_config(settings)}
+    files = {"prometheus/prometheus.yml": render_prometheus_config(settings), "alertmanager/alertmanager.yml": render_alertmanager_config(settings)}
     files.update({f"prometheus/rules/{name}": text for name, text in render_rule_files(settings).items()})
     return RenderedTimings(files)
 
 
 # The live scenarios wait for these notifications (labels, severity of the rule).
-WAITED_FOR = (({"alertname": "APIDown", "severity": "critical", "job": "ngx-api"}, None),
-              ({"alertname": "HighErrorRate", "severity": "critical", "job": "ngx-api"}, None),
-              ({"alertname": "SLOErrorBudgetBurn", "severity": "critical", "job": "ngx-api"}, "critical"),
-              ({"alertname": "GrafanaDown", "severity": "warning", "job": "grafana"}, None),
-              ({"alertname": "PrometheusScrapeSampleLimitHit", "severity": "warning", "job": "prometheus"}, None))
+WAITED_FOR = (
+    ({"alertname": "APIDown", "severity": "critical", "job": "ngx-api"}, None),
+    ({"alertname": "HighErrorRate", "severity": "critical", "job": "ngx-api"}, None),
+    ({"alertname": "SLOErrorBudgetBurn", "severity": "critical", "job": "ngx-api"}, "critical"),
+    ({"alertname": "GrafanaDown", "severity": "warning", "job": "grafana"}, None),
+    ({"alertname": "PrometheusScrapeSampleLimitHit", "severity": "warning", "job": "prometheus"}, None),
+)
 
 
 def test_livetest_timings_keep_every_live_wait_within_a_minute_and_a_half():

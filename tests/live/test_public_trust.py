@@ -28,8 +28,10 @@ real cluster would refuse is refused here too: trusting only the stack CA, as th
 resource did before the trust model, against a certificate that is not the stack's; and the system
 store alone against a private CA's certificate.
 """
+
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import subprocess
@@ -115,7 +117,7 @@ def _start_nginx(workdir: Path, cert: str, key: str, port: int) -> subprocess.Po
     (workdir / "tls.crt").write_text(cert)
     (workdir / "tls.key").write_text(key)
     (workdir / "htpasswd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    (workdir / "user.json").write_text('{"login": "%s"}' % USER)
+    (workdir / "user.json").write_text(json.dumps({"login": USER}))
     (workdir / "nginx.conf").write_text(f"""
 user root;
 worker_processes 1;
@@ -139,8 +141,9 @@ http {{
   }}
 }}
 """)
-    process = subprocess.Popen(["nginx", "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        ["nginx", "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -180,9 +183,15 @@ def test_the_public_url_clients_trust_what_the_ingress_serves(mode, live_network
 
     # What the Ingress (Docker: the proxy) serves, from the program where it comes from the program.
     if provided is not None:
-        served = value(result.program["specs"][PROXY].secret_files[paths.TLS_CERT]) if platform == "docker" else next(
-            unwrap(r.inputs)["stringData"]["tls.crt"] for r in result.of_type("kubernetes:core/v1:Secret")
-            if unwrap(r.inputs)["metadata"]["name"] == "ingress-tls")
+        served = (
+            value(result.program["specs"][PROXY].secret_files[paths.TLS_CERT])
+            if platform == "docker"
+            else next(
+                unwrap(r.inputs)["stringData"]["tls.crt"]
+                for r in result.of_type("kubernetes:core/v1:Secret")
+                if unwrap(r.inputs)["metadata"]["name"] == "ingress-tls"
+            )
+        )
         assert served.strip() == provided[0].strip()
         cert, key = served + "\n", provided[1]
     else:  # cert-manager's, the operator's Secret, or (stack-ca) a real stand-in for the stack's

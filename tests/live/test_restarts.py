@@ -4,6 +4,7 @@ Prometheus: samples written before a restart come back from its WAL, identical, 
 Alertmanager: silences and the notification log survive, so a restart neither un-silences an alert
 nor pages twice for the same one.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,12 +43,11 @@ def test_prometheus_restart_keeps_every_sample_written_before_it(main_stack, tim
     assert after == before, "samples written before the restart changed or went missing"
 
     # Scraping resumes: the gap is the restart itself (plus discovery's first hand-over of targets).
-    wait_until(lambda: any(ts > started for ts, _ in _samples(stack, time.time(), 30)), patience(scrape + 5),
-               what="a sample scraped after the restart")
+    wait_until(lambda: any(ts > started for ts, _ in _samples(stack, time.time(), 30)), patience(scrape + 5), what="a sample scraped after the restart")
     now = time.time()
     series = _samples(stack, now, int(now - before[0][0]) + 2)
     assert series[: len(before)] == before
-    gap = max(b[0] - a[0] for a, b in zip(series, series[1:]))
+    gap = max(b[0] - a[0] for a, b in zip(series, series[1:], strict=False))
     restart_took = started - stopped
     print(f"restart took {restart_took:.1f}s; largest gap between samples {gap:.1f}s")
     assert gap <= restart_took + scrape + 5 + 2, "more than the restart's own gap is missing"
@@ -56,20 +56,31 @@ def test_prometheus_restart_keeps_every_sample_written_before_it(main_stack, tim
 def _post_alert(api: AlertmanagerAPI, alertname: str, starts: float) -> None:
     """Post an alert as Prometheus does (it re-sends firing alerts until they resolve)."""
     labels = {"alertname": alertname, "severity": "critical", "job": "live-test", "category": "meta"}
-    annotations = {"summary": f"{alertname} (posted by tests/live)", "description": "value {{ $value }}",
-                   "runbook_url": "https://example.invalid/runbook", "dashboard_url": "https://example.invalid/d"}
-    alert = {"labels": labels, "annotations": annotations,
-             "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts)),
-             "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))}
+    annotations = {
+        "summary": f"{alertname} (posted by tests/live)",
+        "description": "value {{ $value }}",
+        "runbook_url": "https://example.invalid/runbook",
+        "dashboard_url": "https://example.invalid/d",
+    }
+    alert = {
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600)),
+    }
     api.post_alerts([alert])
 
 
 def _notify_returns(stack) -> dict[str, float]:
     """Per integration, how many notify calls have returned in Alertmanager (its latency histogram)."""
     text = stack.alertmanager.endpoint.get("/metrics").body.decode()
-    return {sample.labels["integration"]: sample.value for family in text_string_to_metric_families(text)
-            if family.name == "alertmanager_notification_latency_seconds"
-            for sample in family.samples if sample.name.endswith("_count")}
+    return {
+        sample.labels["integration"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "alertmanager_notification_latency_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count")
+    }
 
 
 def test_alertmanager_restart_keeps_silences_and_the_notification_log(main_stack, timings):
@@ -92,8 +103,11 @@ def test_alertmanager_restart_keeps_silences_and_the_notification_log(main_stack
     # per integration. A restart before that loses the entry (any Alertmanager would notify again), so
     # the restart waits for every integration's call to return; the log entry follows in the same
     # goroutine, within microseconds, and a second covers it on a loaded machine.
-    wait_until(lambda: all(_notify_returns(stack).get(name, 0) > returned.get(name, 0) for name in integrations),
-               patience(0), what="Alertmanager's notify calls returned")
+    wait_until(
+        lambda: all(_notify_returns(stack).get(name, 0) > returned.get(name, 0) for name in integrations),
+        patience(0),
+        what="Alertmanager's notify calls returned",
+    )
     time.sleep(1)
 
     stack.restart_service(ALERTMANAGER)

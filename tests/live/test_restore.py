@@ -18,6 +18,7 @@ What differs from the stack, and why (nothing else):
 - Alertmanager writes its silences file every second (--data.maintenance-interval, 15m by default) so
   the test need not wait; in the stack a backup may miss silences made in the last 15 minutes.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,11 @@ import addresses
 import backup_plan
 from renderers import auth, backup, commands, paths
 from renderers.prometheus import prometheus_args, render_prometheus_config
-from tests.live.reloading import without_reload_flags
 from renderers.web_config import render_web_config
 from settings import parse
 from tests.certs import ThrowawayCA
 from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
+from tests.live.reloading import without_reload_flags
 from tests.sandbox import Sandbox
 from topology import ALERTMANAGER, PROMETHEUS
 
@@ -58,7 +59,7 @@ PASSWORDS = {user: f"live-{user}-password" for user in auth.users("ngx-ops")}
 
 def _values(index: int) -> dict[str, float]:
     """Values chosen to catch any rounding: decimals with no exact binary form, tiny, negative, huge."""
-    return {"decimal": index * 0.1, "tiny": (index + 1) * 1e-9, "negative": -12345.678 + index / 7, "huge": 2.0 ** 53 - index}
+    return {"decimal": index * 0.1, "tiny": (index + 1) * 1e-9, "negative": -12345.678 + index / 7, "huge": 2.0**53 - index}
 
 
 class Processes:
@@ -100,14 +101,12 @@ def world(live_network, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("restore")
     settings = parse({"platform": "docker"}, stack="dev")
     ca = ThrowawayCA(workdir / "ca")
-    leaf = ca.issue("server", ["prometheus", "alertmanager", "localhost"],
-                    [PROMETHEUS_A, PROMETHEUS_B, ALERTMANAGER_A, ALERTMANAGER_B])
+    leaf = ca.issue("server", ["prometheus", "alertmanager", "localhost"], [PROMETHEUS_A, PROMETHEUS_B, ALERTMANAGER_A, ALERTMANAGER_B])
     hashes = {user: auth.bcrypt_hash(user, password, "live-salt-key") for user, password in PASSWORDS.items()}
     tls = {paths.TLS_CERT: leaf.cert, paths.TLS_KEY: leaf.key, paths.TLS_CA: ca.ca_pem}
     (workdir / "backup-password").write_text(PASSWORDS[auth.BACKUP_USER] + "\n")
     processes = Processes(workdir)
-    yield {"settings": settings, "dir": workdir, "ca": str(ca.dir / "ca.crt"), "web": render_web_config(hashes), "tls": tls,
-           "processes": processes}
+    yield {"settings": settings, "dir": workdir, "ca": str(ca.dir / "ca.crt"), "web": render_web_config(hashes), "tls": tls, "processes": processes}
     processes.close()
 
 
@@ -123,15 +122,31 @@ def _flags(argv: list[str], replace: dict[str, str], add: tuple[str, ...] = ()) 
 
 
 def _prometheus_api(ip: str, world) -> PrometheusAPI:
-    return PrometheusAPI(Endpoint(ip, PROMETHEUS_PORT, name="prometheus", ca_file=world["ca"],
-                                  auth=("prometheus", PASSWORDS[auth.PROMETHEUS_USER]), timeout=10,
-                                  base=addresses.route_prefix(PROMETHEUS)))
+    return PrometheusAPI(
+        Endpoint(
+            ip,
+            PROMETHEUS_PORT,
+            name="prometheus",
+            ca_file=world["ca"],
+            auth=("prometheus", PASSWORDS[auth.PROMETHEUS_USER]),
+            timeout=10,
+            base=addresses.route_prefix(PROMETHEUS),
+        )
+    )
 
 
 def _alertmanager_api(ip: str, world) -> AlertmanagerAPI:
-    return AlertmanagerAPI(Endpoint(ip, ALERTMANAGER_PORT, name="alertmanager", ca_file=world["ca"],
-                                    auth=("probe", PASSWORDS[auth.PROBE_USER]), timeout=10,
-                                    base=addresses.route_prefix(ALERTMANAGER)))
+    return AlertmanagerAPI(
+        Endpoint(
+            ip,
+            ALERTMANAGER_PORT,
+            name="alertmanager",
+            ca_file=world["ca"],
+            auth=("probe", PASSWORDS[auth.PROBE_USER]),
+            timeout=10,
+            base=addresses.route_prefix(ALERTMANAGER),
+        )
+    )
 
 
 def _ready(world, name: str, process, api):
@@ -146,24 +161,33 @@ def _ready(world, name: str, process, api):
 def _start_prometheus(world, name: str, ip: str, data: Path, scrape_jobs: list[dict]) -> PrometheusAPI:
     config = yaml.safe_dump({"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": scrape_jobs})
     # Debian's Prometheus 2.42 knows no auto-reload flags (tests/live/reloading.py); nothing here reloads.
-    argv = ["prometheus", *_flags(without_reload_flags(prometheus_args(world["settings"])), {
-        "--storage.tsdb.path": str(data), "--web.listen-address": f"{ip}:{PROMETHEUS_PORT}"})]
+    argv = [
+        "prometheus",
+        *_flags(
+            without_reload_flags(prometheus_args(world["settings"])), {"--storage.tsdb.path": str(data), "--web.listen-address": f"{ip}:{PROMETHEUS_PORT}"}
+        ),
+    ]
     assert "--web.enable-admin-api" in argv, "the stack's flags must enable the snapshot API"
-    process = world["processes"].start(name, argv, {
-        **world["tls"], paths.config_path("prometheus", "prometheus.yml"): config,
-        paths.config_path("prometheus", "web.yml"): world["web"]})
+    process = world["processes"].start(
+        name, argv, {**world["tls"], paths.config_path("prometheus", "prometheus.yml"): config, paths.config_path("prometheus", "web.yml"): world["web"]}
+    )
     api = _prometheus_api(ip, world)
     return _ready(world, name, process, api)
 
 
 def _start_alertmanager(world, name: str, ip: str, data: Path) -> AlertmanagerAPI:
     config = yaml.safe_dump({"route": {"receiver": "nobody"}, "receivers": [{"name": "nobody"}]})
-    argv = ["prometheus-alertmanager", *_flags(commands.alertmanager_args(world["settings"]), {
-        "--storage.path": str(data), "--web.listen-address": f"{ip}:{ALERTMANAGER_PORT}"},
-        add=("--data.maintenance-interval=1s",))]
-    process = world["processes"].start(name, argv, {
-        **world["tls"], paths.config_path("alertmanager", "alertmanager.yml"): config,
-        paths.config_path("alertmanager", "web.yml"): world["web"]})
+    argv = [
+        "prometheus-alertmanager",
+        *_flags(
+            commands.alertmanager_args(world["settings"]),
+            {"--storage.path": str(data), "--web.listen-address": f"{ip}:{ALERTMANAGER_PORT}"},
+            add=("--data.maintenance-interval=1s",),
+        ),
+    ]
+    process = world["processes"].start(
+        name, argv, {**world["tls"], paths.config_path("alertmanager", "alertmanager.yml"): config, paths.config_path("alertmanager", "web.yml"): world["web"]}
+    )
     api = _alertmanager_api(ip, world)
     return _ready(world, name, process, api)
 
@@ -183,21 +207,27 @@ def _run(world, service: str, data: Path) -> tuple[subprocess.CompletedProcess, 
     args = backup.run_args(world["settings"], run)
     python, *_, program = args[:4]
     assert (python, program) == ("python3", backup.PROGRAM_PATH)
-    replace = {"--data-dir": str(data), "--dest": str(world["dir"] / "backups"),
-               "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"}
+    replace = {"--data-dir": str(data), "--dest": str(world["dir"] / "backups"), "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"}
     if service == "prometheus":
         # This test's replica, at the path the rendered URL names (the route prefix).
         rendered = urllib.parse.urlsplit(next(arg.split("=", 1)[1] for arg in args if arg.startswith("--url=")))
-        replace |= {"--url": rendered._replace(netloc=f"{PROMETHEUS_A}:{PROMETHEUS_PORT}").geturl(), "--ca-file": world["ca"],
-                    "--password-file": str(world["dir"] / "backup-password")}
+        replace |= {
+            "--url": rendered._replace(netloc=f"{PROMETHEUS_A}:{PROMETHEUS_PORT}").geturl(),
+            "--ca-file": world["ca"],
+            "--password-file": str(world["dir"] / "backup-password"),
+        }
     argv = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(args[4:]), replace)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120), argv
 
 
 def _pushed(pushgateway: Endpoint, target: str) -> dict[str, float]:
     text = pushgateway.get("/metrics").body.decode()
-    return {sample.name: sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-            if sample.labels.get("job") == "ngx-backup" and sample.labels.get("target") == target}
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("job") == "ngx-backup" and sample.labels.get("target") == target
+    }
 
 
 def _raw_samples(api: PrometheusAPI, at: float) -> dict[str, list[tuple[float, float]]]:
@@ -219,8 +249,9 @@ def test_a_prometheus_snapshot_restores_every_sample_exactly(world, pushgateway)
             expected.setdefault(series, []).append((at, value))
     (workdir / "samples.om").write_text("\n".join(lines) + "\n# EOF\n")
     data_a = workdir / "prometheus-a"
-    created = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(workdir / "samples.om"), str(data_a)],
-                             capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(workdir / "samples.om"), str(data_a)], capture_output=True, text=True, timeout=60
+    )
     assert created.returncode == 0, created.stdout + created.stderr
 
     # The rendered scrape job of the Pushgateway, pointed at this test's Pushgateway.
@@ -245,8 +276,9 @@ def test_a_prometheus_snapshot_restores_every_sample_exactly(world, pushgateway)
     assert started <= pushed["ngx_backup_last_success_timestamp_seconds"] <= time.time()
     assert pushed["ngx_backup_last_size_bytes"] == manifest["size"] == archive.stat().st_size
     # ... and Prometheus sees it under the pusher's labels (honor_labels), not the Pushgateway's address.
-    seen = wait_until(lambda: source.query('ngx_backup_last_run_success{job="ngx-backup",target="prometheus-0"}'), 15,
-                      what="the backup result scraped from the Pushgateway")
+    seen = wait_until(
+        lambda: source.query('ngx_backup_last_run_success{job="ngx-backup",target="prometheus-0"}'), 15, what="the backup result scraped from the Pushgateway"
+    )
     assert [float(s["value"][1]) for s in seen] == [1.0] and seen[0]["metric"].get("instance", "") == ""
 
     occupied = workdir / "occupied"
@@ -268,16 +300,27 @@ def test_alertmanager_silences_survive_backup_and_restore(world, pushgateway):
     source = _start_alertmanager(world, "alertmanager-a", ALERTMANAGER_A, data_a)
     made = time.time()
     ids = {source.add_silence({"alertname": "BackupTooOld", "target": "prometheus-1"}, hours=6, comment="node drained, <ticket>")}
-    ids.add(source._json("POST", "/api/v2/silences", {
-        "matchers": [{"name": "job", "value": "node|redis", "isRegex": True, "isEqual": True}],
-        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made)),
-        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made + 7200)),
-        "createdBy": "tests/live", "comment": "maintenance window"})["silenceID"])
+    ids.add(
+        source._json(
+            "POST",
+            "/api/v2/silences",
+            {
+                "matchers": [{"name": "job", "value": "node|redis", "isRegex": True, "isEqual": True}],
+                "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made)),
+                "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(made + 7200)),
+                "createdBy": "tests/live",
+                "comment": "maintenance window",
+            },
+        )["silenceID"]
+    )
     before = {silence["id"]: silence for silence in source.silences()}
     assert set(before) == ids
     # The running Alertmanager writes its silences file at every maintenance (here: every second).
-    wait_until(lambda: (data_a / "silences").exists() and (data_a / "silences").stat().st_mtime > made + 1, 15,
-               what="the silences file written after the silences were made")
+    wait_until(
+        lambda: (data_a / "silences").exists() and (data_a / "silences").stat().st_mtime > made + 1,
+        15,
+        what="the silences file written after the silences were made",
+    )
 
     result, argv = _run(world, "alertmanager", data_a)
     assert result.returncode == 0, f"{argv}\n{result.stdout}{result.stderr}"

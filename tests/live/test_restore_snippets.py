@@ -21,6 +21,7 @@ What is substituted, and why (nothing else of the script changes):
 The Docker and Kubernetes wrappers around the scripts (`docker stop/run/start`, the pod, `kubectl
 scale`) are not run: there is no Docker engine or cluster here.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,7 @@ def _replace_path(script: str, container: str, here: str) -> str:
 def run_script(service: str, data: Path, archive: Path) -> subprocess.CompletedProcess:
     script = _replace_path(documented_scripts()[service], PROGRAM_MOUNT, str(PROGRAM))
     script = _replace_path(script, MOUNTS[service], str(data))
-    return subprocess.run(["sh", "-c", script], env={**os.environ, "ARCHIVE": str(archive)},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(["sh", "-c", script], env={**os.environ, "ARCHIVE": str(archive)}, capture_output=True, text=True, timeout=120)
 
 
 def _tree(path: Path) -> dict[str, int]:
@@ -100,8 +100,9 @@ def test_prometheus_script_restores_into_a_lost_and_into_a_present_volume(world,
             expected.setdefault(series, []).append((float(base + index * STEP), value))
     (workdir / "samples.om").write_text("\n".join(lines) + "\n# EOF\n")
     live = workdir / "live"
-    created = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(workdir / "samples.om"), str(live)],
-                             capture_output=True, text=True, timeout=60)
+    created = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(workdir / "samples.om"), str(live)], capture_output=True, text=True, timeout=60
+    )
     assert created.returncode == 0, created.stderr
     _start_prometheus(world, "snippet-prometheus-source", PROMETHEUS_A, live, [])
     backed_up, argv = _run(world, "prometheus", live)

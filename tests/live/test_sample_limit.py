@@ -5,6 +5,7 @@ test. Its scrapes are rejected as a whole (nothing of it is stored), every other
 scraped, and PrometheusScrapeSampleLimitHit fires; the test that waits for it firing waits out its
 `for` (alerting.thresholds.sampleLimitHitFor: 10s in the livetest stack, 5m elsewhere) and is marked slow.
 """
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,11 @@ def test_the_flooding_target_fails_alone(flood_stack, timings):
     stack = flood_stack
     limit = stack.settings.prometheus.sample_limit
     assert stack.simulator.flood_series > limit
-    wait_until(lambda: "sample limit" in _targets(stack)[catalog.JOB_API]["lastError"],
-               patience(timings.scrape_interval + 5), what="the API's scrape rejected for sample_limit")
+    wait_until(
+        lambda: "sample limit" in _targets(stack)[catalog.JOB_API]["lastError"],
+        patience(timings.scrape_interval + 5),
+        what="the API's scrape rejected for sample_limit",
+    )
     targets = _targets(stack)
     assert targets[catalog.JOB_API]["health"] == "down"
     assert stack.prometheus.value(f'up{{job="{catalog.JOB_API}"}}') == 0
@@ -60,8 +64,11 @@ def test_the_flooding_target_fails_alone(flood_stack, timings):
 
 def test_the_sample_limit_alert_is_raised(flood_stack, timings):
     stack = flood_stack
-    alert = wait_until(lambda: [a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == ALERT],
-                       patience(timings.scrape_interval + 2 * timings.evaluation_interval), what=f"{ALERT} pending")[0]
+    alert = wait_until(
+        lambda: [a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == ALERT],
+        patience(timings.scrape_interval + 2 * timings.evaluation_interval),
+        what=f"{ALERT} pending",
+    )[0]
     assert alert["state"] in ("pending", "firing")
     assert alert["labels"]["job"] == "prometheus" and alert["labels"]["severity"] == "warning"
 
@@ -77,6 +84,9 @@ def test_the_sample_limit_alert_fires_and_reaches_alertmanager(flood_stack, timi
 
     wait_until(firing, max(remaining, 30), interval=2, what=f"{ALERT} firing")
     print(f"{ALERT} fired {time.time() - stack.fault_at:.0f}s after the flood began (its for: {timings.for_(ALERT):.0f}s)")
-    received = wait_until(lambda: [a for a in stack.alertmanager.alerts() if a["labels"]["alertname"] == ALERT],
-                          patience(timings.evaluation_interval), what=f"{ALERT} in Alertmanager")
+    received = wait_until(
+        lambda: [a for a in stack.alertmanager.alerts() if a["labels"]["alertname"] == ALERT],
+        patience(timings.evaluation_interval),
+        what=f"{ALERT} in Alertmanager",
+    )
     assert [r["name"] for r in received[0]["receivers"]] == [timings.route(received[0]["labels"]).receiver] == ["ops-email"]

@@ -1,6 +1,7 @@
 """The simulator speaks either naming of the API's metrics (app.metricNames), exactly as the catalog
 describes it: with the wrong names or labels a live test would prove rules against an application that
 does not exist. Checked on the exposition text, without a server or a stack."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,8 +45,7 @@ def test_requests_carry_the_status_and_route_labels_the_recording_rules_read(tmp
     sim.set_mode("error_burst")
     sim.advance(sim._last + 5)
     families = _families(sim)  # once: every exposition simulates the traffic since the last one
-    samples = [sample for sample in families[names.requests[: -len("_total")]].samples
-               if sample.name == names.requests and sample.value > 0]
+    samples = [sample for sample in families[names.requests[: -len("_total")]].samples if sample.name == names.requests and sample.value > 0]
     statuses = {sample.labels["status"] for sample in samples}
     assert statuses == ({"2xx", "5xx"} if names.status_classes else {"200", "500", "503"})
     assert {sample.labels[names.route_label] for sample in samples} == set(ENDPOINTS)

@@ -5,11 +5,13 @@ An alert reaches a receiver at most this long after its fault starts:
   + the rule's `for`  + evaluation_interval (firing)  + group_wait of its route (first notification)
 A change to a group already notified (a resolve) waits for the route's next group_interval tick instead.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -68,8 +70,13 @@ class RenderedTimings:
                 break
             inherited.update({key: child[key] for key in inherited if key in child})
             node = child
-        return Route(inherited["receiver"], tuple(inherited["group_by"] or ()), duration_seconds(inherited["group_wait"] or "30s"),
-                     duration_seconds(inherited["group_interval"] or "5m"), duration_seconds(inherited["repeat_interval"] or "4h"))
+        return Route(
+            inherited["receiver"],
+            tuple(inherited["group_by"] or ()),
+            duration_seconds(inherited["group_wait"] or "30s"),
+            duration_seconds(inherited["group_interval"] or "5m"),
+            duration_seconds(inherited["repeat_interval"] or "4h"),
+        )
 
     def receiver_integrations(self, receiver: str) -> set[str]:
         """Integrations (slack, pagerduty, email, webhook) of a rendered receiver."""
@@ -78,8 +85,7 @@ class RenderedTimings:
 
     def first_notification_bound(self, alertname: str, labels: Mapping[str, str], severity: str | None = None) -> float:
         """Seconds from a fault to the first notification, at most (see the module docstring)."""
-        return (self.scrape_interval + 2 * self.evaluation_interval + self.for_(alertname, severity)
-                + self.route(labels).group_wait)
+        return self.scrape_interval + 2 * self.evaluation_interval + self.for_(alertname, severity) + self.route(labels).group_wait
 
 
 def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
