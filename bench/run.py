@@ -32,6 +32,7 @@ import yaml
 
 from bench import charts, latency, tsdb
 from bench.dataset import Dataset
+from bench.report import tables
 from tests.live.netns import PrivateNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,98 +87,6 @@ def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
         repetitions,
         log,
     )
-
-
-# --- the printed tables ----------------------------------------------------------------------------------
-
-
-def _fmt(value, unit: str = "s", digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    return f"{value:.{digits}f}{unit}"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
-    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
-
-
-def tables(results: dict) -> str:
-    out = []
-    if "program" in results:
-        out.append("Program: wall time of `synth.py --stack <stack>` (median of runs)\n")
-        out.append(
-            _table(
-                ["stack", "median", "min", "max"],
-                [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2), _fmt(r.get("max_s"), digits=2)] for r in results["program"]],
-            )
-        )
-    if "latency" in results:
-        out.append("\nAlert latency: overhead beyond `for` (fault -> page at the receiver, minus `for`)\n")
-        rows = []
-        for r in results["latency"]["results"]:
-            rows.append(
-                [
-                    r["config"],
-                    r["alert"],
-                    f"{r['scrape_interval_s']:g}s / {r['evaluation_interval_s']:g}s / {r['group_wait_s']:g}s",
-                    f"{r['for_s']:g}s",
-                    f"{r['bound_s']:g}s",
-                    _fmt(r["overhead_median_s"], digits=1),
-                    _fmt(r["overhead_max_s"], digits=1),
-                    str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else ""),
-                ]
-            )
-        out.append(_table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows))
-    if "queries" in results:
-        q = results["queries"]
-        d = q["dataset"]
-        out.append(
-            f"\nDashboard query cost: {d['series']:,} series, {d['hours']:g}h at {d['step']}s "
-            f"({d['samples'] / 1e6:.0f}M samples, {d['disk_bytes'] / 1e9:.2f} GB on disk); "
-            f"range {d['hours']:g}h, recorded series vs the same panel on raw series\n"
-        )
-        rows = []
-        for p in q["panels"]:
-            raw = p.get("raw", {})
-            ratio = p.get("ratio_p50")
-            timed_out = "timed out" in str(raw.get("error") or "")
-            if not p["uses_recordings"]:
-                raw_p50, raw_p95, versus = "(raw already)", "", ""
-            elif timed_out:
-                limit = tsdb.QUERY_TIMEOUT
-                raw_p50, raw_p95 = f">{limit:g}s", ""
-                versus = f">{limit / p['recorded']['p50_s']:,.0f}x" if p["recorded"]["p50_s"] else "timeout"
-            else:
-                raw_p50, raw_p95 = _fmt(raw.get("p50_s")), _fmt(raw.get("p95_s"))
-                versus = (f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x") if ratio else (raw.get("error") or "")[:30]
-            rows.append(
-                [
-                    p["dashboard"],
-                    p["panel"][:40],
-                    _fmt(p["recorded"]["p50_s"]),
-                    _fmt(p["recorded"]["p95_s"]),
-                    raw_p50,
-                    raw_p95,
-                    versus,
-                    "" if p["has_data"] else "no data in the dataset",
-                ]
-            )
-        out.append(_table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows))
-        out.append("\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n")
-        out.append(
-            _table(
-                ["file", "group", "rules", "interval", "duration", "share"],
-                [
-                    [g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]), f"{100 * g['share_of_interval']:.2f}%"]
-                    for g in q["rule_groups"]
-                ],
-            )
-        )
-    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,100 @@
+"""The benchmark's figures as markdown tables, from its results JSON (pure: no Prometheus, no clock).
+
+`bench.run` prints `tables(results)` after a run; gendocs.py writes the same tables into
+docs/performance.md from the run committed beside the charts (docs/images/bench-results.json), so the
+page's tables and its charts always come from one run.
+"""
+
+from __future__ import annotations
+
+
+def _fmt(value, unit: str = "s", digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.{digits}f}{unit}"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
+    return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+
+def program_markdown(results: dict) -> str:
+    """Wall time of `synth.py --stack <stack>`."""
+    rows = [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2), _fmt(r.get("max_s"), digits=2)] for r in results["program"]]
+    return _table(["stack", "median", "min", "max"], rows)
+
+
+def latency_markdown(results: dict) -> str:
+    """Overhead beyond `for`: fault -> page at the receiver, minus `for`."""
+    rows = []
+    for r in results["latency"]["results"]:
+        rows.append(
+            [
+                r["config"],
+                r["alert"],
+                f"{r['scrape_interval_s']:g}s / {r['evaluation_interval_s']:g}s / {r['group_wait_s']:g}s",
+                f"{r['for_s']:g}s",
+                f"{r['bound_s']:g}s",
+                _fmt(r["overhead_median_s"], digits=1),
+                _fmt(r["overhead_max_s"], digits=1),
+                str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else ""),
+            ]
+        )
+    return _table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows)
+
+
+def dataset_markdown(results: dict) -> str:
+    """One line on the TSDB the queries and rules ran on."""
+    d = results["queries"]["dataset"]
+    return (
+        f"{d['series']:,} series, {d['hours']:g}h at {d['step']}s ({d['samples'] / 1e6:.0f}M samples, "
+        f"{d['disk_bytes'] / 1e9:.2f} GB on disk); every panel queried over {d['hours']:g}h."
+    )
+
+
+def queries_markdown(results: dict) -> str:
+    """Each panel's query time on recorded series against the same panel on raw series."""
+    q = results["queries"]
+    rows = []
+    for p in q["panels"]:
+        raw = p.get("raw", {})
+        ratio = p.get("ratio_p50")
+        timed_out = "timed out" in str(raw.get("error") or "")
+        if not p["uses_recordings"]:
+            raw_p50, raw_p95, versus = "(raw already)", "", ""
+        elif timed_out:
+            limit = q["query_timeout_s"]
+            raw_p50, raw_p95 = f">{limit:g}s", ""
+            versus = f">{limit / p['recorded']['p50_s']:,.0f}x" if p["recorded"]["p50_s"] else "timeout"
+        else:
+            raw_p50, raw_p95 = _fmt(raw.get("p50_s")), _fmt(raw.get("p95_s"))
+            versus = (f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x") if ratio else (raw.get("error") or "")[:30]
+        note = "" if p["has_data"] else "no data in the dataset"
+        rows.append([p["dashboard"], p["panel"][:40], _fmt(p["recorded"]["p50_s"]), _fmt(p["recorded"]["p95_s"]), raw_p50, raw_p95, versus, note])
+    return _table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows)
+
+
+def rules_markdown(results: dict) -> str:
+    """Each rule group's evaluation time (the sum of its rules) as a share of its interval."""
+    rows = [
+        [g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]), f"{100 * g['share_of_interval']:.2f}%"]
+        for g in results["queries"]["rule_groups"]
+    ]
+    return _table(["file", "group", "rules", "interval", "duration", "share"], rows)
+
+
+def tables(results: dict) -> str:
+    """Every part the run has, with a caption each (what `bench.run` prints)."""
+    out = []
+    if "program" in results:
+        out += ["Program: wall time of `synth.py --stack <stack>` (median of runs)\n", program_markdown(results)]
+    if "latency" in results:
+        out += ["\nAlert latency: overhead beyond `for` (fault -> page at the receiver, minus `for`)\n", latency_markdown(results)]
+    if "queries" in results:
+        out += [f"\nDashboard query cost: {dataset_markdown(results)} Recorded series vs the same panel on raw series\n", queries_markdown(results)]
+        out += ["\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n", rules_markdown(results)]
+    return "\n".join(out)
