@@ -3,7 +3,9 @@
 Each generated block lives in the one file whose reader needs it: the topology in README.md, the
 settings keys in docs/configuration.md, the alerts in docs/alerts.md, the dashboards' panels in
 docs/dashboards.md, the capacity estimates worked through for the dev and prod stacks in
-docs/operations.md. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
+docs/operations.md, and the figures the code sets (replicas, volumes, retention, token lifetimes,
+certificate validity, S3 part sizes) wherever a page states them. A block is either a paragraph of its
+own or, for a figure inside a sentence, `Inline`: its markers stand in the sentence. `python gendocs.py --check` exits 1 when any file is stale (tests/test_docs.py
 runs the same check)."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import topology
 from settings import parse
-from settings.docs import config_table_markdown, pulumi_yaml_expected, replace_block
+from settings.docs import config_table_markdown, pulumi_yaml_expected, replace_block, stack_values_markdown
 
 ROOT = Path(__file__).resolve().parent
 README = ROOT / "README.md"
@@ -30,7 +32,12 @@ DEPLOYING_DEV = DOCS / "deploying-dev.md"
 DEPLOYING_PROD = DOCS / "deploying-prod.md"
 # The application's network in the generated Docker example (any name: only whether it is set matters).
 EXAMPLE_APP_NETWORK = "ngx_default"
+GRAFANA_CONTENT = DOCS / "grafana-content.md"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
+
+
+class Inline(str):
+    """A generated figure inside a sentence: written between its markers without line breaks."""
 
 
 def stack_settings(stack: str):
@@ -51,8 +58,12 @@ def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
     from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown, route_timings_markdown
     from alerting.rules import RUNBOOK_DIR
+    from components.certificates import certificate_validity_markdown
     from components.docker.network_docs import docker_isolation_markdown
+    from components.grafana.docs import certificate_wait_markdown, token_lifetime_markdown, token_rotation_markdown
+    from components.kubernetes.workload import session_affinity_markdown
     from dashboards.docs import panel_table_markdown
+    from ops.backup_docs import s3_parts_markdown, upload_progress_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
 
     # The alert table links each runbook relative to the page it stands in.
@@ -69,8 +80,17 @@ def _blocks() -> dict[Path, dict[str, str]]:
         },
         DASHBOARDS: {"dashboards": panel_table_markdown()},
         DEPLOYING_DEV: {"docker isolation": docker_isolation_markdown(stacks["dev"], with_app_network(stacks["dev"]))},
-        DEPLOYING_PROD: {"egress": topology.egress_markdown()},
+        DEPLOYING_PROD: {
+            "certificate wait": Inline(certificate_wait_markdown()),
+            "stack values": stack_values_markdown(stacks),
+            "session affinity": Inline(session_affinity_markdown()),
+            "egress": topology.egress_markdown(),
+        },
+        GRAFANA_CONTENT: {"token lifetime": Inline(token_lifetime_markdown()), "token rotation": Inline(token_rotation_markdown())},
         OPERATIONS: {
+            "s3 parts": Inline(s3_parts_markdown()),
+            "upload progress": Inline(upload_progress_markdown()),
+            "certificate validity": Inline(certificate_validity_markdown()),
             "backup jobs": backup_jobs_markdown(stacks["prod"]),
             "backup too old": backup_too_old_markdown(stacks["dev"]),
             "capacity": capacity_markdown(stacks),
@@ -83,7 +103,7 @@ def doc_expected(path: Path, text: str) -> str:
     """`text` (the current content of `path`) with each of that file's generated blocks brought up to date."""
     for name, block in _blocks()[path].items():
         begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-        text = replace_block(text, begin, end, f"{begin}\n{block}\n{end}")
+        text = replace_block(text, begin, end, f"{begin}{block}{end}" if isinstance(block, Inline) else f"{begin}\n{block}\n{end}")
     return text
 
 

@@ -12,6 +12,7 @@ import pulumi_tls as tls
 
 import trust
 from components import TYPE_PREFIX
+from settings.docs import spelled_duration
 from settings.model import TlsSettings
 
 CA_VALIDITY_HOURS = 10 * 365 * 24
@@ -120,3 +121,12 @@ class Certificates(pulumi.ComponentResource):
             opts=self._child,
         )
         return KeyPair(cert.cert_pem, pulumi.Output.secret(key.private_key_pem))
+
+
+def certificate_validity_markdown() -> str:
+    """How long the stack's certificates are valid and when `pulumi up` renews a leaf (docs/operations.md)."""
+    hour = 3600
+    return (
+        f"`pulumi up` renews a leaf certificate in its last {spelled_duration(LEAF_EARLY_RENEWAL_HOURS * hour)} "
+        f"(valid {spelled_duration(LEAF_VALIDITY_HOURS * hour)}); the stack CA is valid {spelled_duration(CA_VALIDITY_HOURS * hour)}"
+    )

@@ -89,7 +89,7 @@ GRAFANA_DB = "grafana.db"
 # snapshot and shrink it little more.
 GZIP_LEVEL = 1
 # S3 multipart parts: S3 refuses (EntityTooSmall, at completion) any part below 5 MiB but the last,
-# and takes at most 10,000 parts, so 16 MiB parts allow 160 GiB archives. A run holds about two parts
+# and takes at most 10,000 parts, so 16 MiB parts allow archives of about 156 GiB. A run holds about two parts
 # in memory (the buffer and the request body): settings/model.py budgets the job's memory for that.
 MIN_PART_SIZE = 5 * 2**20
 PART_SIZE = 16 * 2**20

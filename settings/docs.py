@@ -1,12 +1,13 @@
-"""Documentation generated from the settings model: the table of keys (docs/configuration.md) and the key list in
-Pulumi.yaml. `python gendocs.py` refreshes both; tests fail when either is stale."""
+"""Documentation generated from the settings model: the table of keys (docs/configuration.md), the key list in
+Pulumi.yaml and the values the stacks give the keys an operator plans around (docs/deploying-prod.md).
+`python gendocs.py` refreshes them; tests fail when one is stale."""
 
 from __future__ import annotations
 
 import re
 
 from settings.model import Settings
-from settings.schema import REQUIRED, walk
+from settings.schema import REQUIRED, specs, walk
 
 _BEGIN_YAML, _END_YAML = "# BEGIN object keys", "# END object keys"
 # Pulumi's project schema types only string, integer, boolean and array keys; these are declared there.
@@ -37,6 +38,53 @@ def config_table_markdown() -> str:
         cells = [f"`{path}`", default, "yes" if secret else "", doc]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
+
+
+# The keys whose values an operator sizes a stack by: replicas, volumes, retention, reload intervals.
+OPERATOR_KEYS = (
+    "prometheus.replicas",
+    "prometheus.storageSize",
+    "prometheus.retentionTime",
+    "prometheus.retentionSize",
+    "prometheus.scrapeInterval",
+    "prometheus.configReloadInterval",
+    "alertmanager.replicas",
+    "alertmanager.storageSize",
+    "alertmanager.retention",
+    "alertmanager.configReloadInterval",
+    "loki.storageSize",
+    "loki.retention",
+    "grafana.storageSize",
+    "backup.schedule",
+    "backup.keep",
+    "backup.storageSize",
+)
+_UNITS = (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def value_at(settings: Settings, path: str):
+    """The parsed value of the key `path` (`prometheus.replicas`) in `settings`."""
+    value = settings
+    for key in path.split("."):
+        value = getattr(value, next(name for name, spec in specs(type(value)) if spec.key == key))
+    return value
+
+
+def stack_values_markdown(stacks: dict[str, Settings], keys: tuple[str, ...] = OPERATOR_KEYS) -> str:
+    """| key | <stack> | ... | with each stack's value of each key (as its stack file configures it)."""
+    lines = ["| key | " + " | ".join(stacks) + " |", "|---|" + "---|" * len(stacks)]
+    for path in keys:
+        lines.append(f"| `{path}` | " + " | ".join(f"`{value_at(settings, path)}`" for settings in stacks.values()) + " |")
+    return "\n".join(lines)
+
+
+def spelled_duration(seconds: int) -> str:
+    """A whole number of the largest unit that divides `seconds` exactly: 600 -> "10 minutes", 86400 -> "1 day"."""
+    if seconds == 0:
+        return "0 seconds"
+    name, size = next((name, size) for name, size in _UNITS if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {name}{'' if count == 1 else 's'}"
 
 
 def pulumi_yaml_block() -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import gendocs
-from settings.docs import pulumi_yaml_expected
+from settings.docs import pulumi_yaml_expected, spelled_duration, stack_values_markdown, value_at
 from settings.model import Settings
 from settings.schema import walk
 from tests.doclinks import anchors, broken_links, slug
@@ -95,3 +95,23 @@ def test_checker_reports_each_broken_link_and_nothing_else(tmp_path):
         "README.md:12: #home-1: no heading with anchor #home-1 in README.md",
         "README.md:13: ../elsewhere.md: points outside the repository",
     ]
+
+
+def test_figures_are_spelled_in_their_largest_whole_unit():
+    assert spelled_duration(600) == "10 minutes"
+    assert spelled_duration(3600) == "1 hour"
+    assert spelled_duration(90) == "90 seconds"
+    assert spelled_duration(10 * 365 * 86400) == "10 years"
+
+
+def test_stack_values_are_read_from_each_stacks_settings():
+    dev, prod = gendocs.stack_settings("dev"), gendocs.stack_settings("prod")
+    assert value_at(prod, "alertmanager.replicas") == prod.alertmanager.replicas
+    table = stack_values_markdown({"dev": dev, "prod": prod}, ("prometheus.replicas",))
+    assert table.splitlines()[-1] == f"| `prometheus.replicas` | `{dev.prometheus.replicas}` | `{prod.prometheus.replicas}` |"
+
+
+def test_an_inline_block_stays_inside_its_sentence():
+    text = "live <!-- BEGIN token lifetime -->x<!-- END token lifetime -->. The first <!-- BEGIN token rotation -->y<!-- END token rotation --> z"
+    updated = gendocs.doc_expected(gendocs.GRAFANA_CONTENT, text)
+    assert "\n" not in updated and updated.startswith("live <!-- BEGIN token lifetime -->") and "x<!--" not in updated

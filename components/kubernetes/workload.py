@@ -22,6 +22,7 @@ from components import TYPE_PREFIX, labels
 from components.kubernetes import pod
 from components.specs import ServiceSpec
 from renderers.reloader import RELOADER_NAME
+from settings.docs import spelled_duration
 from topology import EDGES, ENTRYPOINT, PROMETHEUS, SERVICES, egress_of
 
 STATEFUL_SET, DEPLOYMENT, DAEMON_SET = "StatefulSet", "Deployment", "DaemonSet"
@@ -266,3 +267,8 @@ class KubernetesWorkload(pulumi.ComponentResource):
         # No `version` label: a claim template is immutable, and an image bump must not touch it.
         claim_labels = {**labels.selector_labels(spec.name), labels.PART_OF: labels.STACK, labels.COMPONENT: labels.COMPONENTS[spec.name]}
         return {"metadata": {"name": pod.DATA_VOLUME, "labels": claim_labels}, "spec": pod.claim_spec(spec.storage_size, storage_class)}
+
+
+def session_affinity_markdown() -> str:
+    """How long the Prometheus Service keeps a client on one replica (docs/deploying-prod.md)."""
+    return spelled_duration(SESSION_AFFINITY_SECONDS[PROMETHEUS])
