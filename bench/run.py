@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import charts, latency, tsdb
+from bench import charts, latency, prometheus_server, tsdb
 from bench.dataset import Dataset
 from tests.live.netns import PrivateNetwork
 
@@ -148,7 +148,7 @@ def tables(results: dict) -> str:
             if not p["uses_recordings"]:
                 raw_p50, raw_p95, versus = "(raw already)", "", ""
             elif timed_out:
-                limit = tsdb.QUERY_TIMEOUT
+                limit = prometheus_server.QUERY_TIMEOUT
                 raw_p50, raw_p95 = f">{limit:g}s", ""
                 versus = f">{limit / p['recorded']['p50_s']:,.0f}x" if p["recorded"]["p50_s"] else "timeout"
             else:
