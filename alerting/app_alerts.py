@@ -1,7 +1,7 @@
 """The alerts of the seed guides on the NGX API, Redis, nodes, ML and business (ngx-alerts.yml).
 
 Thresholds and `for` durations come from settings (alerting.thresholds, defaults = the seed guides, with
-units in settings/model.py); the comments below say why each `for` is as long as it is.
+units in settings/alerting.py); the comments below say why each `for` is as long as it is.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from settings import Settings
-from settings.model import RouteTiming
+from settings.alerting import RouteTiming
 
 ONCALL_PAGER = "oncall-pager"
 OPS_EMAIL = "ops-email"

@@ -2,7 +2,7 @@
 
 `expand` rewrites every recorded series in an expression into the recording rule's own expression
 (recursively, until only catalog metrics are left): what the panel would have to run if the stack
-had no recording rules. The rewrite is checked, not trusted: bench/tsdb.py evaluates both versions
+had no recording rules. The rewrite is checked, not trusted: bench/query_timing.py evaluates both versions
 and reports how far their values differ.
 
 - A recorded name's static rule labels (e.g. quantile="0.95") pick the rule(s) that produce it; when

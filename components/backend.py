@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from settings import Settings
 
 

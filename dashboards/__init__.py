@@ -1,7 +1,8 @@
 """The NGX dashboards as code (grafana-foundation-sdk builders) and their rendered JSON.
 
-Each module builds one dashboard with one function per panel; `dashboards.defaults` holds what they
-share, `dashboards.queries` every expression. `render_dashboards(settings)` is what synth writes to
+Each module builds one dashboard with one function per panel; `dashboards.panels` holds the panel
+constructors they share, `dashboards.defaults` the rest they share (thresholds, variables, the dashboard
+shell), `dashboards.queries` every expression. `render_dashboards(settings)` is what synth writes to
 files/grafana/dashboards/<uid>.json and what the Grafana component uploads, byte for byte.
 """
 

@@ -7,6 +7,7 @@ from grafana_foundation_sdk.models import units
 
 import catalog
 from dashboards import defaults as d
+from dashboards import panels as p
 from dashboards import queries as q
 from settings import Settings
 
@@ -14,33 +15,33 @@ UID = "ngx-business"
 TITLE = "NGX Business KPIs"
 
 
-def conversion_rate(settings: Settings) -> d.stat.Panel:
+def conversion_rate(settings: Settings) -> p.stat.Panel:
     minimum = settings.alerting.thresholds.conversion_rate
-    return d.stat_panel(
+    return p.stat_panel(
         "Conversion rate (1h)",
         f"Conversations that ended converted per conversation started over the last hour (the LowConversionRate ratio; alert below {minimum:.0%}).",
         units.PercentUnit,
         [d.prom(q.conversion_ratio(), "converted")],
         steps=d.good_above(minimum),
-        width=d.QUARTER,
+        width=p.QUARTER,
     )
 
 
-def drop_off_rate(settings: Settings) -> d.stat.Panel:
+def drop_off_rate(settings: Settings) -> p.stat.Panel:
     limit = settings.alerting.thresholds.drop_rate
-    return d.stat_panel(
+    return p.stat_panel(
         "Drop-off rate (1h)",
         f"Conversations that ended dropped per conversation started over the last hour (the HighDropRate ratio; alert above {limit:.0%}).",
         units.PercentUnit,
         [d.prom(q.drop_ratio(), "dropped")],
         steps=d.bad_above(limit * 0.8, limit),
-        width=d.QUARTER,
+        width=p.QUARTER,
     )
 
 
-def rates_over_time(settings: Settings) -> d.timeseries.Panel:
+def rates_over_time(settings: Settings) -> p.timeseries.Panel:
     t = settings.alerting.thresholds
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Conversion and drop-off rate",
         "Hourly conversion and drop-off shares of the conversations started, over time.",
         units.PercentUnit,
@@ -50,8 +51,8 @@ def rates_over_time(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def conversations_by_tier() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def conversations_by_tier() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Conversations started by tier",
         "New conversations per minute by detected tier.",
         units.CountsPerMinute,
@@ -60,8 +61,8 @@ def conversations_by_tier() -> d.timeseries.Panel:
     )
 
 
-def conversions_by_tier() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def conversions_by_tier() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Conversions by tier",
         "Conversations converted per minute by tier.",
         units.CountsPerMinute,
@@ -70,8 +71,8 @@ def conversions_by_tier() -> d.timeseries.Panel:
     )
 
 
-def conversions_by_archetype() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def conversions_by_archetype() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Conversions by tier and archetype",
         "Successful conversions per minute by tier and customer archetype.",
         units.CountsPerMinute,
@@ -80,8 +81,8 @@ def conversions_by_archetype() -> d.timeseries.Panel:
     )
 
 
-def outcomes() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def outcomes() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Conversation outcomes",
         "Conversation events per minute by status: started when a conversation starts, then completed, converted or dropped when it ends.",
         units.CountsPerMinute,
@@ -89,18 +90,18 @@ def outcomes() -> d.timeseries.Panel:
     )
 
 
-def tier_distribution() -> d.piechart.Panel:
-    return d.piechart_panel(
+def tier_distribution() -> p.piechart.Panel:
+    return p.piechart_panel(
         "Tier distribution (1h)",
         "Share of conversations started per tier over the last hour.",
         units.CountsPerMinute,
         [d.prom(q.tier_distribution(), "{{tier}}", instant=True)],
-        width=d.HALF,
+        width=p.HALF,
     )
 
 
-def conversation_events() -> d.logs.Panel:
-    return d.logs_panel(
+def conversation_events() -> p.logs.Panel:
+    return p.logs_panel(
         "Recent conversation events",
         "conversation_* events from the API's JSON logs (Loki), newest first; "
         "expand a line for its fields, and follow request_id / trace_id to every line of that request.",
@@ -112,17 +113,17 @@ def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, "Conversions, drop-offs and tiers of NGX conversations.", settings, "business")
         .with_variable(d.custom_variable("tier", "Tier", catalog.TIERS, description="Customer tier detected by the agent"))
-        .with_row(d.row("Outcomes"))
+        .with_row(p.row("Outcomes"))
         .with_panel(conversion_rate(settings))
         .with_panel(drop_off_rate(settings))
         .with_panel(rates_over_time(settings))
         .with_panel(outcomes())
         .with_panel(tier_distribution())
-        .with_row(d.row("Tiers and archetypes"))
+        .with_row(p.row("Tiers and archetypes"))
         .with_panel(conversations_by_tier())
         .with_panel(conversions_by_tier())
-        .with_panel(conversions_by_archetype().span(d.FULL))
-        .with_row(d.row("Events"))
+        .with_panel(conversions_by_archetype().span(p.FULL))
+        .with_row(p.row("Events"))
         .with_panel(conversation_events())
     )
     return d.finish(builder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import units
 
 from dashboards import defaults as d
+from dashboards import panels as p
 from dashboards import queries as q
 from settings import Settings
 
@@ -12,8 +13,8 @@ UID = "ngx-ml"
 TITLE = "NGX ML Performance"
 
 
-def prediction_latency() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def prediction_latency() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Prediction latency p50 / p95 / p99",
         "ML prediction duration percentiles by model over 5m.",
         units.Seconds,
@@ -21,8 +22,8 @@ def prediction_latency() -> d.timeseries.Panel:
     )
 
 
-def throughput() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def throughput() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Throughput by model",
         "Predictions per second by model (successful and failed), 5m rate.",
         units.OpsPerSecond,
@@ -31,8 +32,8 @@ def throughput() -> d.timeseries.Panel:
     )
 
 
-def confidence_distribution() -> d.heatmap.Panel:
-    return d.heatmap_panel(
+def confidence_distribution() -> p.heatmap.Panel:
+    return p.heatmap_panel(
         "Prediction confidence distribution",
         "How many predictions fall in each confidence bucket (0-1) over time.",
         units.PercentUnit,
@@ -40,9 +41,9 @@ def confidence_distribution() -> d.heatmap.Panel:
     )
 
 
-def median_confidence(settings: Settings) -> d.timeseries.Panel:
+def median_confidence(settings: Settings) -> p.timeseries.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Median prediction confidence",
         "Median confidence by model over 5m: a falling median often precedes falling accuracy.",
         units.PercentUnit,
@@ -52,9 +53,9 @@ def median_confidence(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def model_accuracy(settings: Settings) -> d.timeseries.Panel:
+def model_accuracy(settings: Settings) -> p.timeseries.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Model accuracy vs threshold",
         f"Current accuracy of each model; LowModelAccuracy fires below {minimum:.0%} (dashed line).",
         units.PercentUnit,
@@ -64,9 +65,9 @@ def model_accuracy(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def current_accuracy(settings: Settings) -> d.bargauge.Panel:
+def current_accuracy(settings: Settings) -> p.bargauge.Panel:
     minimum = settings.alerting.thresholds.model_accuracy
-    return d.bargauge_panel(
+    return p.bargauge_panel(
         "Accuracy now",
         f"Last reported accuracy per model against the {minimum:.0%} minimum.",
         units.PercentUnit,
@@ -76,8 +77,8 @@ def current_accuracy(settings: Settings) -> d.bargauge.Panel:
     )
 
 
-def error_share() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def error_share() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Prediction error share",
         "Share of predictions that failed (status=error) by model over 5m.",
         units.PercentUnit,
@@ -91,14 +92,14 @@ def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, "Latency, throughput, confidence and accuracy of the NGX ML models.", settings, "ml")
         .with_variable(d.query_variable("model", "Model", q.model_types(), description="ML model types"))
-        .with_row(d.row("Serving"))
+        .with_row(p.row("Serving"))
         .with_panel(prediction_latency())
         .with_panel(throughput())
         .with_panel(error_share())
         .with_panel(confidence_distribution())
-        .with_row(d.row("Quality"))
+        .with_row(p.row("Quality"))
         .with_panel(model_accuracy(settings))
         .with_panel(current_accuracy(settings))
-        .with_panel(median_confidence(settings).span(d.FULL))
+        .with_panel(median_confidence(settings).span(p.FULL))
     )
     return d.finish(builder)

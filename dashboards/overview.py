@@ -9,6 +9,7 @@ from grafana_foundation_sdk.models import units
 
 from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import defaults as d
+from dashboards import panels as p
 from dashboards import queries as q
 from settings import Settings
 
@@ -16,8 +17,8 @@ UID = OVERVIEW_DASHBOARD_UID
 TITLE = "NGX Voice Agent Overview"
 
 
-def api_health() -> d.stat.Panel:
-    return d.stat_panel(
+def api_health() -> p.stat.Panel:
+    return p.stat_panel(
         "API health",
         "`up` of every NGX API target Prometheus scrapes: DOWN means the last scrape failed.",
         units.NoUnit,
@@ -28,8 +29,8 @@ def api_health() -> d.stat.Panel:
     )
 
 
-def request_rate() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def request_rate() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Request rate",
         "Requests per second by HTTP status (5m rate, recorded).",
         units.RequestsPerSecond,
@@ -38,9 +39,9 @@ def request_rate() -> d.timeseries.Panel:
     )
 
 
-def error_rate(settings: Settings) -> d.timeseries.Panel:
+def error_rate(settings: Settings) -> p.timeseries.Panel:
     limit = settings.alerting.thresholds.error_rate
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Error rate",
         f"Share of requests answered with a 5xx over 5m; HighErrorRate fires above {limit:.2%}.",
         units.PercentUnit,
@@ -50,9 +51,9 @@ def error_rate(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def latency(settings: Settings) -> d.timeseries.Panel:
+def latency(settings: Settings) -> p.timeseries.Panel:
     limit = settings.alerting.thresholds.response_time_p95
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Latency p50 / p95 / p99",
         f"API response time percentiles over 5m; HighResponseTime fires when p95 exceeds {limit:g}s.",
         units.Seconds,
@@ -61,14 +62,14 @@ def latency(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def active_conversations() -> d.stat.Panel:
-    return d.stat_panel(
+def active_conversations() -> p.stat.Panel:
+    return p.stat_panel(
         "Active conversations", "Conversations in progress across all API instances.", units.Short, [d.prom(q.active_conversations(), "active")]
     )
 
 
-def firing_alerts_count() -> d.stat.Panel:
-    return d.stat_panel(
+def firing_alerts_count() -> p.stat.Panel:
+    return p.stat_panel(
         "Firing alerts",
         "Alerts Alertmanager currently holds as active (not silenced or inhibited).",
         units.Short,
@@ -78,8 +79,8 @@ def firing_alerts_count() -> d.stat.Panel:
     )
 
 
-def redis_health() -> d.stat.Panel:
-    return d.stat_panel(
+def redis_health() -> p.stat.Panel:
+    return p.stat_panel(
         "Redis",
         "Whether redis_exporter reaches the application's Redis (`redis_up`).",
         units.NoUnit,
@@ -90,9 +91,9 @@ def redis_health() -> d.stat.Panel:
     )
 
 
-def cache_hit_ratio(settings: Settings) -> d.gauge.Panel:
+def cache_hit_ratio(settings: Settings) -> p.gauge.Panel:
     minimum = settings.alerting.thresholds.cache_hit_ratio
-    return d.gauge_panel(
+    return p.gauge_panel(
         "Cache hit ratio",
         f"Share of cache lookups served from Redis; LowCacheHitRate fires below {minimum:.0%}.",
         units.PercentUnit,
@@ -100,13 +101,13 @@ def cache_hit_ratio(settings: Settings) -> d.gauge.Panel:
         steps=d.good_above(minimum),
         min_val=0,
         max_val=1,
-        height=d.STAT_HEIGHT,
+        height=p.STAT_HEIGHT,
     )
 
 
-def cpu(settings: Settings) -> d.timeseries.Panel:
+def cpu(settings: Settings) -> p.timeseries.Panel:
     limit = settings.alerting.thresholds.cpu_usage
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "CPU busy",
         f"Share of node CPU time not idle; HighCPUUsage fires above {limit:.0%}.",
         units.PercentUnit,
@@ -116,9 +117,9 @@ def cpu(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def memory(settings: Settings) -> d.timeseries.Panel:
+def memory(settings: Settings) -> p.timeseries.Panel:
     limit = settings.alerting.thresholds.memory_usage
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Memory used",
         f"Share of node memory in use; HighMemoryUsage fires above {limit:.0%}.",
         units.PercentUnit,
@@ -128,9 +129,9 @@ def memory(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def slowest_endpoints(settings: Settings) -> d.bargauge.Panel:
+def slowest_endpoints(settings: Settings) -> p.bargauge.Panel:
     limit = settings.alerting.thresholds.response_time_p95
-    return d.bargauge_panel(
+    return p.bargauge_panel(
         "Slowest endpoints (p95)",
         "The five endpoints with the highest 95th percentile response time over 5m.",
         units.Seconds,
@@ -139,15 +140,15 @@ def slowest_endpoints(settings: Settings) -> d.bargauge.Panel:
     )
 
 
-def firing_alerts() -> d.alertgroups.Panel:
-    return d.alert_groups_panel("Firing alerts by group", "What Alertmanager holds right now, grouped as it notifies (silenced alerts hidden).")
+def firing_alerts() -> p.alertgroups.Panel:
+    return p.alert_groups_panel("Firing alerts by group", "What Alertmanager holds right now, grouped as it notifies (silenced alerts hidden).")
 
 
 # ---- the API's pods (Kubernetes only: kube-state-metrics and cAdvisor) ----
 
 
-def pod_restarts(settings: Settings) -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def pod_restarts(settings: Settings) -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "API pod restarts (1h)",
         "Container restarts of the API's pods over the last hour; KubePodCrashLooping fires on "
         "restarts in every 10m for 15m, KubeContainerOOMKilled on a restart after an OOM kill.",
@@ -157,8 +158,8 @@ def pod_restarts(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def pod_cpu(settings: Settings) -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def pod_cpu(settings: Settings) -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "API pod CPU vs request and limit",
         "CPU cores each API pod uses (cAdvisor), with what its containers request and are limited to.",
         units.Short,
@@ -170,8 +171,8 @@ def pod_cpu(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def pod_memory(settings: Settings) -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def pod_memory(settings: Settings) -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "API pod memory vs limit",
         "Working set of each API pod (what the OOM killer compares) against its memory limit.",
         units.BytesIEC,
@@ -179,9 +180,9 @@ def pod_memory(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def pod_throttling(settings: Settings) -> d.timeseries.Panel:
+def pod_throttling(settings: Settings) -> p.timeseries.Panel:
     limit = settings.alerting.thresholds.cpu_throttling
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "API pod CPU throttling",
         f"Share of CFS periods in which each API pod was throttled; CPUThrottlingHigh fires above {limit:.0%}.",
         units.PercentUnit,
@@ -197,7 +198,7 @@ def build(settings: Settings) -> dict:
         .annotation(d.deploy_annotation())
         .with_variable(d.query_variable("instance", "API instance", q.api_instances(), description="NGX API targets"))
         .with_variable(d.query_variable("node", "Node", q.node_instances(), description="node-exporter targets"))
-        .with_row(d.row("Service"))
+        .with_row(p.row("Service"))
         .with_panel(api_health())
         .with_panel(redis_health())
         .with_panel(active_conversations())
@@ -206,15 +207,15 @@ def build(settings: Settings) -> dict:
         .with_panel(error_rate(settings))
         .with_panel(latency(settings))
         .with_panel(slowest_endpoints(settings))
-        .with_row(d.row("Resources"))
+        .with_row(p.row("Resources"))
         .with_panel(cpu(settings))
         .with_panel(memory(settings))
-        .with_panel(cache_hit_ratio(settings).span(d.HALF))
+        .with_panel(cache_hit_ratio(settings).span(p.HALF))
         .with_panel(firing_alerts())
     )
     if settings.platform == "kubernetes":
         builder = (
-            builder.with_row(d.row("API pods"))
+            builder.with_row(p.row("API pods"))
             .with_panel(pod_restarts(settings))
             .with_panel(pod_throttling(settings))
             .with_panel(pod_cpu(settings))

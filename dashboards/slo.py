@@ -10,6 +10,7 @@ from grafana_foundation_sdk.models import units
 
 from alerting import slo
 from dashboards import defaults as d
+from dashboards import panels as p
 from dashboards import queries as q
 from settings import Settings
 
@@ -19,9 +20,9 @@ TITLE = "NGX API SLO"
 BURN_UNIT = "suffix:x"
 
 
-def availability(settings: Settings) -> d.timeseries.Panel:
+def availability(settings: Settings) -> p.timeseries.Panel:
     objective = settings.alerting.slo.availability
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Availability vs objective",
         f"Share of non-5xx requests over 5m against the {objective:.2%} objective (dashed line).",
         units.PercentUnit,
@@ -32,21 +33,21 @@ def availability(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def availability_over_window(settings: Settings) -> d.stat.Panel:
+def availability_over_window(settings: Settings) -> p.stat.Panel:
     s = settings.alerting.slo
-    return d.stat_panel(
+    return p.stat_panel(
         f"Availability ({s.window})",
         f"Availability over the whole {s.window} SLO window; the objective is {s.availability:.2%}.",
         units.PercentUnit,
         [d.prom(q.availability_over_slo_window(settings), "availability")],
         steps=d.good_above(s.availability),
-        width=d.THIRD,
+        width=p.THIRD,
     )
 
 
-def error_budget_remaining(settings: Settings) -> d.gauge.Panel:
+def error_budget_remaining(settings: Settings) -> p.gauge.Panel:
     s = settings.alerting.slo
-    return d.gauge_panel(
+    return p.gauge_panel(
         "Error budget remaining",
         f"Share of the {s.window} error budget ({slo.error_budget(settings):.2%} of requests) not yet spent; below 0 the SLO is broken for the window.",
         units.PercentUnit,
@@ -54,13 +55,13 @@ def error_budget_remaining(settings: Settings) -> d.gauge.Panel:
         steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)),
         min_val=-0.5,
         max_val=1,
-        width=d.THIRD,
-        height=d.STAT_HEIGHT,
+        width=p.THIRD,
+        height=p.STAT_HEIGHT,
     )
 
 
-def budget_over_time() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def budget_over_time() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Error budget remaining over time",
         "How the remaining budget evolved; a steep fall is a fast burn.",
         units.PercentUnit,
@@ -68,8 +69,8 @@ def budget_over_time() -> d.timeseries.Panel:
         steps=((None, d.RED), (0, d.ORANGE), (0.25, d.GREEN)),
         min_val=None,
         max_val=1,
-        width=d.THIRD,
-        height=d.STAT_HEIGHT,
+        width=p.THIRD,
+        height=p.STAT_HEIGHT,
     )
 
 
@@ -79,21 +80,21 @@ def _burn_steps(settings: Settings) -> tuple[d.Step, ...]:
     return ((None, d.GREEN), (rates[0], d.ORANGE), (rates[-1], d.RED))
 
 
-def burn_rates(settings: Settings) -> d.timeseries.Panel:
+def burn_rates(settings: Settings) -> p.timeseries.Panel:
     thresholds = ", ".join(f"{slo.burn_rate(settings, w):g}x over {w.long}" for w in slo.BURN_WINDOWS)
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Burn rate per window",
         f"Error ratio per window divided by the error budget (1x = exactly on budget). Alerts: {thresholds}.",
         BURN_UNIT,
         [d.prom(q.burn_rate(settings, window), window) for window in slo.WINDOWS],
         steps=_burn_steps(settings),
-        width=d.FULL,
+        width=p.FULL,
         height=10,
     )
 
 
-def burn_rates_now(settings: Settings) -> d.bargauge.Panel:
-    return d.bargauge_panel(
+def burn_rates_now(settings: Settings) -> p.bargauge.Panel:
+    return p.bargauge_panel(
         "Burn rate now",
         "Current burn rate of every window the SLO alerts read.",
         BURN_UNIT,
@@ -102,8 +103,8 @@ def burn_rates_now(settings: Settings) -> d.bargauge.Panel:
     )
 
 
-def errors_by_endpoint() -> d.bargauge.Panel:
-    return d.bargauge_panel(
+def errors_by_endpoint() -> p.bargauge.Panel:
+    return p.bargauge_panel(
         "Error share by endpoint",
         "The ten endpoints with the highest 5xx share over 5m: where the budget goes.",
         units.PercentUnit,
@@ -117,12 +118,12 @@ def build(settings: Settings) -> dict:
     s = settings.alerting.slo
     builder = (
         d.new_dashboard(UID, TITLE, f"Availability SLO of the NGX API: {s.availability:.2%} over {s.window}.", settings, "slo")
-        .with_row(d.row("Objective"))
+        .with_row(p.row("Objective"))
         .with_panel(availability_over_window(settings))
         .with_panel(error_budget_remaining(settings))
         .with_panel(budget_over_time())
-        .with_panel(availability(settings).span(d.FULL))
-        .with_row(d.row("Burn"))
+        .with_panel(availability(settings).span(p.FULL))
+        .with_row(p.row("Burn"))
         .with_panel(burn_rates(settings))
         .with_panel(burn_rates_now(settings))
         .with_panel(errors_by_endpoint())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import units
 
 from dashboards import defaults as d
+from dashboards import panels as p
 from dashboards import queries as q
 from settings import Settings
 from settings.validators import duration_seconds, prometheus_size_bytes
@@ -17,8 +18,8 @@ UID = "ngx-stack"
 TITLE = "NGX Monitoring Stack Health"
 
 
-def targets_up() -> d.bargauge.Panel:
-    return d.bargauge_panel(
+def targets_up() -> p.bargauge.Panel:
+    return p.bargauge_panel(
         "Targets up by job",
         "Share of each scrape job's targets whose last scrape succeeded.",
         units.PercentUnit,
@@ -28,8 +29,8 @@ def targets_up() -> d.bargauge.Panel:
     )
 
 
-def targets_down() -> d.stat.Panel:
-    return d.stat_panel(
+def targets_down() -> p.stat.Panel:
+    return p.stat_panel(
         "Targets down",
         "Every target whose last scrape failed (empty when all are up).",
         units.NoUnit,
@@ -37,14 +38,14 @@ def targets_down() -> d.stat.Panel:
         steps=((None, d.RED),),
         mappings=d.up_down_mappings()[:1],
         graph=False,
-        width=d.HALF,
-        height=d.GRAPH_HEIGHT,
+        width=p.HALF,
+        height=p.GRAPH_HEIGHT,
     ).no_value("none")
 
 
-def scrape_duration(settings: Settings) -> d.timeseries.Panel:
+def scrape_duration(settings: Settings) -> p.timeseries.Panel:
     interval = duration_seconds(settings.prometheus.scrape_interval)
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Scrape duration by job",
         f"Slowest scrape per job; a scrape longer than the {settings.prometheus.scrape_interval} interval fails.",
         units.Seconds,
@@ -53,9 +54,9 @@ def scrape_duration(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def rule_evaluation(settings: Settings) -> d.timeseries.Panel:
+def rule_evaluation(settings: Settings) -> p.timeseries.Panel:
     interval = duration_seconds(settings.prometheus.evaluation_interval)
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "Rule group evaluation time",
         f"Last evaluation time of each rule group; above the {settings.prometheus.evaluation_interval} interval, evaluations are skipped.",
         units.Seconds,
@@ -64,8 +65,8 @@ def rule_evaluation(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def rule_failures() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def rule_failures() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Rule evaluation failures",
         "Failed rule evaluations per second by group: each one is an alert that could not fire.",
         units.OpsPerSecond,
@@ -74,8 +75,8 @@ def rule_failures() -> d.timeseries.Panel:
     )
 
 
-def alerts_sent() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def alerts_sent() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Alerts sent to Alertmanager",
         "Alerts Prometheus sent, failed to send and dropped, per second.",
         units.OpsPerSecond,
@@ -83,8 +84,8 @@ def alerts_sent() -> d.timeseries.Panel:
     )
 
 
-def notifications() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def notifications() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Notifications sent / failed",
         "Notifications Alertmanager attempted and those that failed, per integration and second.",
         units.OpsPerSecond,
@@ -92,10 +93,10 @@ def notifications() -> d.timeseries.Panel:
     )
 
 
-def tsdb_size(settings: Settings) -> d.timeseries.Panel:
+def tsdb_size(settings: Settings) -> p.timeseries.Panel:
     budget = prometheus_size_bytes(settings.prometheus.retention_size)
     usage = settings.alerting.thresholds.storage_usage
-    return d.timeseries_panel(
+    return p.timeseries_panel(
         "TSDB size vs retentionSize",
         f"Blocks + WAL + head chunks per Prometheus against retentionSize {settings.prometheus.retention_size} "
         f"(red line); PrometheusStorageNearRetentionSize fires at {usage:.0%} (orange line).",
@@ -106,9 +107,9 @@ def tsdb_size(settings: Settings) -> d.timeseries.Panel:
     )
 
 
-def tsdb_share(settings: Settings) -> d.gauge.Panel:
+def tsdb_share(settings: Settings) -> p.gauge.Panel:
     usage = settings.alerting.thresholds.storage_usage
-    return d.gauge_panel(
+    return p.gauge_panel(
         "Share of retentionSize used",
         f"Above 100% Prometheus deletes the oldest blocks before retentionTime {settings.prometheus.retention_time}.",
         units.PercentUnit,
@@ -116,12 +117,12 @@ def tsdb_share(settings: Settings) -> d.gauge.Panel:
         steps=d.bad_above(usage, 1),
         min_val=0,
         max_val=1,
-        height=d.GRAPH_HEIGHT,
+        height=p.GRAPH_HEIGHT,
     )
 
 
-def head_series() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def head_series() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Head series",
         "Series in each Prometheus head block: the cardinality the stack pays for in memory.",
         units.Short,
@@ -129,8 +130,8 @@ def head_series() -> d.timeseries.Panel:
     )
 
 
-def loki_ingestion() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def loki_ingestion() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Loki ingestion",
         "Log lines per second Loki received, and lines the shipper sent and dropped.",
         units.CountsPerSecond,
@@ -142,15 +143,15 @@ def loki_ingestion() -> d.timeseries.Panel:
     )
 
 
-def loki_bytes() -> d.timeseries.Panel:
-    return d.timeseries_panel(
+def loki_bytes() -> p.timeseries.Panel:
+    return p.timeseries_panel(
         "Loki ingestion volume", "Log bytes per second Loki received.", units.BytesPerSecondIEC, [d.prom(q.loki_bytes_received(), "received")]
     )
 
 
-def node_disks(settings: Settings) -> d.bargauge.Panel:
+def node_disks(settings: Settings) -> p.bargauge.Panel:
     t = settings.alerting.thresholds
-    return d.bargauge_panel(
+    return p.bargauge_panel(
         "Node disks used",
         "Share used of every node filesystem (on dev, the disk every Docker volume of the stack lives on); "
         f"NodeFilesystemAlmostOutOfSpace pages below {t.filesystem_full_available:.0%} free.",
@@ -161,9 +162,9 @@ def node_disks(settings: Settings) -> d.bargauge.Panel:
     )
 
 
-def data_volumes(settings: Settings) -> d.bargauge.Panel:
+def data_volumes(settings: Settings) -> p.bargauge.Panel:
     t = settings.alerting.thresholds
-    return d.bargauge_panel(
+    return p.bargauge_panel(
         "Data volumes used",
         "Share used of every claim of the stack (data-<service>-<replica>), from the kubelet's volume statistics; "
         f"KubePersistentVolumeAlmostFull pages below {t.volume_full_available:.0%} free.",
@@ -177,22 +178,22 @@ def data_volumes(settings: Settings) -> d.bargauge.Panel:
 def build(settings: Settings) -> dict:
     builder = (
         d.new_dashboard(UID, TITLE, "Scrapes, rules, the alert path, storage and log ingestion of the monitoring stack.", settings, "platform")
-        .with_row(d.row("Scraping"))
+        .with_row(p.row("Scraping"))
         .with_panel(targets_up())
         .with_panel(targets_down())
         .with_panel(scrape_duration(settings))
         .with_panel(head_series())
-        .with_row(d.row("Rules and alerts"))
+        .with_row(p.row("Rules and alerts"))
         .with_panel(rule_evaluation(settings))
         .with_panel(rule_failures())
         .with_panel(alerts_sent())
         .with_panel(notifications())
-        .with_row(d.row("Storage and logs"))
-        .with_panel(tsdb_size(settings).span(d.QUARTER * 3))
+        .with_row(p.row("Storage and logs"))
+        .with_panel(tsdb_size(settings).span(p.QUARTER * 3))
         .with_panel(tsdb_share(settings))
         .with_panel(loki_ingestion())
         .with_panel(loki_bytes())
-        .with_row(d.row("Volumes and disks"))
+        .with_row(p.row("Volumes and disks"))
     )
     if settings.platform == "kubernetes":
         builder = builder.with_panel(data_volumes(settings))

@@ -31,8 +31,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class FakePrometheus:
-    """Stands in for tsdb.BenchPrometheus: recorded series answer in 2 ms, raw ones in 0.4 s, and raw
-    queries over 30 days (the SLO panels) time out as they do on the real TSDB."""
+    """Stands in for the benchmark Prometheus (bench/prometheus_server.py) where bench/tsdb.py's `run`
+    starts it: recorded series answer in 2 ms, raw ones in 0.4 s, and raw queries over 30 days (the SLO
+    panels) time out as they do on the real TSDB."""
 
     def __init__(self, workdir: Path, data: Path) -> None:
         self.data = data

@@ -8,7 +8,7 @@ from components.docker.hardening import cpu_limit, memory_mb
 from components.docker.health import HTTP_PROBE_CLIENTS, NO_HEALTHCHECK, healthcheck_test
 from components.docker.monitoring import START_AFTER, creation_order
 from components.file_layout import file_directories, mount_roots
-from components.specs import Probe, ServiceSpec
+from components.service_spec import Probe, ServiceSpec
 from topology import PROXY, SERVICES, edges_on, long_running
 
 

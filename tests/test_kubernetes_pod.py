@@ -12,7 +12,7 @@ from components.file_layout import RELOAD
 from components.kubernetes import pod
 from components.kubernetes.job import KubernetesJobArgs
 from components.kubernetes.workload import KubernetesWorkloadArgs
-from components.specs import DataMount, JobRun, Probe, Schedule, ServiceSpec
+from components.service_spec import DataMount, JobRun, Probe, Schedule, ServiceSpec
 
 
 def spec(name: str = "svc", **fields) -> ServiceSpec:

@@ -45,7 +45,7 @@ from components.docker.hardening import base_hardening, volume_labels
 from components.docker.never_started import never_started_container
 from components.file_layout import RESTART, mount_roots
 from components.labels import service_labels
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 
 # Label that ties a running container to the loader of its files.
 FILES_LOADER_LABEL = "ngx-monitoring/files-loader"

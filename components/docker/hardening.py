@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 import pulumi
 import pulumi_docker as docker
 
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from settings.validators import volume_size_bytes
 
 MIB = 1024 * 1024

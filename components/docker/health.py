@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from topology import ALLOY, GRAFANA, LOKI, NODE_EXPORTER, PROMETHEUS, PROXY, PROXY_EXPORTER, PUSHGATEWAY, REDIS_EXPORTER, SERVICES
 
 # A check every 10 s, unhealthy after 3 misses in a row; failures in the first 30 s after a start

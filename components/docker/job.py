@@ -31,7 +31,7 @@ from components.docker.hardening import TMPFS_OPTIONS, base_hardening, container
 from components.docker.never_started import never_started_container
 from components.docker.service import DockerService
 from components.labels import service_labels
-from components.specs import JobRun, ServiceSpec
+from components.service_spec import JobRun, ServiceSpec
 
 # Docker's restart policy for a container that must run once when started, never again by itself.
 NO_RESTART = "no"

@@ -14,7 +14,7 @@ from components.docker import health
 from components.docker.files import ServiceFiles, load_files
 from components.docker.hardening import RESTART, STOP_GRACE_SECONDS, TMPFS_OPTIONS, base_hardening, container_labels, cpu_limit, memory_mb, volume_labels
 from components.labels import service_labels
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from renderers.reloader import RELOADER_NAME
 
 # Label holding the IDs of the containers this one must be replaced with (a changed label replaces it).

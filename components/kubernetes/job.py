@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 
 from components import TYPE_PREFIX, labels
 from components.kubernetes import pod
-from components.specs import JobRun, ServiceSpec
+from components.service_spec import JobRun, ServiceSpec
 
 CONTAINER = "run"
 # Which run a pod (or claim) belongs to.

@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 
 from components import labels
 from components.file_layout import RELOAD, RESTART, FileDirectory, file_directories
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 
 DATA_VOLUME = "data"
 CHECKSUM_ANNOTATION = "checksum/config"

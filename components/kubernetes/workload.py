@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import addresses
 from components import TYPE_PREFIX, labels
 from components.kubernetes import pod
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from renderers.reloader import RELOADER_NAME
 from settings.docs import spelled_duration
 from topology import EDGES, ENTRYPOINT, PROMETHEUS, SERVICES, egress_of

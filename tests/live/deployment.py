@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from renderers import paths
 from settings import Settings
 from synthesis.run import SynthResult, synth, unwrap

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from components.specs import ServiceSpec
+from components.service_spec import ServiceSpec
 from renderers.reloader import RELOAD_FLAG_PREFIXES
 
 RELOADED_PROCESS_ARG = 4  # index of the process name in reloader_command's argv

@@ -1,0 +1,125 @@
+"""The shape of what a service runs, independent of the backend: ServiceSpec and its parts (probe,
+mounts, scheduled runs, reloader sidecar). components/specs.py fills them in for each service; the
+Docker and Kubernetes components consume them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components.file_layout import FILE_CHANGES, RELOAD, RESTART
+
+
+@dataclass(frozen=True)
+class Probe:
+    port: str  # topology port name
+    http_path: str | None = None  # HTTP GET on an unauthenticated endpoint
+    command: tuple[str, ...] | None = None  # exec, for endpoints behind TLS and basic auth
+
+
+@dataclass(frozen=True)
+class HostMount:
+    host_path: str
+    container_path: str  # always mounted read-only
+
+
+@dataclass(frozen=True)
+class DataMount:
+    """Another service's data volume, as a job reads it: on Kubernetes the claim of one replica."""
+
+    service: str
+    replica: int
+    path: str  # where it appears in the job's container
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One scheduled run of a job spec: a CronJob on Kubernetes, a container that is started on demand
+    on Docker. It runs as the user that owns the data it reads, so it never needs more rights."""
+
+    name: str  # "prometheus-0": names its container / CronJob and its archive volume
+    args: tuple[str, ...]  # the whole command line
+    uid: int
+    gid: int
+    data: tuple[DataMount, ...]
+    # Its own volume at ServiceSpec.archive_dir, of this size; None when it writes no volume.
+    archive_size: str | None = None
+
+    @property
+    def colocated_with(self) -> DataMount:
+        """The replica whose volume it reads: on Kubernetes a ReadWriteOnce claim is only mountable on
+        that replica's node, so the run's pod must be scheduled there."""
+        return self.data[0]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str  # five fields, UTC
+    start_deadline_seconds: int  # a run not started within this is skipped
+    run_deadline_seconds: int  # a run taking longer is stopped and fails
+    retries: int  # failed attempts retried within one scheduled run
+    history: int  # finished runs kept (with their logs)
+    final_exit_codes: tuple[int, ...] = ()  # exit codes that fail the run without a retry
+
+
+@dataclass(frozen=True)
+class Reloader:
+    """A sidecar in the service's own image, user and process namespace that tells the service to
+    re-read its files when those in `watched_dirs` change (renderers/reloader.py says why a signal)."""
+
+    command: tuple[str, ...]  # the whole command line
+    watched_dirs: tuple[str, ...]  # file directories (file_layout.mount_roots) it reads, mounted read-only
+    probe_command: tuple[str, ...]  # succeeds while it can signal the service
+    memory: str = "16Mi"  # a shell loop hashing a few kilobytes every 30 s
+    cpu: str = "10m"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str
+    args: tuple[str, ...]
+    env: Mapping[str, str]  # never a credential: those are secret_files
+    config_files: Mapping[str, str]  # in-container path -> text
+    secret_files: Mapping[str, pulumi.Output[str]]  # in-container path -> Output secret
+    uid: int
+    gid: int
+    replicas: int
+    memory: str
+    cpu: str
+    probe: Probe | None  # None only for a scheduled job: it serves nothing
+    data_dir: str | None = None
+    storage_size: str | None = None
+    scratch_dirs: tuple[str, ...] = ()
+    host_mounts: tuple[HostMount, ...] = ()
+    supplemental_groups: tuple[int, ...] = ()
+    # Per-replica environment a backend fills in (e.g. Prometheus's replica label).
+    replica_env: str | None = None
+    # Environment variable that holds the pod's IP (Kubernetes downward API), for args that name it.
+    pod_ip_env: str | None = None
+    # A job rather than a server: it runs `runs` on this schedule and exits.
+    schedule: Schedule | None = None
+    runs: tuple[JobRun, ...] = ()
+    archive_dir: str | None = None  # where each run's own volume is mounted
+    # What a changed file does to the running service: RELOAD (picked up in place) or RESTART
+    # (components/file_layout.py).
+    file_change: str = RESTART
+    reloader: Reloader | None = None  # RELOAD without a reload of its own: the sidecar that triggers it
+
+    def __post_init__(self) -> None:
+        if self.file_change not in FILE_CHANGES:
+            raise ValueError(f"{self.name}: file_change must be one of {', '.join(FILE_CHANGES)}, not {self.file_change!r}")
+        if self.reloader is not None and self.file_change != RELOAD:
+            raise ValueError(f"{self.name}: a reloader only makes sense for a service whose files reload in place")
+
+    @property
+    def stateful(self) -> bool:
+        return self.data_dir is not None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
