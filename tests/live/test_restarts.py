@@ -33,14 +33,16 @@ def test_prometheus_restart_keeps_every_sample_written_before_it(main_stack, tim
     stack = main_stack
     scrape = timings.scrape_interval
     wait_until(lambda: len(_samples(stack, time.time(), 30)) >= 5, patience(5 * scrape), what="five samples")
-    before_at = time.time()
-    before = _samples(stack, before_at, 300)
+    # Only samples that were surely committed when read: a scrape in flight at `before_at` carries a
+    # timestamp from before it but may land in the head just after the first query.
+    settled_at = time.time() - 2 * scrape
+    before = [sample for sample in _samples(stack, settled_at, 300) if sample[0] <= settled_at]
     stopped = time.time()
     stack.restart_service(PROMETHEUS)
     started = time.time()
 
-    after = _samples(stack, before_at, 300)
-    assert after == before, "samples written before the restart changed or went missing"
+    after = [sample for sample in _samples(stack, settled_at, 300) if sample[0] <= settled_at]
+    assert before and after == before, "samples written before the restart changed or went missing"
 
     # Scraping resumes: the gap is the restart itself (plus discovery's first hand-over of targets).
     wait_until(lambda: any(ts > started for ts, _ in _samples(stack, time.time(), 30)), patience(scrape + 5), what="a sample scraped after the restart")
