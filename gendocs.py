@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 from dataclasses import replace
@@ -33,6 +34,10 @@ DEPLOYING_PROD = DOCS / "deploying-prod.md"
 # The application's network in the generated Docker example (any name: only whether it is set matters).
 EXAMPLE_APP_NETWORK = "ngx_default"
 GRAFANA_CONTENT = DOCS / "grafana-content.md"
+PERFORMANCE = DOCS / "performance.md"
+# The benchmark run the performance page shows: its tables are generated from this JSON, and its charts
+# (docs/images/bench-*.png) were drawn from it by bench/charts.py.
+BENCH_RESULTS = DOCS / "images" / "bench-results.json"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 
@@ -58,6 +63,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
     from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown, route_timings_markdown
     from alerting.rules import RUNBOOK_DIR
+    from bench import report
     from components.certificates import certificate_validity_markdown
     from components.docker.network_docs import docker_isolation_markdown
     from components.grafana.docs import certificate_wait_markdown, token_lifetime_markdown, token_rotation_markdown
@@ -66,6 +72,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     from ops.backup_docs import s3_parts_markdown, upload_progress_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
 
+    bench = json.loads(BENCH_RESULTS.read_text())
     # The alert table links each runbook relative to the page it stands in.
     stacks = {stack: stack_settings(stack) for stack in ("dev", "prod")}
     runbooks = Path(os.path.relpath(ROOT / RUNBOOK_DIR, ALERTS.parent)).as_posix()
@@ -85,6 +92,13 @@ def _blocks() -> dict[Path, dict[str, str]]:
             "stack values": stack_values_markdown(stacks),
             "session affinity": Inline(session_affinity_markdown()),
             "egress": topology.egress_markdown(),
+        },
+        PERFORMANCE: {
+            "bench program": report.program_markdown(bench),
+            "bench latency": report.latency_markdown(bench),
+            "bench dataset": Inline(report.dataset_markdown(bench)),
+            "bench queries": report.queries_markdown(bench),
+            "bench rules": report.rules_markdown(bench),
         },
         GRAFANA_CONTENT: {"token lifetime": Inline(token_lifetime_markdown()), "token rotation": Inline(token_rotation_markdown())},
         OPERATIONS: {

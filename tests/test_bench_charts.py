@@ -185,3 +185,17 @@ def test_the_command_reports_a_bad_file_in_one_line(results, tmp_path, capsys):
     with pytest.raises(SystemExit):
         charts.main([str(path)])
     assert "nothing to chart" in capsys.readouterr().err
+
+
+def test_the_published_charts_and_tables_come_from_the_published_run():
+    """docs/performance.md shows one run: its PNGs are what bench/charts.py draws from the committed
+    JSON (byte for byte), and gendocs generates its tables from the same JSON (tests/test_docs.py)."""
+    import gendocs
+
+    results = json.loads(gendocs.BENCH_RESULTS.read_text())
+    drawn = charts.render(results)
+    assert set(drawn) == {charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS}
+    for name, png in drawn.items():
+        assert (gendocs.BENCH_RESULTS.parent / name).read_bytes() == png, f"docs/images/{name} is not drawn from bench-results.json"
+    page = gendocs.PERFORMANCE.read_text()
+    assert all(f"(images/{name})" in page for name in drawn)
