@@ -28,6 +28,13 @@ GRAPH_HEIGHT, STAT_HEIGHT, LOGS_HEIGHT = 8, 5, 12
 MIN_INTERVAL = "30s"
 
 
+def _framed(panel, title: str, description: str, unit: str, width: int, height: int, interval: str | None = MIN_INTERVAL):
+    """What every panel states, whatever its kind: title, description, unit, place in the grid and
+    (for Prometheus panels) the minimum step."""
+    panel = panel.title(title).description(description).unit(unit).span(width).height(height)
+    return panel.interval(interval) if interval else panel
+
+
 def _targets(panel, queries: Sequence, datasource: Datasource):
     panel = panel.datasource(datasource.ref())
     for index, query in enumerate(queries):
@@ -51,13 +58,7 @@ def timeseries_panel(
     """A graph; threshold steps (if any) are drawn as dashed lines so a limit is visible next to the data."""
     steps = tuple(steps)
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .interval(MIN_INTERVAL)
+        _framed(timeseries.Panel(), title, description, unit, width, height)
         .fill_opacity(10)
         .line_width(1)
         .show_points(common_models.VisibilityMode.NEVER)
@@ -97,13 +98,7 @@ def stat_panel(
 ) -> stat.Panel:
     """One big number per series (the last value), coloured by its thresholds."""
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .interval(MIN_INTERVAL)
+        _framed(stat.Panel(), title, description, unit, width, height)
         .thresholds(thresholds(*(tuple(steps) or neutral())))
         .color_mode(common_models.BigValueColorMode.BACKGROUND)
         .graph_mode(common_models.BigValueGraphMode.AREA if graph else common_models.BigValueGraphMode.NONE)
@@ -160,13 +155,7 @@ def bargauge_panel(
 ) -> bargauge.Panel:
     """One horizontal bar per series: compares current values across labels (jobs, windows, tiers)."""
     panel = (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .interval(MIN_INTERVAL)
+        _framed(bargauge.Panel(), title, description, unit, width, height)
         .thresholds(thresholds(*(tuple(steps) or neutral())))
         .display_mode(common_models.BarGaugeDisplayMode.GRADIENT)
         .orientation(common_models.VizOrientation.HORIZONTAL)
@@ -185,13 +174,7 @@ def piechart_panel(
 ) -> piechart.Panel:
     """Shares of a whole, labelled with their percentage."""
     panel = (
-        piechart.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .interval(MIN_INTERVAL)
+        _framed(piechart.Panel(), title, description, unit, width, height)
         .pie_type(piechart_models.PieChartType.DONUT)
         .display_labels([piechart_models.PieChartLabels.PERCENT])
         .legend(
@@ -212,13 +195,7 @@ def heatmap_panel(
 ) -> heatmap.Panel:
     """A distribution over time from pre-aggregated histogram buckets (queries use heatmap format)."""
     panel = (
-        heatmap.Panel()
-        .title(title)
-        .description(description)
-        .unit(unit)
-        .span(width)
-        .height(height)
-        .interval(MIN_INTERVAL)
+        _framed(heatmap.Panel(), title, description, unit, width, height)
         .calculate(False)
         .y_axis(heatmap.YAxisConfig().unit(unit))
         .color(heatmap.HeatmapColorOptions().mode(heatmap_models.HeatmapColorMode.SCHEME).scheme("Oranges").steps(64))
@@ -234,12 +211,7 @@ def logs_panel(title: str, description: str, queries: Sequence[loki_builders.Dat
     """Log lines, newest first, with their parsed fields one click away."""
     # A logs panel draws no values; the unit is set anyway so every panel states what it shows.
     panel = (
-        logs.Panel()
-        .title(title)
-        .description(description)
-        .unit("none")
-        .span(width)
-        .height(height)
+        _framed(logs.Panel(), title, description, "none", width, height, interval=None)
         .show_time(True)
         .show_labels(False)
         .show_common_labels(False)
@@ -255,12 +227,7 @@ def logs_panel(title: str, description: str, queries: Sequence[loki_builders.Dat
 def alert_groups_panel(title: str, description: str, *, labels: str = "", width: int = HALF, height: int = GRAPH_HEIGHT) -> alertgroups.Panel:
     """Alerts currently held by the stack's Alertmanager, grouped as it notifies them."""
     return (
-        alertgroups.Panel()
-        .title(title)
-        .description(description)
-        .unit("none")
-        .span(width)
-        .height(height)
+        _framed(alertgroups.Panel(), title, description, "none", width, height, interval=None)
         # The panel names its Alertmanager by datasource *name* (Grafana's alerting source name).
         .datasource(ALERTMANAGER.ref())
         .alertmanager(ALERTMANAGER.name)
