@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import backup_plan as plan
 from alerting.model import Alert
+from alerting.promql import duration
 from alerting.routing import business_timing, receivers_for, routing_tree
 from alerting.rules import RUNBOOK_DIR, alerts
 from settings import Settings
@@ -42,8 +44,6 @@ def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR, als
 
 def backup_jobs_markdown(settings: Settings) -> str:
     """What docs/operations.md ("When") says of the backup CronJobs, from backup_plan.py (`settings`: prod)."""
-    import backup_plan as plan
-
     jobs = ", ".join(f"`backup-{target}`" for target in plan.targets(settings))
     return (
         f"- **prod (Kubernetes):** one CronJob per target ({jobs}), with time zone `Etc/UTC`, `concurrencyPolicy: Forbid`, "
@@ -54,13 +54,10 @@ def backup_jobs_markdown(settings: Settings) -> str:
 
 def backup_too_old_markdown(settings: Settings) -> str:
     """The BackupTooOld threshold, worked through for `settings`' schedule."""
-    import backup_plan as plan
-    from alerting.meta import _duration
-
     return (
         f"- **BackupTooOld** (warning): a target's last good backup is older than the longest gap `backup.schedule` leaves "
         f"between two runs plus the {plan.START_DEADLINE_SECONDS // 60}-minute start and {_hours(plan.RUN_DEADLINE_SECONDS)} run deadlines "
-        f"({_duration(plan.stale_after_seconds(settings))} for `{settings.backup.schedule}`), or no result for the target has existed that long. "
+        f"({duration(plan.stale_after_seconds(settings))} for `{settings.backup.schedule}`), or no result for the target has existed that long. "
         "The gap is computed from the schedule (settings/cron.py), so a weekday-only schedule allows the weekend."
     )
 

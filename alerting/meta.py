@@ -13,7 +13,7 @@ import addresses
 import backup_plan
 import catalog
 from alerting.model import Alert, RuleGroup
-from alerting.promql import number, selector
+from alerting.promql import duration, number, selector
 from catalog import JOB_ALERTMANAGER, JOB_API, JOB_BACKUP, JOB_GRAFANA, JOB_LOKI, JOB_PROMETHEUS
 from settings import Settings
 from settings.validators import prometheus_size_bytes
@@ -248,16 +248,6 @@ def alertmanager_alerts(settings: Settings) -> tuple[Alert, ...]:
     return tuple(alerts)
 
 
-def _duration(seconds: int) -> str:
-    """Seconds as a Prometheus duration (26h15m), the largest units first."""
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
 def _last_success_of(target: str) -> str:
     matcher = f'target="{target}"'  # targets are <service>-<replica>: nothing to escape
     return selector("ngx_backup_last_success_timestamp_seconds", JOB_BACKUP, matcher)
@@ -277,7 +267,7 @@ def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
     missing = " or ".join(f"absent({_last_success_of(target)})" for target in backup_plan.targets(settings))
     description = (
         f"The last good backup of {{{{ $labels.target }}}} finished {{{{ $value | humanizeDuration }}}} ago; "
-        f"backup.schedule {settings.backup.schedule!r} allows {_duration(stale)} (longest gap plus start and run deadlines)."
+        f"backup.schedule {settings.backup.schedule!r} allows {duration(stale)} (longest gap plus start and run deadlines)."
     )
     return (
         Alert(
@@ -295,12 +285,12 @@ def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
             "BackupTooOld",
             missing,
             # As long as the schedule allows: a fresh stack (or Pushgateway) has not had its first run yet.
-            _duration(stale),
+            duration(stale),
             "warning",
             "backup",
             BACKUP_SUMMARY,
             "No backup of {{ $labels.target }} has reported success for more than "
-            + _duration(stale)
+            + duration(stale)
             + " (absent = {{ $value }}): it never ran, or its results were lost and no run has succeeded since.",
             extra_labels=(("reason", "missing"),),
         ),

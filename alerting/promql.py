@@ -27,6 +27,16 @@ def rate_by_as(labels: str, series: str, job: str, renamed: dict[str, str], *mat
     return f"sum by ({labels}) ({expr})"
 
 
+def duration(seconds: int) -> str:
+    """Seconds as a Prometheus duration (26h15m), the largest units first."""
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def number(value: float) -> str:
     """A threshold as PromQL reads it: 0.01, not 0.010000000000000009."""
     return format(value, ".10g")

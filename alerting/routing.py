@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from alerting.promql import duration
 from settings import Settings
 from settings.alerting import RouteTiming
 
@@ -75,11 +76,6 @@ def working_day_minutes(settings: Settings) -> int:
     return _minutes(hours.end) - _minutes(hours.start)
 
 
-def _duration(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + (f"{rest}m" if rest or not hours else "")
-
-
 def business_timing(settings: Settings) -> dict[str, str]:
     """One digest per working day.
 
@@ -89,7 +85,7 @@ def business_timing(settings: Settings) -> dict[str, str]:
     alert arrived. The next day's tick comes at least 24h - group_interval later, so a repeat_interval
     equal to group_interval re-sends a still-firing digest every working day (up to 12h days).
     """
-    working_day = _duration(working_day_minutes(settings))
+    working_day = duration(working_day_minutes(settings) * 60)
     group_wait = settings.alerting.routes.business_daily.group_wait
     return dict(group_wait=group_wait, group_interval=working_day, repeat_interval=working_day)
 
