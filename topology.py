@@ -138,6 +138,8 @@ EGRESS: tuple[Egress, ...] = (
     # proxy, so Prometheus needs no connection to the nodes themselves (docs/deploying-prod.md says why).
     Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API; kubelet and cAdvisor metrics through the node proxy"),
     Egress(KUBE_STATE_METRICS, "kube-api", (443, 6443), "lists and watches the pods, Deployments and StatefulSets it describes"),
+    # Pod metadata only (the log lines themselves are read from the node's files, renderers/alloy.py).
+    Egress(ALLOY, "kube-api", (443, 6443), "watches the application's pods on its own node, for the namespace, pod and container labels of their logs"),
     # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
     # switching to s3 needs no policy change; with target pvc the job opens no such connection.
     Egress(BACKUP, "internet", (443,), "uploads archives to the S3-compatible bucket (backup.target s3)"),

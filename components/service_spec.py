@@ -102,6 +102,9 @@ class ServiceSpec:
     replica_env: str | None = None
     # Environment variable that holds the pod's IP (Kubernetes downward API), for args that name it.
     pod_ip_env: str | None = None
+    # Kubernetes: environment variable that holds the name of the pod's node (downward API), for a
+    # DaemonSet that discovers only its own node's pods (Alloy).
+    node_name_env: str | None = None
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()

@@ -156,6 +156,7 @@ def build_specs(
             scratch_dirs=(ALLOY_STORAGE, "/tmp"),
             host_mounts=(HostMount(*alloy.log_mount(settings)),),
             supplemental_groups=(0,) if settings.platform == "kubernetes" else (),
+            node_name_env=alloy.NODE_NAME_ENV if settings.platform == "kubernetes" else None,
         ),
         ServiceSpec(
             "node-exporter",

@@ -135,6 +135,8 @@ def env(spec: ServiceSpec) -> list[dict]:
         found.append({"name": spec.replica_env, "value_from": {"field_ref": {"field_path": "metadata.name"}}})
     if spec.pod_ip_env:
         found.append({"name": spec.pod_ip_env, "value_from": {"field_ref": {"field_path": "status.podIP"}}})
+    if spec.node_name_env:
+        found.append({"name": spec.node_name_env, "value_from": {"field_ref": {"field_path": "spec.nodeName"}}})
     return found
 
 
