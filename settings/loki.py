@@ -112,7 +112,7 @@ class LokiSettings:
     zone_aware: bool = setting(
         "zoneAware",
         v.flag,
-        "Spread replicas across zones (topology.kubernetes.io/zone) as well as nodes, and tell the ring each replica's zone so copies land in different zones.",
+        "Spread replicas evenly across zones (topology.kubernetes.io/zone) as well as nodes; with replicationFactor equal to replicas every zone then holds every stream.",
         False,
     )
     storage: LokiStorageSettings = section("storage", LokiStorageSettings, "Where Loki keeps its index and chunks.")
