@@ -330,7 +330,8 @@ def _relabel(rules: list[Block], target: dict[str, str]) -> dict[str, str]:
         match = re.fullmatch(rule.attrs.get("regex", "(.*)"), joined)
         if match:
             replacement = rule.attrs.get("replacement", "$1")
-            labels[rule.attrs["target_label"]] = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m: match.group(int(m.group(1) or m.group(2))), replacement)
+            groups = (match.group(0), *match.groups())
+            labels[rule.attrs["target_label"]] = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m, g=groups: g[int(m.group(1) or m.group(2))], replacement)
     return labels
 
 
