@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import catalog
 from settings import Settings
-from topology import ALERTMANAGER, PROMETHEUS, PROXY, SERVICES
+from topology import ALERTMANAGER, LOKI, PROMETHEUS, PROXY, SERVICES
 
 # Services that run one pod per node on Kubernetes; Prometheus discovers them instead of listing them.
 DAEMONS = ("node-exporter", "alloy")
@@ -29,7 +29,7 @@ def watched_namespaces(settings: Settings) -> list[str]:
 
 
 def replicas(settings: Settings, service: str) -> int:
-    return {PROMETHEUS: settings.prometheus.replicas, ALERTMANAGER: settings.alertmanager.replicas}.get(service, 1)
+    return {PROMETHEUS: settings.prometheus.replicas, ALERTMANAGER: settings.alertmanager.replicas, LOKI: settings.loki.replicas}.get(service, 1)
 
 
 def namespace(settings: Settings, service: str) -> str:

@@ -331,6 +331,9 @@ def job_selector(job: str) -> str:
 # Log stream labels the shipper attaches; LogQL queries may select on these only.
 LOG_LABELS = ("job", "env", "level", "event", "service_name")
 LOG_JOB = JOB_API
+# Kubernetes only: where a line comes from. Bounded by what runs: a stream per live container of the
+# application (a rollout replaces pod names, and the old streams end with their pods).
+KUBERNETES_LOG_LABELS = ("namespace", "pod", "container")
 # JSON fields of a log line that name one request or conversation: never stream labels (one stream
 # per request would exhaust Loki's stream limit), found in the line with `| json` instead. The shipper
 # refuses them as labels (renderers/alloy.py); Grafana's derived fields link on them.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
+from settings import Settings
+from settings.loki import object_store_port
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,11 @@ class Service:
     scheduled: bool = False
     # Backends it runs on. kube-state-metrics describes Kubernetes objects: on Docker there are none.
     platforms: tuple[str, ...] = ("docker", "kubernetes")
+    # Ports opened only while the service runs as a cluster of replicas (ring gossip); `ports_of` says when.
+    cluster_ports: tuple[Port, ...] = ()
 
     def port(self, name: str) -> Port:
-        return next(port for port in self.ports if port.name == name)
+        return next(port for port in self.ports + self.cluster_ports if port.name == name)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ SERVICES: dict[str, Service] = {
             ALERTMANAGER, (Port("web", 9093), Port("mesh-tcp", 9094), Port("mesh-udp", 9094, "UDP")), JOB_ALERTMANAGER, "web", scheme="https", stateful=True
         ),
         Service(GRAFANA, (Port("web", 3000),), JOB_GRAFANA, "web", stateful=True),
-        Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True),
+        # memberlist: the ring of a Loki with more than one replica (loki.replicas), gossiped over TCP.
+        Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True, cluster_ports=(Port("memberlist", 7946),)),
         Service(ALLOY, (Port("web", 12345),), JOB_ALLOY, "web", host_access=True),
         Service(NODE_EXPORTER, (Port("web", 9100),), JOB_NODE, "web", host_access=True),
         Service(REDIS_EXPORTER, (Port("web", 9121),), JOB_REDIS, "web"),
@@ -133,6 +138,8 @@ EGRESS: tuple[Egress, ...] = (
     # proxy, so Prometheus needs no connection to the nodes themselves (docs/deploying-prod.md says why).
     Egress(PROMETHEUS, "kube-api", (443, 6443), "Kubernetes service discovery of the NGX API; kubelet and cAdvisor metrics through the node proxy"),
     Egress(KUBE_STATE_METRICS, "kube-api", (443, 6443), "lists and watches the pods, Deployments and StatefulSets it describes"),
+    # Pod metadata only (the log lines themselves are read from the node's files, renderers/alloy.py).
+    Egress(ALLOY, "kube-api", (443, 6443), "watches the application's pods on its own node, for the namespace, pod and container labels of their logs"),
     # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
     # switching to s3 needs no policy change; with target pvc the job opens no such connection.
     Egress(BACKUP, "internet", (443,), "uploads archives to the S3-compatible bucket (backup.target s3)"),
@@ -140,6 +147,39 @@ EGRESS: tuple[Egress, ...] = (
 
 # Only this service accepts connections from outside the stack.
 ENTRYPOINT = PROXY
+
+# Connections that exist only when settings ask for them, so a stack that uses neither deploys exactly
+# what it did before: Loki's replicas talk to each other (ring gossip; pushes and queries between
+# ingesters and queriers over gRPC) when loki.replicas > 1, and Loki leaves the stack for its bucket
+# (on the bucket's HTTPS port only) when loki.storage.type is not filesystem.
+LOKI_CLUSTER_EDGES: tuple[Edge, ...] = (
+    Edge(LOKI, LOKI, "memberlist", "ring gossip between Loki replicas (loki.replicas > 1)"),
+    Edge(LOKI, LOKI, "grpc", "pushes to and queries of the ingesters of other Loki replicas (loki.replicas > 1)"),
+)
+
+
+def clustered(settings: Settings, service: str) -> bool:
+    """Whether `service` runs as a cluster whose replicas talk to each other on its cluster ports."""
+    return service == LOKI and settings.loki.replicas > 1
+
+
+def edges(settings: Settings) -> tuple[Edge, ...]:
+    """EDGES plus the edges settings turn on."""
+    return EDGES + (LOKI_CLUSTER_EDGES if clustered(settings, LOKI) else ())
+
+
+def ways_out(settings: Settings) -> tuple[Egress, ...]:
+    """EGRESS plus the ways out settings turn on."""
+    storage = settings.loki.storage
+    if not storage.object_store:
+        return EGRESS
+    return EGRESS + (Egress(LOKI, "internet", (object_store_port(storage),), f"index and chunks in the {storage.type} bucket (loki.storage)"),)
+
+
+def ports_of(settings: Settings, service: str) -> tuple[Port, ...]:
+    """The ports a service listens on with these settings."""
+    found = SERVICES[service]
+    return found.ports + (found.cluster_ports if clustered(settings, service) else ())
 
 
 def egress_of(source: str, to: str) -> Egress | None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.file_layout import FILE_CHANGES, RELOAD, RESTART
+from topology import Port
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ class ServiceSpec:
     replica_env: str | None = None
     # Environment variable that holds the pod's IP (Kubernetes downward API), for args that name it.
     pod_ip_env: str | None = None
+    # Kubernetes: environment variable that holds the name of the pod's node (downward API), for a
+    # DaemonSet that discovers only its own node's pods (Alloy).
+    node_name_env: str | None = None
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()
@@ -109,6 +113,14 @@ class ServiceSpec:
     # (components/file_layout.py).
     file_change: str = RESTART
     reloader: Reloader | None = None  # RELOAD without a reload of its own: the sidecar that triggers it
+    # Ports its replicas talk to each other on, opened only while it runs as a cluster (topology.ports_of).
+    cluster_ports: tuple[Port, ...] = ()
+    # Kubernetes: spread replicas over zones too (topology.kubernetes.io/zone), not only over nodes.
+    zone_spread: bool = False
+    # Kubernetes: what binds the pod to a cloud identity (workload identity): ServiceAccount
+    # annotations and pod labels, as (key, value) pairs.
+    service_account_annotations: tuple[tuple[str, str], ...] = ()
+    pod_labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.file_change not in FILE_CHANGES:

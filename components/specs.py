@@ -17,12 +17,13 @@ from components.certificates import Certificates
 from components.credentials import Credentials
 from components.file_layout import RELOAD
 from components.service_spec import DataMount, HostMount, JobRun, Probe, Reloader, Schedule, ServiceSpec
-from renderers import alloy, auth, backup, bundle, commands, grafana_ini, paths, probe
+from renderers import alloy, auth, backup, bundle, commands, grafana_ini, loki_storage, paths, probe
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
 from renderers.reloader import reloader_command, reloader_probe_command
 from settings import Settings
-from topology import SERVICES
+from settings.loki import AZURE, AZURE_WORKLOAD_IDENTITY_LABEL, WORKLOAD_IDENTITY_ANNOTATIONS
+from topology import LOKI, SERVICES, ports_of
 
 ALLOY_STORAGE = "/var/lib/alloy/data"
 # What Alertmanager's reloader watches: alertmanager.yml, its templates and web.yml, and the receivers'
@@ -136,23 +137,7 @@ def build_specs(
             storage_size=settings.grafana.storage_size,
             scratch_dirs=("/tmp",),
         ),
-        ServiceSpec(
-            "loki",
-            images.loki,
-            tuple(loki_args(settings)),
-            {},
-            _config(files, "loki"),
-            {},
-            10001,
-            10001,
-            1,
-            res.loki.memory,
-            res.loki.cpu,
-            Probe("web", http_path="/ready"),
-            data_dir=paths.DATA_DIRS["loki"],
-            storage_size=settings.loki.storage_size,
-            scratch_dirs=("/tmp",),
-        ),
+        _loki_spec(settings, files),
         ServiceSpec(
             "alloy",
             images.alloy,
@@ -171,6 +156,7 @@ def build_specs(
             scratch_dirs=(ALLOY_STORAGE, "/tmp"),
             host_mounts=(HostMount(*alloy.log_mount(settings)),),
             supplemental_groups=(0,) if settings.platform == "kubernetes" else (),
+            node_name_env=alloy.NODE_NAME_ENV if settings.platform == "kubernetes" else None,
         ),
         ServiceSpec(
             "node-exporter",
@@ -275,6 +261,38 @@ def build_specs(
     by_name = {spec.name: spec for spec in specs}
     by_name["backup"] = _backup_spec(settings, creds, certs, files, by_name)
     return by_name
+
+
+def _loki_spec(settings: Settings, files: Mapping[str, str]) -> ServiceSpec:
+    """Loki: static object-store credentials as secret files the SDK is pointed at (renderers/loki_storage.py),
+    or the workload identity annotation (and, on AKS, pod label) instead."""
+    loki, storage = settings.loki, settings.loki.storage
+    identity: tuple[tuple[str, str], ...] = ()
+    pod_labels: tuple[tuple[str, str], ...] = ()
+    if storage.workload_identity is not None:
+        identity = ((WORKLOAD_IDENTITY_ANNOTATIONS[storage.type], storage.workload_identity),)
+        pod_labels = (AZURE_WORKLOAD_IDENTITY_LABEL,) if storage.type == AZURE else ()
+    return ServiceSpec(
+        "loki",
+        settings.images.loki,
+        tuple(loki_args(settings)),
+        loki_storage.credential_env(storage),
+        _config(files, "loki"),
+        {path: _secret(pulumi.Output.from_input(text)) for path, text in sorted(loki_storage.credential_files(storage).items())},
+        10001,
+        10001,
+        loki.replicas,
+        settings.resources.loki.memory,
+        settings.resources.loki.cpu,
+        Probe("web", http_path="/ready"),
+        data_dir=paths.DATA_DIRS["loki"],
+        storage_size=loki.storage_size,
+        scratch_dirs=("/tmp",),
+        cluster_ports=ports_of(settings, LOKI)[len(SERVICES[LOKI].ports) :],
+        zone_spread=loki.zone_aware,
+        service_account_annotations=identity,
+        pod_labels=pod_labels,
+    )
 
 
 def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str], sources: Mapping[str, ServiceSpec]) -> ServiceSpec:

@@ -12,8 +12,17 @@ Where the logs come from:
 - Kubernetes: Alloy runs on every node (a DaemonSet in the host-access namespace) and tails the
   kubelet's files under /var/log/pods for the pods of the application namespace. We read files rather
   than use loki.source.kubernetes because that component streams every line through the API server
-  and, run on every node, would tail every pod once per node; the files are local, cost the API server
-  nothing, need no API token, and keep being read while the API server is unavailable.
+  and, run on every node, would tail every pod once per node; the files are local and keep being read
+  while the API server is unavailable. Which files, and their `namespace`, `pod` and `container`
+  labels, come from discovery.kubernetes: it watches only pod metadata, only the application
+  namespace's pods, and only those on Alloy's own node (a field selector on spec.nodeName), so each
+  node's Alloy learns of its few pods and nothing else; while the API server is away it keeps the
+  last list it had.
+
+Why `pod` may be a label although it changes at every rollout: a stream lives as long as its pod, so
+the streams alive at once are the application's containers times its levels and events, a few
+hundred at most, far below Loki's 5000 per tenant (renderers/loki.py); a rollout ends the old streams
+rather than adding to them. What must never be a label is a value per request (HIGH_CARDINALITY_FIELDS).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ CONFIG_FILE = paths.config_path(ALLOY, "config.alloy")
 APP_LOG_DIR = "/var/log/ngx"  # in-container mount of settings.app.log_path (Docker), read-only
 APP_LOG_GLOB = f"{APP_LOG_DIR}/*.log"
 POD_LOG_DIR = "/var/log/pods"  # kubelet's pod log directory, mounted read-only from the node (Kubernetes)
+NODE_NAME_ENV = "NODE_NAME"  # the node Alloy runs on (downward API spec.nodeName), for its discovery
 
 # Values a label may take. A level outside this set, or an event that is free text rather than an
 # identifier, is left in the line only: a typo or a formatted message must not mint new streams.
@@ -107,23 +117,65 @@ def _docker_files() -> list[str]:
     ]
 
 
+# discovery.kubernetes's meta labels (Prometheus's kubernetes_sd names) -> the stream label they become.
+POD_META_LABELS = {
+    "__meta_kubernetes_namespace": "namespace",
+    "__meta_kubernetes_pod_name": "pod",
+    "__meta_kubernetes_pod_container_name": "container",
+}
+
+
 def _pod_files(settings: Settings) -> list[str]:
-    """The kubelet writes /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log, and each
-    node holds only the files of its own pods: a glob on the application namespace finds exactly what
-    this node must ship, with no discovery, API token or API-server egress needed."""
+    """The kubelet writes /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log. Discovery
+    lists this node's pods of the application namespace, one target per container (and per port);
+    relabelling turns each into its file glob and its three labels, and keeps only those, so the
+    targets of one container's ports collapse into one."""
+    rules = [_rule(source=[meta], target=label) for meta, label in POD_META_LABELS.items()]
+    rules += [
+        _rule(
+            source=["__meta_kubernetes_namespace", "__meta_kubernetes_pod_name", "__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"],
+            separator="/",
+            regex="(.*)/(.*)/(.*)/(.*)",
+            replacement=f"{POD_LOG_DIR}/${{1}}_${{2}}_${{3}}/${{4}}/*.log",
+            target="__path__",
+        ),
+        _block("rule", [_attr("action", _str("labelkeep")), _attr("regex", _str("|".join(["__path__", *catalog.KUBERNETES_LOG_LABELS])))]),
+    ]
     return [
+        _block(
+            f'discovery.kubernetes "{_SOURCE}"',
+            [
+                _attr("role", _str("pod")),
+                _block("namespaces", [_attr("names", _list([settings.app.namespace]))]),
+                _block("selectors", [_attr("role", _str("pod")), _attr("field", f'"spec.nodeName=" + sys.env({_str(NODE_NAME_ENV)})')]),
+            ],
+        ),
+        _block(f'discovery.relabel "{_SOURCE}"', [_attr("targets", f"discovery.kubernetes.{_SOURCE}.targets"), *rules]),
         _block(
             f'local.file_match "{_SOURCE}"',
             [
-                _attr("path_targets", f"[{_object({'__path__': pod_log_glob(settings)})}]"),
+                _attr("path_targets", f"discovery.relabel.{_SOURCE}.output"),
                 _attr("sync_period", _str("10s")),
             ],
-        )
+        ),
     ]
 
 
-def pod_log_glob(settings: Settings) -> str:
-    return f"{POD_LOG_DIR}/{settings.app.namespace}_*/*/*.log"
+def _rule(*, source: list[str], target: str, separator: str | None = None, regex: str | None = None, replacement: str | None = None) -> str:
+    body = [_attr("source_labels", _list(source))]
+    if separator is not None:
+        body.append(_attr("separator", _str(separator)))
+    if regex is not None:
+        body.append(_attr("regex", _str(regex)))
+    if replacement is not None:
+        body.append(_attr("replacement", _str(replacement)))
+    body.append(_attr("target_label", _str(target)))
+    return _block("rule", body)
+
+
+def kept_labels(kubernetes: bool) -> tuple[str, ...]:
+    """The stream labels that reach Loki: the catalogue's, and on Kubernetes where a line came from."""
+    return tuple(sorted(catalog.LOG_LABELS + (catalog.KUBERNETES_LOG_LABELS if kubernetes else ())))
 
 
 def log_mount(settings: Settings) -> tuple[str, str]:
@@ -168,7 +220,7 @@ def _stages(settings: Settings, kubernetes: bool) -> list[str]:
         _block("stage.labels", [_attr("values", _object(_allowed({"level": "level_label", "event": "event_label"})))]),
         _block("stage.static_labels", [_attr("values", _object(stream_labels(settings)))]),
         # Last: whatever an earlier stage or the source added (the `filename` label, for one) is dropped.
-        _block("stage.label_keep", [_attr("values", _list(sorted(catalog.LOG_LABELS)))]),
+        _block("stage.label_keep", [_attr("values", _list(kept_labels(kubernetes)))]),
     ]
     return stages
 

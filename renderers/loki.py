@@ -1,7 +1,9 @@
-"""loki.yaml for Loki 3.x as one process (`target: all`): TSDB index, filesystem chunks, compactor retention.
+"""loki.yaml for Loki 3.x as one process per replica (`target: all`): TSDB index, compactor retention.
 
-One replica owns its data volume, so every ring lives in memory and nothing gossips; memberlist would
-only add a port that nobody else joins. `auth_enabled: true` makes Loki require X-Scope-OrgID: the
+By default one replica owns its data volume (chunks and index on the filesystem), so every ring lives
+in memory and nothing gossips; memberlist would only add a port that nobody else joins. With a bucket
+(loki.storage) the index and chunks live there, and with loki.replicas > 1 the replicas form one ring
+over memberlist (renderers/loki_storage.py). `auth_enabled: true` makes Loki require X-Scope-OrgID: the
 shipper and the Grafana datasource send the stack's tenant, and the proxy overwrites whatever a client
 sends, so a user cannot read or write another tenant by choosing a header.
 """
@@ -10,22 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from renderers import paths
+from renderers import loki_storage, paths
 from renderers.yamltext import GENERATED, dump
 from settings import Settings, SettingsError
+from settings.loki import FIRST_PERIOD
 from settings.validators import duration_ms
 from topology import LOKI, SERVICES
 
 CONFIG_FILE = paths.config_path(LOKI, "loki.yaml")
 DATA_DIR = paths.DATA_DIRS[LOKI]
 
-# The first (and only) schema period. A fixed date in the past keeps the file byte-identical on every
-# run; a future schema change must ADD a period starting after the day it ships, never edit this one,
-# or existing chunks become unreadable.
-SCHEMA_FROM = "2024-01-01"
+# The first schema period. A fixed date in the past keeps the file byte-identical on every run; a
+# future schema or store change must ADD a period starting after the day it ships (loki.storage.since),
+# never edit this one, or existing chunks become unreadable.
+SCHEMA_FROM = FIRST_PERIOD
 # Compactor retention works per index table; tables are one day long, so retention is counted in days
 # and anything shorter than a table would never be applied.
-INDEX_PERIOD = "24h"
+INDEX_PERIOD = loki_storage.INDEX_PERIOD
 MIN_RETENTION_MS = 24 * 3600_000
 # Entries older than this are refused at the door (a replayed or clock-skewed shipper); never longer
 # than the retention itself, or accepted data would be deleted by the next compaction.
@@ -79,6 +82,8 @@ def _limits(settings: Settings) -> dict[str, Any]:
 
 def render_loki_config(settings: Settings) -> str:
     ports = SERVICES[LOKI]
+    storage = settings.loki.storage
+    ring, memberlist = loki_storage.ring(settings)
     document = {
         "target": "all",
         "auth_enabled": True,
@@ -90,27 +95,18 @@ def render_loki_config(settings: Settings) -> str:
         },
         "common": {
             "path_prefix": DATA_DIR,
-            "replication_factor": 1,
-            # A single process: the rings never leave memory, and the instance advertises loopback
-            # instead of guessing a network interface (which fails on some container runtimes).
-            "instance_addr": "127.0.0.1",
-            "ring": {"kvstore": {"store": "inmemory"}},
+            **ring,
+            # Also with a bucket: the ruler's (unused) rules directory, and the chunks of a filesystem
+            # period kept by loki.storage.since.
             "storage": {"filesystem": {"chunks_directory": _dir("chunks"), "rules_directory": _dir("rules")}},
         },
-        "schema_config": {
-            "configs": [
-                {
-                    "from": SCHEMA_FROM,
-                    "store": "tsdb",
-                    "object_store": "filesystem",
-                    "schema": "v13",
-                    "index": {"prefix": "index_", "period": INDEX_PERIOD},
-                }
-            ],
-        },
+        **({"memberlist": memberlist} if memberlist else {}),
+        "schema_config": {"configs": loki_storage.schema_periods(storage)},
         "storage_config": {
+            # With a bucket the shipper uploads each day's index there and keeps only this local copy.
             "tsdb_shipper": {"active_index_directory": _dir("tsdb-index"), "cache_location": _dir("tsdb-cache")},
             "filesystem": {"directory": _dir("chunks")},
+            **loki_storage.client_config(storage),
         },
         "ingester": {"wal": {"enabled": True, "dir": _dir("wal")}},
         "compactor": {
@@ -119,7 +115,8 @@ def render_loki_config(settings: Settings) -> str:
             "retention_enabled": True,
             # Marked chunks stay on disk this long: a window to notice and undo a retention mistake.
             "retention_delete_delay": "2h",
-            "delete_request_store": "filesystem",
+            # Delete requests live with the newest period's index, where retention applies them.
+            "delete_request_store": loki_storage.delete_request_store(storage),
         },
         "limits_config": _limits(settings),
         "query_range": {"results_cache": {"cache": {"embedded_cache": {"enabled": True, "max_size_mb": 100}}}},

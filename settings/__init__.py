@@ -15,6 +15,7 @@ from typing import Any
 from settings import capacity
 from settings import validators as v
 from settings.errors import PROJECT, SettingsError
+from settings.loki import check_loki
 from settings.model import Settings
 from settings.schema import Secret, parse_section, specs, walk
 
@@ -122,6 +123,7 @@ def _check_consistency(s: Settings) -> None:
         )
     _check_routes(s)
     _check_backup(s)
+    check_loki(s.loki, s.platform)
 
 
 def _check_routes(s: Settings) -> None:

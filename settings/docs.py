@@ -52,6 +52,7 @@ OPERATOR_KEYS = (
     "alertmanager.storageSize",
     "alertmanager.retention",
     "alertmanager.configReloadInterval",
+    "loki.replicas",
     "loki.storageSize",
     "loki.retention",
     "grafana.storageSize",

@@ -9,6 +9,7 @@ from catalog import API_NAMINGS, DEFAULT_API_NAMING
 from settings import validators as v
 from settings.alerting import AlertingSettings, ReceiverSettings
 from settings.cron import cron
+from settings.loki import LokiSettings
 from settings.schema import Secret, section, setting
 
 # Image pins. Prometheus 3.x and Alertmanager 0.28 accept every option we render; the tests check the
@@ -70,13 +71,6 @@ class AlertmanagerSettings:
         "How often the config-reloader sidecar hashes Alertmanager's files and sends it SIGHUP when they changed; whole seconds.",
         "30s",
     )
-
-
-@dataclass(frozen=True)
-class LokiSettings:
-    retention: str = setting("retention", v.duration, "Log retention enforced by the compactor.", docker="168h", kubernetes="720h")
-    storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume.", docker="10Gi", kubernetes="50Gi")
-    tenant: str = setting("tenant", v.k8s_name, "Loki tenant (X-Scope-OrgID) the stack writes and reads.", "ngx")
 
 
 @dataclass(frozen=True)

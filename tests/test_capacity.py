@@ -110,3 +110,21 @@ def test_the_documented_worked_example_shows_the_estimate_not_figures_of_its_own
     more = replace(settings, capacity=replace(settings.capacity, series=replace(settings.capacity.series, pushgateway=1150)))
     assert f"**{capacity.estimate(more).series:,} series**" in worked_example_markdown("dev", more)
     assert capacity.estimate(more).series == result.series + 1100
+
+
+def test_worked_example_loki_on_a_bucket_with_replicas():
+    """5 GB/day raw kept 30 days on a bucket, 3 replicas: chunks 5 / 5 x 30 = 30 GiB, stored up to
+    replicationFactor times, plus the index once (10%): 30 x 3 + 3 = 93 GiB; each replica ingests
+    5 x 3 / 3 = 5 GiB/day and keeps a 2 h WAL of it plus an index cache: 5 / 12 + 3 = 3.42 GiB. With
+    replicationFactor 2 the bucket holds 30 x 2 + 3 = 63 GiB and each replica ingests 5 x 2 / 3."""
+    k8s = {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}
+    store = {"type": "s3", "bucket": "ngx-logs", "region": "eu-west-1", "workloadIdentity": "arn:aws:iam::1:role/loki"}
+    three = capacity.estimate(parse({**k8s, "loki": {"replicas": 3, "storage": store}}, stack="prod"))
+    assert three.loki_object_store_bytes / 2**30 == pytest.approx(30 * 3 + 3, rel=1e-3)
+    assert three.loki_ingest_per_replica_bytes_per_day / 2**30 == pytest.approx(5, rel=1e-3)
+    assert three.loki_disk_bytes / 2**30 == pytest.approx(5 / 24 * 2 + 3, rel=1e-3)
+    two = capacity.estimate(parse({**k8s, "loki": {"replicas": 3, "replicationFactor": 2, "storage": store}}, stack="prod"))
+    assert two.loki_object_store_bytes / 2**30 == pytest.approx(30 * 2 + 3, rel=1e-3)
+    assert two.loki_ingest_per_replica_bytes_per_day / 2**30 == pytest.approx(5 * 2 / 3, rel=1e-3)
+    assert "lokiObjectStoreGiB" in three.as_output()
+    assert "lokiObjectStoreGiB" not in capacity.estimate(parse(k8s, stack="prod")).as_output(), "a filesystem stack's output is unchanged"

@@ -129,9 +129,10 @@ def test_manifests_pass_checkov_hardening_checks(manifests, prod_stack):
     readers = {egress.source for egress in EGRESS if egress.to == "kube-api"}
     namespace = prod_stack.settings.kubernetes.namespace
     skipped = {(c["check_id"], c["resource"]) for c in results.get("skipped_checks", [])}
-    kinds = {"prometheus": "StatefulSet", "kube-state-metrics": "Deployment"}
+    kinds = {"prometheus": "StatefulSet", "kube-state-metrics": "Deployment", "alloy": "DaemonSet"}
     assert readers == set(kinds)
-    assert skipped == {(TOKEN_CHECK, f"{kinds[reader]}.{namespace}.{reader}") for reader in readers}
+    namespaces = {reader: prod_stack.settings.kubernetes.host_namespace if reader == "alloy" else namespace for reader in readers}
+    assert skipped == {(TOKEN_CHECK, f"{kinds[reader]}.{namespaces[reader]}.{reader}") for reader in readers}
     for check in results.get("skipped_checks", []):
         reason = check["check_result"].get("suppress_comment") or ""
         assert reason and reason != "No comment provided", check["resource"]

@@ -20,15 +20,16 @@ import catalog
 from components.backend import MonitoringArgs
 from components.file_layout import RELOAD
 from components.kubernetes.monitoring import KubernetesMonitoring
-from components.kubernetes.rbac import ROLE_NAME
+from components.kubernetes.rbac import ROLE_NAME, ROLE_NAMES
 from components.kubernetes.workload import KubernetesWorkload
+from renderers import alloy
 from renderers.reloader import RELOADER_NAME
 from settings import Settings
 from synthesis.recorder import API_SERVER_SLICE, ENDPOINT_SLICE, is_secret
 from synthesis.run import SynthResult, synth, unwrap
 from synthesis.stack_config import ROOT
 from tests.conftest import SEEDED_SECRETS
-from topology import ALERTMANAGER, EGRESS, ENTRYPOINT, GRAFANA, KUBE_STATE_METRICS, LOKI, PROMETHEUS, SERVICES, long_running
+from topology import ALERTMANAGER, ALLOY, EGRESS, ENTRYPOINT, GRAFANA, KUBE_STATE_METRICS, LOKI, PROMETHEUS, SERVICES, long_running
 
 NAME = "app.kubernetes.io/name"
 INSTANCE = "app.kubernetes.io/instance"
@@ -261,7 +262,7 @@ def test_every_pod_is_restricted(prod):
 def test_only_services_that_read_the_api_get_a_token(prod):
     """A token is an API credential: only services with a topology egress to the Kubernetes API get one."""
     readers = {egress.source for egress in EGRESS if egress.to == "kube-api"}
-    assert readers == {PROMETHEUS, KUBE_STATE_METRICS}
+    assert readers == {PROMETHEUS, KUBE_STATE_METRICS, ALLOY}
     for service, obj in prod.workloads().items():
         assert pod_spec(obj)["automountServiceAccountToken"] is (service in readers), service
         account = prod.one("ServiceAccount", pod_spec(obj)["serviceAccountName"], obj.namespace)
@@ -269,7 +270,8 @@ def test_only_services_that_read_the_api_get_a_token(prod):
 
 
 def _account(prod, service: str) -> list[dict]:
-    return [{"kind": "ServiceAccount", "name": pod_spec(prod.workloads()[service])["serviceAccountName"], "namespace": prod.settings.kubernetes.namespace}]
+    namespace = prod.settings.kubernetes.host_namespace if service == ALLOY else prod.settings.kubernetes.namespace
+    return [{"kind": "ServiceAccount", "name": pod_spec(prod.workloads()[service])["serviceAccountName"], "namespace": namespace}]
 
 
 def test_prometheus_discovery_rbac_is_namespaced_and_read_only(prod):
@@ -283,8 +285,19 @@ def test_prometheus_discovery_rbac_is_namespaced_and_read_only(prod):
     for binding in prod.objects("RoleBinding"):
         assert binding.manifest["roleRef"]["kind"] == "Role"
         assert binding.manifest["roleRef"]["name"] == binding.name
-        reader = PROMETHEUS if binding.name == ROLE_NAME else KUBE_STATE_METRICS
+        reader = {ROLE_NAME: PROMETHEUS, ROLE_NAMES[ALLOY]: ALLOY}.get(binding.name, KUBE_STATE_METRICS)
         assert binding.manifest["subjects"] == _account(prod, reader)
+
+
+def test_alloy_may_only_watch_the_application_pods_of_its_own_node(prod):
+    """Alloy's token reads pod metadata in the application namespace and nothing else (list/watch, no
+    get, no other namespace); its discovery asks only for its node's pods, whose name the downward API
+    gives it."""
+    (role,) = [role for role in prod.objects("Role") if role.name == ROLE_NAMES[ALLOY]]
+    assert role.namespace == prod.settings.app.namespace
+    assert role.manifest["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]}]
+    (container,) = [c for c in pod_spec(prod.workloads()[ALLOY])["containers"] if c["name"] == ALLOY]
+    assert {"name": alloy.NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in container["env"]
 
 
 def test_the_one_cluster_role_lets_prometheus_list_nodes_and_get_their_proxy(prod):

@@ -24,6 +24,8 @@ PROD = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0
 
 # Components (and their exports) of Alloy 1.x that the config may use; all generally available.
 COMPONENTS = {
+    "discovery.kubernetes": {"targets"},
+    "discovery.relabel": {"output"},
     "local.file_match": {"targets"},
     "loki.source.file": set(),
     "loki.process": {"receiver"},
@@ -43,6 +45,10 @@ STAGES = {
     "stage.structured_metadata",
     "stage.drop",
 }
+# Standard-library functions the config may call (Alloy 1.x `sys.env`: an environment variable).
+FUNCTIONS = {"sys.env"}
+# The meta labels discovery.kubernetes gives a pod target (role "pod"), as Alloy's reference lists them.
+POD_META_LABELS = {"__meta_kubernetes_namespace", "__meta_kubernetes_pod_name", "__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"}
 FORBIDDEN_LABELS = {"request_id", "trace_id", "span_id", "conversation_id", "customer_id", "user_id", "filename"}
 
 
@@ -52,6 +58,17 @@ FORBIDDEN_LABELS = {"request_id", "trace_id", "span_id", "conversation_id", "cus
 @dataclass(frozen=True)
 class Ref:
     path: str
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Concat:
+    parts: tuple
 
 
 @dataclass
@@ -65,7 +82,7 @@ class Block:
         return [block for block in self.blocks if block.name == name]
 
 
-_TOKEN = re.compile(r'\s*(?:(//[^\n]*)|("(?:\\.|[^"\\])*")|([A-Za-z_][A-Za-z0-9_.]*)|(-?\d+(?:\.\d+)?)|([{}\[\]=,]))')
+_TOKEN = re.compile(r'\s*(?:(//[^\n]*)|("(?:\\.|[^"\\])*")|([A-Za-z_][A-Za-z0-9_.]*)|(-?\d+(?:\.\d+)?)|([{}\[\]=,+()]))')
 
 
 def _tokenize(text: str) -> list[tuple[str, object]]:
@@ -125,13 +142,33 @@ class _Parser:
             block.blocks.append(child)
 
     def expression(self):
+        value = self.primary()
+        parts = [value]
+        while self.peek() == ("punct", "+"):
+            self.i += 1
+            parts.append(self.primary())
+        return value if len(parts) == 1 else Concat(tuple(parts))
+
+    def primary(self):
         kind, value = self.peek()
         if kind == "str" or kind == "num":
             self.i += 1
             return value
         if kind == "name":
             self.i += 1
-            return value == "true" if value in ("true", "false") else Ref(value)
+            if value in ("true", "false"):
+                return value == "true"
+            if self.peek() == ("punct", "("):
+                self.i += 1
+                args = []
+                while self.peek() != ("punct", ")"):
+                    args.append(self.expression())
+                    if self.peek() == ("punct", ","):
+                        self.i += 1
+                self.i += 1
+                assert value in FUNCTIONS, f"function {value} is not one the config may call"
+                return Call(value, tuple(args))
+            return Ref(value)
         if value == "[":
             self.i += 1
             items = []
@@ -165,6 +202,8 @@ def parse_alloy(text: str) -> Block:
 def _refs(node) -> list[str]:
     if isinstance(node, Ref):
         return [node.path]
+    if isinstance(node, Call | Concat):
+        return [ref for item in (node.args if isinstance(node, Call) else node.parts) for ref in _refs(item)]
     if isinstance(node, list):
         return [ref for item in node for ref in _refs(item)]
     if isinstance(node, dict):
@@ -221,7 +260,9 @@ def test_only_catalogued_labels_are_ever_attached(settings):
     assert not labelled & FORBIDDEN_LABELS
     (keep,) = process.children("stage.label_keep")
     assert process.blocks[-1] is keep, "label_keep must run last, after every stage that adds labels"
-    assert set(keep.attrs["values"]) == set(catalog.LOG_LABELS)
+    where = set(catalog.KUBERNETES_LOG_LABELS) if settings.platform == "kubernetes" else set()
+    assert set(keep.attrs["values"]) == set(catalog.LOG_LABELS) | where
+    assert not set(keep.attrs["values"]) & FORBIDDEN_LABELS
     extracted = set()
     for stage in process.children("stage.json"):
         extracted |= set(stage.attrs["expressions"])
@@ -275,13 +316,55 @@ def test_docker_tails_the_mounted_log_directory():
     assert not _component(config, "loki.process").children("stage.cri")
 
 
-def test_kubernetes_tails_the_application_namespace_pod_logs():
+def _relabel(rules: list[Block], target: dict[str, str]) -> dict[str, str]:
+    """Prometheus relabelling (`replace`, the default action, and `labelkeep`) as Alloy applies it."""
+    labels = dict(target)
+    for rule in rules:
+        action = rule.attrs.get("action", "replace")
+        if action == "labelkeep":
+            keep = re.compile(f"^(?:{rule.attrs['regex']})$")
+            labels = {name: value for name, value in labels.items() if keep.match(name)}
+            continue
+        assert action == "replace", action
+        joined = rule.attrs.get("separator", ";").join(labels.get(name, "") for name in rule.attrs["source_labels"])
+        match = re.fullmatch(rule.attrs.get("regex", "(.*)"), joined)
+        if match:
+            replacement = rule.attrs.get("replacement", "$1")
+            groups = (match.group(0), *match.groups())
+            labels[rule.attrs["target_label"]] = re.sub(r"\$\{(\d+)\}|\$(\d+)", lambda m, g=groups: g[int(m.group(1) or m.group(2))], replacement)
+    return labels
+
+
+def test_kubernetes_discovers_its_nodes_application_pods_and_labels_their_streams():
+    """The three labels come from real discovery.kubernetes meta labels, each file of the kubelet's layout
+    (/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log) is found from them, and nothing else
+    of the target survives (a target per container port collapses into one per container)."""
     settings = parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}, "app": {"namespace": "sales"}}, stack="prod")
     config = _config(settings)
-    assert not [block for block in config.blocks if block.name.startswith("discovery.")], "no API token or API-server egress"
-    (target,) = _component(config, "local.file_match").attrs["path_targets"]
-    # kubelet layout: /var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log
-    assert target == {"__path__": "/var/log/pods/sales_*/*/*.log"}
+    discovery = _component(config, "discovery.kubernetes")
+    assert discovery.attrs["role"] == "pod"
+    assert discovery.children("namespaces")[0].attrs["names"] == ["sales"]
+    (selector,) = discovery.children("selectors")
+    assert selector.attrs["role"] == "pod"
+    assert selector.attrs["field"] == Concat(("spec.nodeName=", Call("sys.env", (alloy.NODE_NAME_ENV,)))), "only this node's pods"
+    relabel = _component(config, "discovery.relabel")
+    used = {name for rule in relabel.children("rule") for name in rule.attrs.get("source_labels", [])}
+    assert used <= POD_META_LABELS, used - POD_META_LABELS
+    target = {
+        "__address__": "10.1.2.3:8000",
+        "__meta_kubernetes_namespace": "sales",
+        "__meta_kubernetes_pod_name": "api-7d9c-x2k",
+        "__meta_kubernetes_pod_uid": "0b7e-11",
+        "__meta_kubernetes_pod_container_name": "api",
+        "__meta_kubernetes_pod_container_port_number": "8000",
+    }
+    assert _relabel(relabel.children("rule"), target) == {
+        "__path__": "/var/log/pods/sales_api-7d9c-x2k_0b7e-11/api/*.log",
+        "namespace": "sales",
+        "pod": "api-7d9c-x2k",
+        "container": "api",
+    }
+    assert _component(config, "local.file_match").attrs["path_targets"] == Ref("discovery.relabel.ngx_api.output")
     assert alloy.log_mount(settings) == ("/var/log/pods", "/var/log/pods")
     assert alloy.log_mount(DEV) == (DEV.app.log_path, alloy.APP_LOG_DIR)
     process = _component(config, "loki.process")

@@ -1,17 +1,25 @@
-"""loki.yaml: no Loki binary here, so the file is parsed and each property the stack relies on is asserted.
+"""loki.yaml: no Loki binary here, so the file is parsed and each property the stack relies on is asserted,
+and every key path it renders, in every storage shape, is checked against Loki's configuration
+reference for the pinned version (tests/fixtures/loki_config_keys.txt).
 
 What would break in production if these failed: a missing tenant requirement lets anyone read every
 tenant's logs; a retention that is not applied fills the volume; a path outside the data volume is
-lost on restart (or fails on the read-only root filesystem).
+lost on restart (or fails on the read-only root filesystem); a key Loki does not know stops it from
+starting; an edited schema period makes the logs already stored unreadable; replicas that do not
+share a ring each keep a private, partial copy of the logs.
 """
 
 from __future__ import annotations
 
+import configparser
+from pathlib import Path
+
 import pytest
 import yaml
 
-from renderers import loki, paths
+from renderers import loki, loki_storage, paths
 from settings import SettingsError, parse
+from settings.model import DEFAULT_IMAGES
 from topology import LOKI, SERVICES
 
 DEV = parse({"platform": "docker"}, stack="dev")
@@ -143,3 +151,137 @@ def test_loki_args_point_at_the_rendered_file():
 def test_rendering_is_deterministic():
     for settings in (DEV, PROD):
         assert loki.render_loki_config(settings) == loki.render_loki_config(settings)
+
+
+# --- object storage and replicas (loki.storage, loki.replicas) ----------------------------------------
+
+K8S = {"apiServerCidr": "10.96.0.1/32"}
+S3_STORE = {"type": "s3", "bucket": "ngx-logs", "region": "eu-west-1", "accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "wJalrXUtnFEMI-example"}
+S3_CLUSTER = parse(
+    {
+        "platform": "kubernetes",
+        "kubernetes": K8S,
+        "loki": {"replicas": 3, "storage": {**S3_STORE, "endpoint": "https://minio.example.net:9000", "pathStyle": True}},
+    },
+    stack="prod",
+    secret_keys=["loki"],
+)
+S3_MIGRATING = parse({"platform": "docker", "loki": {"storage": {**S3_STORE, "since": "2030-01-01"}}}, stack="dev", secret_keys=["loki"])
+GCS_IDENTITY = parse(
+    {
+        "platform": "kubernetes",
+        "kubernetes": K8S,
+        "loki": {"replicas": 2, "storage": {"type": "gcs", "bucket": "ngx-logs", "workloadIdentity": "loki@p.iam.gserviceaccount.com"}},
+    },
+    stack="prod",
+)
+AZURE_IDENTITY = parse(
+    {
+        "platform": "kubernetes",
+        "kubernetes": K8S,
+        "loki": {"replicas": 3, "storage": {"type": "azure", "bucket": "logs", "accountName": "ngxlogs", "workloadIdentity": "0f1e"}},
+    },
+    stack="prod",
+)
+EVERY_SHAPE = [DEV, PROD, S3_CLUSTER, S3_MIGRATING, GCS_IDENTITY, AZURE_IDENTITY]
+REFERENCE_KEYS = Path(__file__).parent / "fixtures" / "loki_config_keys.txt"
+
+
+def _key_paths(node, prefix: str = ""):
+    """Every key path of a loki.yaml document, lists of blocks written `key[]` as in the fixture."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            path = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+                path += "[]"
+                for item in value:
+                    yield from _key_paths(item, path)
+            else:
+                yield from _key_paths(value, path)
+            yield path
+
+
+def test_every_rendered_key_is_in_lokis_reference_for_the_pinned_version():
+    """A key Loki does not know makes it refuse to start. The fixture lists the key paths this stack may
+    use, each found in Loki's configuration reference at the tag of the pinned image."""
+    text = REFERENCE_KEYS.read_text()
+    documented = {line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")}
+    tag = DEFAULT_IMAGES["loki"].rpartition(":")[2]
+    assert f"Loki v{tag} " in text and f"at tag v{tag}," in text, f"the fixture was derived for another Loki; re-derive it for v{tag}"
+    for settings in EVERY_SHAPE:
+        rendered = set(_key_paths(_config(settings)))
+        assert rendered <= documented, sorted(rendered - documented)
+    assert "storage_config.aws.bucket_names" not in documented  # the check can fail: Loki spells it bucketnames
+
+
+def test_s3_puts_index_and_chunks_in_the_bucket_without_credentials_in_the_file():
+    text = loki.render_loki_config(S3_CLUSTER)
+    config = yaml.safe_load(text)
+    (period,) = config["schema_config"]["configs"]
+    assert (period["store"], period["object_store"], period["schema"]) == ("tsdb", "s3", "v13")
+    assert config["storage_config"]["aws"] == {
+        "bucketnames": "ngx-logs",
+        "endpoint": "minio.example.net:9000",
+        "region": "eu-west-1",
+        "s3forcepathstyle": True,
+        "insecure": False,
+    }
+    assert config["compactor"]["delete_request_store"] == "s3", "retention and deletes work on the bucket's index"
+    assert config["compactor"]["retention_enabled"] is True
+    assert "AKIAEXAMPLE" not in text and "wJalrXUtnFEMI" not in text, "credentials reach Loki as a secret file, never in the ConfigMap"
+    aws = parse({"platform": "docker", "loki": {"storage": S3_STORE}}, stack="dev", secret_keys=["loki"])
+    assert _config(aws)["storage_config"]["aws"]["endpoint"] == "s3.eu-west-1.amazonaws.com"
+
+
+def test_credentials_reach_the_sdk_as_a_file_it_is_pointed_at():
+    storage = S3_CLUSTER.loki.storage
+    files = loki_storage.credential_files(storage)
+    parser = configparser.ConfigParser()
+    parser.read_string(files[loki_storage.S3_CREDENTIALS_FILE])
+    assert dict(parser["default"]) == {"aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI-example"}
+    assert loki_storage.credential_env(storage) == {"AWS_SHARED_CREDENTIALS_FILE": loki_storage.S3_CREDENTIALS_FILE}
+    assert loki_storage.S3_CREDENTIALS_FILE.startswith(paths.SECRETS_DIR + "/")
+    assert loki_storage.credential_files(GCS_IDENTITY.loki.storage) == {} and loki_storage.credential_env(GCS_IDENTITY.loki.storage) == {}
+    gcs = parse(
+        {"platform": "docker", "loki": {"storage": {"type": "gcs", "bucket": "ngx-logs", "serviceAccountKey": '{"type": "service_account"}'}}},
+        stack="dev",
+        secret_keys=["loki"],
+    )
+    assert loki_storage.credential_env(gcs.loki.storage) == {"GOOGLE_APPLICATION_CREDENTIALS": loki_storage.GCS_KEY_FILE}
+    assert _config(gcs)["storage_config"]["gcs"] == {"bucket_name": "ngx-logs"}
+
+
+def test_gcs_and_azure_use_their_clients_and_the_bucket():
+    gcs = _config(GCS_IDENTITY)
+    assert gcs["schema_config"]["configs"][0]["object_store"] == "gcs" and gcs["compactor"]["delete_request_store"] == "gcs"
+    azure = _config(AZURE_IDENTITY)
+    assert azure["storage_config"]["azure"] == {"account_name": "ngxlogs", "container_name": "logs", "use_federated_token": True}
+    assert azure["schema_config"]["configs"][0]["object_store"] == "azure" and azure["compactor"]["delete_request_store"] == "azure"
+
+
+def test_migration_adds_a_period_and_keeps_the_filesystem_one_readable():
+    """Editing the existing period would make every chunk already on the volume unreadable."""
+    config = _config(S3_MIGRATING)
+    old, new = config["schema_config"]["configs"]
+    assert (str(old["from"]), old["object_store"]) == (loki.SCHEMA_FROM, "filesystem")
+    assert (str(new["from"]), new["object_store"]) == ("2030-01-01", "s3")
+    assert {key: value for key, value in old.items() if key not in ("from", "object_store")} == {
+        key: value for key, value in new.items() if key not in ("from", "object_store")
+    }, "same schema and index tables: only the store changes"
+    assert config["storage_config"]["filesystem"]["directory"] == f"{paths.DATA_DIRS['loki']}/chunks"
+    (default_period,) = _config(DEV)["schema_config"]["configs"]
+    assert default_period == old, "the existing period is byte for byte what it was"
+
+
+def test_replicas_form_one_memberlist_ring_through_the_headless_service():
+    config = _config(S3_CLUSTER)
+    common = config["common"]
+    assert common["ring"]["kvstore"]["store"] == "memberlist"
+    assert common["replication_factor"] == 3 == S3_CLUSTER.loki.effective_replication_factor
+    assert "instance_addr" not in common, "each replica must advertise its own pod IP, not loopback"
+    port = SERVICES[LOKI].port("memberlist").number
+    assert config["memberlist"] == {"join_members": [f"dns+loki-headless.ngx-monitoring.svc:{port}"], "bind_port": port}
+    two = _config(GCS_IDENTITY)
+    assert two["common"]["replication_factor"] == 2
+    one_bucket = parse({"platform": "docker", "loki": {"storage": S3_STORE}}, stack="dev", secret_keys=["loki"])
+    assert "memberlist" not in _config(one_bucket) and _config(one_bucket)["common"]["ring"]["kvstore"]["store"] == "inmemory"

@@ -178,7 +178,7 @@ def test_internal_clients_are_configured_with_the_ca_file(dev_stack, prod_stack)
         assert len(internal) == 2 and all(job["tls_config"]["ca_file"] == paths.TLS_CA for job in internal)
         api_hops = [hop for hop in trust.hops(result.settings) if hop.server == trust.KUBE_API]
         assert all(trust.trust_of(result.settings, hop).cas == (trust.CLUSTER_CA,) for hop in api_hops)
-        assert {hop.client for hop in api_hops} == ({"prometheus", "kube-state-metrics"} if result.settings.platform == "kubernetes" else set())
+        assert {hop.client for hop in api_hops} == ({"prometheus", "kube-state-metrics", "alloy"} if result.settings.platform == "kubernetes" else set())
         assert all(job["tls_config"]["ca_file"] == f"{SERVICE_ACCOUNT_DIR}/ca.crt" for job in to_api_server)
         assert len(to_api_server) == (2 if result.settings.platform == "kubernetes" else 0)
         nginx = files["proxy/nginx.conf"]

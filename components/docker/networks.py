@@ -32,7 +32,7 @@ import pulumi_docker as docker
 
 from components.labels import STACK, stack_labels
 from settings import Settings
-from topology import EGRESS, ENTRYPOINT, edges_on, services_on
+from topology import EGRESS, ENTRYPOINT, edges_on, services_on, ways_out
 
 # Docker runs only the services of its backend (kube-state-metrics is Kubernetes-only).
 DOCKER_SERVICES = services_on("docker")
@@ -46,8 +46,10 @@ APP = "app"
 Pair = frozenset  # two services, without direction
 
 
-def egress_sources(to: str) -> frozenset[str]:
-    return frozenset(egress.source for egress in EGRESS if egress.to == to and egress.source in services_on("docker"))
+def egress_sources(to: str, settings: Settings | None = None) -> frozenset[str]:
+    """Docker services with a way out to `to`; with `settings`, the ways out they turn on too (topology.ways_out)."""
+    ways = EGRESS if settings is None else ways_out(settings)
+    return frozenset(item.source for item in ways if item.to == to and item.source in services_on("docker"))
 
 
 def topology_pairs() -> frozenset[Pair]:
@@ -110,7 +112,7 @@ def _key(kind: str, members: Iterable[str]) -> str:
 def leaving(settings: Settings) -> frozenset[str]:
     """Services that need a route off the host: to the internet, or to the application on the host."""
     app_on_host = settings.app.docker_network is None
-    return egress_sources("internet") | (egress_sources("app") if app_on_host else frozenset())
+    return egress_sources("internet", settings) | (egress_sources("app") if app_on_host else frozenset())
 
 
 def network_plan(settings: Settings) -> dict[str, frozenset[str]]:

@@ -7,7 +7,7 @@ Same inputs and outputs as the Docker backend; what differs is only how each Ser
   StatefulSets with a claim per replica, the rest as Deployments or DaemonSets;
 - one KubernetesJob per scheduled job (job.py): the backups, a CronJob per backed-up replica;
 - default-deny NetworkPolicies plus exactly the topology's edges (network_policies.py);
-- read-only RBAC for the two API readers, Prometheus and kube-state-metrics (rbac.py);
+- read-only RBAC for the API readers, Prometheus, kube-state-metrics and Alloy (rbac.py);
 - an Ingress in front of the proxy (ingress.py).
 """
 

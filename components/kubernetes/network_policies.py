@@ -24,7 +24,7 @@ import trust
 from components import labels
 from components.kubernetes.api_server import ApiServerAccess, api_server_access
 from settings import Settings
-from topology import EDGES, EGRESS, ENTRYPOINT, SERVICES
+from topology import ENTRYPOINT, SERVICES, edges, ways_out
 
 ENTRYPOINT_PORT = "https"
 DNS_NAMESPACE = "kube-system"
@@ -93,7 +93,7 @@ def _egress_peer(settings: Settings, to: str) -> Peer:
 
 
 def _service_policy(settings: Settings, service: str) -> Policy:
-    ingress = [Rule(_pods(settings, edge.source), (_port(service, edge.port),), edge.why) for edge in EDGES if edge.target == service]
+    ingress = [Rule(_pods(settings, edge.source), (_port(service, edge.port),), edge.why) for edge in edges(settings) if edge.target == service]
     if service == ENTRYPOINT:
         ingress.append(
             Rule(
@@ -102,11 +102,11 @@ def _service_policy(settings: Settings, service: str) -> Policy:
                 "users arrive through the ingress controller",
             )
         )
-    egress = [Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why) for edge in EDGES if edge.source == service]
+    egress = [Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why) for edge in edges(settings) if edge.source == service]
     egress += [
         # The API server's ports are those of its endpoints, known with its addresses (api_server.py).
         Rule(_egress_peer(settings, item.to), () if item.to == "kube-api" else tuple((number, "TCP") for number in item.ports), item.why)
-        for item in EGRESS
+        for item in ways_out(settings)
         if item.source == service
     ]
     return Policy(service, addresses.namespace(settings, service), service, tuple(ingress), tuple(egress))

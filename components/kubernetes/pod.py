@@ -135,6 +135,8 @@ def env(spec: ServiceSpec) -> list[dict]:
         found.append({"name": spec.replica_env, "value_from": {"field_ref": {"field_path": "metadata.name"}}})
     if spec.pod_ip_env:
         found.append({"name": spec.pod_ip_env, "value_from": {"field_ref": {"field_path": "status.podIP"}}})
+    if spec.node_name_env:
+        found.append({"name": spec.node_name_env, "value_from": {"field_ref": {"field_path": "spec.nodeName"}}})
     return found
 
 
@@ -299,6 +301,22 @@ def spread_replicas(service: str) -> dict:
             ]
         }
     }
+
+
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def spread_over_zones(service: str) -> list[dict]:
+    """At most one replica more in any zone than in another (loki.zoneAware). ScheduleAnyway: a zone
+    that is down or full delays nothing, the scheduler only prefers the emptiest zone."""
+    return [
+        {
+            "max_skew": 1,
+            "topology_key": ZONE_KEY,
+            "when_unsatisfiable": "ScheduleAnyway",
+            "label_selector": {"match_labels": labels.selector_labels(service)},
+        }
+    ]
 
 
 def colocate_with(service: str, replica: int) -> dict:

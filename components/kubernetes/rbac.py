@@ -1,6 +1,6 @@
 """What the two readers of the Kubernetes API may read: exactly what they use, nothing else.
 
-Only Prometheus and kube-state-metrics have a service account token (every other pod sets
+Only Prometheus, kube-state-metrics and Alloy have a service account token (every other pod sets
 `automountServiceAccountToken: false`), and only read verbs:
 - Prometheus's service discovery, as namespaced Roles in exactly the namespaces its scrape configuration
   discovers: the application's (`role: endpoints`: endpoints, the services they belong to and their
@@ -9,7 +9,8 @@ Only Prometheus and kube-state-metrics have a service account token (every other
   of nodes (`role: node`) and get on `nodes/proxy`, the API server's proxy to each kubelet
   (docs/deploying-prod.md says why the proxy and what that subresource allows);
 - kube-state-metrics: list/watch of exactly the kinds it exports (renderers.commands.
-  KUBE_STATE_METRICS_RESOURCES), as a Role in each namespace it watches (its --namespaces flag).
+  KUBE_STATE_METRICS_RESOURCES), as a Role in each namespace it watches (its --namespaces flag);
+- Alloy: list/watch of pods in the application's namespace (its pods' metadata labels their logs).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import addresses
 from components import labels
 from renderers.commands import KUBE_STATE_METRICS_RESOURCES
 from settings import Settings
-from topology import KUBE_STATE_METRICS, PROMETHEUS
+from topology import ALLOY, KUBE_STATE_METRICS, PROMETHEUS
 
 READ = ("get", "list", "watch")
 ROLE_NAME = "prometheus-discovery"
-ROLE_NAMES = {PROMETHEUS: ROLE_NAME, KUBE_STATE_METRICS: KUBE_STATE_METRICS}
+ROLE_NAMES = {PROMETHEUS: ROLE_NAME, KUBE_STATE_METRICS: KUBE_STATE_METRICS, ALLOY: "alloy-pod-discovery"}
 
 
 def node_role_name(settings: Settings) -> str:
@@ -84,6 +85,13 @@ def grants(settings: Settings, service: str) -> list[Grant]:
         return discovery_grants(settings) + [node_grant()]
     if service == KUBE_STATE_METRICS:
         return kube_state_metrics_grants(settings)
+    if service == ALLOY:
+        # list/watch only: discovery.kubernetes watches; it never gets one pod by name.
+        return [
+            Grant(
+                settings.app.namespace, (("", ("pods",), ("list", "watch")),), "the log shipper labels the application's logs by namespace, pod and container"
+            )
+        ]
     raise ValueError(f"{service} reads the Kubernetes API but components/kubernetes/rbac.py grants it nothing")
 
 

@@ -116,7 +116,7 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         "image_pull_policy": "IfNotPresent",
         "args": list(spec.args),
         "env": pod.env(spec),
-        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol} for port in SERVICES[spec.name].ports],
+        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol} for port in SERVICES[spec.name].ports + spec.cluster_ports],
         "resources": pod.resources(spec),
         "security_context": pod.container_security_context(spec.uid, spec.gid),
         "volume_mounts": mounts,
@@ -135,11 +135,13 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         pod_spec["share_process_namespace"] = True
     if spec.replicas > 1:
         pod_spec["affinity"] = pod.spread_replicas(spec.name)
+    if spec.zone_spread:
+        pod_spec["topology_spread_constraints"] = pod.spread_over_zones(spec.name)
     if kind == DAEMON_SET:
         # Node metrics and logs are wanted from every node, tainted ones (control plane, dedicated pools) included.
         pod_spec["tolerations"] = [{"operator": "Exists"}]
     return {
-        "metadata": {"labels": labels.service_labels(spec.name, spec.image), **_annotations(pod.restart_annotations(spec))},
+        "metadata": {"labels": {**labels.service_labels(spec.name, spec.image), **dict(spec.pod_labels)}, **_annotations(pod.restart_annotations(spec))},
         "spec": pod_spec,
     }
 
@@ -165,8 +167,11 @@ class KubernetesWorkload(pulumi.ComponentResource):
         volumes += pod.create_file_objects(name, spec, namespace, self).volumes()
 
         api_token = needs_api_token(service)
+        account_metadata = metadata(service)
+        if spec.service_account_annotations:
+            account_metadata["annotations"] = dict(spec.service_account_annotations)
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account", metadata=metadata(service), automount_service_account_token=api_token, opts=child
+            f"{name}-service-account", metadata=account_metadata, automount_service_account_token=api_token, opts=child
         )
         template = pod_template(spec, kind, volumes, mounts, self.service_account.metadata.name, api_token)
         workload_metadata = {"name": service, "namespace": namespace, "labels": labels.service_labels(service, spec.image)}
@@ -183,7 +188,7 @@ class KubernetesWorkload(pulumi.ComponentResource):
                     "selector": selector,
                     # Peers must find each other before they are ready (Alertmanager's cluster settles first).
                     "publish_not_ready_addresses": True,
-                    "ports": [self._service_port(service, port.name) for port in SERVICES[service].ports],
+                    "ports": [self._service_port(service, port.name) for port in SERVICES[service].ports + spec.cluster_ports],
                 },
                 opts=child,
             )
