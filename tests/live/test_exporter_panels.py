@@ -5,7 +5,7 @@ host's /proc, so every expression of those panels is evaluated by the live Prome
 recording rules, with Grafana's variables as the dashboard sends them (All nodes). A renamed exporter
 metric, a label the exporter does not set, or a device filter that leaves nothing would return no data
 here. The private network namespace has only `lo`, which the network panels leave out, so the test
-adds a dummy interface with an address and sends a few packets out of it (its transmit counter grows).
+adds a veth pair with an address and sends a few packets out of it (its transmit counter grows).
 """
 
 from __future__ import annotations
@@ -32,18 +32,29 @@ SYSTEM_PANELS = (
     system.network_traffic,
     system.network_errors,
 )
-DUMMY, ADDRESS, PEER = "ngxlive0", "198.18.0.1/24", "198.18.0.2"  # 198.18.0.0/15: benchmarking range, never routed
+# A veth pair named like a container's own end (the host ends, veth*, are left out by the panels).
+LINK, PEER_LINK = "ngxlive0", "ngxlive1"
+ADDRESS, PEER = "198.18.0.1/24", "198.18.0.2"  # 198.18.0.0/15: the benchmarking range, never routed
+PEER_MAC = "02:00:00:00:00:02"
 
 
 @pytest.fixture
-def dummy_interface() -> Iterator[str]:
-    """An interface the network panels count, in the test's private network namespace."""
-    for argv in (["ip", "link", "add", DUMMY, "type", "dummy"], ["ip", "addr", "add", ADDRESS, "dev", DUMMY], ["ip", "link", "set", DUMMY, "up"]):
-        subprocess.run(argv, check=True, capture_output=True)
+def live_interface() -> Iterator[str]:
+    """An interface the network panels count, in the test's private network namespace; packets to PEER
+    leave through it (a static neighbour entry: no ARP needed) and count as transmitted."""
+    commands = (
+        ["ip", "link", "add", LINK, "type", "veth", "peer", "name", PEER_LINK],
+        ["ip", "addr", "add", ADDRESS, "dev", LINK],
+        ["ip", "link", "set", LINK, "up"],
+        ["ip", "link", "set", PEER_LINK, "up"],
+        ["ip", "neigh", "add", PEER, "lladdr", PEER_MAC, "dev", LINK],
+    )
     try:
-        yield DUMMY
+        for argv in commands:
+            subprocess.run(argv, check=True, capture_output=True)
+        yield LINK
     finally:
-        subprocess.run(["ip", "link", "del", DUMMY], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", LINK], check=False, capture_output=True)  # removes the peer too
 
 
 def _expressions(settings, rate_window: str) -> list[tuple[str, str]]:
@@ -54,10 +65,10 @@ def _expressions(settings, rate_window: str) -> list[tuple[str, str]]:
     return [(title, expr.replace("$__rate_interval", rate_window).replace("$node", ".*")) for title, expr in found]
 
 
-def test_every_system_panel_expression_returns_data(main_stack, timings, dummy_interface):
+def test_every_system_panel_expression_returns_data(main_stack, timings, live_interface):
     stack = main_stack
-    raw = f'node_network_transmit_bytes_total{{job="node",device="{dummy_interface}"}}'
-    wait_until(lambda: stack.prometheus.query(raw), patience(timings.scrape_interval), what=f"node-exporter scraping {dummy_interface}")
+    raw = f'node_network_transmit_bytes_total{{job="node",device="{live_interface}"}}'
+    wait_until(lambda: stack.prometheus.query(raw), patience(timings.scrape_interval), what=f"node-exporter scraping {live_interface}")
     # Sent after the first scrape of the interface, so its counter grows between two samples.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for _ in range(20):
@@ -69,7 +80,7 @@ def test_every_system_panel_expression_returns_data(main_stack, timings, dummy_i
     for title, expr in _expressions(stack.settings, window):
         result = wait_until(lambda expr=expr: stack.prometheus.query(expr), wait, what=f"data for {title!r}: {expr}")
         assert all(sample["value"][1] != "NaN" for sample in result), (title, expr, result)
-    recorded = f'instance_device:node_network_transmit_bytes:rate5m{{device="{dummy_interface}"}} > 0'
-    wait_until(lambda: stack.prometheus.query(recorded), wait, what=f"the bytes sent out of {dummy_interface} in the recorded rate")
+    recorded = f'instance_device:node_network_transmit_bytes:rate5m{{device="{live_interface}"}} > 0'
+    wait_until(lambda: stack.prometheus.query(recorded), wait, what=f"the bytes sent out of {live_interface} in the recorded rate")
     maxmemory = stack.prometheus.value('redis_memory_max_bytes{job="redis"}')
     assert maxmemory == 64 * 2**20
