@@ -100,7 +100,8 @@ def slowest_interval(settings: Settings) -> str:
 
 
 def check(settings: Settings) -> None:
-    """Refuse an interval that would make a series go stale, or a rule's rate window too short."""
+    """Refuse an interval that would make a series go stale, or a rule's rate window too short (the
+    global interval too: it is the interval of every job not set here)."""
     for job, interval in settings.prometheus.scrape_intervals.overrides().items():
         key = f"prometheus.scrapeIntervals.{job}"
         if settings.platform != "kubernetes" and job in KUBERNETES_ONLY_JOBS:
@@ -111,10 +112,17 @@ def check(settings: Settings) -> None:
                 f"{interval} is longer than {MAX_INTERVAL}; series go stale between scrapes (Prometheus looks back 5m, so one failed scrape "
                 f"leaves a gap and absent() fires), use {MAX_INTERVAL} or less",
             )
-        window = RATE_WINDOWS.get(job)
-        if window and v.duration_ms(interval) * SAMPLES_PER_WINDOW > v.duration_ms(window):
+    # Every job scraped here against its rules' windows, at its own interval or at the global one.
+    overrides = settings.prometheus.scrape_intervals.overrides()
+    for job, window in RATE_WINDOWS.items():
+        if settings.platform != "kubernetes" and job in KUBERNETES_ONLY_JOBS:
+            continue
+        interval = job_interval(settings, job)
+        if v.duration_ms(interval) * SAMPLES_PER_WINDOW > v.duration_ms(window):
             longest = v.duration_ms(window) // SAMPLES_PER_WINDOW // 1000
+            own = job in overrides
             raise SettingsError(
-                key,
-                f"{interval} leaves fewer than {SAMPLES_PER_WINDOW} samples in the {window} rate() window the rules apply to job {job}; use {longest}s or less",
+                f"prometheus.scrapeIntervals.{job}" if own else "prometheus.scrapeInterval",
+                f"{interval} leaves fewer than {SAMPLES_PER_WINDOW} samples in the {window} rate() window the rules apply to job {job}; "
+                f"use {longest}s or less" + ("" if own else f", or set that job's own interval in prometheus.scrapeIntervals.{job}"),
             )

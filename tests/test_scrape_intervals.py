@@ -80,6 +80,16 @@ def test_bad_intervals_are_refused_naming_the_key(base, intervals, key, says):
     assert "\n" not in message
 
 
+def test_a_global_interval_too_long_for_the_rule_windows_is_refused_naming_the_global_key():
+    with pytest.raises(SettingsError) as caught:
+        parse({**DEV, "prometheus": {"scrapeInterval": "90s", "evaluationInterval": "90s"}}, stack="dev")
+    assert "prometheus.scrapeInterval:" in str(caught.value) and "use 75s or less" in str(caught.value)
+    # The jobs with 5m rule windows set back to 75s: the slow global interval serves the others.
+    fast = {job: "75s" for job in ("ngx-api", "node", "prometheus", "alertmanager")}
+    settings = parse({**DEV, "prometheus": {"scrapeInterval": "90s", "evaluationInterval": "90s", "scrapeIntervals": fast}}, stack="dev")
+    assert settings.prometheus.scrape_intervals.overrides() == fast
+
+
 def test_the_longest_allowed_intervals_are_accepted():
     settings = _settings(PROD, {"grafana": "2m", "node": "75s", "kubelet": "2m"})
     assert settings.prometheus.scrape_intervals.overrides() == {"node": "75s", "grafana": "2m", "kubelet": "2m"}
