@@ -18,7 +18,12 @@ INTERFACES = {"eth0": 2e6, "eth1": 2e5, "lo": 5e5, "veth1a2b3c": 1e5}  # bytes r
 DISK_COUNTERS = ("node_disk_read_bytes_total", "node_disk_written_bytes_total", "node_disk_io_time_seconds_total")
 NETWORK_COUNTERS = tuple(f"node_network_{d}_{k}_total" for d in ("receive", "transmit") for k in ("bytes", "errs", "drop"))
 REDIS_COUNTERS = {"redis_commands_processed_total": 500.0, "redis_evicted_keys_total": 0.5}
-REDIS_GAUGES = {"redis_memory_used_bytes": (4e8, 2e7), "redis_memory_max_bytes": (1.0737e9, 0.0), "redis_connected_clients": (40.0, 5.0)}
+REDIS_GAUGES = {
+    "redis_up": (1.0, 0.0),
+    "redis_memory_used_bytes": (4e8, 2e7),
+    "redis_memory_max_bytes": (1.0737e9, 0.0),
+    "redis_connected_clients": (40.0, 5.0),
+}
 
 
 def series_count() -> int:
