@@ -44,13 +44,14 @@ def test_unset_intervals_leave_every_job_on_the_global_interval():
 
 
 def test_a_job_interval_is_rendered_on_that_job_alone_with_a_timeout_within_it():
-    settings = _settings(PROD, {"grafana": "1m", "redis": "5s", "cadvisor": "30s"})
+    settings = _settings(PROD, {"grafana": "1m", "redis": "5s", "cadvisor": "30s", "node": "60s"})
     jobs = _jobs(settings)
     assert (jobs["grafana"]["scrape_interval"], jobs["grafana"]["scrape_timeout"]) == ("1m", "10s")
     # Below the 10s default timeout: the timeout follows the interval, or Prometheus refuses the file.
     assert (jobs["redis"]["scrape_interval"], jobs["redis"]["scrape_timeout"]) == ("5s", "5s")
-    assert jobs["cadvisor"]["scrape_interval"] == "30s"
-    assert all("scrape_interval" not in job for name, job in jobs.items() if name not in ("grafana", "redis", "cadvisor"))
+    # Node-proxy (cadvisor) and pod-discovered (node) jobs take it as well as static ones.
+    assert jobs["cadvisor"]["scrape_interval"] == "30s" and jobs["node"]["scrape_interval"] == "60s"
+    assert all("scrape_interval" not in job for name, job in jobs.items() if name not in ("grafana", "redis", "cadvisor", "node"))
 
 
 def test_promtool_accepts_a_config_with_job_intervals(tmp_path):
