@@ -168,6 +168,17 @@ _EXPORTERS = (
     Metric("redis_up", "gauge", (), "1 when the exporter reached Redis.", JOB_REDIS),
     Metric("redis_connected_clients", "gauge", (), "Redis client connections.", JOB_REDIS),
     Metric("redis_memory_used_bytes", "gauge", (), "Memory used by Redis.", JOB_REDIS),
+    Metric("redis_memory_max_bytes", "gauge", (), "Redis maxmemory (0 when unlimited).", JOB_REDIS),
+    Metric("redis_commands_processed_total", "counter", (), "Commands Redis processed.", JOB_REDIS),
+    Metric("redis_evicted_keys_total", "counter", (), "Keys evicted to stay within maxmemory.", JOB_REDIS),
+    Metric("node_disk_read_bytes_total", "counter", ("device",), "Bytes read from a block device.", JOB_NODE),
+    Metric("node_disk_written_bytes_total", "counter", ("device",), "Bytes written to a block device.", JOB_NODE),
+    Metric("node_disk_io_time_seconds_total", "counter", ("device",), "Time a block device had I/O in flight (its rate is the utilisation).", JOB_NODE),
+    *(
+        Metric(f"node_network_{direction}_{kind}_total", "counter", ("device",), f"Network {direction} {what} of an interface.", JOB_NODE)
+        for direction in ("receive", "transmit")
+        for kind, what in (("bytes", "bytes"), ("errs", "errors"), ("drop", "packets dropped"))
+    ),
     Metric("redis_keyspace_hits_total", "counter", (), "Redis keyspace hits.", JOB_REDIS),
     Metric("redis_keyspace_misses_total", "counter", (), "Redis keyspace misses.", JOB_REDIS),
     Metric("prometheus_rule_evaluation_failures_total", "counter", ("rule_group",), "Failed rule evaluations.", JOB_PROMETHEUS),

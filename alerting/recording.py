@@ -10,6 +10,7 @@ their names and record the route as `endpoint` under either naming, so nothing a
 
 from __future__ import annotations
 
+from alerting import node_io
 from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by, rate_by_as, selector, zero_safe_ratio
 from alerting.slo import API_REQUESTS_RATE5M
@@ -140,4 +141,4 @@ def node_group() -> RuleGroup:
 
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:
     names = API_NAMINGS[settings.app.metric_names]
-    return (api_group(names), business_group(names), ml_group(), node_group())
+    return (api_group(names), business_group(names), ml_group(), node_group(), node_io.group())

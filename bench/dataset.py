@@ -1,7 +1,8 @@
 """A realistic NGX TSDB as OpenMetrics text, for `promtool tsdb create-blocks-from openmetrics`.
 
 Every series is a catalog metric (catalog.APP_METRICS) of one API instance, with the labels the catalog
-declares, plus `up` and a node's CPU and memory. The size comes from instances x endpoints: with 100
+declares, plus `up`, a node's CPU and memory, and the Redis, disk and network series of the Overview's
+System rows (bench/exporter_series.py). The size comes from instances x endpoints: with 100
 instances and 40 endpoints, about 1,000 series per instance and 100k in all, which is what a fleet of
 API pods with a wide route table produces (the response-time histogram, per endpoint, dominates).
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import catalog
+from bench import exporter_series
 
 RESPONSE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # prometheus_client's
 CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
@@ -56,7 +58,7 @@ class Dataset:
         )
 
     def total_series(self) -> int:
-        return self.instances * self.series_per_instance() + 1 + 2 * len(NODE_MODES) + 2
+        return self.instances * self.series_per_instance() + 1 + 2 * len(NODE_MODES) + 2 + exporter_series.series_count()
 
     def samples(self) -> int:
         return self.total_series() * int(self.hours * 3600 / self.step)
@@ -252,5 +254,6 @@ class Writer:
                 out = []
                 self._gauge(out, name, _labels(job="node", instance="node-0:9100"), value, 1e8, rnd)
                 flush(out)
+            exporter_series.write(file.write, flush, self._counter, self._gauge, _labels, d.step, rnd)
             file.write("# EOF\n")
         return samples

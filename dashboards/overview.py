@@ -11,6 +11,7 @@ from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import defaults as d
 from dashboards import panels as p
 from dashboards import queries as q
+from dashboards import system
 from settings import Settings
 
 UID = OVERVIEW_DASHBOARD_UID
@@ -213,6 +214,7 @@ def build(settings: Settings) -> dict:
         .with_panel(cache_hit_ratio(settings).span(p.HALF))
         .with_panel(firing_alerts())
     )
+    builder = system.with_rows(builder)
     if settings.platform == "kubernetes":
         builder = (
             builder.with_row(p.row("API pods"))

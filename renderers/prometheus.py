@@ -54,8 +54,15 @@ def _drop_debug() -> list[dict[str, Any]]:
     return [{"source_labels": ["__name__"], "regex": DROPPED_METRICS, "action": "drop"}]
 
 
+def _interval(settings: Settings, job: str) -> dict[str, Any]:
+    """A job's own interval (prometheus.scrapeIntervals) and a timeout within it; nothing for a job
+    scraped at the global interval, so its config is unchanged."""
+    interval = settings.prometheus.scrape_intervals.overrides().get(job)
+    return {"scrape_interval": interval, "scrape_timeout": _timeout(interval)} if interval else {}
+
+
 def _job(settings: Settings, name: str, **fields: Any) -> dict[str, Any]:
-    return {"job_name": name, **fields, **_limits(settings), "metric_relabel_configs": _drop_debug()}
+    return {"job_name": name, **_interval(settings, name), **fields, **_limits(settings), "metric_relabel_configs": _drop_debug()}
 
 
 def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
@@ -109,6 +116,7 @@ def _node_proxy_job(settings: Settings, job: str) -> dict[str, Any]:
         relabel.append({"source_labels": ["container"], "regex": "|POD", "action": "drop"})
     return {
         "job_name": job,
+        **_interval(settings, job),
         "scheme": "https",
         "tls_config": {"ca_file": f"{SERVICE_ACCOUNT_DIR}/ca.crt"},
         "authorization": {"credentials_file": f"{SERVICE_ACCOUNT_DIR}/token"},
@@ -150,10 +158,13 @@ def _api_job(settings: Settings) -> dict[str, Any]:
     )
 
 
-def scrape_timeout(settings: Settings) -> str:
+def _timeout(interval: str) -> str:
     """Prometheus rejects a timeout longer than the interval; 10s is its default otherwise."""
-    interval = settings.prometheus.scrape_interval
     return interval if duration_ms(interval) < 10_000 else "10s"
+
+
+def scrape_timeout(settings: Settings) -> str:
+    return _timeout(settings.prometheus.scrape_interval)
 
 
 def render_prometheus_config(settings: Settings) -> str:
@@ -165,7 +176,8 @@ def render_prometheus_config(settings: Settings) -> str:
             "scrape_timeout": scrape_timeout(settings),
             "evaluation_interval": prom.evaluation_interval,
             # ${PROMETHEUS_REPLICA} is expanded by Prometheus 3 (by 2.x with --enable-feature=expand-external-labels).
-            "external_labels": {"env": settings.environment, REPLICA_LABEL: f"${{{REPLICA_ENV}}}"},
+            # `monitor` names this stack to whatever receives its alerts or series (the seed guide's label).
+            "external_labels": {"env": settings.environment, "monitor": prom.monitor_label, REPLICA_LABEL: f"${{{REPLICA_ENV}}}"},
         },
         "rule_files": [RULES_GLOB],
         "alerting": {

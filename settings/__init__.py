@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from settings import capacity
+from settings import capacity, scrape
 from settings import validators as v
 from settings.errors import PROJECT, SettingsError
 from settings.loki import check_loki
@@ -97,6 +97,7 @@ def _check_consistency(s: Settings) -> None:
         )
     if v.duration_ms(prom.scrape_interval) > 120_000:
         raise SettingsError("prometheus.scrapeInterval", f"{prom.scrape_interval} is longer than 2m; series go stale between scrapes, use 2m or less")
+    scrape.check(s)
     _check_tls(s)
     email = s.receivers.email
     if email is not None and email.password is not None and email.username is None:

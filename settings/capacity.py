@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from settings.capacity_loki import LOKI_COMPRESSION, LOKI_OVERHEAD, LOKI_WAL_HOURS, loki_estimate  # noqa: F401
 from settings.errors import SettingsError
 from settings.model import Settings
+from settings.scrape import TERM_JOBS, job_interval
 from settings.validators import duration_seconds, prometheus_size_bytes, volume_size_bytes
 
 BYTES_PER_SAMPLE = 2.0
@@ -136,13 +137,25 @@ def active_series(settings: Settings) -> int:
     return int(scraped * RECORDING_RULE_OVERHEAD)
 
 
+def _interval_factor(settings: Settings) -> float:
+    """Samples/s relative to every job at the global interval: each job's series weighted by
+    scrapeInterval / its own interval (prometheus.scrapeIntervals). Exactly 1.0 when no job has its own
+    interval, so the estimate is unchanged; recorded series stay at the global rate (an approximation:
+    they are evaluated every evaluationInterval)."""
+    default = duration_seconds(settings.prometheus.scrape_interval)
+    terms = series_terms(settings)
+    scraped = sum(term.per_instance * term.instances for term in terms)
+    weighted = sum(term.per_instance * term.instances * (default / duration_seconds(job_interval(settings, TERM_JOBS[term.key]))) for term in terms)
+    return weighted / scraped if scraped else 1.0
+
+
 # Settings is a frozen (hashable) dataclass and the estimate a pure function of it: one computation
 # serves parse(), the program's output and synth's report.
 @functools.cache
 def estimate(settings: Settings) -> CapacityEstimate:
     prom = settings.prometheus
     series = active_series(settings)
-    rate = series / duration_seconds(prom.scrape_interval)
+    rate = series / duration_seconds(prom.scrape_interval) * _interval_factor(settings)
     blocks = rate * duration_seconds(prom.retention_time) * BYTES_PER_SAMPLE
     wal = rate * WAL_HOURS * 3600 * WAL_BYTES_PER_SAMPLE
     retention_cap = prometheus_size_bytes(prom.retention_size)

@@ -11,6 +11,7 @@ from settings.alerting import AlertingSettings, ReceiverSettings
 from settings.cron import cron
 from settings.loki import LokiSettings
 from settings.schema import Secret, section, setting
+from settings.scrape import ScrapeIntervals
 
 # Image pins. Prometheus 3.x and Alertmanager 0.28 accept every option we render; the tests check the
 # same files with Debian's promtool 2.42 and amtool 0.25, so only syntax common to both is rendered.
@@ -47,6 +48,12 @@ class PrometheusSettings:
     )
     scrape_interval: str = setting("scrapeInterval", v.duration, "Default scrape interval of every job.", "15s")
     evaluation_interval: str = setting("evaluationInterval", v.duration, "Rule evaluation interval; must be >= scrapeInterval.", "15s")
+    scrape_intervals: ScrapeIntervals = section(
+        "scrapeIntervals", ScrapeIntervals, "Per-job scrape intervals (keys: job names), e.g. slower for low-priority jobs."
+    )
+    monitor_label: str = setting(
+        "monitorLabel", v.text, "`monitor` external label on every alert, federated or remote-written series (seed guide).", "ngx-monitor"
+    )
     replicas: int = setting(
         "replicas", v.positive_int, "Prometheus replicas (each scrapes everything; distinct `replica` external label).", docker=1, kubernetes=2
     )

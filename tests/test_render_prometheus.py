@@ -111,7 +111,7 @@ def test_alertmanager_targets_are_every_replica_never_a_load_balancer():
     targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert targets == [f"alertmanager-{i}.alertmanager-headless.ngx-monitoring.svc:9093" for i in range(3)]
     assert config["alerting"]["alert_relabel_configs"] == [{"regex": "replica", "action": "labeldrop"}]
-    assert config["global"]["external_labels"] == {"env": "prod", "replica": "${PROMETHEUS_REPLICA}"}
+    assert config["global"]["external_labels"] == {"env": "prod", "monitor": "ngx-monitor", "replica": "${PROMETHEUS_REPLICA}"}
 
 
 def test_https_services_are_scraped_with_tls_and_a_password_file():

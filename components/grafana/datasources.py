@@ -16,6 +16,7 @@ import addresses
 import catalog
 from dashboards.datasources import ALERTMANAGER, LOKI, PROMETHEUS, Datasource
 from settings import Settings
+from settings.scrape import slowest_interval
 from topology import ALERTMANAGER as ALERTMANAGER_SERVICE
 from topology import LOKI as LOKI_SERVICE
 from topology import PROMETHEUS as PROMETHEUS_SERVICE
@@ -67,8 +68,9 @@ def datasource_configs(settings: Settings) -> tuple[DatasourceConfig, ...]:
     prometheus_json: dict[str, Any] = {
         "httpMethod": "POST",
         "tlsAuthWithCACert": True,
-        # $__rate_interval needs the scrape interval to stay >= 4 scrapes.
-        "timeInterval": settings.prometheus.scrape_interval,
+        # $__rate_interval needs the scrape interval to stay >= 4 scrapes: of the slowest job, when
+        # prometheus.scrapeIntervals slows one down, so a panel's rate() never holds fewer.
+        "timeInterval": slowest_interval(settings),
         "prometheusType": "Prometheus",
         # Silences and alert state in Grafana's UI for alerts from this Prometheus.
         "alertmanagerUid": ALERTMANAGER.uid,

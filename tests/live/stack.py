@@ -263,6 +263,12 @@ class LiveStack:
             "",
             "--appendonly",
             "no",
+            # A cache with a memory limit, as the application's should be: the Overview's Redis memory
+            # panel draws maxmemory (redis_memory_max_bytes > 0) beside what is used.
+            "--maxmemory",
+            "64mb",
+            "--maxmemory-policy",
+            "allkeys-lru",
             "--protected-mode",
             "no",
             "--dir",

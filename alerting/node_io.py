@@ -1,0 +1,50 @@
+"""Recording rules for node disk I/O and network traffic (the Overview dashboard's System row).
+
+node-exporter exposes one series per device and counter; on a cluster that is nodes x devices x nine
+counters. The rules rate them once per evaluation (5m, as every recording here), per instance and
+device for traffic and per instance for the rare error and drop counters, and drop the devices that
+would only add noise or double counting, so a dashboard refresh reads a few pre-aggregated series.
+"""
+
+from __future__ import annotations
+
+from alerting.model import Recording, RuleGroup
+from alerting.promql import rate_by
+from catalog import JOB_NODE
+
+# Block devices left out: loop, RAM and zram disks, floppies, optical and network block devices are not
+# disks; device-mapper (LVM, dm-crypt) and md RAID devices carry the I/O of the physical disks beneath
+# them, which are shown already (node-exporter already leaves out partitions by default).
+DISK_DEVICES = 'device!~"(loop|z?ram|fd|sr|nbd|dm-|md)[0-9]+"'
+# Interfaces left out: loopback, and the host ends of container and overlay networking (veth pairs,
+# bridges, CNI and tunnel devices), which repeat traffic already counted on the physical interface.
+NETWORK_DEVICES = 'device!~"lo|veth.+|docker[0-9]+|br-.+|cni[0-9]+|cali.+|flannel[.].+|vxlan.+|tunl[0-9]+|kube-ipvs[0-9]+|virbr[0-9]+|lxc.+|ifb[0-9]+"'
+
+# Bytes per second read from / written to each disk, and the share of time it had I/O in flight (0-1).
+DISK_READ_RATE5M = "instance_device:node_disk_read_bytes:rate5m"
+DISK_WRITTEN_RATE5M = "instance_device:node_disk_written_bytes:rate5m"
+DISK_IO_TIME_RATE5M = "instance_device:node_disk_io_time_seconds:rate5m"
+# Bytes per second received / transmitted per interface.
+NETWORK_RECEIVE_RATE5M = "instance_device:node_network_receive_bytes:rate5m"
+NETWORK_TRANSMIT_RATE5M = "instance_device:node_network_transmit_bytes:rate5m"
+# Errors and drops per second per node, summed over its interfaces: by direction and kind.
+NETWORK_PROBLEMS_RATE5M = {
+    (direction, kind): f"instance:node_network_{direction}_{kind}:rate5m" for direction in ("receive", "transmit") for kind in ("errs", "drop")
+}
+
+_RAW = {
+    DISK_READ_RATE5M: ("node_disk_read_bytes_total", DISK_DEVICES),
+    DISK_WRITTEN_RATE5M: ("node_disk_written_bytes_total", DISK_DEVICES),
+    DISK_IO_TIME_RATE5M: ("node_disk_io_time_seconds_total", DISK_DEVICES),
+    NETWORK_RECEIVE_RATE5M: ("node_network_receive_bytes_total", NETWORK_DEVICES),
+    NETWORK_TRANSMIT_RATE5M: ("node_network_transmit_bytes_total", NETWORK_DEVICES),
+}
+
+
+def group() -> RuleGroup:
+    per_device = tuple(Recording(record, rate_by("job, instance, device", series, JOB_NODE, devices)) for record, (series, devices) in _RAW.items())
+    per_node = tuple(
+        Recording(record, rate_by("job, instance", f"node_network_{direction}_{kind}_total", JOB_NODE, NETWORK_DEVICES))
+        for (direction, kind), record in NETWORK_PROBLEMS_RATE5M.items()
+    )
+    return RuleGroup("node-io.rules", per_device + per_node)
