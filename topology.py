@@ -7,8 +7,12 @@ the same thing on both backends (a test compares the two).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,12 @@ class Egress:
     """A connection that leaves the stack: to the internet, the application or the cluster API."""
 
     source: str
-    to: str  # "internet" | "app" | "kube-api"
+    to: str  # "internet" | "app" | "kube-api" | "remote-write"
     ports: tuple[int, ...]
     why: str
+    # Remote write only: the store's address block when its URL names an IP; empty means any address
+    # (a NetworkPolicy cannot name a DNS host, so a store named by host is reachable on its port only).
+    cidrs: tuple[str, ...] = ()
 
 
 PROMETHEUS = "prometheus"
@@ -140,6 +147,24 @@ EGRESS: tuple[Egress, ...] = (
 
 # Only this service accepts connections from outside the stack.
 ENTRYPOINT = PROXY
+
+
+REMOTE_WRITE = "remote-write"
+
+
+def remote_write_egress(settings: Settings) -> tuple[Egress, ...]:
+    """Prometheus to each long-term store of prometheus.remoteWrite, on its URL's port only."""
+    found = []
+    for endpoint in settings.prometheus.remote_write:
+        ip = endpoint.ip()
+        cidrs = (f"{ip}/{128 if ':' in ip else 32}",) if ip else ()
+        found.append(Egress(PROMETHEUS, REMOTE_WRITE, (endpoint.port(),), f"remote write to the long-term store {endpoint.name}", cidrs))
+    return tuple(found)
+
+
+def egress_for(settings: Settings) -> tuple[Egress, ...]:
+    """EGRESS and what this stack's settings add to it (the remote-write stores)."""
+    return EGRESS + remote_write_egress(settings)
 
 
 def egress_of(source: str, to: str) -> Egress | None:
