@@ -53,6 +53,17 @@ def stack_settings(stack: str):
     return parse(raw, stack=stack, secret_keys=secret_keys)
 
 
+def with_remote_write(settings):
+    """`settings` writing to one long-term store (the alerts that only exist then)."""
+    from settings.remote_write import RemoteWriteEndpoint
+    from settings.schema import parse_section
+
+    store = parse_section(
+        RemoteWriteEndpoint, {"name": "store", "url": "https://store.example.com/api/v1/push"}, "prometheus.remoteWrite[0]", settings.platform
+    )
+    return replace(settings, prometheus=replace(settings.prometheus, remote_write=(store,)))
+
+
 def with_app_network(settings):
     """`settings` with the application on a Docker network (`app.dockerNetwork` set)."""
     return replace(settings, app=replace(settings.app, docker_network=EXAMPLE_APP_NETWORK))
@@ -81,7 +92,9 @@ def _blocks() -> dict[Path, dict[str, str]]:
         CONFIGURATION: {"config keys": config_table_markdown()},
         ALERTS: {
             "alerts": alert_table_markdown(
-                parse({"platform": "docker"}, stack="dev"), runbooks, also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod"))
+                parse({"platform": "docker"}, stack="dev"),
+                runbooks,
+                also=(("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod")), ("With prometheus.remoteWrite", with_remote_write(stacks["dev"]))),
             ),
             "route timings": route_timings_markdown(stacks["dev"]),
         },
