@@ -7,12 +7,10 @@ the same thing on both backends (a test compares the two).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
-
-if TYPE_CHECKING:
-    from settings import Settings
+from settings import Settings
+from settings.remote_write import url_ip, url_port
 
 
 @dataclass(frozen=True)
@@ -153,12 +151,17 @@ REMOTE_WRITE = "remote-write"
 
 
 def remote_write_egress(settings: Settings) -> tuple[Egress, ...]:
-    """Prometheus to each long-term store of prometheus.remoteWrite, on its URL's port only."""
-    found = []
-    for endpoint in settings.prometheus.remote_write:
-        ip = endpoint.ip()
+    """Prometheus to each store of prometheus.remoteWrite, and Grafana to grafana.longTermStore, each on
+    its URL's port only (to its address when the URL names an IP)."""
+
+    def egress(source: str, url: str, why: str) -> Egress:
+        ip = url_ip(url)
         cidrs = (f"{ip}/{128 if ':' in ip else 32}",) if ip else ()
-        found.append(Egress(PROMETHEUS, REMOTE_WRITE, (endpoint.port(),), f"remote write to the long-term store {endpoint.name}", cidrs))
+        return Egress(source, REMOTE_WRITE, (url_port(url),), why, cidrs)
+
+    found = [egress(PROMETHEUS, e.url, f"remote write to the long-term store {e.name}") for e in settings.prometheus.remote_write]
+    if (store := settings.grafana.long_term_store) is not None:
+        found.append(egress(GRAFANA, store.url, "queries the long-term store (datasource Long-term store)"))
     return tuple(found)
 
 

@@ -152,19 +152,11 @@ class RemoteWriteEndpoint:
         found += [("sigv4", self.sigv4 is not None), ("oauth2", self.oauth2 is not None)]
         return [name for name, present in found if present]
 
-    def host(self) -> str:
-        return urlparse(self.url).hostname or ""
-
     def port(self) -> int:
-        parsed = urlparse(self.url)
-        return parsed.port or (443 if parsed.scheme == "https" else 80)
+        return url_port(self.url)
 
     def ip(self) -> str | None:
-        """The URL's host when it is an IP address (a NetworkPolicy can then name it), else None."""
-        try:
-            return str(ipaddress.ip_address(self.host()))
-        except ValueError:
-            return None
+        return url_ip(self.url)
 
 
 @dataclass(frozen=True)
@@ -175,6 +167,19 @@ class LongTermStore:
     username: str | None = setting("username", v.text, "Basic-auth user of the query API.", None)
     password: Secret | None = setting("password", v.text, "Basic-auth password of the query API.", None, secret=True)
     tenant: str | None = setting("tenant", v.text, "X-Scope-OrgID tenant to query (Mimir, Cortex).", None)
+
+
+def url_port(url: str) -> int:
+    parsed = urlparse(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def url_ip(url: str) -> str | None:
+    """The URL's host when it is an IP address (a NetworkPolicy can then name it), else None."""
+    try:
+        return str(ipaddress.ip_address(urlparse(url).hostname or ""))
+    except ValueError:
+        return None
 
 
 def check_remote_write(endpoints: tuple[RemoteWriteEndpoint, ...], key: str = "prometheus.remoteWrite") -> None:
