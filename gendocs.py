@@ -82,6 +82,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     from dashboards.docs import panel_table_markdown
     from ops.backup_docs import s3_parts_markdown, upload_progress_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
+    from settings.capacity_remote_write import remote_write_markdown
 
     bench = json.loads(BENCH_RESULTS.read_text())
     # The alert table links each runbook relative to the page it stands in.
@@ -122,6 +123,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
             "backup too old": backup_too_old_markdown(stacks["dev"]),
             "capacity": capacity_markdown(stacks),
             "backup capacity": backup_markdown(stacks),
+            "remote write capacity": Inline(remote_write_markdown("prod", stacks["prod"])),
         },
     }
 
