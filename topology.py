@@ -221,6 +221,9 @@ def egress_markdown() -> str:
     for egress in EGRESS:
         ports = "/".join(str(port) for port in egress.ports) or "the application's"
         lines.append(f"| `{egress.source}` | {egress.to} | {ports} | {egress.why} |")
+    # Present only with the settings (remote_write_egress): one row per store in a stack that has them.
+    lines.append(f"| `{PROMETHEUS}` | {REMOTE_WRITE} (only with prometheus.remoteWrite) | each store URL's | remote write to each long-term store |")
+    lines.append(f"| `{GRAFANA}` | {REMOTE_WRITE} (only with grafana.longTermStore) | its URL's | queries the long-term store |")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from components.grafana.datasources import long_term_store_config
 from components.kubernetes.network_policies import PUBLIC_IPV4, network_policy_plan, policy_manifest
 from dashboards import slo
 from dashboards.datasources import LONG_TERM, PROMETHEUS
+from policy import offline
 from renderers import auth, paths
 from renderers.prometheus import render_prometheus_config
 from renderers.remote_write import AWS_CREDENTIALS, AWS_CREDENTIALS_ENV, remote_write_config_files, remote_write_env, remote_write_secrets, secret_file_text
@@ -309,3 +310,8 @@ def test_the_slo_dashboard_reads_the_store_variable_only_with_a_long_term_store(
     assert f"Availability ({slo.QUARTER})" in [p["title"] for p in panels]
     assert long_term_store_config(settings).json_data["prometheusType"] == "Prometheus"
     assert PROMETHEUS.uid not in json.dumps(model["panels"])
+
+
+def test_the_policy_pack_passes_with_a_store(deployed):
+    """The password file, the egress rule and the datasource break none of the stack's own policies."""
+    assert offline.check_stack(deployed) == []
