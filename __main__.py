@@ -20,6 +20,7 @@ from components.kubernetes.provider import kubernetes_providers
 from components.specs import build_specs, rendered_files
 from renderers.auth import GRAFANA_USER
 from settings import capacity
+from settings.capacity_remote_write import remote_write_output
 
 BACKENDS = {"docker": DockerMonitoring, "kubernetes": KubernetesMonitoring}
 # Explicit providers of each backend, inherited by every resource of its component (Docker: the default).
@@ -87,4 +88,4 @@ pulumi.export("opsUser", settings.proxy.admin_user)
 pulumi.export("opsPassword", pulumi.Output.secret(credentials.passwords[settings.proxy.admin_user]))
 pulumi.export("dashboards", grafana_content.dashboard_urls)
 pulumi.export("deployAnnotationToken", grafana_content.annotation_token)
-pulumi.export("capacity", estimate.as_output())
+pulumi.export("capacity", {**estimate.as_output(), **remote_write_output(settings)})

@@ -195,6 +195,24 @@ _EXPORTERS = (
     Metric("prometheus_tsdb_head_series", "gauge", (), "Series in the head block.", JOB_PROMETHEUS),
     Metric("prometheus_target_scrapes_exceeded_sample_limit_total", "counter", (), "Scrapes rejected for exceeding sample_limit.", JOB_PROMETHEUS),
     Metric("prometheus_target_scrape_pool_exceeded_label_limits_total", "counter", (), "Scrapes rejected for exceeding label limits.", JOB_PROMETHEUS),
+    # Remote write (prometheus.remoteWrite); present only while an endpoint is configured.
+    Metric("prometheus_remote_storage_samples_total", "counter", ("remote_name", "url"), "Samples sent to a remote store.", JOB_PROMETHEUS),
+    Metric(
+        "prometheus_remote_storage_samples_failed_total", "counter", ("remote_name", "url"), "Samples a remote store refused for good (lost).", JOB_PROMETHEUS
+    ),
+    Metric(
+        "prometheus_remote_storage_bytes_total", "counter", ("remote_name", "url"), "Bytes of requests sent to a remote store (compressed).", JOB_PROMETHEUS
+    ),
+    Metric("prometheus_remote_storage_highest_timestamp_in_seconds", "gauge", (), "Newest timestamp appended to the WAL.", JOB_PROMETHEUS),
+    Metric(
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        "gauge",
+        ("remote_name", "url"),
+        "Newest timestamp a remote store acknowledged.",
+        JOB_PROMETHEUS,
+    ),
+    Metric("prometheus_remote_storage_shards_desired", "gauge", ("remote_name", "url"), "Shards the queue would need to keep up.", JOB_PROMETHEUS),
+    Metric("prometheus_remote_storage_shards_max", "gauge", ("remote_name", "url"), "Configured maximum of shards (maxShards).", JOB_PROMETHEUS),
     Metric("alertmanager_notifications_total", "counter", ("integration",), "Notifications attempted per integration.", JOB_ALERTMANAGER),
     Metric("alertmanager_notifications_failed_total", "counter", ("integration",), "Notifications that failed per integration.", JOB_ALERTMANAGER),
     Metric("alertmanager_cluster_members", "gauge", (), "Alertmanager cluster members this peer sees.", JOB_ALERTMANAGER),

@@ -53,6 +53,17 @@ def stack_settings(stack: str):
     return parse(raw, stack=stack, secret_keys=secret_keys)
 
 
+def with_remote_write(settings):
+    """`settings` writing to one long-term store (the alerts that only exist then)."""
+    from settings.remote_write import RemoteWriteEndpoint
+    from settings.schema import parse_section
+
+    store = parse_section(
+        RemoteWriteEndpoint, {"name": "store", "url": "https://store.example.com/api/v1/push"}, "prometheus.remoteWrite[0]", settings.platform
+    )
+    return replace(settings, prometheus=replace(settings.prometheus, remote_write=(store,)))
+
+
 def with_app_network(settings):
     """`settings` with the application on a Docker network (`app.dockerNetwork` set)."""
     return replace(settings, app=replace(settings.app, docker_network=EXAMPLE_APP_NETWORK))
@@ -71,6 +82,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     from dashboards.docs import panel_table_markdown
     from ops.backup_docs import s3_parts_markdown, upload_progress_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
+    from settings.capacity_remote_write import remote_write_markdown
 
     bench = json.loads(BENCH_RESULTS.read_text())
     # The alert table links each runbook relative to the page it stands in.
@@ -81,7 +93,9 @@ def _blocks() -> dict[Path, dict[str, str]]:
         CONFIGURATION: {"config keys": config_table_markdown()},
         ALERTS: {
             "alerts": alert_table_markdown(
-                parse({"platform": "docker"}, stack="dev"), runbooks, also=("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod"))
+                parse({"platform": "docker"}, stack="dev"),
+                runbooks,
+                also=(("Kubernetes only", parse({"platform": "kubernetes"}, stack="prod")), ("With prometheus.remoteWrite", with_remote_write(stacks["dev"]))),
             ),
             "route timings": route_timings_markdown(stacks["dev"]),
         },
@@ -109,6 +123,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
             "backup too old": backup_too_old_markdown(stacks["dev"]),
             "capacity": capacity_markdown(stacks),
             "backup capacity": backup_markdown(stacks),
+            "remote write capacity": Inline(remote_write_markdown("prod", stacks["prod"])),
         },
     }
 

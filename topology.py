@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
 from settings import Settings
 from settings.loki import object_store_port
+from settings.remote_write import url_ip, url_port
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,12 @@ class Egress:
     """A connection that leaves the stack: to the internet, the application or the cluster API."""
 
     source: str
-    to: str  # "internet" | "app" | "kube-api"
+    to: str  # "internet" | "app" | "kube-api" | "remote-write"
     ports: tuple[int, ...]
     why: str
+    # Remote write only: the store's address block when its URL names an IP; empty means any address
+    # (a NetworkPolicy cannot name a DNS host, so a store named by host is reachable on its port only).
+    cidrs: tuple[str, ...] = ()
 
 
 PROMETHEUS = "prometheus"
@@ -169,17 +173,39 @@ def edges(settings: Settings) -> tuple[Edge, ...]:
 
 
 def ways_out(settings: Settings) -> tuple[Egress, ...]:
-    """EGRESS plus the ways out settings turn on."""
+    """EGRESS plus the ways out settings turn on: Loki's bucket, the remote-write stores."""
+    return EGRESS + _bucket_egress(settings) + remote_write_egress(settings)
+
+
+def _bucket_egress(settings: Settings) -> tuple[Egress, ...]:
     storage = settings.loki.storage
     if not storage.object_store:
-        return EGRESS
-    return EGRESS + (Egress(LOKI, "internet", (object_store_port(storage),), f"index and chunks in the {storage.type} bucket (loki.storage)"),)
+        return ()
+    return (Egress(LOKI, "internet", (object_store_port(storage),), f"index and chunks in the {storage.type} bucket (loki.storage)"),)
 
 
 def ports_of(settings: Settings, service: str) -> tuple[Port, ...]:
     """The ports a service listens on with these settings."""
     found = SERVICES[service]
     return found.ports + (found.cluster_ports if clustered(settings, service) else ())
+
+
+REMOTE_WRITE = "remote-write"
+
+
+def remote_write_egress(settings: Settings) -> tuple[Egress, ...]:
+    """Prometheus to each store of prometheus.remoteWrite, and Grafana to grafana.longTermStore, each on
+    its URL's port only (to its address when the URL names an IP)."""
+
+    def egress(source: str, url: str, why: str) -> Egress:
+        ip = url_ip(url)
+        cidrs = (f"{ip}/{128 if ':' in ip else 32}",) if ip else ()
+        return Egress(source, REMOTE_WRITE, (url_port(url),), why, cidrs)
+
+    found = [egress(PROMETHEUS, e.url, f"remote write to the long-term store {e.name}") for e in settings.prometheus.remote_write]
+    if (store := settings.grafana.long_term_store) is not None:
+        found.append(egress(GRAFANA, store.url, "queries the long-term store (datasource Long-term store)"))
+    return tuple(found)
 
 
 def egress_of(source: str, to: str) -> Egress | None:
@@ -233,6 +259,9 @@ def egress_markdown() -> str:
     for egress in EGRESS:
         ports = "/".join(str(port) for port in egress.ports) or "the application's"
         lines.append(f"| `{egress.source}` | {egress.to} | {ports} | {egress.why} |")
+    # Present only with the settings (remote_write_egress): one row per store in a stack that has them.
+    lines.append(f"| `{PROMETHEUS}` | {REMOTE_WRITE} (only with prometheus.remoteWrite) | each store URL's | remote write to each long-term store |")
+    lines.append(f"| `{GRAFANA}` | {REMOTE_WRITE} (only with grafana.longTermStore) | its URL's | queries the long-term store |")
     return "\n".join(lines)
 
 

@@ -15,18 +15,18 @@ def routing_labels(alert: Alert) -> dict[str, str]:
     return {"alertname": alert.name, **alert.labels}
 
 
-def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR, also: tuple[str, Settings] | None = None) -> str:
+def alert_table_markdown(settings: Settings, runbook_dir: str = RUNBOOK_DIR, also: tuple[tuple[str, Settings], ...] = ()) -> str:
     """| Alert | Meaning | Severity | Route | For | for every alert of this stack, in rule-file order.
 
     `runbook_dir` is the runbooks folder as seen from the page the table stands in (docs/ -> ../runbooks).
-    `also` = (label, settings of another stack): its alerts that this stack lacks follow, their meaning
-    prefixed with the label (e.g. the alerts only a Kubernetes stack has)."""
+    `also` = pairs of (label, settings of another stack): its alerts that no stack before it has follow,
+    their meaning prefixed with the label (e.g. the alerts only a Kubernetes stack has)."""
     own = alerts(settings)
     entries = [(alert, "", routing_tree(settings)) for alert in own]
-    if also is not None:
-        label, other = also
-        known = {(alert.name, alert.severity) for alert in own}
+    known = {(alert.name, alert.severity) for alert in own}
+    for label, other in also:
         entries += [(alert, f"*{label}:* ", routing_tree(other)) for alert in alerts(other) if (alert.name, alert.severity) not in known]
+        known |= {(alert.name, alert.severity) for alert in alerts(other)}
     rows: dict[str, list[str]] = {}
     for alert, prefix, tree in entries:
         meaning = prefix + alert.summary.replace("|", "\\|")

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import addresses
 import catalog
-from alerting import app_alerts, kubernetes, meta, recording, slo
+from alerting import app_alerts, kubernetes, meta, recording, remote_write, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
 from settings import Settings
 
@@ -59,6 +59,8 @@ def rule_files(settings: Settings) -> dict[str, tuple[RuleGroup, ...]]:
     }
     if settings.platform == "kubernetes":
         files["kubernetes.yml"] = kubernetes.kubernetes_groups(settings)
+    if settings.prometheus.remote_write:
+        files["remote-write.yml"] = remote_write.groups(settings)
     return {name: tuple(_finalize_group(group, settings) for group in groups) for name, groups in files.items()}
 
 

@@ -21,6 +21,7 @@ from renderers import alloy, auth, backup, bundle, commands, grafana_ini, loki_s
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
 from renderers.reloader import reloader_command, reloader_probe_command
+from renderers.remote_write import remote_write_env, remote_write_secrets, secret_file_text
 from settings import Settings
 from settings.loki import AZURE, AZURE_WORKLOAD_IDENTITY_LABEL, WORKLOAD_IDENTITY_ANNOTATIONS
 from topology import LOKI, SERVICES, ports_of
@@ -61,15 +62,22 @@ def build_specs(
 
     receiver_files = {paths.secret_file(name): pulumi.Output.secret(secret.reveal()) for name, secret in sorted(receiver_secrets(settings).items())}
 
+    # Each file's secrets are joined inside one Output.secret, so no credential leaves it in plain text.
+    remote_write_files = {
+        paths.secret_file(name): pulumi.Output.secret(secret_file_text(settings, name, [secret.reveal() for secret in secrets]))
+        for name, secrets in sorted(remote_write_secrets(settings).items())
+    }
+
     specs = [
         ServiceSpec(
             "prometheus",
             images.prometheus,
             tuple(prometheus_args(settings)),
-            {},
+            remote_write_env(settings),
             _config(files, "prometheus"),
             {
                 **tls_files("prometheus"),
+                **remote_write_files,
                 **passwords(auth.PROMETHEUS_USER, auth.PROBE_USER),
                 bundle.container_path(f"prometheus/{bundle.WEB_CONFIG}"): _auth_file(auth_files, f"prometheus/{bundle.WEB_CONFIG}"),
             },

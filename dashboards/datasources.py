@@ -14,6 +14,8 @@ from grafana_foundation_sdk.models.dashboard import DataSourceRef
 PROMETHEUS_UID = "ngx-prometheus"
 LOKI_UID = "ngx-loki"
 ALERTMANAGER_UID = "ngx-alertmanager"
+# Only with grafana.longTermStore: the remote-write store's Prometheus-compatible query API.
+LONG_TERM_UID = "ngx-long-term"
 
 
 @dataclass(frozen=True)
@@ -29,4 +31,5 @@ class Datasource:
 PROMETHEUS = Datasource(PROMETHEUS_UID, "prometheus", "Prometheus")
 LOKI = Datasource(LOKI_UID, "loki", "Loki")
 ALERTMANAGER = Datasource(ALERTMANAGER_UID, "alertmanager", "Alertmanager")
+LONG_TERM = Datasource(LONG_TERM_UID, "prometheus", "Long-term store")
 DATASOURCES: dict[str, Datasource] = {ds.uid: ds for ds in (PROMETHEUS, LOKI, ALERTMANAGER)}

@@ -201,6 +201,14 @@ def availability_over_slo_window(settings: Settings) -> str:
     return f"1 - (1 - {slo.ERROR_BUDGET_REMAINING}) * {number(slo.error_budget(settings))}"
 
 
+def availability_over(window: str) -> str:
+    """Availability over `window` from the SLO's recorded 5m rates (a window longer than the SLO's,
+    read from the long-term store): 1 - errors / requests, no sample without requests."""
+    errors = f"sum(sum_over_time({slo.API_ERRORS_RATE5M}[{window}]))"
+    requests = f"sum(sum_over_time({slo.API_REQUESTS_RATE5M}[{window}]))"
+    return f"1 - ({errors} or {requests} * 0) / ({requests} > 0)"
+
+
 def error_budget_remaining() -> str:
     return slo.ERROR_BUDGET_REMAINING
 

@@ -6,18 +6,25 @@ SLOErrorBudgetBurn alerts start.
 
 from __future__ import annotations
 
+from grafana_foundation_sdk.builders import dashboard
+from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import units
 
 from alerting import slo
 from dashboards import defaults as d
 from dashboards import panels as p
 from dashboards import queries as q
+from dashboards.datasources import LONG_TERM, PROMETHEUS
 from settings import Settings
 
 UID = "ngx-slo"
 TITLE = "NGX API SLO"
 # Burn rates have no physical unit: "x" reads as "times the sustainable rate".
 BURN_UNIT = "suffix:x"
+# With grafana.longTermStore: the variable that picks where every panel reads, and the longer view only
+# the store keeps (Prometheus's own retention is 30d at most on prod).
+STORE_VARIABLE = "store"
+QUARTER = "90d"
 
 
 def availability(settings: Settings) -> p.timeseries.Panel:
@@ -114,18 +121,60 @@ def errors_by_endpoint() -> p.bargauge.Panel:
     )
 
 
+def availability_over_quarter(settings: Settings) -> p.stat.Panel:
+    return p.stat_panel(
+        f"Availability ({QUARTER})",
+        f"Availability over the last {QUARTER}, from the recorded 5m request and error rates the long-term store keeps; the objective is {settings.alerting.slo.availability:.2%}.",
+        units.PercentUnit,
+        [d.prom(q.availability_over(QUARTER), "availability")],
+        steps=d.good_above(settings.alerting.slo.availability),
+        width=p.FULL,
+    )
+
+
+def store_variable() -> dashboard.DatasourceVariable:
+    """Where the panels read: the long-term store by default (deduplicated there, and it keeps more than
+    the local retention), or the stack's Prometheus."""
+    return (
+        dashboard.DatasourceVariable(STORE_VARIABLE)
+        .label("Store")
+        .description("Long-term store (deduplicated, long history) or the stack's own Prometheus (its retention only).")
+        .type("prometheus")
+        .regex(f"/^({LONG_TERM.name}|{PROMETHEUS.name})$/")
+        .current(models.VariableOption(selected=True, text=LONG_TERM.name, value=LONG_TERM.uid))
+    )
+
+
+def _read_from_store_variable(model: dict) -> dict:
+    """Every Prometheus panel and target of `model` reads the datasource the variable picks."""
+    chosen = {"type": PROMETHEUS.type, "uid": f"${{{STORE_VARIABLE}}}"}
+    for panel in model.get("panels") or []:
+        if (panel.get("datasource") or {}).get("uid") == PROMETHEUS.uid:
+            panel["datasource"] = chosen
+        for target in panel.get("targets") or []:
+            if (target.get("datasource") or {}).get("uid") == PROMETHEUS.uid:
+                target["datasource"] = chosen
+    return model
+
+
 def build(settings: Settings) -> dict:
     s = settings.alerting.slo
+    long_term = settings.grafana.long_term_store is not None
     builder = (
         d.new_dashboard(UID, TITLE, f"Availability SLO of the NGX API: {s.availability:.2%} over {s.window}.", settings, "slo")
         .with_row(p.row("Objective"))
         .with_panel(availability_over_window(settings))
         .with_panel(error_budget_remaining(settings))
         .with_panel(budget_over_time())
-        .with_panel(availability(settings).span(p.FULL))
+    )
+    if long_term:
+        builder = builder.with_variable(store_variable()).with_panel(availability_over_quarter(settings))
+    builder = (
+        builder.with_panel(availability(settings).span(p.FULL))
         .with_row(p.row("Burn"))
         .with_panel(burn_rates(settings))
         .with_panel(burn_rates_now(settings))
         .with_panel(errors_by_endpoint())
     )
-    return d.finish(builder)
+    model = d.finish(builder)
+    return _read_from_store_variable(model) if long_term else model

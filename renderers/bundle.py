@@ -23,6 +23,7 @@ from renderers.loki import render_loki_config
 from renderers.nginx import render_htpasswd, render_nginx_config
 from renderers.probe import PROBE_CLIENT_FILE, render_probe_client
 from renderers.prometheus import render_prometheus_config
+from renderers.remote_write import remote_write_config_files
 from renderers.rules import render_rule_files
 from renderers.web_config import render_web_config
 from settings import Settings
@@ -36,6 +37,7 @@ def render_config_files(settings: Settings) -> dict[str, str]:
         "prometheus/prometheus.yml": render_prometheus_config(settings),
         f"prometheus/{PROBE_CLIENT_FILE}": render_probe_client("prometheus"),
         **{f"prometheus/rules/{name}": text for name, text in render_rule_files(settings).items()},
+        **remote_write_config_files(settings),
         "alertmanager/alertmanager.yml": render_alertmanager_config(settings),
         f"alertmanager/{PROBE_CLIENT_FILE}": render_probe_client("alertmanager"),
         **{f"alertmanager/templates/{name}": text for name, text in render_alertmanager_templates().items()},

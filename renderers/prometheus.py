@@ -12,6 +12,7 @@ import addresses
 import catalog
 from renderers import auth, paths
 from renderers.reloader import prometheus_reload_flags
+from renderers.remote_write import remote_write_section
 from renderers.yamltext import GENERATED, dump
 from settings import Settings
 from settings.validators import duration_ms
@@ -196,6 +197,8 @@ def render_prometheus_config(settings: Settings) -> str:
         "scrape_configs": [_api_job(settings)]
         + [_service_job(settings, s) for s in _scraped_in_job_order(settings.platform)]
         + ([_node_proxy_job(settings, job) for job in NODE_PROXY_PATHS] if settings.platform == "kubernetes" else []),
+        # Every sample, labelled with env and replica (external labels), also goes to each long-term store.
+        **remote_write_section(settings),
     }
     return dump(document, GENERATED)
 

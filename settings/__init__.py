@@ -17,6 +17,7 @@ from settings import validators as v
 from settings.errors import PROJECT, SettingsError
 from settings.loki import check_loki
 from settings.model import Settings
+from settings.remote_write import check_long_term_store, check_remote_write
 from settings.schema import Secret, parse_section, specs, walk
 
 __all__ = ["PROJECT", "Secret", "Settings", "SettingsError", "load", "parse", "secret_paths", "top_level_keys"]
@@ -72,11 +73,24 @@ def load() -> Settings:
 def _check_secrets_are_secret(raw: Mapping[str, Any], secret_keys: set[str]) -> None:
     for path in secret_paths():
         top, *rest = path.split(".")
-        node: Any = raw.get(top)
-        for part in rest:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None and top not in secret_keys:
-            raise SettingsError(path, f"is a credential stored in plain text; store it encrypted with `pulumi config set --path --secret {path} <value>`")
+        for where, node in _nodes(raw.get(top), rest, top):
+            if node is not None and top not in secret_keys:
+                raise SettingsError(where, f"is a credential stored in plain text; store it encrypted with `pulumi config set --path --secret {where} <value>`")
+
+
+def _nodes(node: Any, parts: list[str], at: str) -> Iterable[tuple[str, Any]]:
+    """(concrete key path, value) of a key path whose `name[]` parts step into every item of a list."""
+    if not parts:
+        yield at, node
+        return
+    part, *rest = parts
+    name = part.removesuffix("[]")
+    child = node.get(name) if isinstance(node, Mapping) else None
+    if part.endswith("[]"):
+        for index, item in enumerate(child if isinstance(child, list) else []):
+            yield from _nodes(item, rest, f"{at}.{name}[{index}]")
+    else:
+        yield from _nodes(child, rest, f"{at}.{name}")
 
 
 def _check_consistency(s: Settings) -> None:
@@ -125,6 +139,8 @@ def _check_consistency(s: Settings) -> None:
     _check_routes(s)
     _check_backup(s)
     check_loki(s.loki, s.platform)
+    check_remote_write(s.prometheus.remote_write)
+    check_long_term_store(s.grafana.long_term_store)
 
 
 def _check_routes(s: Settings) -> None:

@@ -46,6 +46,13 @@ class Thresholds:
     config_inconsistent_for: str = setting("configInconsistentFor", v.duration, "AlertmanagerConfigInconsistent (Kubernetes): for.", "15m")
     cluster_members_missing_for: str = setting("clusterMembersMissingFor", v.duration, "AlertmanagerClusterMembersMissing (Kubernetes): for.", "15m")
     backup_failed_for: str = setting("backupFailedFor", v.duration, "BackupFailed: for.", "30m")
+    # Remote write (prometheus.remoteWrite); defaults and why in alerting/remote_write.py.
+    remote_write_behind: str = setting(
+        "remoteWriteBehind", v.duration, "PrometheusRemoteWriteBehind: how far the newest sent sample may trail the newest ingested one.", "2m"
+    )
+    remote_write_behind_for: str = setting("remoteWriteBehindFor", v.duration, "PrometheusRemoteWriteBehind: for.", "15m")
+    remote_write_failing_for: str = setting("remoteWriteFailingFor", v.duration, "PrometheusRemoteWriteFailing: for.", "15m")
+    remote_write_shards_for: str = setting("remoteWriteShardsFor", v.duration, "PrometheusRemoteWriteDesiredShards: for.", "15m")
     # Kubernetes workloads and volumes: defaults of the kubernetes-mixin (kubernetes-monitoring/kubernetes-mixin,
     # alerts/apps_alerts.libsonnet, storage_alerts.libsonnet, resource_alerts.libsonnet); node
     # filesystems: the node-mixin (prometheus/node_exporter, docs/node-mixin/alerts/alerts.libsonnet).

@@ -10,7 +10,8 @@ from settings import validators as v
 from settings.alerting import AlertingSettings, ReceiverSettings
 from settings.cron import cron
 from settings.loki import LokiSettings
-from settings.schema import Secret, section, setting
+from settings.remote_write import LongTermStore, RemoteWriteEndpoint
+from settings.schema import Secret, section, section_list, setting
 from settings.scrape import ScrapeIntervals
 
 # Image pins. Prometheus 3.x and Alertmanager 0.28 accept every option we render; the tests check the
@@ -65,6 +66,7 @@ class PrometheusSettings:
         "How often Prometheus hashes its config and rule files and reloads them when they changed (--config.auto-reload-interval); whole seconds.",
         "30s",
     )
+    remote_write: tuple[RemoteWriteEndpoint, ...] = section_list("remoteWrite", RemoteWriteEndpoint, "Long-term stores every sample is also sent to.")
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class GrafanaSettings:
         "adminPassword", v.text, "Grafana administrator password; generated (and kept in state) when unset.", None, secret=True
     )
     storage_size: str = setting("storageSize", v.volume_size, "Size of the data volume (SQLite database, plugins).", "2Gi")
+    long_term_store: LongTermStore | None = section("longTermStore", LongTermStore, "Datasource of the remote-write store, for long ranges.", optional=True)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class Spec:
     section: type | None = None
     optional: bool = False  # an absent optional section is None
     section_defaults: Mapping[str, Any] | None = None  # per-field default overrides for a nested section
+    many: bool = False  # a list of `section` objects (absent: an empty tuple); documented as `key[].field`
 
     def default_for(self, platform: str) -> Any:
         if self.defaults_by_platform and platform in self.defaults_by_platform:
@@ -58,6 +59,11 @@ def setting(key: str, check, doc: str, default: Any = REQUIRED, *, docker: Any =
 
 def section(key: str, cls: type, doc: str, *, optional: bool = False, **defaults: Any):
     return field(metadata={"spec": Spec(key, None, doc, section=cls, optional=optional, section_defaults=defaults or None)})
+
+
+def section_list(key: str, cls: type, doc: str):
+    """A list of objects of `cls`, each parsed and checked like a section; absent means none."""
+    return field(metadata={"spec": Spec(key, None, doc, section=cls, many=True)})
 
 
 def specs(cls: type) -> Iterator[tuple[str, Spec]]:
@@ -79,6 +85,9 @@ def parse_section(cls: type, raw: Any, path: str, platform: str, overrides: Mapp
     for key, (name, spec) in known.items():
         key_path = _join(path, key)
         given = raw.get(key)
+        if spec.many:
+            values[name] = _parse_list(spec.section, given, key_path, platform)
+            continue
         if spec.section is not None:
             if spec.optional and given is None:
                 values[name] = None
@@ -97,6 +106,14 @@ def parse_section(cls: type, raw: Any, path: str, platform: str, overrides: Mapp
     return cls(**values)
 
 
+def _parse_list(cls: type, raw: Any, path: str, platform: str) -> tuple:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list | tuple):
+        raise SettingsError(path, f"must be a list of objects with keys {', '.join(spec.key for _, spec in specs(cls))}")
+    return tuple(parse_section(cls, item, f"{path}[{index}]", platform) for index, item in enumerate(raw))
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -106,7 +123,7 @@ def walk(cls: type, path: str = "", overrides: Mapping[str, Any] | None = None) 
     for _, spec in specs(cls):
         key_path = _join(path, spec.key)
         if spec.section is not None:
-            yield from walk(spec.section, key_path, spec.section_defaults)
+            yield from walk(spec.section, f"{key_path}[]" if spec.many else key_path, spec.section_defaults)
             continue
         defaults = {platform: (overrides or {}).get(spec.key, spec.default_for(platform)) for platform in _PLATFORMS}
         yield key_path, spec, defaults

@@ -66,12 +66,28 @@ def _set(tree: dict[str, Any], parts: list[str | int], value: Any) -> None:
     node[last] = value
 
 
-def _get(tree: Any, parts: list[str]) -> Any:
+def _get(tree: Any, parts: list[str | int]) -> Any:
     for part in parts:
-        if not isinstance(tree, dict) or part not in tree:
+        if isinstance(part, int):
+            if not isinstance(tree, list) or part >= len(tree):
+                return None
+        elif not isinstance(tree, dict) or part not in tree:
             return None
         tree = tree[part]
     return tree
+
+
+def _concrete(tree: Any, parts: list[str]) -> list[list[str | int]]:
+    """A settings key path's parts with each `name[]` (a list of objects) expanded to every item the
+    tree holds: ["remoteWrite[]", "password"] -> [["remoteWrite", 0, "password"], ...]."""
+    found: list[list[str | int]] = [[]]
+    for part in parts:
+        if not part.endswith("[]"):
+            found = [[*prefix, part] for prefix in found]
+            continue
+        name = part.removesuffix("[]")
+        found = [[*prefix, name, index] for prefix in found for index in range(len(_get(tree, [*prefix, name]) or []))]
+    return found
 
 
 def _is_secure(value: Any) -> bool:
@@ -119,16 +135,17 @@ def load_stack_config(stack: str, config: list[str] = (), secrets: list[str] = (
     for path, spec, _ in walk(Settings):
         if not spec.secret:
             continue
-        top, *rest = path.split(".")
+        top, *parts = path.split(".")
         full = f"{PROJECT}:{top}"
-        parent = _get(values.get(full), rest[:-1]) if rest else None
-        current = _get(values.get(full), rest)
-        if _is_secure(current) or (current is None and isinstance(parent, dict) and spec.default is REQUIRED):
-            tree = {top: values.get(full)}
-            _set(tree, [top, *rest], _placeholder(spec.check))
-            values[full] = tree[top]
-            secret_keys.add(full)
-            placeholders.append(path)
+        for rest in _concrete(values.get(full), parts):
+            parent = _get(values.get(full), rest[:-1]) if rest else None
+            current = _get(values.get(full), rest)
+            if _is_secure(current) or (current is None and isinstance(parent, dict) and spec.default is REQUIRED):
+                tree = {top: values.get(full)}
+                _set(tree, [top, *rest], _placeholder(spec.check))
+                values[full] = tree[top]
+                secret_keys.add(full)
+                placeholders.append(".".join([top, *(f"[{p}]" if isinstance(p, int) else p for p in rest)]).replace(".[", "["))
     for full, value in list(values.items()):
         if _is_secure(value):  # an encrypted key outside the settings model (e.g. a provider's)
             values[full] = "synth-placeholder-secret"

@@ -23,6 +23,9 @@ RULE_TESTS = ROOT / "tests" / "rules"
 KUBERNETES_RULE_TESTS = RULE_TESTS / "kubernetes"
 # ... and those in this one against the dev stack reading the instrumentator's metric names.
 INSTRUMENTATOR_RULE_TESTS = RULE_TESTS / "instrumentator"
+# ... and those in this one against the dev stack writing to one long-term store (remote-write.yml).
+REMOTE_WRITE_RULE_TESTS = RULE_TESTS / "remote-write"
+REMOTE_WRITE_STORE = {"name": "store", "url": "https://store.example.com/api/v1/push"}
 STATIC_ANNOTATIONS = ("summary", "runbook_url", "dashboard_url")
 
 # Credential settings -> marker values that must never appear in a rendered file.
@@ -62,6 +65,12 @@ def instrumentator_settings(receivers: dict[str, Any] | None = None, **raw: Any)
     """The dev stack for an application that exposes prometheus-fastapi-instrumentator's metrics."""
     app = {**raw.pop("app", {}), "metricNames": "instrumentator"}
     return dev_settings(receivers, app=app, **raw)
+
+
+def remote_write_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:
+    """The dev stack writing every sample to one long-term store."""
+    prometheus = {**raw.pop("prometheus", {}), "remoteWrite": [REMOTE_WRITE_STORE]}
+    return dev_settings(receivers, prometheus=prometheus, **raw)
 
 
 def kubernetes_settings(receivers: dict[str, Any] | None = None, **raw: Any) -> Settings:

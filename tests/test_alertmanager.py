@@ -141,6 +141,8 @@ ROUTES = [
     ),
     ({"alertname": "KubeContainerOOMKilled", "severity": "warning", "category": "resources", "job": "kube-state-metrics"}, "ops-email"),
     ({"alertname": "CPUThrottlingHigh", "severity": "info", "category": "performance", "job": "cadvisor"}, ROOT_RECEIVER),
+    # Remote write (only with prometheus.remoteWrite): the store falls behind; alerting itself is unaffected.
+    ({"alertname": "PrometheusRemoteWriteBehind", "severity": "warning", "category": "meta", "job": "prometheus", "remote_name": "store"}, "ops-email"),
 ]
 
 

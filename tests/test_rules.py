@@ -26,6 +26,8 @@ from settings.schema import walk
 from tests.alerting_helpers import (
     INSTRUMENTATOR_RULE_TESTS,
     KUBERNETES_RULE_TESTS,
+    REMOTE_WRITE_RULE_TESTS,
+    REMOTE_WRITE_STORE,
     ROOT,
     RULE_TESTS,
     dev_settings,
@@ -33,16 +35,24 @@ from tests.alerting_helpers import (
     instrumentator_settings,
     kubernetes_settings,
     prepare_rule_test,
+    remote_write_settings,
     rule_test_files,
     run,
     write_rule_files,
 )
 
-STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings}
-RULE_TEST_FOLDERS = {"dev": RULE_TESTS, "kubernetes": KUBERNETES_RULE_TESTS, "instrumentator": INSTRUMENTATOR_RULE_TESTS}
+STACKS = {"dev": dev_settings, "kubernetes": kubernetes_settings, "instrumentator": instrumentator_settings, "remote-write": remote_write_settings}
+RULE_TEST_FOLDERS = {
+    "dev": RULE_TESTS,
+    "kubernetes": KUBERNETES_RULE_TESTS,
+    "instrumentator": INSTRUMENTATOR_RULE_TESTS,
+    "remote-write": REMOTE_WRITE_RULE_TESTS,
+}
 RULE_FILES = {"ngx-alerts.yml", "ngx-recording.yml", "slo.yml", "meta.yml", "node.yml"}
 # Kubernetes only: the series of kube-state-metrics, the kubelet and cAdvisor.
 KUBERNETES_RULE_FILES = {"kubernetes.yml"}
+# Only with prometheus.remoteWrite: the remote-write pipeline.
+REMOTE_WRITE_RULE_FILES = {"remote-write.yml"}
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$")
 
 
@@ -69,7 +79,8 @@ def unparen(node):
 @pytest.mark.parametrize("stack", STACKS)
 def test_promtool_check_rules_passes_with_every_lint(tmp_path, stack):
     rendered = write_rule_files(STACKS[stack](), tmp_path)
-    assert set(rendered) == RULE_FILES | (KUBERNETES_RULE_FILES if stack == "kubernetes" else set())
+    optional = {"kubernetes": KUBERNETES_RULE_FILES, "remote-write": REMOTE_WRITE_RULE_FILES}.get(stack, set())
+    assert set(rendered) == RULE_FILES | optional
     result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", *sorted(str(path) for path in (tmp_path / "rules").iterdir())])
     assert result.returncode == 0, result.stdout + result.stderr
     # Anything but "Checking <file>" and "SUCCESS: n rules found" is a warning (e.g. a duplicate rule).
@@ -141,7 +152,13 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
         ("TargetsMissing", "warning"),
         ("AlertmanagerConfigInconsistent", "warning"),
     }
-    for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS)):
+    remote_write_only = {(a.name, a.severity) for a in alerts(remote_write_settings())} - dev_alerts
+    assert remote_write_only == {
+        ("PrometheusRemoteWriteFailing", "warning"),
+        ("PrometheusRemoteWriteBehind", "warning"),
+        ("PrometheusRemoteWriteDesiredShards", "warning"),
+    }
+    for expected, folder in ((dev_alerts, RULE_TESTS), (k8s_only, KUBERNETES_RULE_TESTS), (remote_write_only, REMOTE_WRITE_RULE_TESTS)):
         fires, quiet = expected_alert_cases(folder)
         fired = {(name, labels["severity"]) for name, labels in fires}
         assert expected - fired == set(), f"no firing case in {folder.name}"
@@ -154,7 +171,7 @@ def test_every_alert_has_a_firing_and_a_quiet_promtool_case():
 
 def test_every_firing_expectation_keeps_the_job_label():
     """Inhibit rules match on job (and instance): an alert that aggregates `job` away escapes them."""
-    for folder in (RULE_TESTS, KUBERNETES_RULE_TESTS):
+    for folder in (RULE_TESTS, KUBERNETES_RULE_TESTS, REMOTE_WRITE_RULE_TESTS):
         fires, _ = expected_alert_cases(folder)
         assert [name for name, labels in fires if name != "Watchdog" and "job" not in labels] == []
 
@@ -190,7 +207,7 @@ def test_every_for_is_a_setting():
         raw.setdefault(section, {})[name] = value
     rendered = {
         (rule["alert"], rule["labels"]["severity"], rule["labels"].get("reason")): rule.get("for")
-        for rule in rendered_alerts(kubernetes_settings(alerting=raw))
+        for rule in rendered_alerts(kubernetes_settings(alerting=raw, prometheus={"remoteWrite": [REMOTE_WRITE_STORE]}))
     }
     computed = {
         ("Watchdog", "none", None),
@@ -322,7 +339,7 @@ def test_cluster_members_alert_exists_only_with_several_alertmanagers():
 
 
 def test_runbooks_folder_has_no_page_without_an_alert():
-    names = {a.name for a in alerts(kubernetes_settings())}
+    names = {a.name for a in alerts(kubernetes_settings(prometheus={"remoteWrite": [REMOTE_WRITE_STORE]}))}
     pages = {path.stem for path in Path(ROOT / "runbooks").glob("*.md")} - {"README"}
     assert pages <= names
 

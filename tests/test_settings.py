@@ -234,11 +234,13 @@ def test_credentials_in_plain_text_are_refused(path):
         else "x"
     )
     for part in reversed(rest):
-        value = {part: value}
+        # A list of objects (`remoteWrite[]`): the credential in its first item.
+        value = {part.removesuffix("[]"): [value] if part.endswith("[]") else value}
     raw = {"platform": "docker", top: value}
     with pytest.raises(SettingsError) as error:
         parse(raw, stack="dev", secret_keys=[])
     assert "--secret" in str(error.value)
+    assert error.value.key == path.replace("[]", "[0]")
 
 
 def test_secret_values_are_wrapped_and_never_printed():

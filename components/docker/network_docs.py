@@ -4,7 +4,7 @@ checks the same list against the NetworkPolicies)."""
 
 from __future__ import annotations
 
-from components.docker.networks import APP, extra_pairs, is_internal, leaving, network_plan
+from components.docker.networks import APP, extra_pairs, is_internal, leaving, network_plan, reaches_host
 from settings import Settings
 from topology import EDGES, ENTRYPOINT, egress_of
 
@@ -22,7 +22,7 @@ def routes_out_beyond_topology(settings: Settings) -> dict[str, str]:
     """Service -> why Docker gives it a route off the host that the topology (EGRESS) does not."""
     beyond = {ENTRYPOINT: "published ports need a non-internal network, which also routes out"}
     for service in sorted(leaving(settings)):
-        if egress_of(service, "internet") is None:
+        if egress_of(service, "internet") is None and reaches_host(settings, service):
             beyond[service] = "reaches the application on the host through the host gateway, which only a non-internal network routes to"
     return beyond
 

@@ -32,7 +32,7 @@ import pulumi_docker as docker
 
 from components.labels import STACK, stack_labels
 from settings import Settings
-from topology import EGRESS, ENTRYPOINT, edges_on, services_on, ways_out
+from topology import EGRESS, ENTRYPOINT, REMOTE_WRITE, edges_on, services_on, ways_out
 
 # Docker runs only the services of its backend (kube-state-metrics is Kubernetes-only).
 DOCKER_SERVICES = services_on("docker")
@@ -110,9 +110,11 @@ def _key(kind: str, members: Iterable[str]) -> str:
 
 
 def leaving(settings: Settings) -> frozenset[str]:
-    """Services that need a route off the host: to the internet, or to the application on the host."""
+    """Services that need a route off the host: to the internet, to the application on the host, or
+    (Prometheus, only when prometheus.remoteWrite is set) to a long-term store."""
     app_on_host = settings.app.docker_network is None
-    return egress_sources("internet", settings) | (egress_sources("app") if app_on_host else frozenset())
+    stores = egress_sources(REMOTE_WRITE, settings)
+    return egress_sources("internet", settings) | (egress_sources("app") if app_on_host else frozenset()) | stores
 
 
 def network_plan(settings: Settings) -> dict[str, frozenset[str]]:

@@ -40,7 +40,7 @@ import trust
 from components import TYPE_PREFIX
 from components.grafana import alerting as derived
 from components.grafana.admin import TRUST_CA, TRUST_SYSTEM, GrafanaAdminPassword
-from components.grafana.datasources import DatasourceConfig, datasource_configs
+from components.grafana.datasources import DatasourceConfig, datasource_configs, long_term_store_config
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from renderers.alertmanager import render_alertmanager_templates
 from renderers.auth import GRAFANA_USER
@@ -162,7 +162,34 @@ class GrafanaContent(pulumi.ComponentResource):
         }
 
     def _datasources(self, settings: Settings, args: GrafanaContentArgs) -> list[grafana.oss.DataSource]:
-        return [self._datasource(config, settings, args) for config in datasource_configs(settings)]
+        created = [self._datasource(config, settings, args) for config in datasource_configs(settings)]
+        if (config := long_term_store_config(settings)) is not None:
+            created.append(self._long_term_store(config, settings))
+        return created
+
+    def _long_term_store(self, config: DatasourceConfig, settings: Settings) -> grafana.oss.DataSource:
+        """Its own credentials (grafana.longTermStore), never the stack's `grafana` user's."""
+        store = settings.grafana.long_term_store
+        secure: dict[str, str] = {}
+        if store.password is not None:
+            secure["basicAuthPassword"] = store.password.reveal()
+        if store.tenant:
+            secure["httpHeaderValue1"] = store.tenant
+        ds = config.datasource
+        return grafana.oss.DataSource(
+            f"{self._name}-datasource-long-term-store",
+            uid=ds.uid,
+            name=ds.name,
+            type=ds.type,
+            url=config.url,
+            access_mode="proxy",
+            is_default=False,
+            basic_auth_enabled=config.basic_auth,
+            basic_auth_username=store.username,
+            json_data_encoded=_json(config.json_data),
+            secure_json_data_encoded=pulumi.Output.secret(_json(secure)),
+            opts=self._opts(),
+        )
 
     def _datasource(self, config: DatasourceConfig, settings: Settings, args: GrafanaContentArgs) -> grafana.oss.DataSource:
         if config.basic_auth or config.tls_ca:

@@ -14,7 +14,7 @@ from typing import Any
 
 import addresses
 import catalog
-from dashboards.datasources import ALERTMANAGER, LOKI, PROMETHEUS, Datasource
+from dashboards.datasources import ALERTMANAGER, LOKI, LONG_TERM, PROMETHEUS, Datasource
 from settings import Settings
 from settings.scrape import slowest_interval
 from topology import ALERTMANAGER as ALERTMANAGER_SERVICE
@@ -104,3 +104,23 @@ def datasource_configs(settings: Settings) -> tuple[DatasourceConfig, ...]:
             tls_ca=True,
         ),
     )
+
+
+def long_term_store_config(settings: Settings) -> DatasourceConfig | None:
+    """The long-term store (grafana.longTermStore), or None. Its answers are already deduplicated by the
+    store: Mimir's HA tracker keeps one replica's samples, Thanos Query drops the `replica` label
+    (docs/operations.md, "Remote write"). Its basic auth and tenant go in secure JSON data (content.py)."""
+    store = settings.grafana.long_term_store
+    if store is None:
+        return None
+    json_data: dict[str, Any] = {
+        "httpMethod": "POST",
+        # Samples arrive at the scrape interval (remote write keeps every one).
+        "timeInterval": settings.prometheus.scrape_interval,
+        # Mimir (and Cortex) speak the Prometheus API under /prometheus; Grafana's "Mimir" type enables
+        # the same queries plus its own hints. Without a tenant it is a plain Prometheus-compatible API.
+        "prometheusType": "Mimir" if store.tenant else "Prometheus",
+    }
+    if store.tenant:
+        json_data["httpHeaderName1"] = TENANT_HEADER
+    return DatasourceConfig(LONG_TERM, store.url, json_data, basic_auth=store.username is not None, tls_ca=False)

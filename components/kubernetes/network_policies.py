@@ -24,7 +24,7 @@ import trust
 from components import labels
 from components.kubernetes.api_server import ApiServerAccess, api_server_access
 from settings import Settings
-from topology import ENTRYPOINT, SERVICES, edges, ways_out
+from topology import ENTRYPOINT, REMOTE_WRITE, SERVICES, Egress, edges, ways_out
 
 ENTRYPOINT_PORT = "https"
 DNS_NAMESPACE = "kube-system"
@@ -80,7 +80,11 @@ def _pods(settings: Settings, service: str) -> Peer:
     return Peer(namespace=addresses.namespace(settings, service), service=service)
 
 
-def _egress_peer(settings: Settings, to: str) -> Peer:
+def _egress_peer(settings: Settings, item: Egress) -> Peer:
+    to = item.to
+    if to == REMOTE_WRITE:
+        # A store named by host: any address on its port (policies cannot name DNS hosts).
+        return Peer(cidr=item.cidrs[0] if item.cidrs else PUBLIC_IPV4)
     if to == "internet":
         return Peer(cidr=PUBLIC_IPV4, excluded=NON_PUBLIC_IPV4)
     if to == "app":
@@ -105,7 +109,7 @@ def _service_policy(settings: Settings, service: str) -> Policy:
     egress = [Rule(_pods(settings, edge.target), (_port(edge.target, edge.port),), edge.why) for edge in edges(settings) if edge.source == service]
     egress += [
         # The API server's ports are those of its endpoints, known with its addresses (api_server.py).
-        Rule(_egress_peer(settings, item.to), () if item.to == "kube-api" else tuple((number, "TCP") for number in item.ports), item.why)
+        Rule(_egress_peer(settings, item), () if item.to == "kube-api" else tuple((number, "TCP") for number in item.ports), item.why)
         for item in ways_out(settings)
         if item.source == service
     ]

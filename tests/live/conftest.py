@@ -24,17 +24,17 @@ import pytest
 
 from tests.live import progress
 from tests.live.clients import wait_until
-from tests.live.deployment import Deployment, deploy
+from tests.live.deployment import REMOTE_WRITE_CONFIG, REMOTE_WRITE_SECRETS, Deployment, deploy
 from tests.live.netns import PrivateNetwork, interfaces
 from tests.live.stack import LiveStack, missing_tools
 from tests.live.timings import RenderedTimings, patience
 
 # Third octet of each scenario's loopback block (127.0.<n>.0/24).
-STACK_INDEX = {"main": 41, "api_down": 42, "error_burst": 43, "flood": 44}
+STACK_INDEX = {"main": 41, "api_down": 42, "error_burst": 43, "flood": 44, "remote_write": 45}
 # Every scenario's fixture; those the selected tests use start together before the first live test.
-SCENARIO_FIXTURES = ("api_down_stack", "error_burst_stack", "flood_stack", "main_stack")
+SCENARIO_FIXTURES = ("api_down_stack", "error_burst_stack", "flood_stack", "remote_write_stack", "main_stack")
 # Their test modules run after every other live test.
-LONG_WAIT_MODULES = ("test_api_down", "test_error_burst", "test_sample_limit")
+LONG_WAIT_MODULES = ("test_api_down", "test_error_burst", "test_sample_limit", "test_remote_write")
 
 
 def pytest_configure(config):
@@ -84,16 +84,29 @@ class Scenarios:
     """The scenario stacks of this session: started on demand, or several at once (in threads)."""
 
     # What each scenario does once Prometheus has scraped its API: the fault it injects (a simulator mode).
-    FAULTS = {"main": None, "api_down": "stopped", "error_burst": "error_burst", "flood": "flood"}
+    FAULTS = {"main": None, "api_down": "stopped", "error_burst": "error_burst", "flood": "flood", "remote_write": None}
+    # Scenarios that run livetest with more settings (REMOTE_WRITE_CONFIG: one store), synthesised apart.
+    OWN_DEPLOYMENTS = {"remote_write": (REMOTE_WRITE_CONFIG, REMOTE_WRITE_SECRETS)}
 
     def __init__(self, deployment: Deployment, tmp_path_factory) -> None:
         self.deployment = deployment
         self.tmp_path_factory = tmp_path_factory
         self.timings = RenderedTimings(deployment.result.files)
         self.stacks: dict[str, LiveStack] = {}
+        self.deployments: dict[str, Deployment] = {}
+
+    def deployment_of(self, name: str) -> Deployment:
+        """The scenario's deployment; synthesised in the calling (main) thread, where Pulumi's mocks run."""
+        if name not in self.OWN_DEPLOYMENTS:
+            return self.deployment
+        if name not in self.deployments:
+            progress.say(f"synthesising the livetest stack for scenario {name}")
+            config, secrets = self.OWN_DEPLOYMENTS[name]
+            self.deployments[name] = deploy(config=list(config), secrets=secrets)
+        return self.deployments[name]
 
     def _prepare(self, name: str, workdir) -> LiveStack:
-        stack = LiveStack(self.deployment, workdir, STACK_INDEX[name], name)
+        stack = LiveStack(self.deployment_of(name), workdir, STACK_INDEX[name], name)
         began = time.monotonic()
         try:
             stack.start()
@@ -118,6 +131,8 @@ class Scenarios:
         """Start the named scenarios side by side; raises the first failure after all have finished."""
         wanted = [name for name in names if name not in self.stacks]
         workdirs = {name: self.tmp_path_factory.mktemp(f"live-{name}") for name in wanted}
+        for name in wanted:
+            self.deployment_of(name)
         errors: dict[str, BaseException] = {}
 
         def run(name: str) -> None:
@@ -177,6 +192,12 @@ def error_burst_stack(scenarios) -> LiveStack:
 def flood_stack(scenarios) -> LiveStack:
     """Scenario 5: the API exposes more series than sample_limit from stack.fault_at on."""
     return scenarios.get("flood")
+
+
+@pytest.fixture(scope="package")
+def remote_write_stack(scenarios) -> LiveStack:
+    """Scenario 6: livetest writing to a second Prometheus, the remote-write receiver (stack.remote_receiver)."""
+    return scenarios.get("remote_write")
 
 
 @pytest.fixture(scope="package", autouse=True)

@@ -33,6 +33,18 @@ LIVE_SECRETS = {
     "receivers.pagerduty.routingKey": "livetest-pagerduty-routing-key",
     "receivers.email.password": "livetest-smtp-password",
 }
+# The remote-write scenario's stack: livetest plus one store, the harness's receiver
+# (tests/live/remote_receiver.py), over TLS with basic auth. Sends at least every second and retries
+# at least every second, so what the store has trails the stack by seconds and catches up at once; the
+# lag alert's threshold and `for` come from the livetest stack file.
+REMOTE_WRITE_CONFIG = (
+    "prometheus.remoteWrite[0].name=receiver",
+    "prometheus.remoteWrite[0].url=https://remote-write.livetest.invalid:9090/api/v1/write",
+    "prometheus.remoteWrite[0].username=livetest",
+    "prometheus.remoteWrite[0].queue.batchSendDeadline=1s",
+    "prometheus.remoteWrite[0].queue.maxBackoff=1s",
+)
+REMOTE_WRITE_SECRETS = {**LIVE_SECRETS, "prometheus.remoteWrite[0].password": "livetest-remote-write-password"}
 TLS_FILES = (paths.TLS_CERT, paths.TLS_KEY, paths.TLS_CA)
 _CSR_TYPE = "tls:index/certRequest:CertRequest"
 

@@ -45,6 +45,7 @@ from tests.certs import ThrowawayCA
 from tests.live.clients import AlertmanagerAPI, Endpoint, PrometheusAPI, wait_until
 from tests.live.deployment import TLS_FILES, DeployedService, Deployment
 from tests.live.reloading import PrometheusAutoReload, interval_seconds, namespaced_server_pid, start_reloader, without_reload_flags
+from tests.live.remote_receiver import RECEIVER_HOST, RemoteWriteReceiver
 from tests.live.simulator import Simulator
 from tests.live.sink import Sink
 from tests.sandbox import Sandbox
@@ -152,6 +153,7 @@ class LiveStack:
         self.simulators: list[Simulator] = []
         self.sink: Sink | None = None
         self.redis: Process | None = None
+        self.remote_receiver: RemoteWriteReceiver | None = None  # with prometheus.remoteWrite: the store
         self.ca = ThrowawayCA(workdir / "ca")
         self.ca_file = str(self.ca.dir / "ca.crt")
         self._certificates = {service: self.ca.issue(service, list(names)) for service, names in deployment.certificate_names.items()}
@@ -195,6 +197,9 @@ class LiveStack:
         mapping[self.settings.redis.address.rsplit(":", 1)[0]] = self.app_ip
         for host in self.receiver_hosts():
             mapping[host] = self.sink_ip
+        # Every remote-write store is the stack's one receiver (tests/live/remote_receiver.py).
+        for endpoint in self.settings.prometheus.remote_write:
+            mapping[urlparse(endpoint.url).hostname] = f"{self.prefix}{RECEIVER_HOST}"
         return mapping
 
     # --- clients -----------------------------------------------------------------------------------
@@ -243,6 +248,13 @@ class LiveStack:
             simulator = Simulator(self.app_ip, port, self.workdir / "app-logs" / f"api-{number}.log")
             self.simulators.append(simulator.start())
         self._start_redis()
+
+    def start_remote_receiver(self) -> None:
+        """The store of the (first) remote-write endpoint, before Prometheus, so its first send succeeds."""
+        endpoint = self.settings.prometheus.remote_write[0]
+        password = endpoint.password.reveal() if endpoint.password else ""
+        receiver = RemoteWriteReceiver(endpoint, password, f"{self.prefix}{RECEIVER_HOST}", self.ca, self.workdir / "remote-write-receiver")
+        self.remote_receiver = receiver.start()
 
     @property
     def simulator(self) -> Simulator:
@@ -299,6 +311,8 @@ class LiveStack:
     def start(self, services: list[str] | None = None) -> LiveStack:
         if self.sink is None:
             self.start_application()
+        if self.settings.prometheus.remote_write and self.remote_receiver is None:
+            self.start_remote_receiver()
         for service in services or self.runnable():
             self.start_service(service)
         return self
@@ -457,6 +471,8 @@ class LiveStack:
             simulator.stop()
         if self.sink is not None:
             self.sink.stop()
+        if self.remote_receiver is not None:
+            self.remote_receiver.stop()
 
     def __enter__(self) -> LiveStack:
         return self
