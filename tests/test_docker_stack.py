@@ -305,15 +305,15 @@ def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
 
 
 def _job_archives(result) -> set[str]:
-    """Archive volumes of the scheduled jobs' runs (test_backup_deploy.py checks them in detail)."""
-    from renderers.backup import ARCHIVE_DIR
+    """The repository and stage volumes of the scheduled jobs' steps (test_backup_deploy.py checks them in detail)."""
+    from renderers.backup import REPOSITORY_DIR, STAGE_DIR
 
     return {
         m["source"]
         for c in result.of_type(CONTAINER)
         if c.inputs.get("start", True) is False
         for m in c.inputs.get("mounts", [])
-        if m["type"] == "volume" and m["target"] == ARCHIVE_DIR
+        if m["type"] == "volume" and m["target"] in (REPOSITORY_DIR, STAGE_DIR)
     }
 
 
