@@ -302,7 +302,7 @@ def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
             settings.alerting.thresholds.backup_failed_for,
             "warning",
             "backup",
-            "The last backup run of a target failed; its previous archives are kept.",
+            "The last backup run of a target failed; its earlier snapshots are kept.",
             "The last backup run of {{ $labels.target }} failed (success = {{ $value }}); see the job's logs.",
         ),
     )
