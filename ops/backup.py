@@ -8,16 +8,13 @@ is three steps sharing one scratch directory, the *stage* (an emptyDir on Kubern
 containers then the container; a volume on Docker: three containers started in order by
 scripts/backup-dev.sh). docs/operations.md explains when, where, and how to restore.
 
-  1. stage (this file)       makes what restic backs up, and writes its path to <stage>/source:
-       prometheus    a TSDB snapshot taken through the admin API (POST <url>/api/v1/admin/tsdb/snapshot,
-                     head included), in snapshots/<name> of the replica's data volume;
-       alertmanager  copies of the `silences` and `nflog` files (Alertmanager replaces them atomically);
-       grafana       a copy of grafana.db made online with SQLite's backup API, integrity-checked.
-  2. restic (restic-step.sh) `restic backup` of exactly that directory, as host <target>, into the
-                     stack's repository (initialised on the first run); its JSON summary to the stage.
-  3. report (this file)      removes the Prometheus snapshot from the data volume (Prometheus has no
-                     API for that, and a snapshot left behind keeps every block it links alive after
-                     retention deletes it), then pushes the run's result.
+  1. stage: what restic backs up, its path in <stage>/source: a Prometheus TSDB snapshot through the
+     admin API (head included) in snapshots/<name> of the replica's volume; copies of Alertmanager's
+     `silences` and `nflog`; an online, integrity-checked copy of grafana.db (SQLite's backup API).
+  2. restic (restic-step.sh): `restic backup` of exactly that, as host <target>, into the stack's
+     repository (initialised on the first run); its JSON summary to the stage.
+  3. report: removes the Prometheus snapshot (Prometheus has no API for that, and a snapshot left
+     behind keeps every block it links alive after retention deletes it), then pushes the result.
 
 Steps 1 and 2 never fail the run themselves: they write their failure to the stage, and step 3 reports
 it (on Kubernetes a failed init container would end the pod before the report could run, and the
@@ -25,25 +22,15 @@ failure would never reach the alerts). The repository's retention (`restic forge
 --prune`) and `restic check` run in a job of their own (restic-step.sh check, then `report-check`):
 they need the repository's exclusive lock, which would collide with the runs that back up in parallel.
 
-The result goes to a Pushgateway (`--pushgateway`), group job="ngx-backup", target="<target>":
-ngx_backup_{last_success_timestamp_seconds,last_run_success,last_size_bytes,last_added_bytes,
-duration_seconds}; a failed run replaces only last_run_success and duration_seconds (POST), so the time
-of the last good backup survives it. The check pushes ngx_backup_check_{last_run_success,
-last_success_timestamp_seconds,duration_seconds} as target="repository".
+Results go to a Pushgateway as ngx_backup_* (job="ngx-backup", target="<target>"; the check's as
+ngx_backup_check_*, target="repository"); the log is one line per event, `<UTC time> backup: <target>
+<phase>: <message>`, never with a credential (docs/operations.md lists both).
 
-The log (stderr) has one line per event, `<UTC time> backup: <target> <phase>: <message>`: start,
-snapshot (step 1); restic (step 2); cleanup, push, done (step 3); `error` where a step failed. No line
-holds a credential.
+    backup.py stage {prometheus,alertmanager,grafana} --target T --data-dir D --stage S [--url U --user B --password-file F --ca-file C]
+    backup.py report --target T --data-dir D --stage S --pushgateway URL;  backup.py report-check --stage S --pushgateway URL
 
-    backup.py stage prometheus --target prometheus-0 --data-dir /prometheus --stage /stage \\
-                               --url https://prometheus-0...:9090/prometheus --user backup --password-file F --ca-file CA
-    backup.py stage grafana    --target grafana-0 --data-dir /var/lib/grafana --stage /stage
-    backup.py report           --target prometheus-0 --data-dir /prometheus --stage /stage --pushgateway URL
-    backup.py report-check     --stage /stage --pushgateway URL
-
-Exit status (report, report-check): 0 done; 1 failed (and reported as failed); 2 bad usage; 3 backed
-up, but the result could not be pushed (so the alerts will not see it). `stage` exits 0 once it has
-recorded its result, 2 on bad usage.
+Exit status of report and report-check: 0 done; 1 failed (and reported); 2 bad usage; 3 backed up, but
+the result could not be pushed (so the alerts will not see it). `stage` exits 0 once it has recorded its result.
 """
 
 from __future__ import annotations
@@ -77,8 +64,7 @@ STAGE_DATA = "data"  # copies of Alertmanager's and Grafana's files
 RESTIC_STATUS = "restic.status"  # restic-step.sh's result: 0, or 1 with restic.error
 RESTIC_ERROR = "restic.error"
 RESTIC_SUMMARY = "restic.summary.json"  # the last line of `restic backup --json`
-# A snapshot writes the head block to disk first, which takes a while on a large head.
-SNAPSHOT_TIMEOUT = 600.0
+SNAPSHOT_TIMEOUT = 600.0  # a snapshot writes the head block to disk first: slow on a large head
 HTTP_TIMEOUT = 60.0
 ATTEMPTS = 3  # per push: transient errors are retried with a short backoff
 # What Prometheus names a snapshot: <UTC time>-<random hex>. Nothing else under snapshots/ is removed.
@@ -114,15 +100,16 @@ def _basic_auth(user: str, password_file: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{credential}".encode()).decode()
 
 
+def _connection(url: urllib.parse.SplitResult, timeout: float, ca_file: str | None = None) -> http.client.HTTPConnection:
+    if url.scheme == "https":
+        return http.client.HTTPSConnection(url.netloc, timeout=timeout, context=ssl.create_default_context(cafile=ca_file))
+    return http.client.HTTPConnection(url.netloc, timeout=timeout)
+
+
 def take_snapshot(url: str, user: str, password_file: str, ca_file: str | None, timeout: float = SNAPSHOT_TIMEOUT) -> str:
     """POST <url>/api/v1/admin/tsdb/snapshot (head included; `url` carries the route prefix); returns the snapshot's name."""
     parsed = urllib.parse.urlsplit(url)
-    context = ssl.create_default_context(cafile=ca_file) if parsed.scheme == "https" else None
-    connection = (
-        http.client.HTTPSConnection(parsed.netloc, timeout=timeout, context=context)
-        if parsed.scheme == "https"
-        else http.client.HTTPConnection(parsed.netloc, timeout=timeout)
-    )
+    connection = _connection(parsed, timeout, ca_file)
     try:
         connection.request(
             "POST",
@@ -164,19 +151,6 @@ def remove_stale_snapshots(data_dir: Path, target: str) -> list[str]:
     return stale
 
 
-def tree_size(root: Path) -> tuple[int, int]:
-    """(entries, bytes) under `root`; a link or special file is refused: a snapshot holds neither."""
-    entries, size = 0, 0
-    for directory, subdirectories, files in os.walk(root):
-        for name in subdirectories + files:
-            path = Path(directory) / name
-            if path.is_symlink() or not (path.is_dir() or path.is_file()):
-                raise BackupError(f"{path} is not a regular file or directory; a snapshot holds only those")
-            entries += 1
-            size += path.stat().st_size if path.is_file() else 0
-    return entries, size
-
-
 def stage_prometheus(args: argparse.Namespace, stage: Path) -> dict:
     data_dir = Path(args.data_dir)
     if not (data_dir / "wal").is_dir() and not (data_dir / "snapshots").is_dir():
@@ -184,17 +158,13 @@ def stage_prometheus(args: argparse.Namespace, stage: Path) -> dict:
     remove_stale_snapshots(data_dir, args.target)
     name = take_snapshot(args.url, args.user, args.password_file, args.ca_file)
     snapshot = data_dir / "snapshots" / name
-    try:
-        if not snapshot.is_dir():
-            raise BackupError(
-                f"Prometheus at {args.url} made snapshot {name}, but {snapshot} does not exist: --data-dir must be the data volume of that same replica"
-            )
-        entries, size = tree_size(snapshot)
-    except BackupError:
-        remove_snapshot(data_dir, name)
-        raise
-    event(args.target, "snapshot", f"Prometheus at {args.url} made {name}: {entries} entries, {size} bytes")
-    return {"source": str(snapshot), "snapshot": name, "entries": entries, "bytes": size}
+    if not snapshot.is_dir():
+        raise BackupError(
+            f"Prometheus at {args.url} made snapshot {name}, but {snapshot} does not exist: --data-dir must be the data volume of that same replica"
+        )
+    blocks = sorted(entry.name for entry in snapshot.iterdir() if entry.is_dir())
+    event(args.target, "snapshot", f"Prometheus at {args.url} made {name}: {len(blocks)} blocks")
+    return {"source": str(snapshot), "snapshot": name}
 
 
 def stage_alertmanager(args: argparse.Namespace, stage: Path) -> dict:
@@ -210,25 +180,23 @@ def stage_alertmanager(args: argparse.Namespace, stage: Path) -> dict:
             shutil.copyfileobj(source, copy, 2**20)
     size = sum((copies / name).stat().st_size for name in present)
     event(args.target, "snapshot", f"{', '.join(present)} of {data_dir} copied: {size} bytes")
-    return {"source": str(copies), "snapshot": None, "entries": len(present), "bytes": size}
+    return {"source": str(copies), "snapshot": None}
 
 
 def copy_sqlite(source: Path, copy: Path) -> None:
     """An online, consistent copy through SQLite's backup API, reading `source` read-only."""
     reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    writer = sqlite3.connect(copy)
     try:
-        writer = sqlite3.connect(copy)
-        try:
-            reader.backup(writer)
-            verdict = writer.execute("PRAGMA integrity_check").fetchone()[0]
-            if verdict != "ok":
-                raise BackupError(f"the copy of {source} fails SQLite's integrity check: {verdict}")
-        finally:
-            writer.close()
+        reader.backup(writer)
+        verdict = writer.execute("PRAGMA integrity_check").fetchone()[0]
     except sqlite3.Error as error:
         raise BackupError(f"cannot copy {source}: {error}") from None
     finally:
+        writer.close()
         reader.close()
+    if verdict != "ok":
+        raise BackupError(f"the copy of {source} fails SQLite's integrity check: {verdict}")
 
 
 def stage_grafana(args: argparse.Namespace, stage: Path) -> dict:
@@ -243,7 +211,7 @@ def stage_grafana(args: argparse.Namespace, stage: Path) -> dict:
     (copies / GRAFANA_DB).chmod(0o664)
     size = (copies / GRAFANA_DB).stat().st_size
     event(args.target, "snapshot", f"online copy of {source}: {size} bytes, integrity check ok")
-    return {"source": str(copies), "snapshot": None, "entries": 1, "bytes": size}
+    return {"source": str(copies), "snapshot": None}
 
 
 STAGERS = {"prometheus": stage_prometheus, "alertmanager": stage_alertmanager, "grafana": stage_grafana}
@@ -255,8 +223,11 @@ def run_stage(args: argparse.Namespace) -> int:
     started = time.time()
     event(args.target, "start", f"{args.kind} backup of {args.data_dir}, staged in {stage}")
     try:
-        for name in (STAGED, STAGE_ERROR, SOURCE, RESTIC_STATUS, RESTIC_ERROR, RESTIC_SUMMARY):
-            (stage / name).unlink(missing_ok=True)  # a retried pod may find an earlier attempt's stage
+        # A retried pod or a Docker stage volume holds an earlier run's files. Only this step's own are
+        # removed: on Docker the stage is sticky (1777) and restic's files belong to restic's user, so
+        # the report tells an old restic result from this run's by its time instead.
+        for name in (STAGED, STAGE_ERROR, SOURCE):
+            (stage / name).unlink(missing_ok=True)
         shutil.rmtree(stage / STAGE_DATA, ignore_errors=True)
         staged = STAGERS[args.kind](args, stage)
     except Exception as error:  # noqa: BLE001 - every failure must reach the report step
@@ -272,10 +243,7 @@ def run_stage(args: argparse.Namespace) -> int:
 
 
 def metrics_text(values: dict[str, float]) -> str:
-    lines = []
-    for name, value in values.items():
-        lines += [f"# TYPE {name} gauge", f"{name} {value!r}"]
-    return "\n".join(lines) + "\n"
+    return "".join(f"# TYPE {name} gauge\n{name} {value!r}\n" for name, value in values.items())
 
 
 def result_metrics(success: bool, finished: float, duration: float, summary: dict | None) -> dict[str, float]:
@@ -289,9 +257,7 @@ def result_metrics(success: bool, finished: float, duration: float, summary: dic
 
 def check_metrics(success: bool, finished: float, duration: float) -> dict[str, float]:
     values = {"ngx_backup_check_last_run_success": 1.0 if success else 0.0, "ngx_backup_check_duration_seconds": round(duration, 3)}
-    if success:
-        values["ngx_backup_check_last_success_timestamp_seconds"] = round(finished, 3)
-    return values
+    return values | ({"ngx_backup_check_last_success_timestamp_seconds": round(finished, 3)} if success else {})
 
 
 def push(pushgateway: str, target: str, values: dict[str, float], replace: bool, timeout: float = HTTP_TIMEOUT) -> None:
@@ -302,11 +268,7 @@ def push(pushgateway: str, target: str, values: dict[str, float], replace: bool,
     body = metrics_text(values).encode()
     last: Exception | None = None
     for attempt in range(1, ATTEMPTS + 1):
-        connection = (
-            http.client.HTTPSConnection(parsed.netloc, timeout=timeout)
-            if parsed.scheme == "https"
-            else http.client.HTTPConnection(parsed.netloc, timeout=timeout)
-        )
+        connection = _connection(parsed, timeout)
         try:
             connection.request("PUT" if replace else "POST", path, body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
             response = connection.getresponse()
@@ -332,17 +294,14 @@ def public_url(url: str) -> str:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        return None
+    return path.read_text().strip() if path.is_file() else None
 
 
-def restic_outcome(stage: Path) -> tuple[bool, str]:
-    """(succeeded, why not) of restic-step.sh, from its files in the stage."""
+def restic_outcome(stage: Path, since: float = 0.0) -> tuple[bool, str]:
+    """(succeeded, why not) of restic-step.sh, from its files in the stage, written after `since`."""
     status = _read(stage / RESTIC_STATUS)
-    if status is None:
-        return False, "the restic step left no result (did it run?)"
+    if status is None or (stage / RESTIC_STATUS).stat().st_mtime < since:
+        return False, "the restic step left no result for this run (did it run?)"
     if status != "0":
         return False, _read(stage / RESTIC_ERROR) or f"restic failed (status {status})"
     return True, ""
@@ -376,15 +335,12 @@ def run_report(args: argparse.Namespace) -> int:
         if staged.get("snapshot"):
             remove_snapshot(Path(args.data_dir), staged["snapshot"])
             event(args.target, "cleanup", f"removed snapshot {staged['snapshot']} from {args.data_dir}")
-        done, why = restic_outcome(stage)
+        done, why = restic_outcome(stage, staged["started"])
         if not done:
             raise BackupError(why)
         summary = json.loads(_read(stage / RESTIC_SUMMARY) or "{}")
-        event(
-            args.target,
-            "restic",
-            f"snapshot {summary.get('snapshot_id')}: {summary.get('total_bytes_processed')} bytes read, {summary.get('data_added')} bytes added to the repository",
-        )
+        read, added = summary.get("total_bytes_processed"), summary.get("data_added")
+        event(args.target, "restic", f"snapshot {summary.get('snapshot_id')}: {read} bytes read, {added} bytes added to the repository")
         success = True
     except (BackupError, OSError, ValueError) as error:
         event(args.target, "error", str(error))
@@ -396,10 +352,7 @@ def run_report_check(args: argparse.Namespace) -> int:
     stage = Path(args.stage)
     started = float(_read(stage / "restic.started") or os.stat(stage).st_mtime)
     success, why = restic_outcome(stage)
-    if not success:
-        event(CHECK_TARGET, "error", why)
-    else:
-        event(CHECK_TARGET, "restic", "retention applied, check passed")
+    event(CHECK_TARGET, *(("restic", "retention applied, check passed") if success else ("error", why)))
     finished = time.time()
     return report_and_exit(CHECK_TARGET, args.pushgateway, check_metrics(success, finished, finished - started), success, started)
 
@@ -422,13 +375,11 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--password-file", required=True)
             command.add_argument("--ca-file", help="CA that issued Prometheus's certificate")
     report = commands.add_parser("report", help="step 3: remove the snapshot, push the run's result")
-    report.add_argument("--target", required=True)
-    report.add_argument("--data-dir", required=True)
-    report.add_argument("--stage", required=True)
-    report.add_argument("--pushgateway", help="Pushgateway URL that receives the result")
+    for option in ("--target", "--data-dir", "--stage", "--pushgateway"):
+        report.add_argument(option, required=option != "--pushgateway")
     check = commands.add_parser("report-check", help="push the result of the repository's retention and check")
-    check.add_argument("--stage", required=True)
-    check.add_argument("--pushgateway")
+    for option in ("--stage", "--pushgateway"):
+        check.add_argument(option, required=option == "--stage")
     return root
 
 

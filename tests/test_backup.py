@@ -283,3 +283,16 @@ def test_a_damaged_repository_fails_the_check_and_is_reported(tmp_path, repo, pu
     assert check(tmp_path, repo, 7, pushgateway) == 1
     (request,) = pushgateway.requests
     assert request.method == "POST" and pushed(request)["ngx_backup_check_last_run_success"] == 0.0
+
+
+def test_an_earlier_runs_restic_result_is_never_taken_for_this_runs(tmp_path, repo, pushgateway):
+    """On Docker the stage is a volume that outlives a run, and the stage step may not delete restic's
+    files (another user's, in a sticky directory): a run whose restic step did not run must fail."""
+    data = alertmanager_data(tmp_path)
+    assert run(tmp_path, repo, am_stage(data), "alertmanager-0", data) == 0
+    stage = tmp_path / "stage-alertmanager-0"
+    assert (stage / program.RESTIC_STATUS).read_text().strip() == "0"
+    assert program.main([*am_stage(data), f"--stage={stage}"]) == 0  # the next run's stage step, then no restic step
+    report = ["report", "--target=alertmanager-0", f"--data-dir={data}", f"--stage={stage}", f"--pushgateway={pushgateway.url}"]
+    assert program.main(report) == 1
+    assert pushed(pushgateway.requests[0])["ngx_backup_last_run_success"] == 0.0
