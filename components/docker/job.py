@@ -110,7 +110,10 @@ class DockerJob(pulumi.ComponentResource):
                         name=container_name,
                         hostname=container_name,
                         image=images[step.image].image_id,
-                        command=list(step.args),
+                        # The program as the entrypoint: restic's image has `restic` as its own, which a
+                        # command alone would only be given as arguments.
+                        entrypoints=[step.args[0]],
+                        command=list(step.args[1:]),
                         envs=[f"{key}={value}" for key, value in step.env] or None,
                         mounts=mounts,
                         tmpfs={path: TMPFS_OPTIONS for path in spec.scratch_dirs} or None,
