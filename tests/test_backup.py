@@ -264,12 +264,14 @@ def test_retention_keeps_the_newest_snapshots_of_each_target_and_the_check_passe
     grafana = tmp_path / "grafana"
     grafana.mkdir()
     grafana_db(grafana / "grafana.db", rows=5)
-    for _ in range(3):
+    for _ in range(2):
         assert run(tmp_path, repo, am_stage(data), "alertmanager-0", data) == 0
     assert run(tmp_path, repo, ["stage", "grafana", "--target=grafana-0", f"--data-dir={grafana}"], "grafana-0", grafana) == 0
-    assert check(tmp_path, repo, 2, pushgateway) == 0
-    hosts = sorted(snapshot["hostname"] for snapshot in json.loads(restic(tmp_path, repo, "snapshots", "--json").stdout))
-    assert hosts == ["alertmanager-0", "alertmanager-0", "grafana-0"], "keep-last per target, not over the repository"
+    newest = json.loads(restic(tmp_path, repo, "snapshots", "--json", "--latest", "1", "--host", "alertmanager-0").stdout)[0]["id"]
+    assert check(tmp_path, repo, 1, pushgateway) == 0
+    kept = {(snapshot["hostname"], snapshot["id"]) for snapshot in json.loads(restic(tmp_path, repo, "snapshots", "--json").stdout)}
+    assert {host for host, _ in kept} == {"alertmanager-0", "grafana-0"} and len(kept) == 2, "keep-last per target, not over the repository"
+    assert ("alertmanager-0", newest) in kept, "the newest is the one kept"
     (request,) = pushgateway.requests
     assert request.path == "/metrics/job/ngx-backup/target/repository" and pushed(request)["ngx_backup_check_last_run_success"] == 1.0
 
