@@ -87,5 +87,7 @@ pulumi.export("grafanaAdminPassword", pulumi.Output.secret(credentials.grafana_a
 pulumi.export("opsUser", settings.proxy.admin_user)
 pulumi.export("opsPassword", pulumi.Output.secret(credentials.passwords[settings.proxy.admin_user]))
 pulumi.export("dashboards", grafana_content.dashboard_urls)
+# Without it the backups cannot be read: docs/operations.md, "Restore".
+pulumi.export("backupRepositoryPassword", pulumi.Output.secret(credentials.restic_password))
 pulumi.export("deployAnnotationToken", grafana_content.annotation_token)
 pulumi.export("capacity", {**estimate.as_output(), **remote_write_output(settings)})

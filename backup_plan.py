@@ -20,13 +20,19 @@ from topology import ALERTMANAGER, GRAFANA, PROMETHEUS
 
 # A run the scheduler could not start within this long is skipped (and BackupTooOld waits for it).
 START_DEADLINE_SECONDS = 15 * 60
-# A run still going after this long is stopped and counts as failed; a snapshot of a full volume is
-# archived in minutes (it is read and gzip'd once, at level 1).
+# A run still going after this long is stopped and counts as failed: restic reads a full volume once and
+# uploads only what the repository does not hold yet; the first run uploads everything.
 RUN_DEADLINE_SECONDS = 2 * 3600
 # Failed attempts retried within one scheduled run (a pod each, so every failure keeps its logs).
 RETRIES = 2
 # Finished jobs kept for `kubectl logs` (each keeps its pod).
 HISTORY = 3
+# The run that applies the repository's retention and checks it (on backup.checkSchedule): the target
+# label of its result (ops/backup.py CHECK_TARGET) and the name of its CronJob / containers.
+CHECK_RUN = "repository"
+# The user restic runs as in every step, whatever the data's owner: the repository is written by one
+# user only (the nobody of the Prometheus and Alertmanager images, which also owns their data).
+RESTIC_UID = RESTIC_GID = 65534
 # ops/backup.py exits with this when the backup is done but its result could not be pushed: retrying
 # would only repeat the backup, so the job fails at once.
 EXIT_UNREPORTED = 3
@@ -68,3 +74,8 @@ def stale_after_seconds(settings: Settings) -> int:
     """How old the last good backup of a target may get before it is late: the longest gap the
     schedule leaves between two runs, plus the time a run may wait to start and then take."""
     return longest_gap_seconds(settings.backup.schedule) + START_DEADLINE_SECONDS + RUN_DEADLINE_SECONDS
+
+
+def check_stale_after_seconds(settings: Settings) -> int:
+    """As stale_after_seconds, for the repository's check on backup.checkSchedule."""
+    return longest_gap_seconds(settings.backup.check_schedule) + START_DEADLINE_SECONDS + RUN_DEADLINE_SECONDS

@@ -238,8 +238,22 @@ _BACKUP = (
         "ngx_backup_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the last successful backup of a target finished.", JOB_BACKUP
     ),
     Metric("ngx_backup_last_run_success", "gauge", ("target",), "1 when the last backup run of a target succeeded, 0 when it failed.", JOB_BACKUP),
-    Metric("ngx_backup_last_size_bytes", "gauge", ("target",), "Size of the last successful backup archive of a target.", JOB_BACKUP),
+    Metric(
+        "ngx_backup_last_size_bytes", "gauge", ("target",), "Bytes the last successful backup of a target read (restic's total_bytes_processed).", JOB_BACKUP
+    ),
+    Metric(
+        "ngx_backup_last_added_bytes",
+        "gauge",
+        ("target",),
+        "Bytes the last successful backup of a target added to the repository (restic's data_added).",
+        JOB_BACKUP,
+    ),
     Metric("ngx_backup_duration_seconds", "gauge", ("target",), "Duration of the last backup run of a target.", JOB_BACKUP),
+    Metric(
+        "ngx_backup_check_last_run_success", "gauge", ("target",), "1 when the repository's last retention and restic check succeeded, 0 when not.", JOB_BACKUP
+    ),
+    Metric("ngx_backup_check_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the repository's last check passed.", JOB_BACKUP),
+    Metric("ngx_backup_check_duration_seconds", "gauge", ("target",), "Duration of the repository's last retention and check.", JOB_BACKUP),
 )
 
 # Kubernetes only (jobs kube-state-metrics, kubelet and cadvisor): exactly what the rules and panels read;

@@ -80,7 +80,6 @@ def _blocks() -> dict[Path, dict[str, str]]:
     from components.grafana.docs import certificate_wait_markdown, token_lifetime_markdown, token_rotation_markdown
     from components.kubernetes.workload import session_affinity_markdown
     from dashboards.docs import panel_table_markdown
-    from ops.backup_docs import s3_parts_markdown, upload_progress_markdown
     from settings.capacity_docs import backup_markdown, capacity_markdown
     from settings.capacity_remote_write import remote_write_markdown
 
@@ -116,8 +115,6 @@ def _blocks() -> dict[Path, dict[str, str]]:
         },
         GRAFANA_CONTENT: {"token lifetime": Inline(token_lifetime_markdown()), "token rotation": Inline(token_rotation_markdown())},
         OPERATIONS: {
-            "s3 parts": Inline(s3_parts_markdown()),
-            "upload progress": Inline(upload_progress_markdown()),
             "certificate validity": Inline(certificate_validity_markdown()),
             "backup jobs": backup_jobs_markdown(stacks["prod"]),
             "backup too old": backup_too_old_markdown(stacks["dev"]),

@@ -146,7 +146,7 @@ EGRESS: tuple[Egress, ...] = (
     Egress(ALLOY, "kube-api", (443, 6443), "watches the application's pods on its own node, for the namespace, pod and container labels of their logs"),
     # Only HTTPS: backup.s3.endpoint must be https. Present whatever backup.target says, so that
     # switching to s3 needs no policy change; with target pvc the job opens no such connection.
-    Egress(BACKUP, "internet", (443,), "uploads archives to the S3-compatible bucket (backup.target s3)"),
+    Egress(BACKUP, "internet", (443,), "writes the restic repository in the S3-compatible bucket (backup.target s3)"),
 )
 
 # Only this service accepts connections from outside the stack.
@@ -254,7 +254,7 @@ def mermaid() -> str:
 
 def egress_markdown() -> str:
     """Every connection that leaves the stack (EGRESS), as a table for the docs: generated, so a new
-    way out (the backup's S3 upload, say) cannot be left out of what the docs say leaves."""
+    way out (the backup's S3 repository, say) cannot be left out of what the docs say leaves."""
     lines = ["| from | to | ports | why |", "|---|---|---|---|"]
     for egress in EGRESS:
         ports = "/".join(str(port) for port in egress.ports) or "the application's"

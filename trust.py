@@ -109,7 +109,7 @@ HOPS: tuple[Hop, ...] = (
     Hop("prometheus", APP, "prometheus.yml job ngx-api (scheme app.scheme, no ca_file)"),
     Hop("alertmanager", INTERNET, "receivers (webhooks, SMTP STARTTLS)"),
     Hop("grafana", INTERNET, "contact points, [smtp]"),
-    Hop("backup", INTERNET, "backup.py S3 uploads"),
+    Hop("backup", INTERNET, "restic's S3 repository"),
 )
 
 

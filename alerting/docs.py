@@ -48,7 +48,9 @@ def backup_jobs_markdown(settings: Settings) -> str:
     return (
         f"- **prod (Kubernetes):** one CronJob per target ({jobs}), with time zone `Etc/UTC`, `concurrencyPolicy: Forbid`, "
         f"a {plan.START_DEADLINE_SECONDS // 60}-minute start deadline (a run that cannot start by then is skipped), "
-        f"a {_hours(plan.RUN_DEADLINE_SECONDS)} run deadline, {plan.RETRIES} retries and the last {plan.HISTORY} jobs kept with their logs."
+        f"a {_hours(plan.RUN_DEADLINE_SECONDS)} run deadline, {plan.RETRIES} retries and the last {plan.HISTORY} jobs kept with their logs; "
+        f"the repository's retention and check are the CronJob `backup-{plan.CHECK_RUN}`, on `backup.checkSchedule` "
+        f"(default `{settings.backup.check_schedule}`), with the same limits."
     )
 
 

@@ -302,8 +302,54 @@ def backup_alerts(settings: Settings) -> tuple[Alert, ...]:
             settings.alerting.thresholds.backup_failed_for,
             "warning",
             "backup",
-            "The last backup run of a target failed; its previous archives are kept.",
+            "The last backup run of a target failed; its earlier snapshots are kept.",
             "The last backup run of {{ $labels.target }} failed (success = {{ $value }}); see the job's logs.",
+        ),
+    )
+
+
+def backup_check_alerts(settings: Settings) -> tuple[Alert, ...]:
+    """The repository's retention and `restic check` (backup.checkSchedule) push ngx_backup_check_*
+    as target="repository". A failed check means the repository holds damaged data: restores from it
+    are in doubt until `restic check` passes again."""
+    stale = backup_plan.check_stale_after_seconds(settings)
+    last_success = selector("ngx_backup_check_last_success_timestamp_seconds", JOB_BACKUP)
+    summary = "The backup repository's last check failed, or no check has passed for longer than backup.checkSchedule allows."
+    return (
+        Alert(
+            "BackupCheckFailed",
+            f"max by (job, target) ({selector('ngx_backup_check_last_run_success', JOB_BACKUP)}) == 0",
+            # As BackupFailed: retried attempts of the same run may still succeed.
+            settings.alerting.thresholds.backup_failed_for,
+            "warning",
+            "backup",
+            summary,
+            "The last retention and check of the backup repository failed (success = {{ $value }}); see the check job's logs: "
+            "a failed `restic check` means damaged data in the repository.",
+            extra_labels=(("reason", "failed"),),
+        ),
+        Alert(
+            "BackupCheckFailed",
+            f"time() - max by (job, target) ({last_success}) > {stale}",
+            # No `for`: the threshold already holds the schedule's longest gap and every deadline.
+            None,
+            "warning",
+            "backup",
+            summary,
+            "The last check of the backup repository passed {{ $value | humanizeDuration }} ago; "
+            f"backup.checkSchedule {settings.backup.check_schedule!r} allows {duration(stale)} (longest gap plus start and run deadlines).",
+            extra_labels=(("reason", "late"),),
+        ),
+        Alert(
+            "BackupCheckFailed",
+            f"absent({last_success})",
+            # As long as the schedule allows: a fresh stack (or Pushgateway) has not had its first check yet.
+            duration(stale),
+            "warning",
+            "backup",
+            summary,
+            f"No check of the backup repository has reported success for more than {duration(stale)} (absent = {{{{ $value }}}}).",
+            extra_labels=(("reason", "missing"),),
         ),
     )
 
@@ -323,6 +369,7 @@ def groups(settings: Settings) -> tuple[RuleGroup, ...]:
                 *prometheus_alerts(settings),
                 *alertmanager_alerts(settings),
                 *backup_alerts(settings),
+                *backup_check_alerts(settings),
             ),
         ),
     )

@@ -39,6 +39,8 @@ class Credentials(pulumi.ComponentResource):
         given = args.grafana_admin_password
         self.grafana_admin_password = pulumi.Output.secret(given.reveal()) if given is not None else generated("grafana-admin-password")
         self.grafana_secret_key = generated("grafana-secret-key", 48)
+        # The restic repository's: without it every backup is unreadable (exported, as a secret, for that).
+        self.restic_password = generated("restic-password", 48)
         salt_key = generated("bcrypt-salt-key", 48)
         users = sorted(self.passwords)
         self.hashes: pulumi.Output[dict[str, str]] = pulumi.Output.secret(

@@ -38,23 +38,41 @@ class DataMount:
 
 
 @dataclass(frozen=True)
-class JobRun:
-    """One scheduled run of a job spec: a CronJob on Kubernetes, a container that is started on demand
-    on Docker. It runs as the user that owns the data it reads, so it never needs more rights."""
+class JobStep:
+    """One container of a run, in order: on Kubernetes every step but the last is an init container of
+    the run's pod; on Docker each is a container that scripts/backup-dev.sh starts after the one before.
+    All steps of a run share its stage directory (ServiceSpec.stage_dir)."""
 
-    name: str  # "prometheus-0": names its container / CronJob and its archive volume
+    name: str  # "stage", "restic", "report": names the container
+    image: str
     args: tuple[str, ...]  # the whole command line
+    user: tuple[int, int] | None = None  # (uid, gid); None: the run's
+    env: tuple[tuple[str, str], ...] = ()  # never a credential: a path to one at most
+    repository: bool = False  # mounts the repository volume (ServiceSpec.repository_dir), where there is one
+    data_read_only: bool = False  # mounts the run's data read-only even where the run may write it
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One scheduled run of a job spec: a CronJob on Kubernetes, containers that are started on demand
+    on Docker. Its steps that touch the data run as the user that owns it, so they never need more rights."""
+
+    name: str  # "prometheus-0": names its CronJob / containers
+    steps: tuple[JobStep, ...]
     uid: int
     gid: int
     data: tuple[DataMount, ...]
-    # Its own volume at ServiceSpec.archive_dir, of this size; None when it writes no volume.
-    archive_size: str | None = None
+    cron: str | None = None  # its own schedule, instead of the spec's
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            raise ValueError(f"{self.name}: a run needs at least one step")
 
     @property
-    def colocated_with(self) -> DataMount:
+    def colocated_with(self) -> DataMount | None:
         """The replica whose volume it reads: on Kubernetes a ReadWriteOnce claim is only mountable on
-        that replica's node, so the run's pod must be scheduled there."""
-        return self.data[0]
+        that replica's node, so the run's pod must be scheduled there. None: it reads no data volume."""
+        return self.data[0] if self.data else None
 
 
 @dataclass(frozen=True)
@@ -108,7 +126,9 @@ class ServiceSpec:
     # A job rather than a server: it runs `runs` on this schedule and exits.
     schedule: Schedule | None = None
     runs: tuple[JobRun, ...] = ()
-    archive_dir: str | None = None  # where each run's own volume is mounted
+    stage_dir: str | None = None  # the scratch directory a run's steps share
+    repository_dir: str | None = None  # where the job's one repository volume is mounted (steps with `repository`)
+    repository_size: str | None = None  # its size; None: no volume (the repository is elsewhere)
     # What a changed file does to the running service: RELOAD (picked up in place) or RESTART
     # (components/file_layout.py).
     file_change: str = RESTART

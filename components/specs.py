@@ -16,7 +16,7 @@ from alerting.receiver_files import receiver_secrets
 from components.certificates import Certificates
 from components.credentials import Credentials
 from components.file_layout import RELOAD
-from components.service_spec import DataMount, HostMount, JobRun, Probe, Reloader, Schedule, ServiceSpec
+from components.service_spec import DataMount, HostMount, JobRun, JobStep, Probe, Reloader, Schedule, ServiceSpec
 from renderers import alloy, auth, backup, bundle, commands, grafana_ini, loki_storage, paths, probe
 from renderers.loki import loki_args
 from renderers.prometheus import REPLICA_ENV, prometheus_args
@@ -304,32 +304,47 @@ def _loki_spec(settings: Settings, files: Mapping[str, str]) -> ServiceSpec:
 
 
 def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, files: Mapping[str, str], sources: Mapping[str, ServiceSpec]) -> ServiceSpec:
-    """The backup job: one run per backed-up replica (backup_plan.py), each as the user that owns
-    the data it reads. Prometheus runs get the password of the `backup` user and the stack CA for the
-    snapshot API; with target s3 every run gets the bucket's key, as files."""
+    """The backup job: one run per backed-up replica (backup_plan.py), three steps each (ops/backup.py
+    says why): the snapshot or copy and the report as the user that owns the data, restic in between
+    as restic's one user; plus the repository's retention and check on a schedule of their own. The
+    restic steps get the repository's generated password (and with target s3 the bucket's key), the
+    Prometheus runs the password of the `backup` user and the stack CA for the snapshot API, as files."""
     s3 = settings.backup.s3 if settings.backup.target == "s3" else None
-    secret_files = {paths.TLS_CA: certs.ca_bundle(trust.INTERNAL), paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER])}
+    secret_files = {
+        paths.TLS_CA: certs.ca_bundle(trust.INTERNAL),
+        paths.password_file(auth.BACKUP_USER): _secret(creds.passwords[auth.BACKUP_USER]),
+        backup.PASSWORD_FILE: _secret(creds.restic_password),
+    }
     if s3 is not None:
-        secret_files[backup.S3_KEY_ID_FILE] = _secret(pulumi.Output.from_input(s3.access_key_id))
-        secret_files[backup.S3_KEY_FILE] = _secret(pulumi.Output.from_input(s3.secret_access_key.reveal()))
+        secret_files[backup.S3_CREDENTIALS_FILE] = _secret(
+            pulumi.Output.all(s3.access_key_id, s3.secret_access_key.reveal()).apply(lambda key: backup.render_s3_credentials(*key))
+        )
+    restic_user = (backup_plan.RESTIC_UID, backup_plan.RESTIC_GID)
+    restic_env = tuple(sorted(backup.restic_env(settings).items()))
 
-    def archive_size(service: str) -> str | None:
-        if s3 is not None:
-            return None
-        # Prometheus's is a setting checked against keep x retentionSize; an Alertmanager or Grafana
-        # archive is a small part of the volume it comes from, so that volume's size holds `keep` of them.
-        return settings.backup.storage_size if service == "prometheus" else sources[service].storage_size
+    def restic_step(args: tuple[str, ...]) -> JobStep:
+        return JobStep("restic", settings.images.restic, args, restic_user, restic_env, repository=True, data_read_only=True)
 
     runs = tuple(
         JobRun(
             run.target,
-            backup.run_args(settings, run),
+            (
+                JobStep("stage", settings.images.backup, backup.stage_args(settings, run)),
+                restic_step(backup.restic_backup_args(settings, run)),
+                JobStep("report", settings.images.backup, backup.report_args(settings, run)),
+            ),
             sources[run.service].uid,
             sources[run.service].gid,
             (DataMount(run.service, run.replica, paths.DATA_DIRS[run.service], writable=run.writes_data),),
-            archive_size(run.service),
         )
         for run in backup_plan.backup_runs(settings)
+    )
+    check = JobRun(
+        backup_plan.CHECK_RUN,
+        (restic_step(backup.check_restic_args(settings)), JobStep("report", settings.images.backup, backup.check_report_args(settings))),
+        *restic_user,
+        (),
+        cron=settings.backup.check_schedule,
     )
     schedule = Schedule(
         settings.backup.schedule,
@@ -355,8 +370,10 @@ def _backup_spec(settings: Settings, creds: Credentials, certs: Certificates, fi
         None,
         scratch_dirs=("/tmp",),
         schedule=schedule,
-        runs=runs,
-        archive_dir=backup.ARCHIVE_DIR if s3 is None else None,
+        runs=(*runs, check),
+        stage_dir=backup.STAGE_DIR,
+        repository_dir=backup.REPOSITORY_DIR if s3 is None else None,
+        repository_size=settings.backup.storage_size if s3 is None else None,
     )
 
 

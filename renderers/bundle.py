@@ -17,7 +17,7 @@ from dashboards import render_dashboards
 from renderers import paths
 from renderers.alertmanager import render_alertmanager_config, render_alertmanager_templates
 from renderers.alloy import render_alloy_config
-from renderers.backup import PROGRAM_FILE, render_backup_program
+from renderers.backup import PROGRAM_FILE, STEP_FILE, render_backup_program, render_restic_step
 from renderers.grafana_ini import render_grafana_ini
 from renderers.loki import render_loki_config
 from renderers.nginx import render_htpasswd, render_nginx_config
@@ -46,6 +46,7 @@ def render_config_files(settings: Settings) -> dict[str, str]:
         "alloy/config.alloy": render_alloy_config(settings),
         "proxy/nginx.conf": render_nginx_config(settings),
         f"backup/{PROGRAM_FILE}": render_backup_program(),
+        f"backup/{STEP_FILE}": render_restic_step(),
     }
     return dict(sorted(files.items()))
 

@@ -11,7 +11,7 @@ me=setup
 
 # Real tools the tests run against: promtool/amtool/nginx check files, the live tests run the servers.
 packages="prometheus prometheus-alertmanager prometheus-pushgateway nginx openssl prometheus-node-exporter redis-server
-          prometheus-redis-exporter prometheus-nginx-exporter util-linux iproute2 curl"
+          prometheus-redis-exporter prometheus-nginx-exporter util-linux iproute2 curl restic"
 missing=""
 for package in $packages; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

@@ -14,6 +14,7 @@ from typing import Any
 
 from settings import capacity, scrape
 from settings import validators as v
+from settings.backup import repository_need_bytes
 from settings.errors import PROJECT, SettingsError
 from settings.loki import check_loki
 from settings.model import Settings
@@ -214,14 +215,12 @@ def _check_backup(s: Settings) -> None:
             "backup.s3.endpoint", "is required with backup.target s3; set backup.s3.endpoint, bucket, accessKeyId and (with --secret) secretAccessKey"
         )
     if backup.target == "pvc":
-        # A snapshot holds the blocks and the head, which retentionSize bounds; archives are gzip of
-        # already-compressed chunks, so no compression is counted on.
-        snapshot = v.prometheus_size_bytes(s.prometheus.retention_size)
-        need = snapshot * backup.keep
+        need = repository_need_bytes(s.prometheus.replicas, s.prometheus.retention_size, s.prometheus.retention_time, backup.keep, backup.schedule)
         if need > v.volume_size_bytes(backup.storage_size):
             need_gib = -(-need // 2**30)
             raise SettingsError(
                 "backup.storageSize",
-                f"{backup.storage_size} cannot hold keep={backup.keep} snapshots of up to prometheus.retentionSize {s.prometheus.retention_size} each; "
+                f"{backup.storage_size} cannot hold keep={backup.keep} restic snapshots of {s.prometheus.replicas} Prometheus replica(s) of up to "
+                f"prometheus.retentionSize {s.prometheus.retention_size} each ({need_gib}Gi, see docs/operations.md#capacity); "
                 f"raise backup.storageSize to at least {need_gib}Gi or lower backup.keep",
             )

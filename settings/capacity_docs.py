@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from settings import STORAGE_HEADROOM
 from settings import capacity as c
+from settings.backup import repository_need_bytes
 from settings.model import Settings
 from settings.validators import duration_seconds, prometheus_size_bytes, volume_size_bytes
 
@@ -98,17 +99,16 @@ def summary_markdown(stack: str, settings: Settings) -> str:
 
 
 def backup_markdown(stacks: dict[str, Settings]) -> str:
-    """keep x retentionSize against backup.storageSize for each stack, and what the archives really hold."""
+    """The repository's need (settings/backup.py) against backup.storageSize for each stack."""
     checks = []
     for stack, settings in stacks.items():
-        keep, cap = settings.backup.keep, prometheus_size_bytes(settings.prometheus.retention_size)
-        checks.append(f"{stack}: {keep} x {cap / GIB:g} GiB = {keep * cap / GIB:g} GiB <= {settings.backup.storage_size}")
-    real = [
-        f"{settings.backup.keep} x {c.estimate(settings).prometheus_disk_bytes / GIB:.2f} = "
-        f"{settings.backup.keep * c.estimate(settings).prometheus_disk_bytes / GIB:.1f} GiB on {stack}"
-        for stack, settings in stacks.items()
-    ]
-    return f"{'; '.join(checks)}. What they will really hold is about keep x the Prometheus disk above: {'; '.join(real)}."
+        p, b = settings.prometheus, settings.backup
+        need = repository_need_bytes(p.replicas, p.retention_size, p.retention_time, b.keep, b.schedule)
+        checks.append(
+            f"{stack}: {p.replicas} replica(s) x {prometheus_size_bytes(p.retention_size) / GIB:g} GiB x {need / p.replicas / prometheus_size_bytes(p.retention_size):.2f} "
+            f"= {need / GIB:.1f} GiB <= {b.storage_size}"
+        )
+    return "; ".join(checks) + "."
 
 
 def capacity_markdown(stacks: dict[str, Settings]) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from catalog import API_NAMINGS, DEFAULT_API_NAMING
 from settings import validators as v
 from settings.alerting import AlertingSettings, ReceiverSettings
-from settings.cron import cron
+from settings.backup import BackupSettings
 from settings.loki import LokiSettings
 from settings.remote_write import LongTermStore, RemoteWriteEndpoint
 from settings.schema import Secret, section, section_list, setting
@@ -29,6 +29,8 @@ DEFAULT_IMAGES = {
     "pushgateway": "prom/pushgateway:v1.11.1",
     # Runs ops/backup.py (standard library only) for the backup jobs.
     "backup": "python:3.13.7-alpine3.22",
+    # Runs restic for the backup jobs: the release of Debian's restic, which the tests run.
+    "restic": "restic/restic:0.14.0",
     # Kubernetes only: object state of the watched namespaces (job kube-state-metrics).
     "kubeStateMetrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0",
 }
@@ -137,6 +139,7 @@ class ImageSettings:
     proxy_exporter: str = setting("proxyExporter", v.image, "nginx-prometheus-exporter image (scrape job `proxy`).", DEFAULT_IMAGES["proxyExporter"])
     pushgateway: str = setting("pushgateway", v.image, "Pushgateway image (receives the backup jobs' results).", DEFAULT_IMAGES["pushgateway"])
     backup: str = setting("backup", v.image, "Python image that runs the backup program (ops/backup.py).", DEFAULT_IMAGES["backup"])
+    restic: str = setting("restic", v.image, "restic image of the backup jobs' restic step (ops/restic-step.sh).", DEFAULT_IMAGES["restic"])
     kube_state_metrics: str = setting(
         "kubeStateMetrics", v.image, "kube-state-metrics image (Kubernetes only; job `kube-state-metrics`).", DEFAULT_IMAGES["kubeStateMetrics"]
     )
@@ -189,38 +192,10 @@ class ResourceSettings:
     proxy: ServiceResources = section("proxy", ServiceResources, "nginx proxy.", memory="128Mi", cpu="250m")
     proxy_exporter: ServiceResources = section("proxyExporter", ServiceResources, "nginx-prometheus-exporter.", memory="64Mi", cpu="100m")
     pushgateway: ServiceResources = section("pushgateway", ServiceResources, "Pushgateway.", memory="64Mi", cpu="100m")
-    # Streams archives (gzip) and S3 parts of at most 16 MiB: memory stays flat whatever the data size.
+    # restic keeps the repository's index in memory (some tens of MiB for a repository of tens of GiB).
     backup: ServiceResources = section("backup", ServiceResources, "Each backup job.", memory="256Mi", cpu="500m")
     # Three namespaces and three resource kinds: a few hundred objects in memory.
     kube_state_metrics: ServiceResources = section("kubeStateMetrics", ServiceResources, "kube-state-metrics (Kubernetes only).", memory="128Mi", cpu="100m")
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    endpoint: str = setting("endpoint", v.https_url, "S3-compatible endpoint (https; path-style requests), e.g. https://s3.eu-west-1.amazonaws.com.")
-    bucket: str = setting("bucket", v.s3_bucket, "Bucket; archives go under <environment>/<target>/ in it.")
-    region: str = setting("region", v.text, "Region the endpoint signs requests for (AWS Signature V4).", "us-east-1")
-    access_key_id: str = setting("accessKeyId", v.text, "Access key ID allowed to put, list, get and delete objects in the bucket, nothing else.")
-    secret_access_key: Secret = setting("secretAccessKey", v.text, "Secret access key of accessKeyId.", secret=True)
-
-
-@dataclass(frozen=True)
-class BackupSettings:
-    schedule: str = setting(
-        "schedule", cron, "When backups run: five-field cron in UTC (the CronJobs; on Docker, the host's crontab runs scripts/backup-dev.sh).", "0 3 * * *"
-    )
-    keep: int = setting("keep", v.positive_int, "Archives kept per backed-up target; older ones are deleted after each successful backup.", 7)
-    target: str = setting(
-        "target", v.one_of("pvc", "s3"), "Where archives go: pvc (a volume per target: PersistentVolumeClaim, Docker volume on dev) or s3 (backup.s3).", "pvc"
-    )
-    storage_size: str = setting(
-        "storageSize",
-        v.volume_size,
-        "Archive volume of each Prometheus replica (target pvc); must hold `keep` snapshots of up to prometheus.retentionSize.",
-        docker="60Gi",
-        kubernetes="75Gi",
-    )
-    s3: S3Settings | None = section("s3", S3Settings, "S3-compatible bucket (target s3).", optional=True)
 
 
 @dataclass(frozen=True)

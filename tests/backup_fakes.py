@@ -1,4 +1,4 @@
-"""What the tests of ops/backup.py share (tests/test_backup.py, tests/test_backup_s3.py): a recording
+"""What the tests of ops/backup.py share (tests/test_backup.py, tests/test_backup_restic.py): a recording
 Pushgateway, a fake Prometheus whose snapshot API makes a snapshot directory like the real one, and the
 data they back up. The servers are context managers; each test module makes its fixtures of them."""
 
@@ -9,7 +9,6 @@ import contextlib
 import json
 import re
 import sqlite3
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,11 +47,6 @@ def fake_snapshot(root: Path) -> dict[str, bytes]:
     return files
 
 
-def archive_files(archive: Path) -> dict[str, bytes]:
-    with tarfile.open(archive, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-
-
 @contextlib.contextmanager
 def fake_prometheus(tmp_path: Path) -> Iterator[tuple[StubServer, Path, dict]]:
     """A fake Prometheus whose snapshot API creates a snapshot directory like the real one, with the
@@ -83,7 +77,17 @@ def fake_prometheus(tmp_path: Path) -> Iterator[tuple[StubServer, Path, dict]]:
 
 
 def prometheus_args(server: StubServer, data: Path, tmp_path: Path, *extra: str) -> list[str]:
-    return ["prometheus", "--target=prometheus-0", f"--url={server.url}", "--user=backup", f"--password-file={tmp_path / 'pw'}", f"--data-dir={data}", *extra]
+    """`stage prometheus` as the job runs it, against the fake."""
+    return [
+        "stage",
+        "prometheus",
+        "--target=prometheus-0",
+        f"--url={server.url}",
+        "--user=backup",
+        f"--password-file={tmp_path / 'pw'}",
+        f"--data-dir={data}",
+        *extra,
+    ]
 
 
 def grafana_db(path: Path, rows: int = 500) -> list[tuple]:

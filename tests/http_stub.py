@@ -1,8 +1,8 @@
 """One stub HTTP(S) server for tests: threaded, on 127.0.0.1, recording every request it receives.
 
 A test gives it `respond(request) -> (status, headers, body)`; the stand-ins for Grafana's API
-(tests/grafana_stub.py), a Pushgateway, Prometheus's snapshot API (tests/backup_fakes.py) and the S3
-answers moto never gives (tests/test_backup_s3.py) are such functions. With `tls=` (an ssl.SSLContext, e.g. ThrowawayCA.server_context) it speaks HTTPS.
+(tests/grafana_stub.py), a Pushgateway and Prometheus's snapshot API (tests/backup_fakes.py) are such
+functions. With `tls=` (an ssl.SSLContext, e.g. ThrowawayCA.server_context) it speaks HTTPS.
 """
 
 from __future__ import annotations

@@ -111,6 +111,8 @@ ROUTES = [
     ({"alertname": "LowConversionRate", "severity": "info", "category": "business"}, "business-daily"),
     ({"alertname": "Watchdog", "severity": "none", "category": "meta"}, "heartbeat"),
     ({"alertname": "SomethingNew", "severity": "info", "category": "meta"}, ROOT_RECEIVER),
+    # A damaged backup repository is mailed like a failed backup: no data is lost yet.
+    ({"alertname": "BackupCheckFailed", "severity": "warning", "category": "backup", "job": "ngx-backup", "target": "repository"}, "ops-email"),
     ({"alertname": "NoLabelsAtAll"}, ROOT_RECEIVER),
     # A critical business alert pages: the pager route comes before the digest.
     ({"alertname": "RevenueStopped", "severity": "critical", "category": "business"}, "oncall-pager"),

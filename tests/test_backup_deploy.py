@@ -19,7 +19,7 @@ import yaml
 import addresses
 import backup_plan
 import catalog
-from components.docker.job import RUN_LABEL
+from components.docker.job import RUN_LABEL, STEP_LABEL
 from renderers import backup, paths
 from settings import PROJECT, SettingsError, parse
 from settings.cron import gaps_seconds
@@ -70,6 +70,16 @@ def pod_of(cron_job: dict[str, Any]) -> dict[str, Any]:
     return cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def steps_of(cron_job: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Step name -> container, in order: the init containers, then the container."""
+    pod = pod_of(cron_job)
+    return {container["name"]: container for container in [*pod.get("initContainers", []), *pod["containers"]]}
+
+
+def backup_cron_jobs(result: SynthResult) -> dict[str, dict[str, Any]]:
+    return {run: cron for run, cron in cron_jobs(result).items() if run != backup_plan.CHECK_RUN}
+
+
 def expected_runs(settings) -> set[str]:
     """Every Prometheus replica, and replica 0 of Alertmanager (gossip copies its state) and Grafana."""
     return {f"prometheus-{i}" for i in range(settings.prometheus.replicas)} | {"alertmanager-0", "grafana-0"}
@@ -105,7 +115,11 @@ BAD_BACKUP = [
     ({"keep": 0}, "backup.keep", "at least 1"),
     ({"target": "nfs"}, "backup.target", "one of"),
     ({"target": "s3"}, "backup.s3.endpoint", "required with backup.target s3"),
-    ({"keep": 30}, "backup.storageSize", "at least 240Gi"),
+    ({"keep": 30, "storageSize": "20Gi"}, "backup.storageSize", "at least 24Gi"),
+    ({"storageSize": "10Gi"}, "backup.storageSize", "at least 12Gi"),
+    ({"checkReadDataSubset": "0%"}, "backup.checkReadDataSubset", "--read-data-subset"),
+    ({"checkReadDataSubset": "all"}, "backup.checkReadDataSubset", "--read-data-subset"),
+    ({"checkSchedule": "*/5 * * * *"}, "backup.checkSchedule", "more often than hourly"),
     ({"target": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "k"}}, "backup.s3.endpoint", "https://"),
     (
         {"target": "s3", "s3": {"endpoint": "https://s3.example.com", "bucket": "Backups_1", "accessKeyId": "a", "secretAccessKey": "k"}},
@@ -200,7 +214,16 @@ def test_backup_too_old_follows_the_schedule(schedule, stale):
 
 
 def test_the_backup_metrics_are_catalogued_as_pushed_by_the_backup_job():
-    names = {"ngx_backup_last_success_timestamp_seconds", "ngx_backup_last_run_success", "ngx_backup_last_size_bytes", "ngx_backup_duration_seconds"}
+    names = {
+        "ngx_backup_last_success_timestamp_seconds",
+        "ngx_backup_last_run_success",
+        "ngx_backup_last_size_bytes",
+        "ngx_backup_last_added_bytes",
+        "ngx_backup_duration_seconds",
+        "ngx_backup_check_last_run_success",
+        "ngx_backup_check_last_success_timestamp_seconds",
+        "ngx_backup_check_duration_seconds",
+    }
     assert {name for name, metric in catalog.METRICS.items() if metric.source == catalog.JOB_BACKUP} == names
     assert catalog.JOB_PUSHGATEWAY in catalog.JOBS and catalog.JOB_BACKUP not in catalog.JOBS
 
@@ -208,15 +231,16 @@ def test_the_backup_metrics_are_catalogued_as_pushed_by_the_backup_job():
 # --- Kubernetes: CronJobs -----------------------------------------------------------------------------
 
 
-def test_one_cron_job_per_backed_up_replica(prod_stack):
-    assert set(cron_jobs(prod_stack)) == expected_runs(prod_stack.settings)
+def test_one_cron_job_per_backed_up_replica_and_one_for_the_check(prod_stack):
+    assert set(cron_jobs(prod_stack)) == expected_runs(prod_stack.settings) | {backup_plan.CHECK_RUN}
     assert prod_stack.settings.prometheus.replicas == 2
 
 
 def test_cron_jobs_run_on_the_schedule_once_at_a_time_and_bounded(prod_stack):
     for run, cron_job in cron_jobs(prod_stack).items():
         spec = cron_job["spec"]
-        assert spec["schedule"] == prod_stack.settings.backup.schedule, run
+        backup_settings = prod_stack.settings.backup
+        assert spec["schedule"] == (backup_settings.check_schedule if run == backup_plan.CHECK_RUN else backup_settings.schedule), run
         assert spec["timeZone"] == "Etc/UTC"  # settings.cron computes the alert's gap in UTC
         assert spec["concurrencyPolicy"] == "Forbid"
         assert spec["startingDeadlineSeconds"] == backup_plan.START_DEADLINE_SECONDS
@@ -234,35 +258,66 @@ def test_cron_jobs_run_on_the_schedule_once_at_a_time_and_bounded(prod_stack):
 
 def test_a_schedule_setting_reaches_every_cron_job():
     result = synth("prod", ["backup.schedule=30 1 * * 1-5"])
-    assert {cron["spec"]["schedule"] for cron in cron_jobs(result).values()} == {"30 1 * * 1-5"}
+    assert {cron["spec"]["schedule"] for cron in backup_cron_jobs(result).values()} == {"30 1 * * 1-5"}
 
 
-def test_every_run_pod_is_restricted_and_runs_as_the_owner_of_its_data(prod_stack):
+def test_every_run_pod_is_restricted_and_its_steps_run_as_the_owner_of_the_data_or_as_restic(prod_stack):
+    """Stage and report run as the owner of the data they read (and the snapshot they remove); restic as
+    the one user that owns the repository, in the run's group so it reads the pod's files."""
     statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
+    settings = prod_stack.settings
     for run, cron_job in cron_jobs(prod_stack).items():
-        service = run.rsplit("-", 1)[0]
-        owner = statefulsets[service]["spec"]["template"]["spec"]["securityContext"]
         pod = pod_of(cron_job)
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        # fsGroup equal to the service's: its claim is never re-owned by the run.
-        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (owner["runAsUser"], owner["fsGroup"]), run
         assert pod["automountServiceAccountToken"] is False
         assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC"))
-        (container,) = pod["containers"]
-        context = container["securityContext"]
-        assert context["runAsNonRoot"] is True and context["runAsUser"] == owner["runAsUser"], run
-        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
-        assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"}
-        budget = prod_stack.settings.resources.backup
-        assert container["resources"] == {"requests": {"cpu": budget.cpu, "memory": budget.memory}, "limits": {"cpu": budget.cpu, "memory": budget.memory}}
-        assert container["image"] == prod_stack.settings.images.backup
+        steps = steps_of(cron_job)
+        if run == backup_plan.CHECK_RUN:
+            assert list(steps) == ["restic", "report"] and "affinity" not in pod
+            owner = {"runAsUser": backup_plan.RESTIC_UID, "fsGroup": backup_plan.RESTIC_GID}
+        else:
+            assert list(steps) == ["stage", "restic", "report"]
+            owner = statefulsets[run.rsplit("-", 1)[0]]["spec"]["template"]["spec"]["securityContext"]
+        # fsGroup equal to the service's: its claim is never re-owned by the run.
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (owner["runAsUser"], owner["fsGroup"]), run
+        if owner["fsGroup"] != backup_plan.RESTIC_GID:
+            assert pod["securityContext"]["supplementalGroups"] == [owner["fsGroup"]], run
+        for name, container in steps.items():
+            context = container["securityContext"]
+            user = backup_plan.RESTIC_UID if name == "restic" else owner["runAsUser"]
+            assert context["runAsNonRoot"] is True and context["runAsUser"] == user, (run, name)
+            assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"] == {"drop": ["ALL"]} and context["seccompProfile"] == {"type": "RuntimeDefault"}
+            budget = settings.resources.backup
+            assert container["resources"] == {"requests": {"cpu": budget.cpu, "memory": budget.memory}, "limits": {"cpu": budget.cpu, "memory": budget.memory}}
+            assert container["image"] == (settings.images.restic if name == "restic" else settings.images.backup), (run, name)
         account = one(prod_stack, "ServiceAccount", pod["serviceAccountName"])
         assert account["automountServiceAccountToken"] is False
 
 
+def test_the_steps_share_the_stage_and_only_restic_mounts_the_repository(prod_stack):
+    for run, cron_job in cron_jobs(prod_stack).items():
+        volumes = {v["name"]: v for v in pod_of(cron_job)["volumes"]}
+        for name, container in steps_of(cron_job).items():
+            mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+            assert mounts[backup.STAGE_DIR] == {"name": "stage", "emptyDir": {}}, (run, name)
+            repository = mounts.get(backup.REPOSITORY_DIR, {}).get("persistentVolumeClaim", {}).get("claimName")
+            assert repository == ("backup-repository" if name == "restic" else None), (run, name)
+
+
+def test_the_repository_is_one_protected_retained_read_write_many_claim(prod_stack):
+    claims = [m["metadata"]["name"] for m in manifests(prod_stack, "PersistentVolumeClaim") if m["metadata"]["name"].startswith("backup-")]
+    assert claims == ["backup-repository"]
+    claim = resource_of(prod_stack, "PersistentVolumeClaim", "backup-repository")
+    assert claim.options["protect"] and claim.options["retainOnDelete"]
+    spec = unwrap(claim.inputs)["spec"]
+    # Runs on every replica's node write to it.
+    assert spec["accessModes"] == ["ReadWriteMany"] and spec["resources"]["requests"]["storage"] == prod_stack.settings.backup.storage_size
+
+
 def test_each_run_is_scheduled_next_to_its_replica_and_reads_that_replicas_claim(prod_stack):
     statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
-    for run, cron_job in cron_jobs(prod_stack).items():
+    for run, cron_job in backup_cron_jobs(prod_stack).items():
         service, replica = run.rsplit("-", 1)
         statefulset = statefulsets[service]
         pod = pod_of(cron_job)
@@ -274,47 +329,33 @@ def test_each_run_is_scheduled_next_to_its_replica_and_reads_that_replicas_claim
         claim = f"{template['metadata']['name']}-{statefulset['metadata']['name']}-{replica}"
         sources = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == claim]
         assert len(sources) == 1, run
-        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == sources[0]["name"]]
-        assert mount["mountPath"] == paths.DATA_DIRS[service]
+        for container in steps_of(cron_job).values():
+            (mount,) = [m for m in container["volumeMounts"] if m["name"] == sources[0]["name"]]
+            assert mount["mountPath"] == paths.DATA_DIRS[service]
 
 
 def test_data_is_mounted_read_only_except_where_a_snapshot_must_be_removed(prod_stack):
-    """Alertmanager's and Grafana's claims are read-only at the claim and the mount. A Prometheus run
-    writes its replica's volume for one thing: deleting the snapshot it archived (ops/backup.py)."""
-    for run, cron_job in cron_jobs(prod_stack).items():
-        pod = pod_of(cron_job)
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        for mount in pod["containers"][0]["volumeMounts"]:
-            volume = volumes[mount["name"]]
-            claim = volume.get("persistentVolumeClaim", {}).get("claimName", "")
-            if claim.startswith("data-"):
-                writable = claim.startswith("data-prometheus-")
-                assert mount["readOnly"] is (not writable) and volume["persistentVolumeClaim"]["readOnly"] is (not writable), run
-            elif "configMap" in volume or "secret" in volume:
-                assert mount["readOnly"] is True, run
-
-
-def test_each_run_writes_its_own_protected_retained_archive_claim(prod_stack):
-    settings = prod_stack.settings
-    statefulsets = {m["metadata"]["name"]: m for m in manifests(prod_stack, "StatefulSet")}
-    for run, cron_job in cron_jobs(prod_stack).items():
-        service = run.rsplit("-", 1)[0]
-        pod = pod_of(cron_job)
-        (archive,) = [v for v in pod["volumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == f"backup-{run}"]
-        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == archive["name"]]
-        assert mount["mountPath"] == backup.ARCHIVE_DIR and not mount.get("readOnly")
-        claim = resource_of(prod_stack, "PersistentVolumeClaim", f"backup-{run}")
-        assert claim.options["protect"] and claim.options["retainOnDelete"], run
-        size = unwrap(claim.inputs)["spec"]["resources"]["requests"]["storage"]
-        (template,) = statefulsets[service]["spec"]["volumeClaimTemplates"]
-        expected = settings.backup.storage_size if service == PROMETHEUS else template["spec"]["resources"]["requests"]["storage"]
-        assert size == expected, run
+    """Alertmanager's and Grafana's claims are read-only at the claim and every mount. A Prometheus run
+    writes its replica's volume for one thing: its stage and report steps delete the snapshot
+    (ops/backup.py); restic only reads it."""
+    for run, cron_job in backup_cron_jobs(prod_stack).items():
+        volumes = {v["name"]: v for v in pod_of(cron_job)["volumes"]}
+        for name, container in steps_of(cron_job).items():
+            for mount in container["volumeMounts"]:
+                volume = volumes[mount["name"]]
+                claim = volume.get("persistentVolumeClaim", {}).get("claimName", "")
+                if claim.startswith("data-"):
+                    writable = claim.startswith("data-prometheus-")
+                    assert volume["persistentVolumeClaim"]["readOnly"] is (not writable), run
+                    assert mount["readOnly"] is (not writable or name == "restic"), (run, name)
+                elif "configMap" in volume or "secret" in volume:
+                    assert mount["readOnly"] is True, run
 
 
 def test_a_prometheus_run_snapshots_its_own_replica_through_a_name_its_certificate_covers(prod_stack):
     names = addresses.tls_names(prod_stack.settings, PROMETHEUS)
-    for run, cron_job in cron_jobs(prod_stack).items():
-        command = pod_of(cron_job)["containers"][0]["command"]
+    for run, cron_job in backup_cron_jobs(prod_stack).items():
+        command = steps_of(cron_job)["stage"]["command"]
         urls = [arg.split("=", 1)[1] for arg in command if arg.startswith("--url=")]
         if not run.startswith("prometheus-"):
             assert urls == [], run
@@ -323,6 +364,20 @@ def test_a_prometheus_run_snapshots_its_own_replica_through_a_name_its_certifica
         host = re.match(r"https://([^:/]+):9090/prometheus$", url).group(1)  # the route prefix Prometheus serves under
         assert host.startswith(f"{run}.") and any(fnmatch.fnmatchcase(host, name) for name in names), url
         assert f"--target={run}" in command and "--user=backup" in command
+        assert steps_of(cron_job)["restic"]["command"][2:5] == ["backup", backup.STAGE_DIR, run], "restic's host is the target"
+
+
+def test_the_repository_password_is_generated_secret_and_exported_only_as_a_secret(prod_stack):
+    secret = resource_of(prod_stack, "Secret", "backup-secrets")
+    assert is_secret(secret.inputs["stringData"])
+    password = unwrap(secret.inputs)["stringData"]["restic-password"]
+    assert len(password) == 48
+    assert is_secret(prod_stack.outputs["backupRepositoryPassword"])
+    for cron_job in cron_jobs(prod_stack).values():
+        restic = steps_of(cron_job)["restic"]["command"]
+        assert f"--password-file={backup.PASSWORD_FILE}" in restic and password not in repr(restic)
+    leaks = [r.name for r in prod_stack.resources if r.type != KUBE_SECRET and "random" not in r.type and password in repr(_plain(r.inputs))]
+    assert not leaks
 
 
 def test_the_backup_network_policy_allows_exactly_the_topology_edges(prod_stack):
@@ -355,20 +410,23 @@ def test_the_new_edges_are_exactly_these():
     assert SERVICES[BACKUP].ports == () and SERVICES[BACKUP].scheduled and SERVICES[BACKUP].job is None
 
 
-def test_the_s3_target_uploads_with_keys_from_a_secret_and_claims_nothing(prod_s3):
+def test_the_s3_target_is_one_repository_per_stack_with_keys_from_a_secret_file_and_claims_nothing(prod_s3):
     settings = prod_s3.settings
     assert not [m for m in manifests(prod_s3, "PersistentVolumeClaim") if m["metadata"]["name"].startswith("backup-")]
     for cron_job in cron_jobs(prod_s3).values():
         pod = pod_of(cron_job)
-        command = pod["containers"][0]["command"]
-        assert "--s3-endpoint=https://s3.eu-west-1.example.com" in command and f"--s3-prefix={settings.environment}" in command
-        assert "--s3-bucket=ngx-backups" in command and not [arg for arg in command if arg.startswith("--dest")]
+        restic = steps_of(cron_job)["restic"]
+        command = restic["command"]
+        repository = command[command.index("-r") + 1]
+        assert repository == f"s3:https://s3.eu-west-1.example.com/ngx-backups/{settings.environment}"
+        assert "s3.region=eu-west-1" in command
+        assert restic["env"] == [{"name": "AWS_SHARED_CREDENTIALS_FILE", "value": backup.S3_CREDENTIALS_FILE}]
         assert not any(v.get("persistentVolumeClaim", {}).get("claimName", "").startswith("backup-") for v in pod["volumes"])
-        mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
-        assert mounts[backup.S3_KEY_FILE]["readOnly"] and mounts[backup.S3_KEY_ID_FILE]["readOnly"]
+        mounts = {m["mountPath"]: m for m in restic["volumeMounts"]}
+        assert mounts[backup.S3_CREDENTIALS_FILE]["readOnly"]
     secret = resource_of(prod_s3, "Secret", "backup-secrets")
     assert is_secret(secret.inputs["stringData"])
-    assert unwrap(secret.inputs)["stringData"]["s3-secret-access-key"] == S3_SECRET
+    assert f"aws_secret_access_key = {S3_SECRET}" in unwrap(secret.inputs)["stringData"]["s3-credentials"]
     leaks = [r.name for r in prod_s3.resources if r.type != KUBE_SECRET and S3_SECRET in repr(_plain(r.inputs))]
     assert not leaks
 
@@ -386,13 +444,14 @@ def _plain(value: Any) -> Any:
 # --- Docker: never-started containers -------------------------------------------------------------------
 
 
-def runs_of(result: SynthResult) -> dict[str, Any]:
-    runs = {}
+def runs_of(result: SynthResult) -> dict[str, dict[str, Any]]:
+    """Run -> step name -> its never-started container, in the order the steps run."""
+    runs: dict[str, dict[str, Any]] = {}
     for container in result.of_type(CONTAINER):
         labels = {item["label"]: item["value"] for item in container.inputs.get("labels", [])}
-        if RUN_LABEL in labels:
-            runs[labels[RUN_LABEL]] = container
-    return runs
+        if RUN_LABEL in labels and STEP_LABEL in labels:
+            runs.setdefault(labels[RUN_LABEL], {})[labels[STEP_LABEL]] = container
+    return {run: {label.split("-", 1)[1]: steps[label] for label in sorted(steps)} for run, steps in runs.items()}
 
 
 def data_volumes(result: SynthResult) -> dict[str, str]:
@@ -406,82 +465,96 @@ def data_volumes(result: SynthResult) -> dict[str, str]:
     return found
 
 
-def test_dev_has_one_never_started_container_per_run(dev_stack):
+def test_dev_has_one_never_started_container_per_step_of_each_run(dev_stack):
     runs = runs_of(dev_stack)
-    assert set(runs) == expected_runs(dev_stack.settings) == {"prometheus-0", "alertmanager-0", "grafana-0"}
-    for run, container in runs.items():
-        inputs = container.inputs
-        assert inputs["name"] == f"backup-{run}"
-        assert inputs["start"] is False and inputs["mustRun"] is False and inputs["restart"] == "no"
-        assert not inputs.get("wait") and not inputs.get("healthcheck") and not inputs.get("ports")
-        assert inputs["readOnly"] is True and inputs["capabilities"] == {"drops": ["ALL"]}
-        assert "no-new-privileges:true" in inputs["securityOpts"] and inputs["memory"] > 0
-        assert inputs["command"][:4] == ["python3", "-I", "-B", backup.PROGRAM_PATH]
-        assert f"--target={run}" in inputs["command"] and f"--dest={backup.ARCHIVE_DIR}" in inputs["command"]
+    assert set(runs) == expected_runs(dev_stack.settings) | {backup_plan.CHECK_RUN} == {"prometheus-0", "alertmanager-0", "grafana-0", "repository"}
+    for run, steps in runs.items():
+        assert list(steps) == (["restic", "report"] if run == backup_plan.CHECK_RUN else ["stage", "restic", "report"]), run
+        for name, container in steps.items():
+            inputs = container.inputs
+            assert inputs["name"] == f"backup-{run}-{name}"
+            assert inputs["start"] is False and inputs["mustRun"] is False and inputs["restart"] == "no"
+            assert not inputs.get("wait") and not inputs.get("healthcheck") and not inputs.get("ports")
+            assert inputs["readOnly"] is True and inputs["capabilities"] == {"drops": ["ALL"]}
+            assert "no-new-privileges:true" in inputs["securityOpts"] and inputs["memory"] > 0
+            argv = inputs["entrypoints"] + inputs["command"]  # restic's image has an entrypoint of its own: replaced
+            assert len(inputs["entrypoints"]) == 1
+            if name == "restic":
+                assert argv[:2] == ["sh", backup.STEP_PATH] and inputs["user"] == f"{backup_plan.RESTIC_UID}:{backup_plan.RESTIC_GID}"
+            else:
+                assert argv[:4] == ["python3", "-I", "-B", backup.PROGRAM_PATH]
 
 
-def test_dev_runs_read_the_services_data_volumes_read_only_except_prometheus(dev_stack):
-    runs, volumes = runs_of(dev_stack), data_volumes(dev_stack)
+def test_dev_steps_read_the_services_data_volumes_read_only_except_prometheus_cleanup(dev_stack):
+    volumes = data_volumes(dev_stack)
     running = {c.inputs["name"]: c for c in dev_stack.of_type(CONTAINER) if c.inputs.get("start", True) is not False}
-    for run, container in runs.items():
+    for run, steps in runs_of(dev_stack).items():
+        if run == backup_plan.CHECK_RUN:
+            continue
         service = run.rsplit("-", 1)[0]
-        mounts = {m["target"]: m for m in container.inputs["mounts"]}
-        source = mounts[paths.DATA_DIRS[service]]
-        assert source["source"] == volumes[service], run
-        assert bool(source.get("readOnly")) is (service != PROMETHEUS), run
-        # As the service's own user, so the data is readable and the snapshot removable.
-        assert container.inputs["user"] == running[service].inputs["user"], run
-        others = [m for target, m in mounts.items() if target not in (paths.DATA_DIRS[service], backup.ARCHIVE_DIR)]
-        assert others and all(m["readOnly"] is True for m in others), run
+        for name, container in steps.items():
+            mounts = {m["target"]: m for m in container.inputs["mounts"]}
+            source = mounts[paths.DATA_DIRS[service]]
+            assert source["source"] == volumes[service], run
+            assert bool(source.get("readOnly")) is (service != PROMETHEUS or name == "restic"), (run, name)
+            if name != "restic":
+                # As the service's own user, so the data is readable and the snapshot removable.
+                assert container.inputs["user"] == running[service].inputs["user"], run
+            others = [m for target, m in mounts.items() if target not in (paths.DATA_DIRS[service], backup.STAGE_DIR, backup.REPOSITORY_DIR)]
+            assert others and all(m["readOnly"] is True for m in others), run
 
 
-def test_dev_archive_volumes_are_protected_retained_and_born_owned_like_the_data(dev_stack):
-    runs = runs_of(dev_stack)
+def test_dev_repository_volume_is_protected_retained_and_born_owned_by_restics_user(dev_stack):
     volumes = {v.inputs["name"]: v for v in dev_stack.of_type(VOLUME)}
     images = {r.parent: _COMPUTED[IMAGE](r.name, r.inputs)["imageId"] for r in dev_stack.of_type(IMAGE)}
-    containers = {c.name: c for c in dev_stack.of_type(CONTAINER)}
-    for run, container in runs.items():
-        service = run.rsplit("-", 1)[0]
-        archive = next(m for m in container.inputs["mounts"] if m["target"] == backup.ARCHIVE_DIR)
-        assert not archive.get("readOnly")
-        volume = volumes[archive["source"]]
-        assert volume.options["protect"] and volume.options["retainOnDelete"] and volume.inputs["name"] == f"ngx-backup-{run}"
-        # Its initializer: the service's own image, mounting the new volume at the service's data
-        # directory (which that image owns as the service's user), never started, on no network.
-        (initializer,) = [c for c in dev_stack.of_type(CONTAINER) if c.name in container.options["dependsOn"]]
-        assert initializer.inputs["image"] == images[f"ngx-{service}"], run
-        assert initializer.inputs["mounts"] == [{"type": "volume", "source": archive["source"], "target": paths.DATA_DIRS[service]}]
-        assert initializer.inputs["start"] is False and initializer.inputs["networkMode"] == "none"
-        assert containers[initializer.name] is initializer
+    for run, steps in runs_of(dev_stack).items():
+        for name, container in steps.items():
+            repository = [m for m in container.inputs["mounts"] if m["target"] == backup.REPOSITORY_DIR]
+            assert bool(repository) is (name == "restic"), (run, name)
+            stage = next(m for m in container.inputs["mounts"] if m["target"] == backup.STAGE_DIR)
+            assert volumes[stage["source"]].inputs["name"] == f"ngx-backup-{run}-stage"
+            if not repository:
+                continue
+            volume = volumes[repository[0]["source"]]
+            assert volume.options["protect"] and volume.options["retainOnDelete"] and volume.inputs["name"] == "ngx-backup-repository"
+            # Its initializer: Prometheus's image (whose data directory its user 65534, restic's, owns),
+            # mounting the new volume there, never started, on no network.
+            initializer = next(c for c in dev_stack.of_type(CONTAINER) if c.name in container.options["dependsOn"] and "repository" in c.name)
+            assert initializer.inputs["image"] == images["ngx-prometheus"], run
+            assert initializer.inputs["mounts"] == [{"type": "volume", "source": volume.inputs["name"], "target": paths.DATA_DIRS[PROMETHEUS]}]
+            assert initializer.inputs["start"] is False and initializer.inputs["networkMode"] == "none"
 
 
 def test_dev_runs_join_the_networks_the_topology_gives_the_backup_job(dev_stack):
-    """Every run joins the one internal network it shares with Prometheus and the Pushgateway (its two
-    edges) and a way out of its own (its S3 upload), nothing else."""
-    for run, container in runs_of(dev_stack).items():
-        assert [n["name"] for n in container.inputs["networksAdvanced"]] == ["ngx-internal-backup_prometheus_pushgateway", "ngx-egress-backup"], run
+    """Every step joins the one internal network it shares with Prometheus and the Pushgateway (its two
+    edges) and a way out of its own (the S3 repository), nothing else."""
+    for run, steps in runs_of(dev_stack).items():
+        for container in steps.values():
+            assert [n["name"] for n in container.inputs["networksAdvanced"]] == ["ngx-internal-backup_prometheus_pushgateway", "ngx-egress-backup"], run
 
 
-def test_a_run_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):
+def test_a_step_with_another_group_than_the_jobs_files_joins_that_group(dev_stack):
     loader = next(c for c in dev_stack.of_type(CONTAINER) if c.name == "ngx-backup-files")
     files_group = loader.inputs["user"].split(":")[1]
-    for run, container in runs_of(dev_stack).items():
-        group = container.inputs["user"].split(":")[1]
-        assert (group == files_group) or files_group in container.inputs.get("groupAdds", []), run
-    assert runs_of(dev_stack)["grafana-0"].inputs["user"] == "472:0"
+    for run, steps in runs_of(dev_stack).items():
+        for container in steps.values():
+            group = container.inputs["user"].split(":")[1]
+            assert (group == files_group) or files_group in container.inputs.get("groupAdds", []), run
+    assert runs_of(dev_stack)["grafana-0"]["stage"].inputs["user"] == "472:0"
 
 
-def test_dev_s3_target_gives_runs_no_archive_volume(dev_s3):
-    for run, container in runs_of(dev_s3).items():
-        assert backup.ARCHIVE_DIR not in {m["target"] for m in container.inputs["mounts"]}, run
-        assert "--s3-bucket=ngx-backups" in container.inputs["command"]
-    assert not [v for v in dev_s3.of_type(VOLUME) if v.inputs["name"].startswith("ngx-backup-") and "files" not in v.inputs["name"]]
+def test_dev_s3_target_gives_runs_no_repository_volume(dev_s3):
+    for run, steps in runs_of(dev_s3).items():
+        assert backup.REPOSITORY_DIR not in {m["target"] for m in steps["restic"].inputs["mounts"]}, run
+        assert any(arg.startswith("s3:https://") for arg in steps["restic"].inputs["command"])
+    assert not [v for v in dev_s3.of_type(VOLUME) if v.inputs["name"] == "ngx-backup-repository"]
 
 
 def test_the_dev_script_starts_every_run_found_by_its_label():
     script = (ROOT / "scripts" / "backup-dev.sh").read_text()
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / "backup-dev.sh")], capture_output=True).returncode == 0
-    assert f"label={RUN_LABEL}" in script and "docker start -a" in script
+    assert f"label={RUN_LABEL}" in script and f"label={STEP_LABEL}" in script and "docker start -a" in script
+    assert f"check_run={backup_plan.CHECK_RUN}" in script
     assert "app.kubernetes.io/instance=ngx-monitoring" in script
 
 

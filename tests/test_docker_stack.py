@@ -305,15 +305,15 @@ def test_only_the_proxy_publishes_ports_on_the_configured_address(dev_stack):
 
 
 def _job_archives(result) -> set[str]:
-    """Archive volumes of the scheduled jobs' runs (test_backup_deploy.py checks them in detail)."""
-    from renderers.backup import ARCHIVE_DIR
+    """The repository and stage volumes of the scheduled jobs' steps (test_backup_deploy.py checks them in detail)."""
+    from renderers.backup import REPOSITORY_DIR, STAGE_DIR
 
     return {
         m["source"]
         for c in result.of_type(CONTAINER)
         if c.inputs.get("start", True) is False
         for m in c.inputs.get("mounts", [])
-        if m["type"] == "volume" and m["target"] == ARCHIVE_DIR
+        if m["type"] == "volume" and m["target"] in (REPOSITORY_DIR, STAGE_DIR)
     }
 
 
@@ -368,25 +368,29 @@ def test_a_normal_settings_change_leaves_every_data_volume_input_unchanged(dev_s
 
 
 def test_every_image_is_the_pinned_one_from_settings(dev_stack):
-    images = {r.parent: r for r in dev_stack.of_type(IMAGE)}
+    images: dict[str, set[str]] = {}
+    for r in dev_stack.of_type(IMAGE):
+        images.setdefault(r.parent, set()).add(r.inputs["name"])
     assert set(images) == {f"{STACK}-{service}" for service in services_on("docker")}
     for service in services_on("docker"):
-        reference = images[f"{STACK}-{service}"].inputs["name"]
-        assert reference == getattr(dev_stack.settings.images, _settings_attr(service))
-        tag = reference.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
-        assert tag and tag.lower() != "latest", reference
+        # The backup job's steps run in two images: ops/backup.py's Python and restic's.
+        expected = {getattr(dev_stack.settings.images, _settings_attr(service))} | ({dev_stack.settings.images.restic} if service == "backup" else set())
+        assert images[f"{STACK}-{service}"] == expected, service
+        for reference in expected:
+            tag = reference.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+            assert tag and tag.lower() != "latest", reference
 
 
 def test_containers_run_the_exact_image_that_was_pulled(dev_stack):
-    """By image ID, not by tag: a re-tagged image cannot slip in under the same name. (An archive
-    volume's initializer is made of the image of the service it backs up: test_backup_deploy.py.)"""
-    images = {r.parent: r for r in dev_stack.of_type(IMAGE)}
+    """By image ID, not by tag: a re-tagged image cannot slip in under the same name. (The backup
+    repository's initializer is made of Prometheus's image: test_backup_deploy.py.)"""
+    pulled: dict[str, set[str]] = {}
+    for image in dev_stack.of_type(IMAGE):
+        pulled.setdefault(image.parent, set()).add(_COMPUTED[IMAGE](image.name, image.inputs)["imageId"])  # what the mocks answered for it
     for container in dev_stack.of_type(CONTAINER):
-        if container.name.endswith("-archive-initializer"):
+        if container.name.endswith("-repository-initializer"):
             continue
-        image = images[container.parent]
-        pulled = _COMPUTED[IMAGE](image.name, image.inputs)["imageId"]  # what the mocks answered for it
-        assert container.inputs["image"] == pulled, container.name
+        assert container.inputs["image"] in pulled[container.parent], container.name
 
 
 # --- files and secrets -----------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_prometheus_and_alertmanager_serve_the_proxy_routes_and_their_clients_fo
         # Every other exporter serves /metrics at the root (the API's path is a setting of its own).
         assert {job for job, fields in jobs.items() if "metrics_path" in fields} == {catalog.JOB_API, catalog.JOB_PROMETHEUS, catalog.JOB_ALERTMANAGER}
         for run in backup_plan.backup_runs(settings):
-            urls = [arg.removeprefix("--url=") for arg in backup.run_args(settings, run) if arg.startswith("--url=")]
+            urls = [arg.removeprefix("--url=") for arg in backup.stage_args(settings, run) if arg.startswith("--url=")]
             assert all(urllib.parse.urlsplit(url).path == "/prometheus" for url in urls) and bool(urls) == (run.service == "prometheus")
     assert "https://localhost:9090/prometheus" in probe.prometheus_probe_command(9090)
     assert "--alertmanager.url=https://localhost:9093/alertmanager" in probe.alertmanager_probe_command(9093)

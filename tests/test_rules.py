@@ -198,7 +198,7 @@ def test_every_for_is_a_setting():
     """No `for` is a constant of the code, so a stack (livetest) can shorten any of them: with every
     alerting `...For` setting given a value of its own, each alert's rendered `for` is one of them and
     each of them is used. Watchdog and the late BackupTooOld have none; the missing BackupTooOld's
-    follows backup.schedule; KubeContainerOOMKilled fires at once (the kill already happened)."""
+    follows backup.schedule, the late BackupCheckFailed's backup.checkSchedule; KubeContainerOOMKilled fires at once (the kill already happened)."""
     keys = [path for path, _, _ in walk(Settings) if path.startswith("alerting.") and path.endswith("For")]
     values = {key: f"{index + 1}m{index + 1}s" for index, key in enumerate(keys)}
     raw: dict = {}
@@ -213,6 +213,8 @@ def test_every_for_is_a_setting():
         ("Watchdog", "none", None),
         ("BackupTooOld", "warning", "late"),
         ("BackupTooOld", "warning", "missing"),
+        ("BackupCheckFailed", "warning", "late"),
+        ("BackupCheckFailed", "warning", "missing"),
         ("KubeContainerOOMKilled", "warning", None),
     }
     assert set(rendered) >= computed

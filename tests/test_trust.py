@@ -186,8 +186,8 @@ def test_internal_clients_are_configured_with_the_ca_file(dev_stack, prod_stack)
         for service in ("prometheus", "alertmanager"):
             assert yaml.safe_load(files[f"{service}/probe-client.yml"])["tls_config"]["ca_file"] == paths.TLS_CA
         backup = result.program["specs"]["backup"]
-        prometheus_runs = [run for run in backup.runs if any(arg.startswith("--url=https://") for arg in run.args)]
-        assert prometheus_runs and all(f"--ca-file={paths.TLS_CA}" in run.args for run in prometheus_runs)
+        stages = [step.args for run in backup.runs for step in run.steps if any(arg.startswith("--url=https://") for arg in step.args)]
+        assert stages and all(f"--ca-file={paths.TLS_CA}" in args for args in stages)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if "stack-ca" not in v[0]], ids=lambda v: v[0])

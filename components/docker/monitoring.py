@@ -103,7 +103,7 @@ class DockerMonitoring(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "services": {service: component.container.name for service, component in self.services.items()},
-                "jobs": {service: {run: container.name for run, container in job.runs.items()} for service, job in self.jobs.items()},
+                "jobs": {service: {run: [step.name for step in steps] for run, steps in job.runs.items()} for service, job in self.jobs.items()},
                 "grafana_ready": self.grafana_ready,
             }
         )

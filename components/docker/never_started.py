@@ -5,9 +5,9 @@ Two uses, for two things only container creation does on Docker:
 - the *files loader* (files.py): the provider uploads files by extracting them into a container it
   creates, and the engine refuses that into a read-only root filesystem, so a never-started twin of
   the service takes the uploads into volumes the running container mounts read-only;
-- the *archive initializer* (job.py): a new volume takes the owner of the image directory it is
-  first mounted on, so mounting a new archive volume at a service's data directory makes it born
-  owned like that service's data.
+- the *volume initializers* of a job (job.py): a new volume takes the owner of the image directory it
+  is first mounted on, so mounting the new repository volume at a service's data directory makes it
+  born owned like that service's data, and a stage volume at /tmp makes it world-writable (sticky).
 """
 
 from __future__ import annotations

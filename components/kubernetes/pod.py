@@ -92,7 +92,7 @@ def pod_security_context(uid: int, gid: int, supplemental_groups: tuple[int, ...
         # Volumes (claims, ConfigMaps, Secrets) are group-owned by the service's group, so a 0440
         # credential is readable by the service and nobody else; OnRootMismatch skips the recursive
         # chown of a large data volume on every start once it is right (a job run's source claim is
-        # already owned by this group, its new archive claim is given to it once).
+        # already owned by this group).
         "fs_group": gid,
         "fs_group_change_policy": "OnRootMismatch",
         "seccomp_profile": {"type": "RuntimeDefault"},

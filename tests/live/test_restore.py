@@ -1,17 +1,20 @@
-"""Backup and restore, live: the real Prometheus 2.42, Alertmanager 0.25 and Pushgateway 1.5 of Debian,
-on loopback, with the rendered web.yml (TLS and basic auth) and the program's own flags.
+"""Backup and restore, live: the real Prometheus 2.42, Alertmanager 0.25, Pushgateway 1.5 and restic 0.14
+of Debian (the release of the pinned restic image), on loopback, with the rendered web.yml (TLS and
+basic auth) and the program's own flags.
 
 Prometheus: known samples are backfilled into a data directory (promtool, exact values at exact
-timestamps), a Prometheus started on it is backed up by ops/backup.py with the command line the stack
-gives the job (the admin API is enabled by the rendered flags, reached as the `backup` user), the
-result reaches a real Pushgateway and, through the rendered `pushgateway` scrape job (honor_labels),
-Prometheus itself. The archive is restored into a fresh directory, a second Prometheus starts on it,
-and every sample comes back, bit for bit. Alertmanager: silences made through its API are backed up
-from the running server's data directory, restored into a fresh one, and a second Alertmanager lists
-the same silences.
+timestamps), a Prometheus started on it is backed up by the job's three rendered steps (ops/backup.py
+stage, ops/restic-step.sh, ops/backup.py report; the admin API is enabled by the rendered flags, reached
+as the `backup` user) into a restic repository, the result reaches a real Pushgateway and, through the
+rendered `pushgateway` scrape job (honor_labels), Prometheus itself. The volume is then lost: `restic
+restore` brings it back into a fresh directory, a second Prometheus starts on it, and every sample comes
+back, bit for bit. Alertmanager: silences made through its API are backed up from the running server's
+data directory, restored into a fresh one, and a second Alertmanager lists the same silences; the same
+against an S3 repository in moto's S3 server.
 
 What differs from the stack, and why (nothing else):
-- listen addresses, data directories and file paths are the test's (flags rewritten by name);
+- listen addresses, data directories, the stage, the repository and file paths are the test's (flags
+  rewritten by name);
 - certificates come from a throwaway CA, with the test's loopback addresses as names;
 - prometheus.yml and alertmanager.yml are minimal (the rendered ones name services that do not run
   here); the scrape job of the Pushgateway is the rendered one, pointed at the test's Pushgateway;
@@ -21,8 +24,8 @@ What differs from the stack, and why (nothing else):
 
 from __future__ import annotations
 
-import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -51,6 +54,7 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 PROMETHEUS_A, PROMETHEUS_B, ALERTMANAGER_A, ALERTMANAGER_B, PUSHGATEWAY = (f"127.0.60.{n}" for n in (2, 3, 4, 5, 6))
 PROMETHEUS_PORT, ALERTMANAGER_PORT, PUSHGATEWAY_PORT = 9090, 9093, 9091
 PROGRAM = Path(backup.__file__).resolve().parent.parent / "ops" / "backup.py"
+STEP_SCRIPT = PROGRAM.with_name("restic-step.sh")
 START_TIMEOUT, STOP_TIMEOUT = 30.0, 15.0
 STEP = 30  # seconds between backfilled samples
 SAMPLES = 60
@@ -105,6 +109,7 @@ def world(live_network, tmp_path_factory):
     hashes = {user: auth.bcrypt_hash(user, password, "live-salt-key") for user, password in PASSWORDS.items()}
     tls = {paths.TLS_CERT: leaf.cert, paths.TLS_KEY: leaf.key, paths.TLS_CA: ca.ca_pem}
     (workdir / "backup-password").write_text(PASSWORDS[auth.BACKUP_USER] + "\n")
+    (workdir / "restic-password").write_text("live-restic-repository-password\n")
     processes = Processes(workdir)
     yield {"settings": settings, "dir": workdir, "ca": str(ca.dir / "ca.crt"), "web": render_web_config(hashes), "tls": tls, "processes": processes}
     processes.close()
@@ -201,23 +206,66 @@ def pushgateway(world) -> Endpoint:
     return endpoint
 
 
-def _run(world, service: str, data: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """The job's command line for `service`-0, as rendered, run here against the test's servers."""
+def _repository(world) -> dict[str, str]:
+    """The restic steps' repository options, rendered, with this test's repository and password file."""
+    return {"-r": str(world["dir"] / "repository"), "--password-file": str(world["dir"] / "restic-password")}
+
+
+def _restic_argv(args: tuple[str, ...], replace: dict[str, str]) -> list[str]:
+    """A rendered restic step's argv with `-r VALUE` and `--flag=value` options replaced."""
+    out, items = [], list(args)
+    for index, arg in enumerate(items):
+        if index and items[index - 1] in replace:
+            out.append(replace[items[index - 1]])
+        elif arg.split("=", 1)[0] in replace and "=" in arg:
+            out.append(f"{arg.split('=', 1)[0]}={replace[arg.split('=', 1)[0]]}")
+        else:
+            out.append(arg)
+    return out
+
+
+def _run(
+    world, service: str, data: Path, repository: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """The job's three steps for `service`-0, as rendered, run here against the test's servers; the
+    result is the report step's, with every step's log."""
     (run,) = [r for r in backup_plan.backup_runs(world["settings"]) if r.service == service]
-    args = backup.run_args(world["settings"], run)
-    python, *_, program = args[:4]
-    assert (python, program) == ("python3", backup.PROGRAM_PATH)
-    replace = {"--data-dir": str(data), "--dest": str(world["dir"] / "backups"), "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"}
+    settings = world["settings"]
+    stage = world["dir"] / f"stage-{service}"
+    stage.mkdir(exist_ok=True)
+    common = {"--data-dir": str(data), "--stage": str(stage)}
+    staging = backup.stage_args(settings, run)
+    assert staging[:4] == ("python3", "-I", "-B", backup.PROGRAM_PATH)
+    replace = dict(common)
     if service == "prometheus":
         # This test's replica, at the path the rendered URL names (the route prefix).
-        rendered = urllib.parse.urlsplit(next(arg.split("=", 1)[1] for arg in args if arg.startswith("--url=")))
+        rendered = urllib.parse.urlsplit(next(arg.split("=", 1)[1] for arg in staging if arg.startswith("--url=")))
         replace |= {
             "--url": rendered._replace(netloc=f"{PROMETHEUS_A}:{PROMETHEUS_PORT}").geturl(),
             "--ca-file": world["ca"],
             "--password-file": str(world["dir"] / "backup-password"),
         }
-    argv = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(args[4:]), replace)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120), argv
+    logs, argv = [], []
+    step1 = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(staging[4:]), replace)]
+    restic = backup.restic_backup_args(settings, run)
+    assert restic[:2] == ("sh", backup.STEP_PATH) and restic[3] == backup.STAGE_DIR
+    step2 = ["sh", str(STEP_SCRIPT), restic[2], str(stage), *_restic_argv(restic[4:], repository or _repository(world))]
+    report = backup.report_args(settings, run)
+    step3 = [sys.executable, "-I", "-B", str(PROGRAM), *_flags(list(report[4:]), {**common, "--pushgateway": f"http://{PUSHGATEWAY}:{PUSHGATEWAY_PORT}"})]
+    for step in (step1, step2):
+        done = subprocess.run(step, capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
+        assert done.returncode == 0, f"{step}\n{done.stderr}"
+        logs.append(done.stderr)
+        argv += step
+    result = subprocess.run(step3, capture_output=True, text=True, timeout=120)
+    return subprocess.CompletedProcess(step3, result.returncode, result.stdout, "".join(logs) + result.stderr), argv + step3
+
+
+def restic_restore(world, target: str, into: Path, repository: dict[str, str] | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`restic restore latest --host <target>` with the stack's options (the procedure docs/operations.md gives)."""
+    options = _restic_argv(backup.restic_options(world["settings"]), repository or _repository(world))
+    argv = ["restic", *options, "--no-lock", "restore", "latest", "--host", target, "--target", str(into)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
 
 
 def _pushed(pushgateway: Endpoint, target: str) -> dict[str, float]:
@@ -266,28 +314,21 @@ def test_a_prometheus_snapshot_restores_every_sample_exactly(world, pushgateway)
     started = time.time()
     result, argv = _run(world, "prometheus", data_a)
     assert result.returncode == 0, f"{argv}\n{result.stdout}{result.stderr}"
-    folder = workdir / "backups" / "prometheus-0"
-    (archive,) = folder.glob("*.tar.gz")
-    manifest = json.loads(archive.with_name(archive.name.replace(".tar.gz", ".json")).read_text())
-    assert not list((data_a / "snapshots").iterdir()), "the archived snapshot must be removed from the data directory"
+    assert not list((data_a / "snapshots").iterdir()), "the backed-up snapshot must be removed from the data directory"
 
     pushed = _pushed(pushgateway, "prometheus-0")
     assert pushed["ngx_backup_last_run_success"] == 1
     assert started <= pushed["ngx_backup_last_success_timestamp_seconds"] <= time.time()
-    assert pushed["ngx_backup_last_size_bytes"] == manifest["size"] == archive.stat().st_size
+    assert pushed["ngx_backup_last_size_bytes"] > 0 and pushed["ngx_backup_last_added_bytes"] > 0
     # ... and Prometheus sees it under the pusher's labels (honor_labels), not the Pushgateway's address.
     seen = wait_until(
         lambda: source.query('ngx_backup_last_run_success{job="ngx-backup",target="prometheus-0"}'), 15, what="the backup result scraped from the Pushgateway"
     )
     assert [float(s["value"][1]) for s in seen] == [1.0] and seen[0]["metric"].get("instance", "") == ""
 
-    occupied = workdir / "occupied"
-    (occupied / "wal").mkdir(parents=True)
-    refused = subprocess.run([sys.executable, str(PROGRAM), "restore", str(archive), f"--into={occupied}"], capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 1 and "not empty" in refused.stderr and [p.name for p in occupied.iterdir()] == ["wal"]
-
+    # The volume is lost: restic restores into a fresh directory, a second Prometheus serves it.
     data_b = workdir / "prometheus-b"
-    restored = subprocess.run([sys.executable, str(PROGRAM), "restore", str(archive), f"--into={data_b}"], capture_output=True, text=True, timeout=120)
+    restored = restic_restore(world, "prometheus-0", data_b)
     assert restored.returncode == 0, restored.stderr
     target = _start_prometheus(world, "prometheus-b", PROMETHEUS_B, data_b, [])
     assert _raw_samples(target, last) == expected
@@ -324,14 +365,65 @@ def test_alertmanager_silences_survive_backup_and_restore(world, pushgateway):
 
     result, argv = _run(world, "alertmanager", data_a)
     assert result.returncode == 0, f"{argv}\n{result.stdout}{result.stderr}"
-    (archive,) = (workdir / "backups" / "alertmanager-0").glob("*.tar.gz")
     assert _pushed(pushgateway, "alertmanager-0")["ngx_backup_last_run_success"] == 1
 
     data_b = workdir / "alertmanager-b"
-    restored = subprocess.run([sys.executable, str(PROGRAM), "restore", str(archive), f"--into={data_b}"], capture_output=True, text=True, timeout=120)
+    restored = restic_restore(world, "alertmanager-0", data_b)
     assert restored.returncode == 0, restored.stderr
     target = _start_alertmanager(world, "alertmanager-b", ALERTMANAGER_B, data_b)
     after = {silence["id"]: silence for silence in target.silences()}
     fields = ("matchers", "comment", "createdBy", "startsAt", "endsAt")
     assert {i: {f: s[f] for f in fields} for i, s in after.items()} == {i: {f: s[f] for f in fields} for i, s in before.items()}
     assert {s["status"]["state"] for s in after.values()} == {"active"}
+
+
+def test_alertmanager_backs_up_to_and_restores_from_an_s3_repository(world, pushgateway):
+    """The S3 repository the stack renders for backup.target s3, in moto's S3 server behind TLS: the key
+    reaches restic as the rendered shared credentials file, the throwaway CA through restic's --cacert
+    (what a bucket with a private CA needs), everything else as the CronJobs give it."""
+    from tests.s3_moto import MotoS3
+
+    workdir = world["dir"] / "s3"
+    workdir.mkdir()
+    moto = MotoS3(workdir / "moto")
+    try:
+        bucket = moto.fresh_bucket()
+        settings = parse(
+            {
+                "platform": "docker",
+                "backup": {
+                    "target": "s3",
+                    "s3": {"endpoint": bucket.endpoint, "bucket": "ngx-backups", "region": "eu-west-1", "accessKeyId": bucket.key_id, "secretAccessKey": "k"},
+                },
+            },
+            stack="dev",
+            secret_keys=["backup"],
+        )
+        (workdir / "credentials").write_text(backup.render_s3_credentials(bucket.key_id, bucket.key_material))
+        env = {backup.S3_CREDENTIALS_ENV: str(workdir / "credentials")}
+        options = backup.restic_options(settings)
+        repository = {"-r": options[options.index("-r") + 1], "--password-file": str(world["dir"] / "restic-password")}
+        assert repository["-r"] == f"s3:{bucket.endpoint}/ngx-backups/dev"
+        data = workdir / "alertmanager"
+        data.mkdir()
+        (data / "silences").write_bytes(b"silences of the s3 test")
+        (data / "nflog").write_bytes(b"nflog of the s3 test")
+        s3_world = {**world, "settings": settings}
+        original = backup.restic_options
+
+        def with_ca(s):
+            return (*original(s), f"--cacert={moto.ca_file}")
+
+        backup.restic_options = with_ca  # the rendered options plus the CA a private endpoint needs
+        try:
+            result, argv = _run(s3_world, "alertmanager", data, repository, env)
+            assert result.returncode == 0, f"{argv}\n{result.stderr}"
+            assert any(key.startswith("dev/snapshots/") for key in bucket.keys("dev/")), "a restic repository under <environment>/"
+            assert b"silences of the s3 test" not in b"".join(bucket.get(key) for key in bucket.keys("dev/data/")), "encrypted at rest"
+            restored = restic_restore(s3_world, "alertmanager-0", workdir / "restored", repository, env)
+        finally:
+            backup.restic_options = original
+        assert restored.returncode == 0, restored.stderr
+        assert {p.name: p.read_bytes() for p in (workdir / "restored").iterdir()} == {p.name: p.read_bytes() for p in data.iterdir()}
+    finally:
+        moto.close()
