@@ -2,8 +2,8 @@
 
 The stack (fixture remote_write_stack) is livetest with one store (tests/live/deployment.py,
 REMOTE_WRITE_CONFIG): TLS with the stack's CA, basic auth from the password file the program mounts.
-What the stack stores arrives in the receiver identically (same series with the external labels env
-and replica added, same samples); with the receiver stopped, PrometheusRemoteWriteBehind fires (its
+What the stack stores arrives in the receiver identically (same series with the rendered external
+labels added, same samples); with the receiver stopped, PrometheusRemoteWriteBehind fires (its
 threshold and `for` are livetest's); after the restart it resolves and every sample of the outage,
 replayed from the WAL, is in the store. Every wait is derived from the rendered files.
 """
@@ -58,8 +58,9 @@ def _sent_up_to(stack, moment: float) -> None:
 
 
 def _assert_identical(stack, start: float, end: float) -> int:
-    settings = stack.settings
-    local = _samples(stack.prometheus, start, end, {"env": settings.environment, REPLICA_LABEL: "prometheus-0"})
+    # The external labels as rendered (the replica's own name substituted), not a list kept here.
+    external = {**_timings(stack).prometheus["global"]["external_labels"], REPLICA_LABEL: "prometheus-0"}
+    local = _samples(stack.prometheus, start, end, external)
     stored = _samples(stack.remote_receiver.api, start, end, {})
     jobs = {dict(labels).get("job") for labels in local}
     assert {"ngx-api", "node", "prometheus", "alertmanager"} <= jobs, f"the window lacks scraped jobs: {sorted(filter(None, jobs))}"
