@@ -8,6 +8,10 @@ leaves the newest block alone and rewrites older ones into larger blocks; the bl
 stay byte for byte the same from then on. Then the day's snapshot is taken as ops/backup.py takes it:
 POST /api/v1/admin/tsdb/snapshot?skip_head=false, a directory of hard links under snapshots/.
 
+The values vary from step to step and from series to series (VariedWriter): bench/dataset.py gives
+every API instance the same traffic, byte for byte, which a compressor with a window as long as
+restic's zstd finds and shrinks tenfold, a gain no real fleet would give it.
+
 The head is empty (nothing is scraped): the newest data is in 2h blocks rather than in the head, which
 a real snapshot writes out as one more block of the same data. Prometheus looks for new blocks only
 once a minute, so each day takes at least that long; the next day's blocks are written meanwhile.
@@ -16,6 +20,7 @@ once a minute, so each day takes at least that long; the next day's blocks are w
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -25,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.backfill import BLOCK
-from bench.dataset import Dataset, Writer
+from bench.dataset import Dataset, Writer, _labels
 from tests.live.clients import wait_until
 
 DAY = 86400
@@ -118,14 +123,58 @@ class SnapshotPrometheus:
         return self.data / "snapshots" / name
 
 
-def write_day(dataset: Dataset, start: int, day: int, stage: Path) -> dict:
-    """Day `day` (0-based) of the dataset as 2h blocks in `stage` (promtool), one window at a time."""
+class VariedWriter(Writer):
+    """bench/dataset.py's window, with every counter's and histogram's increments scaled by a random
+    factor (0.5-1.5) per step and per series, and each series' value carried from one window to the
+    next in `carried` (so windows must be written in order, which `grow` does)."""
+
+    def __init__(self, dataset: Dataset, start: int, end: int, series_start: int, carried: dict) -> None:
+        super().__init__(dataset, start, end, series_start)
+        self.carried, self.noise = carried, random.Random(f"{dataset.seed}-{start}")
+
+    def _factors(self) -> list[float]:
+        return [0.5 + self.noise.random() for _ in self.times]
+
+    def _counter(self, out: list[str], name: str, labels: str, per_step: float, kind: str = "plain") -> None:
+        factor = 30 if kind == "error" else 1  # errors x30 during the incident, as in bench/dataset.py
+        acc = self.carried.get(name + labels, 0.0)
+        for t, swing, incident, jitter in zip(self.times, self.swing, self.incident, self._factors(), strict=True):
+            acc += per_step * swing * (factor if incident else 1) * jitter
+            out.append(f"{name}{labels} {int(acc)} {t}\n")
+        self.carried[name + labels] = acc
+
+    def _histogram(self, out: list[str], name: str, labels: dict, per_step: float, buckets: tuple[float, ...], median: float, slow_in_incident: bool) -> None:
+        def shares(m: float) -> list[float]:  # bench/dataset.py's latency distribution with median m
+            return [1.0 / (1.0 + (m / le) ** 3) for le in buckets] + [1.0]
+
+        normal = shares(median)
+        slow = shares(median * 4) if slow_in_incident else normal
+        slow_mean = 4.4 if slow_in_incident else 1.1
+        label_texts = [_labels(**labels, le=le) for le in [*(f"{b:g}" for b in buckets), "+Inf"]]
+        plain = _labels(**labels)
+        cumulative, total = self.carried.get(name + plain, ([0.0] * len(normal), 0.0))
+        cumulative, last = list(cumulative), len(normal) - 1
+        for t, swing, incident, jitter in zip(self.times, self.swing, self.incident, self._factors(), strict=True):
+            inc = per_step * swing * jitter
+            current = slow if incident else normal
+            total += inc * median * (slow_mean if incident else 1.1)
+            for index, share in enumerate(current):
+                cumulative[index] += inc * share
+                out.append(f"{name}_bucket{label_texts[index]} {int(cumulative[index])} {t}\n")
+            out.append(f"{name}_count{plain} {int(cumulative[last])} {t}\n")
+            out.append(f"{name}_sum{plain} {total:.3f} {t}\n")
+        self.carried[name + plain] = (cumulative, total)
+
+
+def write_day(dataset: Dataset, start: int, day: int, stage: Path, carried: dict) -> dict:
+    """Day `day` (0-based) of the dataset as 2h blocks in `stage` (promtool), one window at a time;
+    `carried` holds every series' value at the end of the previous day."""
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     samples = 0
     for w_start in range(start + day * DAY, start + (day + 1) * DAY, BLOCK):
         window = stage / "window.om"
-        samples += Writer(dataset, w_start, w_start + BLOCK, start).write(window)
+        samples += VariedWriter(dataset, w_start, w_start + BLOCK, start, carried).write(window)
         done = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(window), str(stage)], capture_output=True, text=True, timeout=1800)
         window.unlink()
         if done.returncode != 0:
@@ -156,8 +205,9 @@ def grow(workdir: Path, dataset: Dataset, days: int, retention: str, log=print) 
     start = int(time.time()) // BLOCK * BLOCK - days * DAY
     prometheus = SnapshotPrometheus(workdir, data, retention)
     snapshots: list[dict] = []
+    carried: dict = {}  # each series' value, from one day to the next (days are written in order)
     with ThreadPoolExecutor(max_workers=1) as writer:
-        pending = writer.submit(write_day, dataset, start, 0, stages[0])
+        pending = writer.submit(write_day, dataset, start, 0, stages[0], carried)
         prometheus.start()
         try:
             for day in range(days):
@@ -166,7 +216,7 @@ def grow(workdir: Path, dataset: Dataset, days: int, retention: str, log=print) 
                 for block in sorted(path for path in stage.iterdir() if path.is_dir()):
                     block.rename(data / block.name)
                 if day + 1 < days:  # the next day is written while Prometheus compacts this one
-                    pending = writer.submit(write_day, dataset, start, day + 1, stages[(day + 1) % 2])
+                    pending = writer.submit(write_day, dataset, start, day + 1, stages[(day + 1) % 2], carried)
                 began = time.monotonic()
                 prometheus.settle_after_new_blocks(triggered)
                 path = prometheus.snapshot()

@@ -1,7 +1,9 @@
-"""Storage and time of seven daily backups of a growing Prometheus TSDB: today's tar.gz archives
-(ops/backup.py) against restic, and the restore of the newest.
+"""Daily backups of a growing Prometheus TSDB, today's tar.gz archives against restic: storage, time, restore.
 
-    venv/bin/python -m bench.backups                 # about 10 minutes on 2 cores; writes bench/results/backups.json
+Seven daily backups by default, each of a TSDB one day larger; the tar.gz archives are those of
+ops/backup.py. Measured: storage used and time per backup, and the restore of the newest.
+
+    venv/bin/python -m bench.backups                 # about 10 minutes on a quiet 2-core machine; writes bench/results/backups.json
     venv/bin/python -m bench.backups --trials 1 --instances 5    # smaller and quicker
     venv/bin/python -m bench.run --parts backups     # the same, as a part of the whole benchmark
 

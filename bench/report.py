@@ -114,8 +114,8 @@ def backups_dataset_markdown(results: dict) -> str:
 
 
 def backups_markdown(results: dict) -> str:
-    """Per daily backup: the snapshot's size, then each method's time, bytes added and storage used in
-    all (medians over trials)."""
+    """Per daily backup: the snapshot's size, then each method's wall time, CPU time (user + system),
+    bytes added and storage used in all (medians over trials)."""
     b = results["backups"]
     rows = []
     for index, snapshot in enumerate(b["snapshots"]):
@@ -123,11 +123,12 @@ def backups_markdown(results: dict) -> str:
         for method in BACKUP_METHODS:
             row += [
                 _fmt(_day_median(b["trials"], index, method, "seconds"), digits=1),
+                _fmt(_day_median(b["trials"], index, method, "cpu_seconds"), digits=1),
                 _size(_day_median(b["trials"], index, method, "bytes_added")),
                 _size(_day_median(b["trials"], index, method, "stored_bytes")),
             ]
         rows.append(row)
-    headers = ["day", "snapshot"] + [f"{m} {what}" for m in BACKUP_METHODS for what in ("time", "added", "stored")]
+    headers = ["day", "snapshot"] + [f"{m} {what}" for m in BACKUP_METHODS for what in ("time", "CPU", "added", "stored")]
     return _table(headers, rows)
 
 

@@ -69,3 +69,25 @@ def test_restic_stores_unchanged_blocks_once_and_restores_them_exactly(tmp_path)
     assert second["restic"]["stored_bytes"] < second["tar.gz"]["stored_bytes"] / 1.3
     assert trial["restore"]["restic"]["identical"] and trial["restore"]["tar.gz"]["identical"]
     assert trial["methods"]["restic"]["repository_version"] == 2
+
+
+def test_the_varied_dataset_differs_per_instance_and_its_counters_never_go_back(tmp_path):
+    """bench/dataset.py writes every instance's traffic identically, which zstd (restic) would shrink
+    far more than real data allows; the backup benchmark's writer varies it per series and step, and
+    carries each counter across windows so it only grows."""
+    from bench.backup_tsdb import VariedWriter
+    from bench.dataset import Dataset
+
+    dataset, carried, series = Dataset(instances=2, endpoints=2, hours=1), {}, {}
+    for start in (0, 1800):
+        VariedWriter(dataset, start, start + 1800, 0, carried).write(tmp_path / "window.om")
+        for line in (tmp_path / "window.om").read_text().splitlines():
+            if line.startswith(("ngx_api_requests_total", "ngx_response_time_seconds_bucket")):
+                name, value, _ = line.rsplit(" ", 2)
+                series.setdefault(name, []).append(float(value))
+    assert len(series) > 20 and all(len(values) == 240 for values in series.values())
+    assert all(values == sorted(values) for values in series.values())
+    first, second = (
+        [series[name] for name in sorted(series) if f'instance="api-00{i}:8000"' in name and "route00" in name and 'status="200"' in name] for i in (0, 1)
+    )
+    assert first and first != second
