@@ -38,6 +38,9 @@ PERFORMANCE = DOCS / "performance.md"
 # The benchmark run the performance page shows: its tables are generated from this JSON, and its charts
 # (docs/images/bench-*.png) were drawn from it by bench/charts.py.
 BENCH_RESULTS = DOCS / "images" / "bench-results.json"
+# The backup comparison's run (bench/backups.py): the performance page's backup tables and
+# docs/images/bench-backups.png come from it.
+BENCH_BACKUPS = DOCS / "images" / "bench-backups.json"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 
@@ -84,6 +87,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     from settings.capacity_remote_write import remote_write_markdown
 
     bench = json.loads(BENCH_RESULTS.read_text())
+    bench_backups = json.loads(BENCH_BACKUPS.read_text())
     # The alert table links each runbook relative to the page it stands in.
     stacks = {stack: stack_settings(stack) for stack in ("dev", "prod")}
     runbooks = Path(os.path.relpath(ROOT / RUNBOOK_DIR, ALERTS.parent)).as_posix()
@@ -112,6 +116,9 @@ def _blocks() -> dict[Path, dict[str, str]]:
             "bench dataset": Inline(report.dataset_markdown(bench)),
             "bench queries": report.queries_markdown(bench),
             "bench rules": report.rules_markdown(bench),
+            "bench backups dataset": Inline(report.backups_dataset_markdown(bench_backups)),
+            "bench backups": report.backups_markdown(bench_backups),
+            "bench backups restore": report.backups_restore_markdown(bench_backups),
         },
         GRAFANA_CONTENT: {"token lifetime": Inline(token_lifetime_markdown()), "token rotation": Inline(token_rotation_markdown())},
         OPERATIONS: {

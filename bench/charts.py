@@ -3,11 +3,12 @@
     venv/bin/python -m bench.charts bench/results/latest.json [--out-dir DIR]
 
 bench/run.py calls `write` itself, so the charts land next to its JSON; run this alone to redraw them
-from an existing JSON. Three charts, one per part of the run that has figures to compare:
+from an existing JSON. Four charts, one per part of the run that has figures to compare:
 - bench-alert-overhead.png: seconds beyond each alert's `for`, each configuration's median and trials,
   against the configuration's bound (scrape + evaluation interval + group_wait);
 - bench-panel-queries.png: every dashboard panel's query time (p50), recorded series vs raw, log scale;
-- bench-rule-groups.png: every rule group's evaluation time as a share of its interval.
+- bench-rule-groups.png: every rule group's evaluation time as a share of its interval;
+- bench-backups.png: storage and time of daily backups, tar.gz against restic (bench/backup_charts.py).
 
 `render` is a pure function of the results: the same JSON gives byte-identical PNGs (matplotlib's
 defaults rather than any local matplotlibrc, its bundled DejaVu Sans, fixed sizes and dpi, and no
@@ -55,7 +56,7 @@ class ChartError(ValueError):
 
 
 # Where each part comes from, for the error message: the module that writes it and how to redo it.
-_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py"}
+_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py", "backups": "bench/backups.py"}
 
 
 def _get(container: Mapping[str, Any], key: str, where: str) -> Any:
@@ -253,6 +254,10 @@ def render(results: Mapping[str, Any]) -> dict[str, bytes]:
         if "queries" in results:
             charts[PANEL_QUERIES] = _png(panel_queries(results["queries"]))
             charts[RULE_GROUPS] = _png(rule_groups(_rows(results, "queries", "rule_groups")))
+        if "backups" in results:
+            from bench import backup_charts  # it builds on this module
+
+            charts[backup_charts.BACKUPS] = _png(backup_charts.backups(results["backups"]))
     return charts
 
 
@@ -276,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, json.JSONDecodeError, ChartError) as error:
         parser.exit(2, f"{args.results}: {error}\n")
     if not written:
-        parser.exit(2, f"{args.results}: no 'latency' or 'queries' part, nothing to chart; run `venv/bin/python bench/run.py --parts latency,queries`\n")
+        parser.exit(
+            2,
+            f"{args.results}: no 'latency', 'queries' or 'backups' part, nothing to chart; run `venv/bin/python bench/run.py --parts latency,queries,backups`\n",
+        )
     for path in written:
         print(path)
     return 0

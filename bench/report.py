@@ -7,6 +7,8 @@ page's tables and its charts always come from one run.
 
 from __future__ import annotations
 
+import statistics
+
 
 def _fmt(value, unit: str = "s", digits: int = 3) -> str:
     if value is None:
@@ -87,6 +89,80 @@ def rules_markdown(results: dict) -> str:
     return _table(["file", "group", "rules", "interval", "duration", "share"], rows)
 
 
+def _size(count: float) -> str:
+    return f"{count / 1e9:.2f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
+
+
+def _day_median(trials: list[dict], index: int, method: str, key: str) -> float:
+    return statistics.median(trial["days"][index][method][key] for trial in trials)
+
+
+BACKUP_METHODS = ("tar.gz", "restic")  # today's archives first, as the tables and the chart show them
+
+
+def backups_dataset_markdown(results: dict) -> str:
+    """One line on the TSDB the backups read."""
+    b = results["backups"]
+    d, last = b["dataset"], b["snapshots"][-1]
+    per_day = statistics.median(s["samples_added"] for s in b["snapshots"])
+    return (
+        f"{d['series']:,} series ({d['instances']} API instances x {d['endpoints']} endpoints) at {d['step']}s, one day "
+        f"({per_day / 1e6:.0f}M samples) added before each of {d['days']} daily backups, compacted by Prometheus with the "
+        f"block ranges of a {d['retention']} retention; on day {last['day']} the snapshot holds {len(last['blocks'])} blocks, "
+        f"{_size(last['bytes'])}; {len(b['trials'])} trials, keep {d['keep']}."
+    )
+
+
+def backups_markdown(results: dict) -> str:
+    """Per daily backup: the snapshot's size, then each method's wall time, CPU time (user + system),
+    bytes added and storage used in all (medians over trials)."""
+    b = results["backups"]
+    rows = []
+    for index, snapshot in enumerate(b["snapshots"]):
+        row = [str(snapshot["day"]), _size(snapshot["bytes"])]
+        for method in BACKUP_METHODS:
+            row += [
+                _fmt(_day_median(b["trials"], index, method, "seconds"), digits=1),
+                _fmt(_day_median(b["trials"], index, method, "cpu_seconds"), digits=1),
+                _size(_day_median(b["trials"], index, method, "bytes_added")),
+                _size(_day_median(b["trials"], index, method, "stored_bytes")),
+            ]
+        rows.append(row)
+    headers = ["day", "snapshot"] + [f"{m} {what}" for m in BACKUP_METHODS for what in ("time", "CPU", "added", "stored")]
+    return _table(headers, rows)
+
+
+def backups_restore_markdown(results: dict) -> str:
+    """Restore of the newest backup into an empty directory, checked file for file."""
+    b = results["backups"]
+    rows = []
+    for method in BACKUP_METHODS:
+        seconds = [t["restore"][method]["seconds"] for t in b["trials"]]
+        rows.append(
+            [
+                method,
+                _fmt(statistics.median(seconds), digits=1),
+                _fmt(min(seconds), digits=1),
+                _fmt(max(seconds), digits=1),
+                _fmt(statistics.median(t["restore"][method]["cpu_seconds"] for t in b["trials"]), digits=1),
+                _size(b["trials"][0]["restore"][method]["restored_bytes"]),
+                "yes" if all(t["restore"][method]["identical"] for t in b["trials"]) else "NO",
+            ]
+        )
+    return _table(["method", "median", "min", "max", "CPU", "restored", "identical (sha256 of every file)"], rows)
+
+
+def backups_tables(results: dict) -> str:
+    return "\n".join(
+        [
+            f"Daily backups: {backups_dataset_markdown(results)} Medians over trials\n",
+            backups_markdown(results),
+            "\nRestore of the newest backup\n",
+            backups_restore_markdown(results),
+        ]
+    )
+
+
 def tables(results: dict) -> str:
     """Every part the run has, with a caption each (what `bench.run` prints)."""
     out = []
@@ -97,4 +173,6 @@ def tables(results: dict) -> str:
     if "queries" in results:
         out += [f"\nDashboard query cost: {dataset_markdown(results)} Recorded series vs the same panel on raw series\n", queries_markdown(results)]
         out += ["\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n", rules_markdown(results)]
+    if "backups" in results:
+        out += ["\n" + backups_tables(results)]
     return "\n".join(out)

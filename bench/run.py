@@ -9,6 +9,9 @@ beside it (bench/charts.py):
             kube-prometheus-stack's defaults in the same run (bench/latency.py)
 - queries:  every dashboard panel on a backfilled TSDB, recorded series vs raw series (bench/tsdb.py)
 - rules:    every rule group's evaluation time on that TSDB as a share of its interval
+- backups:  seven daily backups of a growing TSDB, today's tar.gz archives against restic, and the
+            restore of the newest (bench/backups.py; not in the default set: it needs restic and adds
+            about ten minutes; its published figures come from `python -m bench.backups`)
 
 Everything runs on loopback inside a private network namespace (tests/live/netns.py); needs root and
 the Debian packages scripts/setup.sh installs. `--quick` shrinks every part (a smoke run, minutes).
@@ -30,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from bench import charts, latency, tsdb
+from bench import backups, charts, latency, tsdb
 from bench.dataset import Dataset
 from bench.report import tables
 from tests.live.netns import PrivateNetwork
@@ -40,7 +43,8 @@ RESULTS = ROOT / "bench" / "results"
 # What the benchmarks run: Prometheus and Alertmanager (latency), promtool (backfill), the
 # application's Redis (the simulated API's side of a stack) and the namespace and certificate tools.
 NEEDED = ("prometheus", "promtool", "prometheus-alertmanager", "redis-server", "unshare", "openssl")
-PARTS = ("program", "latency", "queries")
+PARTS = ("program", "latency", "queries", "backups")
+DEFAULT_PARTS = ("program", "latency", "queries")
 
 
 def log(message: str) -> None:
@@ -91,7 +95,7 @@ def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {', '.join(PARTS)}")
+    parser.add_argument("--parts", default=",".join(DEFAULT_PARTS), help=f"comma-separated subset of {', '.join(PARTS)} (default {','.join(DEFAULT_PARTS)})")
     parser.add_argument("--quick", action="store_true", help="small dataset, one latency trial, fewer repetitions")
     parser.add_argument("--trials", type=int, help="latency trials per configuration (default 2, quick 1)")
     parser.add_argument("--instances", type=int, help="API instances in the dataset (default 100: ~100k series)")
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
     if os.geteuid() != 0:
         parser.error("needs root: the stacks run in private mount and network namespaces")
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
+    missing = [tool for tool in NEEDED + (backups.NEEDED if "backups" in parts else ()) if shutil.which(tool) is None]
     if missing:
         parser.error(f"missing {', '.join(missing)}: run scripts/setup.sh (or bench/run.sh)")
 
@@ -124,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
             results["latency"] = latency.run(workdir / "latency", args.trials or (1 if args.quick else 2), log)
         if "queries" in parts:
             results["queries"] = bench_queries(dataset, workdir, 3 if args.quick else 7)
+        if "backups" in parts:
+            # bench.backups' own defaults (10 instances x 10 endpoints, 7 days), not the query dataset's size.
+            results["backups"] = backups.run(
+                workdir / "backups", Dataset(instances=5 if args.quick else 10, endpoints=10, hours=24 * 7), 7, 1 if args.quick else 3, log
+            )
     results["seconds"] = round(time.monotonic() - began, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")

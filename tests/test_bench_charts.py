@@ -1,8 +1,9 @@
 """The benchmark's charts (bench/charts.py) drawn from a results JSON shaped by the benchmark's own code.
 
-The fixture is not typed by hand: bench/latency.py's and bench/tsdb.py's `run` produce it, on the dev
-stack's rendered files and dashboards, with the live parts (the stacks, promtool, the benchmark
-Prometheus) replaced by fakes that return fixed timings. A renamed or dropped field in either module then
+The fixture is not typed by hand: bench/latency.py's, bench/tsdb.py's and bench/backups.py's `run`
+produce it, on the dev stack's rendered files and dashboards, with the live parts (the stacks, promtool,
+the benchmark Prometheus, restic) replaced by fakes that return fixed timings (tests/bench_backup_fakes.py
+for the backups; the tar.gz archives are real). A renamed or dropped field in either module then
 breaks these tests instead of the next real run, which takes the better part of an hour. What would break
 otherwise: committed PNGs that change on every redraw (non-deterministic output), a chart silently
 missing a panel, or a KeyError deep in matplotlib code for a JSON from an older run.
@@ -23,8 +24,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from bench import charts, latency, tsdb
+from bench import backup_charts, backups, charts, latency, tsdb
 from bench.dataset import Dataset
+from tests import bench_backup_fakes
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -87,6 +89,8 @@ def results(dev_stack, tmp_path_factory) -> dict:
             )[1],
         )
         patch.setattr(tsdb, "backfill_rules", lambda *args, **kwargs: {"levels": 2, "rules": 3, "seconds": 1.0})
+        patch.setattr(backups.backup_tsdb, "grow", bench_backup_fakes.grow)
+        patch.setattr(backups, "Restic", bench_backup_fakes.CopyRepository)
         workdir = tmp_path_factory.mktemp("bench")
         produced = {
             "latency": latency.run(workdir / "latency", trials=2, log=lambda message: None),
@@ -100,6 +104,7 @@ def results(dev_stack, tmp_path_factory) -> dict:
                 repetitions=2,
                 log=lambda message: None,
             ),
+            "backups": backups.run(workdir / "backups", Dataset(instances=1, hours=72), days=3, trials=2, log=lambda message: None),
         }
     finally:
         patch.undo()
@@ -112,7 +117,7 @@ def rendered(results) -> dict[str, bytes]:
 
 
 def test_each_part_gives_a_valid_png_without_a_software_tag(rendered):
-    assert sorted(rendered) == sorted([charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS])
+    assert sorted(rendered) == sorted([charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS, backup_charts.BACKUPS])
     for name, data in rendered.items():
         assert data.startswith(PNG_SIGNATURE), name
         image = Image.open(io.BytesIO(data))
@@ -137,7 +142,7 @@ def test_the_same_json_gives_byte_identical_pngs_in_another_process(results, ren
     assert first == rendered
     out = tmp_path / "again"
     done = subprocess.run(
-        [sys.executable, "bench/charts.py", str(path), "--out-dir", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "bench.charts", str(path), "--out-dir", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
@@ -151,6 +156,26 @@ def test_the_pngs_follow_the_figures_and_a_part_left_out_is_left_out(results, re
     assert after[charts.ALERT_OVERHEAD] != rendered[charts.ALERT_OVERHEAD]
     assert charts.render({"program": []}) == {}
 
+    grown = json.loads(json.dumps(results["backups"]))
+    for trial in grown["trials"]:
+        trial["days"][-1]["restic"]["stored_bytes"] *= 2
+    assert charts.render({"backups": grown})[backup_charts.BACKUPS] != rendered[backup_charts.BACKUPS]
+
+
+def test_the_backup_tables_show_the_medians_of_the_trials(results):
+    """Per day, each method's time is the median of its trials (here two: their mean), and the restore
+    table says whether every trial's restore was identical."""
+    from bench import report
+
+    trials = results["backups"]["trials"]
+    table = report.backups_markdown(results).splitlines()
+    assert len(table) == 2 + len(results["backups"]["snapshots"])
+    last_day = [cell.strip() for cell in table[-1].strip("|").split("|")]
+    tar_seconds = (trials[0]["days"][-1]["tar.gz"]["seconds"] + trials[1]["days"][-1]["tar.gz"]["seconds"]) / 2
+    assert last_day[0] == "3" and last_day[2] == f"{tar_seconds:.1f}s"
+    restore = report.backups_restore_markdown(results)
+    assert "| tar.gz" in restore and "| restic" in restore and "| yes" in restore and "NO" not in restore
+
 
 @pytest.mark.parametrize(
     "part, remove, message",
@@ -159,6 +184,8 @@ def test_the_pngs_follow_the_figures_and_a_part_left_out_is_left_out(results, re
         ("queries", lambda r: r["queries"]["panels"][3]["recorded"].pop("p50_s"), "queries.panels[3].recorded has no 'p50_s'"),
         ("queries", lambda r: r["queries"].pop("query_timeout_s"), "queries has no 'query_timeout_s'"),
         ("queries", lambda r: r["queries"].pop("rule_groups"), "queries has no 'rule_groups'"),
+        ("backups", lambda r: r["backups"]["trials"][1]["days"][2]["restic"].pop("stored_bytes"), "backups.trials[1].days[2].restic has no 'stored_bytes'"),
+        ("backups", lambda r: r["backups"]["trials"][0]["restore"].pop("tar.gz"), "backups.trials[0].restore has no 'tar.gz'"),
     ],
 )
 def test_a_missing_field_is_named_with_where_it_comes_from(results, part, remove, message):
@@ -199,3 +226,19 @@ def test_the_published_charts_and_tables_come_from_the_published_run():
         assert (gendocs.BENCH_RESULTS.parent / name).read_bytes() == png, f"docs/images/{name} is not drawn from bench-results.json"
     page = gendocs.PERFORMANCE.read_text()
     assert all(f"(images/{name})" in page for name in drawn)
+
+
+def test_the_published_backup_chart_and_tables_come_from_the_published_backup_run():
+    """The backup comparison on docs/performance.md is one run of bench/backups.py: its chart is drawn
+    from docs/images/bench-backups.json byte for byte, and its tables are generated from it (gendocs)."""
+    import gendocs
+
+    results = json.loads(gendocs.BENCH_BACKUPS.read_text())
+    assert results["command"].startswith("venv/bin/python -m bench.backups")
+    drawn = charts.render(results)
+    assert set(drawn) == {backup_charts.BACKUPS}
+    assert (gendocs.BENCH_BACKUPS.parent / backup_charts.BACKUPS).read_bytes() == drawn[backup_charts.BACKUPS], (
+        "docs/images/bench-backups.png is not drawn from bench-backups.json"
+    )
+    assert all(trial["restore"][method]["identical"] for trial in results["backups"]["trials"] for method in ("tar.gz", "restic"))
+    assert f"(images/{backup_charts.BACKUPS})" in gendocs.PERFORMANCE.read_text()
