@@ -155,6 +155,38 @@ _APP = (
     Metric("cache_hit_ratio", "gauge", (), "Share of cache lookups served from Redis (0-1).", JOB_API),
 )
 
+# The product side of the seeds' dashboards (A/B tests, conversion predictions vs outcomes, ROI, conversation
+# duration, data drift) and the database pool: the contract of docs/app-metrics.md, the same under either
+# naming. Label values are bounded by the application, never free text: `experiment` and `variant` by the
+# running experiments' configuration (a handful each), `feature` by each model's monitored features,
+# `currency` by the ISO 4217 codes the business bills in, `pool_name` by the engines the API creates.
+CONVERSION_OUTCOMES = ("converted", "not_converted")
+COST_KINDS = ("llm", "speech", "telephony")
+DB_POOL_STATES = ("used", "idle")  # OpenTelemetry's db.client.connections.usage states
+_PRODUCT = (
+    Metric("ngx_ab_exposures_total", "counter", ("experiment", "variant"), "Conversations assigned to a variant of an A/B experiment (count).", JOB_API),
+    Metric("ngx_ab_conversions_total", "counter", ("experiment", "variant"), "Conversations of a variant that converted (count).", JOB_API),
+    Metric(
+        "ngx_conversion_prediction_probability",
+        "histogram",
+        ("outcome",),
+        "The conversion model's predicted probability (0-1) of each ended conversation, by its actual outcome (converted, not_converted).",
+        JOB_API,
+    ),
+    Metric("ngx_revenue_total", "counter", ("tier", "currency"), "Revenue booked by converted conversations, in major units of `currency`.", JOB_API),
+    Metric("ngx_cost_total", "counter", ("kind", "currency"), "Cost of serving conversations (llm, speech, telephony), in major units of `currency`.", JOB_API),
+    Metric("ngx_conversation_duration_seconds", "histogram", ("tier",), "Duration of each ended conversation, start to end (seconds).", JOB_API),
+    Metric("ngx_model_drift_score", "gauge", ("model_name", "feature"), "Drift of a model's input feature against its training data (PSI, 0 = none).", JOB_API),
+    # OpenTelemetry semantic conventions for connection pools (v1.24, db.client.connections.*), in their
+    # Prometheus form; opentelemetry-instrumentation-sqlalchemy emits the first, a collector over
+    # SQLAlchemy's QueuePool the rest (docs/app-metrics.md).
+    Metric("db_client_connections_usage", "gauge", ("pool_name", "state"), "Open connections of a pool by state (used, idle).", JOB_API),
+    Metric("db_client_connections_idle_max", "gauge", ("pool_name",), "Connections a pool keeps open (SQLAlchemy pool_size).", JOB_API),
+    Metric("db_client_connections_max", "gauge", ("pool_name",), "Connections a pool may open at most (pool_size + max_overflow).", JOB_API),
+    Metric("db_client_connections_pending_requests", "gauge", ("pool_name",), "Checkouts waiting for a free connection.", JOB_API),
+    Metric("db_client_connections_timeouts_total", "counter", ("pool_name",), "Checkouts that gave up waiting (pool_timeout).", JOB_API),
+)
+
 _EXPORTERS = (
     Metric("up", "gauge", (), "1 when the last scrape of a target succeeded.", "prometheus"),
     Metric("scrape_duration_seconds", "gauge", (), "Duration of the last scrape of a target.", "prometheus"),
@@ -288,7 +320,7 @@ _KUBERNETES = (
     ),
 )
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP + _KUBERNETES}
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _PRODUCT + _EXPORTERS + _BACKUP + _KUBERNETES}
 
 
 def job_metrics(job: str) -> tuple[str, ...]:
@@ -300,7 +332,7 @@ def app_metrics(naming: str) -> tuple[Metric, ...]:
     """Every metric an application exposes under `naming` (a key of API_NAMINGS)."""
     if naming not in API_NAMINGS:
         raise KeyError(f"{naming} is not an API naming; one of {', '.join(API_NAMINGS)}")
-    return _API_BY_NAMING[naming] + _APP
+    return _API_BY_NAMING[naming] + _APP + _PRODUCT
 
 
 # The application's metrics under the default naming.

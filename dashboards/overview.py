@@ -10,6 +10,7 @@ from grafana_foundation_sdk.models import units
 from catalog import OVERVIEW_DASHBOARD_UID
 from dashboards import defaults as d
 from dashboards import panels as p
+from dashboards import product_panels as product
 from dashboards import queries as q
 from settings import Settings
 
@@ -212,6 +213,9 @@ def build(settings: Settings) -> dict:
         .with_panel(memory(settings))
         .with_panel(cache_hit_ratio(settings).span(p.HALF))
         .with_panel(firing_alerts())
+        .with_row(p.row("Database"))
+        .with_panel(product.database_connections())
+        .with_panel(product.database_timeouts())
     )
     if settings.platform == "kubernetes":
         builder = (
