@@ -156,7 +156,7 @@ _APP = (
 )
 
 # The product side of the seeds' dashboards (A/B tests, conversion predictions vs outcomes, ROI, conversation
-# duration, data drift) and the database pool: the contract of docs/app-metrics.md, the same under either
+# duration, data drift) and the database pool: the contract of docs/dashboards.md (product metrics), the same under either
 # naming. Label values are bounded by the application, never free text: `experiment` and `variant` by the
 # running experiments' configuration (a handful each), `feature` by each model's monitored features,
 # `currency` by the ISO 4217 codes the business bills in, `pool_name` by the engines the API creates.
@@ -179,7 +179,7 @@ _PRODUCT = (
     Metric("ngx_model_drift_score", "gauge", ("model_name", "feature"), "Drift of a model's input feature against its training data (PSI, 0 = none).", JOB_API),
     # OpenTelemetry semantic conventions for connection pools (v1.24, db.client.connections.*), in their
     # Prometheus form; opentelemetry-instrumentation-sqlalchemy emits the first, a collector over
-    # SQLAlchemy's QueuePool the rest (docs/app-metrics.md).
+    # SQLAlchemy's QueuePool the rest (docs/dashboards.md).
     Metric("db_client_connections_usage", "gauge", ("pool_name", "state"), "Open connections of a pool by state (used, idle).", JOB_API),
     Metric("db_client_connections_idle_max", "gauge", ("pool_name",), "Connections a pool keeps open (SQLAlchemy pool_size).", JOB_API),
     Metric("db_client_connections_max", "gauge", ("pool_name",), "Connections a pool may open at most (pool_size + max_overflow).", JOB_API),
