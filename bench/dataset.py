@@ -1,7 +1,8 @@
 """A realistic NGX TSDB as OpenMetrics text, for `promtool tsdb create-blocks-from openmetrics`.
 
 Every series is a catalog metric (catalog.APP_METRICS) of one API instance, with the labels the catalog
-declares, plus `up` and a node's CPU and memory. The size comes from instances x endpoints: with 100
+declares (the product metrics and the database pool in bench/dataset_product.py), plus `up` and a node's
+CPU and memory. The size comes from instances x endpoints: with 100
 instances and 40 endpoints, about 1,000 series per instance and 100k in all, which is what a fleet of
 API pods with a wide route table produces (the response-time histogram, per endpoint, dominates).
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import catalog
+from bench import dataset_product
 
 RESPONSE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # prometheus_client's
 CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
@@ -53,6 +55,7 @@ class Dataset:
             + len(catalog.TIERS) * len(ARCHETYPES)
             + len(MODEL_TYPES) * histogram
             + 1
+            + dataset_product.series_per_instance()
         )
 
     def total_series(self) -> int:
@@ -239,6 +242,8 @@ class Writer:
                 out = []
                 self._gauge(out, "cache_hit_ratio", _labels(job=job, instance=instance), 0.9, 0.03, rnd)
                 flush(out)
+
+            dataset_product.write(self, file.write, flush, instances, per_instance_step, rnd)
 
             file.write("# TYPE node_cpu_seconds counter\n")
             out = []
