@@ -3,7 +3,7 @@
 Every series is a catalog metric (catalog.APP_METRICS) of one API instance, with the labels the catalog
 declares (the product metrics and the database pool in bench/dataset_product.py), plus `up` and a node's
 CPU and memory. The size comes from instances x endpoints: with 100
-instances and 40 endpoints, about 1,000 series per instance and 100k in all, which is what a fleet of
+instances and 40 endpoints, about 1,100 series per instance and 108k in all, which is what a fleet of
 API pods with a wide route table produces (the response-time histogram, per endpoint, dominates).
 
 Values follow a daily-like swing (+-30% over the window), Zipf-distributed traffic over endpoints and a
