@@ -82,7 +82,7 @@ def write(writer, emit: Callable[[str], None], flush: Callable[[list[str]], None
     emit("# TYPE ngx_cost counter\n")
     for instance in instances:
         out = []
-        for kind, cost in zip(catalog.COST_KINDS, (0.004, 0.0015, 0.001), strict=True):
+        for kind, cost in zip(catalog.COST_KINDS, (0.05, 0.03, 0.02), strict=True):
             writer._counter(out, "ngx_cost_total", _labels(job=job, instance=instance, kind=kind, currency=CURRENCY), per_instance_step * cost)
         flush(out)
     emit("# TYPE ngx_conversation_duration_seconds histogram\n")

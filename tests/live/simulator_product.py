@@ -20,7 +20,7 @@ VARIANT_LIFT = {"control": 1.0, "warm_intro": 1.3, "annual_first": 0.9}
 FEATURES = ("call_duration", "message_count", "sentiment", "lead_source")
 CURRENCY = "EUR"
 TIER_PRICE = {"agents_access": 99.0, "hybrid_coaching": 499.0, "elite": 1999.0}  # revenue of one conversion, EUR
-COST_PER_REQUEST = {"llm": 0.004, "speech": 0.0015, "telephony": 0.001}  # EUR
+COST_PER_REQUEST = {"llm": 0.05, "speech": 0.03, "telephony": 0.02}  # EUR: about 0.5 per conversation of five requests
 POOL_NAME = "ngx-db"
 POOL_SIZE, MAX_OVERFLOW = 5, 10  # SQLAlchemy's QueuePool defaults
 DURATION_RANGE = (45.0, 900.0)  # seconds a conversation lasts
@@ -74,14 +74,14 @@ class ProductTraffic:
         for kind, cost in COST_PER_REQUEST.items():
             self.child("ngx_cost_total", kind=kind, currency=CURRENCY).inc(cost * self.rnd.uniform(0.5, 1.5))
 
-    def tick(self, exhausted: bool = False) -> None:
+    def tick(self) -> None:
         """The gauges, as a scrape would read them: drift per model and feature, and the pool."""
         for model in ("objection_prediction", "conversion_prediction", "tier_detection"):
             for feature in FEATURES:
                 self.child("ngx_model_drift_score", model_name=model, feature=feature).set(round(self.rnd.uniform(0.01, 0.08), 3))
-        used = POOL_SIZE + MAX_OVERFLOW if exhausted else self.rnd.randint(1, POOL_SIZE)
+        used = self.rnd.randint(1, POOL_SIZE)  # a healthy pool: within pool_size, nobody waits
         self.child("db_client_connections_usage", pool_name=POOL_NAME, state="used").set(used)
         self.child("db_client_connections_usage", pool_name=POOL_NAME, state="idle").set(max(0, POOL_SIZE - used))
         self.child("db_client_connections_idle_max", pool_name=POOL_NAME).set(POOL_SIZE)
         self.child("db_client_connections_max", pool_name=POOL_NAME).set(POOL_SIZE + MAX_OVERFLOW)
-        self.child("db_client_connections_pending_requests", pool_name=POOL_NAME).set(3 if exhausted else 0)
+        self.child("db_client_connections_pending_requests", pool_name=POOL_NAME).set(0)
