@@ -117,7 +117,7 @@ def conversation_duration_by_tier() -> p.timeseries.Panel:
 def database_connections() -> p.timeseries.Panel:
     return p.timeseries_panel(
         "Database connections",
-        "The API's SQLAlchemy pools summed over the selected instances: connections in use and idle, the pool size, the "
+        "The API's SQLAlchemy pools summed over its instances: connections in use and idle, the pool size, the "
         "overflow opened beyond it and the maximum (size + max_overflow); checkouts waiting for a connection. "
         "DatabasePoolExhausted fires when an instance's pool stays at its maximum or keeps checkouts waiting.",
         units.Short,

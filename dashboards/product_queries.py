@@ -1,8 +1,8 @@
 """Expressions of the product panels (A/B results, conversion predictions, drift, ROI, conversation
 duration) and of the database pool, built from the catalog and alerting.product_recording.
 
-The product panels read recorded series only; the drift and pool panels read raw gauges, a handful of
-series per instance (models x features, pools), as the other low-cardinality gauges do (dashboards.queries).
+The product and pool panels read recorded series only; the drift panel reads its raw gauge, a handful
+of series per instance (models x features), as the other low-cardinality gauges do (dashboards.queries).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alerting import product_recording as rec
 from alerting.promql import selector
 from catalog import JOB_API
-from dashboards.queries import INSTANCE, TIER
+from dashboards.queries import TIER
 
 # ---- ML: A/B results, conversion predictions, drift -------------------------------------------------
 
@@ -76,33 +76,33 @@ def conversation_duration_by_tier() -> str:
 # ---- overview: database connections -----------------------------------------------------------------
 
 
-def _pool(series: str, *matchers: str) -> str:
-    return f"sum by (pool_name) ({selector(series, JOB_API, INSTANCE, *matchers)})"
+def _pool(record: str, *matchers: str) -> str:
+    return f"sum by (pool_name) ({record}{{{','.join(matchers)}}})" if matchers else f"sum by (pool_name) ({record})"
 
 
 def db_connections_in_use() -> str:
-    return _pool("db_client_connections_usage", 'state="used"')
+    return _pool(rec.DB_POOL_USAGE, 'state="used"')
 
 
 def db_connections_idle() -> str:
-    return _pool("db_client_connections_usage", 'state="idle"')
+    return _pool(rec.DB_POOL_USAGE, 'state="idle"')
 
 
 def db_pool_size() -> str:
-    return _pool("db_client_connections_idle_max")
+    return _pool(rec.DB_POOL_SIZE)
 
 
 def db_pool_max() -> str:
-    return _pool("db_client_connections_max")
+    return _pool(rec.DB_POOL_MAX)
 
 
 def db_pool_overflow() -> str:
     """Connections open beyond pool_size (SQLAlchemy's overflow): open minus pool size, never below 0."""
-    return f"clamp_min({_pool('db_client_connections_usage')} - {db_pool_size()}, 0)"
+    return f"clamp_min({_pool(rec.DB_POOL_USAGE)} - {db_pool_size()}, 0)"
 
 
 def db_pool_waiting() -> str:
-    return _pool("db_client_connections_pending_requests")
+    return _pool(rec.DB_POOL_PENDING)
 
 
 def db_pool_timeouts() -> str:
