@@ -8,6 +8,7 @@ duration have no threshold that is right for every business, so they are panels,
 from __future__ import annotations
 
 from alerting.model import Alert, RuleGroup
+from alerting.product_recording import DRIFT_SCORE_MAX
 from alerting.promql import number, selector
 from catalog import JOB_API
 from settings import Settings
@@ -18,7 +19,7 @@ _POOL = "job, instance, pool_name"
 def model_drift(settings: Settings) -> Alert:
     t = settings.alerting.thresholds
     # The worst feature of each model: one alert per model, the ML dashboard's drift panel names the feature.
-    drift = f"max by (job, model_name) ({selector('ngx_model_drift_score', JOB_API)})"
+    drift = f"max by (job, model_name) ({DRIFT_SCORE_MAX})"
     return Alert(
         "ModelDataDrift",
         f"{drift} > {number(t.drift_score)}",

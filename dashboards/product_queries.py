@@ -1,15 +1,13 @@
 """Expressions of the product panels (A/B results, conversion predictions, drift, ROI, conversation
 duration) and of the database pool, built from the catalog and alerting.product_recording.
 
-The product and pool panels read recorded series only; the drift panel reads its raw gauge, a handful
-of series per instance (models x features), as the other low-cardinality gauges do (dashboards.queries).
+Every one reads recorded series: even the drift and pool gauges, a handful of series per instance, add
+up to too many on a fleet of instances for the panel goal (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from alerting import product_recording as rec
-from alerting.promql import selector
-from catalog import JOB_API
 from dashboards.queries import TIER
 
 # ---- ML: A/B results, conversion predictions, drift -------------------------------------------------
@@ -46,8 +44,7 @@ def conversion_actual() -> str:
 
 
 def drift_scores() -> str:
-    # Every API instance reports the same scores; the max shows a replica whose model lags a reload.
-    return f"max by (model_name, feature) ({selector('ngx_model_drift_score', JOB_API)})"
+    return f"max by (model_name, feature) ({rec.DRIFT_SCORE_MAX})"
 
 
 # ---- business: ROI and conversation duration --------------------------------------------------------
