@@ -1,9 +1,10 @@
 """A realistic NGX TSDB as OpenMetrics text, for `promtool tsdb create-blocks-from openmetrics`.
 
 Every series is a catalog metric (catalog.APP_METRICS) of one API instance, with the labels the catalog
-declares, plus `up`, a node's CPU and memory, and the Redis, disk and network series of the Overview's
-System rows (bench/exporter_series.py). The size comes from instances x endpoints: with 100
-instances and 40 endpoints, about 1,000 series per instance and 100k in all, which is what a fleet of
+declares (the product metrics and the database pool in bench/dataset_product.py), plus `up`, a node's
+CPU and memory, and the Redis, disk and network series of the Overview's System rows
+(bench/exporter_series.py). The size comes from instances x endpoints: with 100
+instances and 40 endpoints, about 1,100 series per instance and 108k in all, which is what a fleet of
 API pods with a wide route table produces (the response-time histogram, per endpoint, dominates).
 
 Values follow a daily-like swing (+-30% over the window), Zipf-distributed traffic over endpoints and a
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import catalog
-from bench import exporter_series
+from bench import dataset_product, exporter_series
 
 RESPONSE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # prometheus_client's
 CONFIDENCE_BUCKETS = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
@@ -55,6 +56,7 @@ class Dataset:
             + len(catalog.TIERS) * len(ARCHETYPES)
             + len(MODEL_TYPES) * histogram
             + 1
+            + dataset_product.series_per_instance()
         )
 
     def total_series(self) -> int:
@@ -241,6 +243,8 @@ class Writer:
                 out = []
                 self._gauge(out, "cache_hit_ratio", _labels(job=job, instance=instance), 0.9, 0.03, rnd)
                 flush(out)
+
+            dataset_product.write(self, file.write, flush, instances, per_instance_step, rnd)
 
             file.write("# TYPE node_cpu_seconds counter\n")
             out = []

@@ -6,9 +6,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import units
 
 import catalog
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import queries as q
+from dashboards import defaults as d, panels as p, product_panels as product, queries as q
 from settings import Settings
 
 UID = "ngx-business"
@@ -111,7 +109,7 @@ def conversation_events() -> p.logs.Panel:
 
 def build(settings: Settings) -> dict:
     builder = (
-        d.new_dashboard(UID, TITLE, "Conversions, drop-offs and tiers of NGX conversations.", settings, "business")
+        d.new_dashboard(UID, TITLE, "Conversions, drop-offs, tiers, ROI and duration of NGX conversations.", settings, "business")
         .with_variable(d.custom_variable("tier", "Tier", catalog.TIERS, description="Customer tier detected by the agent"))
         .with_row(p.row("Outcomes"))
         .with_panel(conversion_rate(settings))
@@ -123,6 +121,11 @@ def build(settings: Settings) -> dict:
         .with_panel(conversations_by_tier())
         .with_panel(conversions_by_tier())
         .with_panel(conversions_by_archetype().span(p.FULL))
+        .with_row(p.row("Return and duration"))
+        .with_panel(product.roi())
+        .with_panel(product.conversation_duration())
+        .with_panel(product.revenue_and_cost())
+        .with_panel(product.conversation_duration_by_tier().span(p.FULL))
         .with_row(p.row("Events"))
         .with_panel(conversation_events())
     )

@@ -7,13 +7,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.builders import loki as loki_builders
-from grafana_foundation_sdk.builders import prometheus as prometheus_builders
+from grafana_foundation_sdk.builders import dashboard, loki as loki_builders, prometheus as prometheus_builders
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models import dashboard as models
-from grafana_foundation_sdk.models import loki as loki_models
-from grafana_foundation_sdk.models import prometheus as prometheus_models
+from grafana_foundation_sdk.models import dashboard as models, loki as loki_models, prometheus as prometheus_models
 
 from dashboards.datasources import LOKI, PROMETHEUS
 from settings import Settings

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import units
 
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import queries as q
+from dashboards import defaults as d, panels as p, product_panels as product, queries as q
 from settings import Settings
 
 UID = "ngx-ml"
@@ -90,7 +88,9 @@ def error_share() -> p.timeseries.Panel:
 
 def build(settings: Settings) -> dict:
     builder = (
-        d.new_dashboard(UID, TITLE, "Latency, throughput, confidence and accuracy of the NGX ML models.", settings, "ml")
+        d.new_dashboard(
+            UID, TITLE, "Latency, throughput, confidence, accuracy, A/B results, conversion predictions and data drift of the NGX ML models.", settings, "ml"
+        )
         .with_variable(d.query_variable("model", "Model", q.model_types(), description="ML model types"))
         .with_row(p.row("Serving"))
         .with_panel(prediction_latency())
@@ -101,5 +101,11 @@ def build(settings: Settings) -> dict:
         .with_panel(model_accuracy(settings))
         .with_panel(current_accuracy(settings))
         .with_panel(median_confidence(settings).span(p.FULL))
+        .with_row(p.row("Experiments and predictions"))
+        .with_panel(product.ab_conversion())
+        .with_panel(product.ab_counts())
+        .with_panel(product.conversion_predictions().span(p.FULL))
+        .with_row(p.row("Data drift"))
+        .with_panel(product.data_drift(settings))
     )
     return d.finish(builder)

@@ -8,10 +8,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.models import units
 
 from catalog import OVERVIEW_DASHBOARD_UID
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import queries as q
-from dashboards import system
+from dashboards import defaults as d, panels as p, product_panels as product, queries as q, system
 from settings import Settings
 
 UID = OVERVIEW_DASHBOARD_UID
@@ -214,7 +211,7 @@ def build(settings: Settings) -> dict:
         .with_panel(cache_hit_ratio(settings).span(p.HALF))
         .with_panel(firing_alerts())
     )
-    builder = system.with_rows(builder)
+    builder = system.with_rows(builder).with_row(p.row("Database")).with_panel(product.database_connections()).with_panel(product.database_timeouts())
     if settings.platform == "kubernetes":
         builder = (
             builder.with_row(p.row("API pods"))

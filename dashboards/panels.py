@@ -10,13 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from grafana_foundation_sdk.builders import alertgroups, bargauge, common, dashboard, gauge, heatmap, logs, piechart, stat, timeseries
-from grafana_foundation_sdk.builders import loki as loki_builders
-from grafana_foundation_sdk.builders import prometheus as prometheus_builders
-from grafana_foundation_sdk.models import common as common_models
-from grafana_foundation_sdk.models import dashboard as models
-from grafana_foundation_sdk.models import heatmap as heatmap_models
-from grafana_foundation_sdk.models import piechart as piechart_models
+from grafana_foundation_sdk.builders import (
+    alertgroups,
+    bargauge,
+    common,
+    dashboard,
+    gauge,
+    heatmap,
+    logs,
+    loki as loki_builders,
+    piechart,
+    prometheus as prometheus_builders,
+    stat,
+    timeseries,
+)
+from grafana_foundation_sdk.models import common as common_models, dashboard as models, heatmap as heatmap_models, piechart as piechart_models
 
 from dashboards.datasources import ALERTMANAGER, LOKI, PROMETHEUS, Datasource
 from dashboards.defaults import Step, neutral, thresholds

@@ -11,8 +11,7 @@ metric name against the catalog and the rule files.
 from __future__ import annotations
 
 import catalog
-from alerting import recording as rec
-from alerting import slo
+from alerting import recording as rec, slo
 from alerting.promql import number, selector, zero_safe_ratio
 from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_API, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_REDIS
 from settings import Settings

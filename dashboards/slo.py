@@ -7,13 +7,10 @@ SLOErrorBudgetBurn alerts start.
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models import dashboard as models
-from grafana_foundation_sdk.models import units
+from grafana_foundation_sdk.models import dashboard as models, units
 
 from alerting import slo
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import queries as q
+from dashboards import defaults as d, panels as p, queries as q
 from dashboards.datasources import LONG_TERM, PROMETHEUS
 from settings import Settings
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models import units
 
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import queries as q
+from dashboards import defaults as d, panels as p, queries as q
 from settings import Settings
 from settings.validators import duration_seconds, prometheus_size_bytes
 

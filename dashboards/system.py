@@ -8,9 +8,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import units
 
-from dashboards import defaults as d
-from dashboards import panels as p
-from dashboards import system_queries as q
+from dashboards import defaults as d, panels as p, system_queries as q
 
 
 def redis_memory() -> p.timeseries.Panel:

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from settings import capacity, scrape
-from settings import validators as v
+from settings import capacity, scrape, validators as v
 from settings.backup import repository_need_bytes
 from settings.errors import PROJECT, SettingsError
 from settings.loki import check_loki

@@ -98,6 +98,12 @@ class Thresholds:
     filesystem_filling_for: str = setting("filesystemFillingFor", v.duration, "NodeFilesystemSpaceFillingUp: for (node-mixin: 1h).", "1h")
     filesystem_full_for: str = setting("filesystemFullFor", v.duration, "NodeFilesystemAlmostOutOfSpace: for (node-mixin: 30m).", "30m")
     cpu_throttling_for: str = setting("cpuThrottlingFor", v.duration, "CPUThrottlingHigh: for (kubernetes-mixin: 15m).", "15m")
+    # Product metrics (alerting/product_alerts.py). PSI's rule of thumb: below 0.1 no shift, 0.1-0.25 moderate, above 0.25 significant.
+    drift_score: float = setting("driftScore", v.positive_number, "ModelDataDrift: drift score (PSI) of a model's worst feature above which it warns.", 0.25)
+    drift_score_for: str = setting("driftScoreFor", v.duration, "ModelDataDrift: for.", "30m")
+    database_pool_exhausted_for: str = setting(
+        "databasePoolExhaustedFor", v.duration, "DatabasePoolExhausted: how long a pool may stay at its maximum or keep checkouts waiting.", "5m"
+    )
 
 
 @dataclass(frozen=True)

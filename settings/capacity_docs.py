@@ -7,8 +7,7 @@ constant changes the page with it; tests/test_docs.py fails while the page is st
 
 from __future__ import annotations
 
-from settings import STORAGE_HEADROOM
-from settings import capacity as c
+from settings import STORAGE_HEADROOM, capacity as c
 from settings.backup import repository_need_bytes
 from settings.model import Settings
 from settings.validators import duration_seconds, prometheus_size_bytes, volume_size_bytes

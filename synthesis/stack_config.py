@@ -12,8 +12,7 @@ from typing import Any
 
 import yaml
 
-from settings import PROJECT, Settings, SettingsError
-from settings import validators as v
+from settings import PROJECT, Settings, SettingsError, validators as v
 from settings.schema import REQUIRED, walk
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -109,6 +109,9 @@ ROUTES = [
     # Discovery finding nothing is mailed, like TargetDown: the metrics are gone, alerting still works.
     ({"alertname": "TargetsMissing", "severity": "warning", "category": "meta", "job": "node"}, "ops-email"),
     ({"alertname": "LowConversionRate", "severity": "info", "category": "business"}, "business-daily"),
+    # The product alerts are mailed: drift and an exhausted pool need someone at work, not a page.
+    ({"alertname": "ModelDataDrift", "severity": "warning", "category": "ml", "job": "ngx-api", "model_name": "conversion_prediction"}, "ops-email"),
+    ({"alertname": "DatabasePoolExhausted", "severity": "warning", "category": "resources", "job": "ngx-api", "pool_name": "ngx-db"}, "ops-email"),
     ({"alertname": "Watchdog", "severity": "none", "category": "meta"}, "heartbeat"),
     ({"alertname": "SomethingNew", "severity": "info", "category": "meta"}, ROOT_RECEIVER),
     # A damaged backup repository is mailed like a failed backup: no data is lost yet.

@@ -23,8 +23,7 @@ import trust
 from alerting.routing import receiver_integrations
 from components.certificates import Certificates, CertificatesArgs
 from components.credentials import Credentials, CredentialsArgs
-from components.grafana import GrafanaContent, GrafanaContentArgs
-from components.grafana import alerting as derived
+from components.grafana import GrafanaContent, GrafanaContentArgs, alerting as derived
 from components.grafana.content import ANNOTATION_ACCOUNT, ANNOTATION_ROLE, AUTOMATION_ACCOUNT, AUTOMATION_ROLE, ROTATION_DAYS, TOKEN_TTL_SECONDS
 from dashboards import DASHBOARDS, FOLDERS, render_dashboards
 from dashboards.datasources import ALERTMANAGER, DATASOURCES, LOKI, PROMETHEUS
@@ -34,9 +33,7 @@ from synthesis.recorder import DependencyMonitor, Recorded, Recorder, is_secret
 from synthesis.run import unwrap
 from synthesis.stack_config import load_stack_config, settings_mapping
 from tests.conftest import SEEDED_CONFIG, SEEDED_SECRETS
-from topology import ALERTMANAGER as ALERTMANAGER_SERVICE
-from topology import LOKI as LOKI_SERVICE
-from topology import PROMETHEUS as PROMETHEUS_SERVICE
+from topology import ALERTMANAGER as ALERTMANAGER_SERVICE, LOKI as LOKI_SERVICE, PROMETHEUS as PROMETHEUS_SERVICE
 
 NAME = "ngx-grafana-content"
 ROTATED_AT = "2026-01-01"  # the recorder's fixed time.Rotating date

@@ -627,8 +627,7 @@ def test_the_pack_answers_the_engines_protocol():
     it what a preview would: the policies it holds, and its verdict on one resource and one stack."""
     import grpc
     from google.protobuf import empty_pb2, json_format, struct_pb2
-    from pulumi.runtime.proto import analyzer_pb2 as pb
-    from pulumi.runtime.proto import analyzer_pb2_grpc as rpc
+    from pulumi.runtime.proto import analyzer_pb2 as pb, analyzer_pb2_grpc as rpc
 
     def struct(value: dict) -> struct_pb2.Struct:
         message = struct_pb2.Struct()

@@ -33,8 +33,7 @@ from synthesis.recorder import is_secret
 from synthesis.run import synth, unwrap
 from tests.certs import ThrowawayCA
 from tests.sandbox import Sandbox
-from topology import GRAFANA, REMOTE_WRITE, ways_out
-from topology import PROMETHEUS as PROMETHEUS_SERVICE
+from topology import GRAFANA, PROMETHEUS as PROMETHEUS_SERVICE, REMOTE_WRITE, ways_out
 
 PASSWORD = "rw-basic-secret-41c7"
 TOKEN = "rw-bearer-secret-9e02"

@@ -284,6 +284,7 @@ PORTABLE_FUNCTIONS = {
     "label_replace",
     "min_over_time",
     "predict_linear",
+    "sqrt",  # the A/B interval (alerting.product_recording)
 }
 
 

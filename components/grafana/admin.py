@@ -34,8 +34,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
-from pulumi.dynamic import Resource as DynamicResource
+from pulumi.dynamic import CreateResult, DiffResult, Resource as DynamicResource, ResourceProvider, UpdateResult
 
 TIMEOUT_SECONDS = 30
 # Grafana behind a rolling restart or the proxy's rate limit answers 5xx/429 for a few seconds.

@@ -17,9 +17,7 @@ import catalog
 from dashboards.datasources import ALERTMANAGER, LOKI, LONG_TERM, PROMETHEUS, Datasource
 from settings import Settings
 from settings.scrape import slowest_interval
-from topology import ALERTMANAGER as ALERTMANAGER_SERVICE
-from topology import LOKI as LOKI_SERVICE
-from topology import PROMETHEUS as PROMETHEUS_SERVICE
+from topology import ALERTMANAGER as ALERTMANAGER_SERVICE, LOKI as LOKI_SERVICE, PROMETHEUS as PROMETHEUS_SERVICE
 
 TENANT_HEADER = "X-Scope-OrgID"
 # JSON fields of the API's log lines that Grafana turns into links to every line of the same request.

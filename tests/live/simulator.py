@@ -37,6 +37,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 import catalog
+from tests.live import simulator_product
+from tests.live.simulator_product import ProductTraffic
 
 MODES = ("healthy", "error_burst", "slow", "dropped", "stopped", "flood")
 
@@ -53,6 +55,7 @@ BUCKETS = {
     "ngx_prediction_confidence": CONFIDENCE_BUCKETS,
     "http_request_duration_highr_seconds": (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5, 7.5, 10, 30, 60),
     "http_request_duration_seconds": (0.1, 0.5, 1),
+    **simulator_product.BUCKETS,
 }
 # Values of every label the catalog declares, so each metric is exposed with exactly its catalog labels.
 LABEL_VALUES = {
@@ -64,6 +67,7 @@ LABEL_VALUES = {
     "model_type": MODEL_TYPES,
     "model_name": MODEL_NAMES,
     "archetype": ARCHETYPES,
+    **simulator_product.LABEL_VALUES,
 }
 FLOOD_METRIC = "ngx_simulated_flood"  # not in the catalog on purpose: it only exists to exceed sample_limit
 
@@ -139,6 +143,8 @@ class Simulator:
         self.metrics = self._register(self.app_metrics.values())
         self._flood: bytes | None = None
         self._log = None
+        # Its own random stream: the API traffic draws the same values as before the product metrics existed.
+        self.product = ProductTraffic(self._child, random.Random(seed + 1))
         self._init_series()
 
     # --- metrics -----------------------------------------------------------------------------------
@@ -176,10 +182,13 @@ class Simulator:
                 labels = dict(zip(metric.labels, values, strict=False))
                 if "method" in labels and labels["method"] != METHODS.get(labels.get(self.names.route_label), "POST"):
                     continue  # each route has one method, as in the API's route table
+                if not simulator_product.valid(labels):
+                    continue
                 self._child(metric.name, **labels)
         for name in MODEL_NAMES:
             self._child("ngx_model_accuracy", model_name=name).set(BEHAVIOURS["healthy"].accuracy)
         self._child("cache_hit_ratio").set(BEHAVIOURS["healthy"].cache_hit_ratio)
+        self.product.tick()
 
     def _values(self, metric: catalog.Metric, label: str) -> tuple[str, ...]:
         if metric.name == "ngx_conversations_total" and label == "status":
@@ -213,6 +222,7 @@ class Simulator:
             for name in MODEL_NAMES:
                 self._child("ngx_model_accuracy", model_name=name).set(behaviour.accuracy)
             self._child("cache_hit_ratio").set(behaviour.cache_hit_ratio)
+            self.product.tick()
             return count
 
     def _request(self, behaviour: Behaviour) -> None:
@@ -229,19 +239,23 @@ class Simulator:
         tier = rnd.choice(catalog.TIERS)
         conversation_id = f"conv-{uuid.UUID(int=rnd.getrandbits(128)).hex[:12]}"
         request_id = uuid.UUID(int=rnd.getrandbits(128)).hex
+        self.product.request()
         if endpoint == "/api/conversation/start":
             self._child("ngx_conversations_total", status="started", tier=tier).inc()
+            self.product.conversation_started()
             self._log_event("info", "conversation_started", conversation_id, request_id, tier)
         elif endpoint == "/api/conversation/end":
             outcome = rnd.random()
-            if outcome < behaviour.conversion_share:
+            experiment, variant, conversion_share = self.product.conversion_share(behaviour.conversion_share)
+            if outcome < conversion_share:
                 status_label = "converted"
                 self._child("conversation_conversions_total", tier=tier, archetype=rnd.choice(ARCHETYPES)).inc()
-            elif outcome < behaviour.conversion_share + behaviour.drop_share:
+            elif outcome < conversion_share + behaviour.drop_share:
                 status_label = "dropped"
             else:
                 status_label = "completed"
             self._child("ngx_conversations_total", status=status_label, tier=tier).inc()
+            self.product.conversation_ended(tier, status_label == "converted", experiment, variant)
             self._log_event("info", f"conversation_{status_label}", conversation_id, request_id, tier)
         elif endpoint == "/api/predict":
             model = rnd.choice(MODEL_TYPES)

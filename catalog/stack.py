@@ -1,161 +1,25 @@
-"""The NGX metric catalog: every metric the rules and dashboards may use, with its type and labels.
-
-Rules and dashboards build their queries from these names; a test fails when an expression names a
-metric that is neither here nor recorded by a rule, so a renamed metric breaks the build, not a panel.
-"""
+"""The catalog's metrics of the stack's own parts: exporters, the shipper, the backups and Kubernetes' state,
+kubelet and cAdvisor (catalog/__init__.py holds the application's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    type: str  # counter | gauge | histogram | summary
-    labels: tuple[str, ...]
-    help: str
-    source: str  # scrape job that exposes it
-
-    def series_names(self) -> tuple[str, ...]:
-        """Names Prometheus stores for this metric (histograms expand to three)."""
-        if self.type == "histogram":
-            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
-        if self.type == "summary":
-            return (self.name, f"{self.name}_sum", f"{self.name}_count")
-        return (self.name,)
-
-
-# Scrape job names, fixed across stacks: rules, dashboards and routes select on them.
-JOB_API = "ngx-api"
-JOB_NODE = "node"
-JOB_REDIS = "redis"
-JOB_PROMETHEUS = "prometheus"
-JOB_ALERTMANAGER = "alertmanager"
-JOB_LOKI = "loki"
-JOB_GRAFANA = "grafana"
-JOB_PROXY = "proxy"
-JOB_ALLOY = "alloy"
-JOB_PUSHGATEWAY = "pushgateway"
-# Kubernetes only: object state, the kubelet's own metrics (volume statistics) and its cAdvisor.
-JOB_KUBE_STATE_METRICS = "kube-state-metrics"
-JOB_KUBELET = "kubelet"
-JOB_CADVISOR = "cadvisor"
-JOBS = (
-    JOB_API,
-    JOB_NODE,
-    JOB_REDIS,
-    JOB_PROMETHEUS,
+from catalog.metric import (
     JOB_ALERTMANAGER,
-    JOB_LOKI,
-    JOB_GRAFANA,
-    JOB_PROXY,
     JOB_ALLOY,
-    JOB_PUSHGATEWAY,
+    JOB_BACKUP,
+    JOB_CADVISOR,
+    JOB_GRAFANA,
     JOB_KUBE_STATE_METRICS,
     JOB_KUBELET,
-    JOB_CADVISOR,
-)
-# Jobs named by what pushes to the Pushgateway, not by a scrape job: the `pushgateway` job scrapes
-# them with honor_labels, so their series keep the job label the pusher set.
-JOB_BACKUP = "ngx-backup"
-PUSHED_JOBS = (JOB_BACKUP,)
-
-# The event contract of ngx_conversations_total. Its `status` label is not an outcome of one kind of
-# event but two kinds of event: every conversation increments it exactly twice, once with
-# CONVERSATION_START when it starts, and once with exactly one of CONVERSATION_ENDS when it ends. So the
-# sum over every status counts each finished conversation twice, and the number of conversations is the
-# `started` count alone: the business ratios divide by it (alerting.recording).
-CONVERSATION_START = "started"
-CONVERSATION_ENDS = ("completed", "converted", "dropped")
-CONVERSATION_STATUSES = (CONVERSATION_START, *CONVERSATION_ENDS)
-TIERS = ("agents_access", "hybrid_coaching", "elite")
-
-
-# The API's HTTP metrics and its active-conversations gauge exist under two naming conventions, one per
-# seed guide; the setting app.metricNames says which one the application exposes. The recording rules
-# read the raw series named here and record the same series under either naming (the route in an
-# `endpoint` label), so every alert and dashboard, which read only recordings, is the same for both.
-@dataclass(frozen=True)
-class ApiNaming:
-    requests: str  # counter of requests, with a `status` label and `route_label`
-    route_label: str  # the label naming the route (recorded as `endpoint`)
-    latency: str  # histogram the per-job latency quantiles are computed from
-    latency_by_route: str  # histogram carrying `route_label`, for the per-endpoint p95
-    active_conversations: str  # gauge of conversations in progress
-    status_classes: bool  # `status` holds the class (2xx, 5xx), not the code (200, 503)
-
-
-API_NAMINGS = {
-    # The Spanish guide's own prometheus_client metrics (000_...): status is the response code.
-    "ngx": ApiNaming(
-        "ngx_api_requests_total", "endpoint", "ngx_response_time_seconds", "ngx_response_time_seconds", "ngx_active_conversations", status_classes=False
-    ),
-    # The English guide (002_...): prometheus-fastapi-instrumentator's default metrics. Its
-    # http_requests_total{method,status,handler} groups status codes into classes by default
-    # (should_group_status_codes=True); the per-job latency reads http_request_duration_highr_seconds
-    # (no labels, 21 buckets from 10ms to 60s), the per-route one http_request_duration_seconds
-    # {method,handler} (buckets 0.1, 0.5, 1 s only). conversation_active_total is that guide's gauge.
-    "instrumentator": ApiNaming(
-        "http_requests_total",
-        "handler",
-        "http_request_duration_highr_seconds",
-        "http_request_duration_seconds",
-        "conversation_active_total",
-        status_classes=True,
-    ),
-}
-DEFAULT_API_NAMING = "ngx"
-# A 5xx response whether `status` holds the code (503) or the class (5xx): both are "5" and two characters.
-API_ERROR_STATUS = 'status=~"5.."'
-
-_API_NGX = (
-    Metric("ngx_api_requests_total", "counter", ("method", "endpoint", "status"), "API requests by method, endpoint and HTTP status code.", JOB_API),
-    Metric("ngx_response_time_seconds", "histogram", ("endpoint",), "API response time.", JOB_API),
-    Metric("ngx_active_conversations", "gauge", (), "Conversations in progress.", JOB_API),
+    JOB_LOKI,
+    JOB_NODE,
+    JOB_PROMETHEUS,
+    JOB_PROXY,
+    JOB_REDIS,
+    Metric,
 )
 
-_API_INSTRUMENTATOR = (
-    Metric(
-        "http_requests_total",
-        "counter",
-        ("method", "status", "handler"),
-        "API requests by method, status class (2xx, 5xx) and route template (prometheus-fastapi-instrumentator).",
-        JOB_API,
-    ),
-    Metric(
-        "http_request_duration_highr_seconds", "histogram", (), "API response time of every request, many buckets (prometheus-fastapi-instrumentator).", JOB_API
-    ),
-    Metric(
-        "http_request_duration_seconds",
-        "histogram",
-        ("method", "handler"),
-        "API response time by route template, buckets 0.1, 0.5 and 1 s (prometheus-fastapi-instrumentator).",
-        JOB_API,
-    ),
-    Metric("conversation_active_total", "gauge", (), "Conversations in progress (the English guide's name).", JOB_API),
-)
-
-_API_BY_NAMING = {"ngx": _API_NGX, "instrumentator": _API_INSTRUMENTATOR}
-
-# Application metrics with one name whatever app.metricNames says.
-_APP = (
-    Metric(
-        "ngx_conversations_total",
-        "counter",
-        ("status", "tier"),
-        "Conversation events by tier: status started once when a conversation starts, then one of completed, converted or dropped when it ends.",
-        JOB_API,
-    ),
-    Metric("ngx_predictions_total", "counter", ("model_type", "status"), "ML predictions by model and outcome (success, error).", JOB_API),
-    Metric("ngx_prediction_confidence", "histogram", ("model_type",), "Confidence of ML predictions (0-1).", JOB_API),
-    Metric("ngx_model_accuracy", "gauge", ("model_name",), "Current accuracy of each model (0-1).", JOB_API),
-    Metric("conversation_conversions_total", "counter", ("tier", "archetype"), "Successful conversions by tier and customer archetype.", JOB_API),
-    Metric("ml_prediction_duration_seconds", "histogram", ("model_type",), "ML prediction duration.", JOB_API),
-    Metric("cache_hit_ratio", "gauge", (), "Share of cache lookups served from Redis (0-1).", JOB_API),
-)
-
-_EXPORTERS = (
+EXPORTERS = (
     Metric("up", "gauge", (), "1 when the last scrape of a target succeeded.", "prometheus"),
     Metric("scrape_duration_seconds", "gauge", (), "Duration of the last scrape of a target.", "prometheus"),
     Metric("scrape_samples_scraped", "gauge", (), "Samples the last scrape returned.", "prometheus"),
@@ -233,7 +97,7 @@ _EXPORTERS = (
 )
 
 # Pushed by ops/backup.py at the end of every run, one group per target (prometheus-0, alertmanager-0, ...).
-_BACKUP = (
+BACKUP = (
     Metric(
         "ngx_backup_last_success_timestamp_seconds", "gauge", ("target",), "Unix time at which the last successful backup of a target finished.", JOB_BACKUP
     ),
@@ -259,7 +123,7 @@ _BACKUP = (
 # Kubernetes only (jobs kube-state-metrics, kubelet and cadvisor): exactly what the rules and panels read;
 # renderers/prometheus.py keeps these and drops the rest of each job at scrape time.
 _POD = ("namespace", "pod", "uid")
-_KUBERNETES = (
+KUBERNETES = (
     Metric("kube_pod_container_status_restarts_total", "counter", (*_POD, "container"), "Restarts of a container.", JOB_KUBE_STATE_METRICS),
     Metric(
         "kube_pod_container_status_waiting_reason",
@@ -330,57 +194,3 @@ _KUBERNETES = (
         JOB_CADVISOR,
     ),
 )
-
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _EXPORTERS + _BACKUP + _KUBERNETES}
-
-
-def job_metrics(job: str) -> tuple[str, ...]:
-    """The catalogued series names a scrape job exposes, sorted (what its scrape keeps)."""
-    return tuple(sorted(name for metric in METRICS.values() if metric.source == job for name in metric.series_names()))
-
-
-def app_metrics(naming: str) -> tuple[Metric, ...]:
-    """Every metric an application exposes under `naming` (a key of API_NAMINGS)."""
-    if naming not in API_NAMINGS:
-        raise KeyError(f"{naming} is not an API naming; one of {', '.join(API_NAMINGS)}")
-    return _API_BY_NAMING[naming] + _APP
-
-
-# The application's metrics under the default naming.
-APP_METRICS: tuple[Metric, ...] = app_metrics(DEFAULT_API_NAMING)
-
-# Labels every series carries after scraping, whatever the metric.
-TARGET_LABELS = ("job", "instance", "env", "replica")
-
-
-def series_names() -> frozenset[str]:
-    """Every stored series name the catalog covers."""
-    return frozenset(name for metric in METRICS.values() for name in metric.series_names())
-
-
-def metric(name: str) -> str:
-    """A catalogued metric name; raises KeyError for anything else, so a typo fails at render time."""
-    if name not in METRICS:
-        raise KeyError(f"{name} is not in the NGX metric catalog")
-    return name
-
-
-def job_selector(job: str) -> str:
-    if job not in JOBS + PUSHED_JOBS:
-        raise KeyError(f"{job} is not a scrape job or a pushed job")
-    return f'job="{job}"'
-
-
-# Log stream labels the shipper attaches; LogQL queries may select on these only.
-LOG_LABELS = ("job", "env", "level", "event", "service_name")
-LOG_JOB = JOB_API
-# Kubernetes only: where a line comes from. Bounded by what runs: a stream per live container of the
-# application (a rollout replaces pod names, and the old streams end with their pods).
-KUBERNETES_LOG_LABELS = ("namespace", "pod", "container")
-# JSON fields of a log line that name one request or conversation: never stream labels (one stream
-# per request would exhaust Loki's stream limit), found in the line with `| json` instead. The shipper
-# refuses them as labels (renderers/alloy.py); Grafana's derived fields link on them.
-HIGH_CARDINALITY_FIELDS = ("request_id", "trace_id", "span_id", "conversation_id", "customer_id", "user_id")
-
-# The dashboard every alert notification links to (dashboards/overview.py builds it).
-OVERVIEW_DASHBOARD_UID = "ngx-overview"
