@@ -45,6 +45,8 @@ PREDICTION_DURATION_BUCKETS_RATE5M = "job_model_type_le:ml_prediction_duration_s
 PREDICTION_DURATION_QUANTILES = "job_model_type_quantile:ml_prediction_duration_seconds:histogram_quantile_rate5m"
 PREDICTION_CONFIDENCE_BUCKETS_RATE5M = "job_model_type_le:ngx_prediction_confidence_bucket:rate5m"
 PREDICTION_CONFIDENCE_QUANTILES = "job_model_type_quantile:ngx_prediction_confidence:histogram_quantile_rate5m"
+# The mean over the API instances (the dashboards draw it; LowModelAccuracy reads each instance raw).
+MODEL_ACCURACY = "job_model_name:ngx_model_accuracy:avg"
 
 # Nodes: share of CPU time busy and of memory in use, 0-1.
 NODE_CPU_UTILISATION = "instance:node_cpu_utilisation:rate5m"
@@ -148,6 +150,7 @@ def ml_group() -> RuleGroup:
             *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M),
             Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
             *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M),
+            Recording(MODEL_ACCURACY, f"avg by (job, model_name) ({selector('ngx_model_accuracy', JOB_API)})"),
         ),
     )
 
