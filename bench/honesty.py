@@ -1,0 +1,62 @@
+"""Every recorded series checked against what it claims to be, on the benchmark TSDB.
+
+A recording is only worth its speed if it gives the values its raw expression would. For every recorded
+name of the rendered rule files, at one evaluation of its group near the end of the data:
+- "rule": the recorded values against the rule's own expression evaluated on its inputs (recorded or
+  raw) at the same instant: the backfill recorded what the rule says;
+- "raw": against the whole chain rewritten down to raw series (bench/promql.py `expand`), e.g. a job
+  total summed from the per-endpoint recording against `sum by (job) (rate(raw[5m]))`: building a
+  level from a finer recording loses nothing.
+A raw chain with a window longer than the data (the SLO's 1d, 3d and 30d) is not run: it would read
+every raw sample at every subquery step (bench/query_timing.py says why); its "rule" check still runs.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Mapping
+
+from bench.prometheus_server import BenchPrometheus
+from bench.promql import Recording, expand
+from bench.query_timing import _difference, _longest_window, _values
+from settings.validators import duration_seconds
+
+# Values are floating-point sums in another order: anything above this is a real difference.
+TOLERANCE = 1e-6
+
+
+def _compare(prometheus: BenchPrometheus, recorded: str, other: str, at: float) -> float | str | None:
+    """Largest relative difference of the two expressions' values at `at`, or why there is none."""
+    try:
+        mine, theirs = _values(prometheus, recorded, at), _values(prometheus, other, at)
+    except (RuntimeError, OSError, http.client.HTTPException) as error:
+        return f"not compared: {error}"[:120]
+    if set(mine) != set(theirs):
+        return f"not compared: series differ ({len(mine)} recorded, {len(theirs)} from the expression)"
+    return _difference(mine, theirs)
+
+
+def check_recordings(prometheus: BenchPrometheus, rules: Mapping[str, list[Recording]], start: float, end: float, log=print) -> list[dict]:
+    results = []
+    for name, variants in rules.items():
+        step = duration_seconds(variants[0].interval)
+        at = start + (end - 60 - start) // step * step  # an evaluation of the group (the backfill's grid)
+        entry: dict = {"record": name, "group": variants[0].group, "at": at}
+        entry["rule"] = _compare(prometheus, name, expand(name, {name: variants}), at)
+        raw = expand(name, rules)
+        window = _longest_window([raw])
+        if raw == expand(name, {name: variants}):
+            entry["raw"] = "same as rule: reads raw series only"
+        elif window > end - start:
+            entry["raw"] = f"not run: its {window / 86400:g}d window is longer than the {(end - start) / 3600:g}h of data"
+        else:
+            entry["raw"] = _compare(prometheus, name, raw, at)
+        numbers = [value for value in (entry["rule"], entry["raw"]) if isinstance(value, float)]
+        entry["ok"] = (
+            bool(numbers)
+            and all(value <= TOLERANCE for value in numbers)
+            and not any(isinstance(value, str) and value.startswith("not compared") for value in (entry["rule"], entry["raw"]))
+        )
+        results.append(entry)
+        log(f"tsdb: honesty {name}: rule {entry['rule']}, raw {entry['raw']}")
+    return results
