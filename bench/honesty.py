@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from bench.prometheus_server import BenchPrometheus
 from bench.promql import Recording, expand
-from bench.query_timing import _difference, _longest_window, _values
+from bench.query_timing import _difference, _longest_window, _span, _values
 from settings.validators import duration_seconds
 
 # Values are floating-point sums in another order: anything above this is a real difference.
@@ -36,11 +36,21 @@ def _compare(prometheus: BenchPrometheus, recorded: str, other: str, at: float) 
     return _difference(mine, theirs)
 
 
+def evaluation_time(prometheus: BenchPrometheus, name: str, before: float) -> float | None:
+    """The timestamp of the last recorded sample of `name` at or before `before`: an instant at which the
+    recording was evaluated, so the recorded value and its expression's are of the same moment."""
+    _, data = prometheus.query(f"max(timestamp({name}))", at=before)
+    return float(data["result"][0]["value"][1]) if data["result"] else None
+
+
 def check_recordings(prometheus: BenchPrometheus, rules: Mapping[str, list[Recording]], start: float, end: float, log=print) -> list[dict]:
     results = []
     for name, variants in rules.items():
         step = duration_seconds(variants[0].interval)
-        at = start + (end - 60 - start) // step * step  # an evaluation of the group (the backfill's grid)
+        try:
+            at = evaluation_time(prometheus, name, end - 60) or end - 60
+        except (RuntimeError, OSError, http.client.HTTPException, KeyError, IndexError, ValueError):
+            at = start + (end - 60 - start) // step * step
         entry: dict = {"record": name, "group": variants[0].group, "at": at}
         entry["rule"] = _compare(prometheus, name, expand(name, {name: variants}), at)
         raw = expand(name, rules)
@@ -48,7 +58,7 @@ def check_recordings(prometheus: BenchPrometheus, rules: Mapping[str, list[Recor
         if raw == expand(name, {name: variants}):
             entry["raw"] = "same as rule: reads raw series only"
         elif window > end - start:
-            entry["raw"] = f"not run: its {window / 86400:g}d window is longer than the {(end - start) / 3600:g}h of data"
+            entry["raw"] = f"not run: its {_span(window)} window is longer than the {(end - start) / 3600:g}h of data"
         else:
             entry["raw"] = _compare(prometheus, name, raw, at)
         numbers = [value for value in (entry["rule"], entry["raw"]) if isinstance(value, float)]

@@ -35,7 +35,7 @@ class BenchPrometheus:
     def url(self) -> str:
         return f"http://{IP}:{PORT}"
 
-    def start(self) -> None:
+    def start(self, settle: bool = True) -> None:
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -59,7 +59,8 @@ class BenchPrometheus:
         )
         BenchPrometheus.running.add(self.process.pid)
         wait_until(lambda: self._get("/-/ready")[0] == 200, 300, interval=1, what="benchmark Prometheus ready")
-        self.settle()
+        if settle:
+            self.settle()
 
     def settle(self, quiet_for: float = 20.0, timeout: float = 900.0) -> None:
         """Wait until compactions stop (merging backfilled blocks), so they do not disturb the timings."""
@@ -88,9 +89,9 @@ class BenchPrometheus:
                 self.process.kill()
                 self.process.wait(timeout=30)
 
-    def restart(self) -> None:
+    def restart(self, settle: bool = True) -> None:
         self.stop()
-        self.start()
+        self.start(settle)
 
     def _get(self, path: str, timeout: float = QUERY_TIMEOUT + 10) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(IP, PORT, timeout=timeout)

@@ -76,8 +76,25 @@ def _difference(recorded: dict[str, float], raw: dict[str, float]) -> float | No
     return worst
 
 
+def _evaluated_at(prometheus: BenchPrometheus, exprs: list[str], rules: Mapping[str, list], before: float) -> float:
+    """The time of the last sample, at or before `before`, of the first recorded series `exprs` read."""
+    names = [name for name in rules if any(re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr) for expr in exprs)]
+    if names:
+        try:
+            _, data = prometheus.query(f"max(timestamp({names[0]}))", at=before)
+            if data["result"]:
+                return float(data["result"][0]["value"][1])
+        except (RuntimeError, OSError, http.client.HTTPException, KeyError, IndexError, ValueError):
+            pass
+    return before
+
+
 # A range or subquery window: `[30d]`, `[30d:5m]`.
 _WINDOW = re.compile(r"\[(\d+[smhdwy])(?::[^\]]*)?\]")
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86400:g}d" if seconds >= 86400 else f"{seconds / 3600:g}h"
 
 
 def _longest_window(exprs: list[str]) -> float:
@@ -132,7 +149,7 @@ def time_panels(
             # A raw window longer than the data (the SLO's 30 days over hours of data) reads every sample of
             # every raw series at each step: it cannot finish, and takes all the memory of the machine
             # before the query timeout stops it, disturbing every figure after it. Not run.
-            error = f"not run: its {window / 86400:g}d window is longer than the {range_seconds / 3600:g}h of data"
+            error = f"not run: its {_span(window)} window is longer than the {range_seconds / 3600:g}h of data"
             entry["raw"] = {"p50_s": None, "p95_s": None, "runs": 0, "error": error}
             entry["raw_max_relative_difference"] = "not compared: the raw version was not run"
             entry["raw_queries"] = raw
@@ -151,9 +168,9 @@ def time_panels(
                 log(f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s vs raw: {slow.error}")
                 continue
             try:
-                # At an evaluation of the recordings (the backfill's 15s grid), not at `end`, which the last
-                # recorded sample may precede by a step: both versions then see the same instant.
-                at = end - 60
+                # At an evaluation of the recordings (the time of their last sample), not at `end`, which the
+                # last recorded sample may precede: both versions then see the same instant.
+                at = _evaluated_at(prometheus, recorded, rules, end - 60)
                 differences = [_difference(_values(prometheus, a, at), _values(prometheus, b, at)) for a, b in zip(recorded, raw, strict=False)]
                 known = [d for d in differences if d is not None]
                 entry["raw_max_relative_difference"] = max(known) if known else None

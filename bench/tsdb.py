@@ -61,7 +61,7 @@ def run(
     prometheus = BenchPrometheus(workdir, data)
     rules = recordings(files, evaluation_interval)
     try:
-        prometheus.start()
+        prometheus.start(settle=not rules)  # the last recording level's restart settles it
         recorded = backfill_rules(prometheus, rules, raw["start"], end, evaluation_interval, scratch, log)
         head_series = prometheus.value("prometheus_tsdb_head_series")
         panels = time_panels(prometheus, dashboards, rules, raw["start"], end, duration_seconds(scrape_interval), repetitions, log, raw=full)
