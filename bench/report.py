@@ -139,7 +139,16 @@ def honesty_markdown(results: dict) -> str:
     def shown(value) -> str:
         return f"{value:.1e}" if isinstance(value, float) else ("-" if value is None else str(value))
 
-    rows = [[h["record"], h["group"], shown(h["rule"]), shown(h["raw"]), "yes" if h["ok"] else "NO"] for h in results["queries"].get("recording_honesty", [])]
+    rows = [
+        [
+            h["record"],
+            h["group"],
+            shown(h["rule"]),
+            shown(h["raw"]) + (" (windowed: within 1%)" if h.get("raw_tolerance", 0) > 1e-6 and isinstance(h["raw"], float) else ""),
+            "yes" if h["ok"] else "NO",
+        ]
+        for h in results["queries"].get("recording_honesty", [])
+    ]
     return _table(["recorded series", "group", "vs its rule", "vs raw series", "equal"], rows)
 
 
