@@ -257,17 +257,34 @@ def cost_growth(scaling: Mapping[str, Any]) -> Figure:
     # The groups that touch samples at all, busiest first (the others are flat at the floor).
     ranked = sorted(rows, key=lambda r: -max((s or 0) for s in _get(r, "samples_touched", "scaling.growth[]")))
     shown = [r for r in ranked if max((s or 0) for s in r["samples_touched"]) > 0][:6]
+    projected = [r["series_at_alert_share"] for r in rows if r.get("series_at_alert_share")]
+    measured_max = max(max(_get(r, "series", "scaling.growth[]")) for r in rows)
+    # Up to where the first group meets the line (and no further): the other groups' lines are drawn to there.
+    right_end = max(measured_max, min(projected)) * 1.08 if projected else measured_max * 1.08
     for number, row in enumerate(shown):
         colour = CONFIG_COLOURS[number % len(CONFIG_COLOURS)] if number < len(CONFIG_COLOURS) else MUTED
         series = _get(row, "series", "scaling.growth[]")
         left.plot(series, [s or 0 for s in row["samples_touched"]], marker="o", color=colour, label=row["group"])
         shares = [100 * d / row["interval_s"] for d in _get(row, "duration_s", "scaling.growth[]")]
         right.plot(series, shares, marker="o", color=colour, label=row["group"])
-        at = row.get("series_at_alert_share")
-        if at and series and at > max(series):
-            right.plot([max(series), at], [shares[-1], 100 * share], linestyle=":", color=colour)
+        slope, at = row.get("seconds_per_million_series"), row.get("series_at_alert_share")
+        if slope and at is not None and slope > 0:
+            per_series = 100 * slope / 1e6 / row["interval_s"]  # share points per series, from the fitted line
+            ends = [max(series), min(right_end, at)]
+            right.plot(ends, [100 * share + per_series * (x - at) for x in ends], linestyle=":", color=colour)
+            if at <= right_end:
+                right.annotate(
+                    f"{row['group']}: ~{at / per_instance:,.0f} instances",
+                    (at, 100 * share),
+                    xytext=(-8, 8),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=8,
+                )
+    right.set_xlim(0, right_end)
+    right.set_ylim(0, 100 * share * 1.3)
     right.axhline(100 * share, color=BOUND, linestyle="--", linewidth=1)
-    right.text(right.get_xlim()[0], 100 * share, f" {100 * share:g}% of the interval: act here", va="bottom", fontsize=8)
+    right.text(0, 100 * share, f" {100 * share:g}% of the interval: act here", va="top", fontsize=8)
     for axes in (left, right):
         axes.set_xlabel(f"series (x {per_instance:,.0f} per API instance)")
         axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k"))
