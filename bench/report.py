@@ -222,7 +222,7 @@ def provenance(results: dict, part: str) -> str:
     """Which run a part's figures come from (a merged JSON keeps each invocation in `runs`)."""
     for run in results.get("runs", []):
         if part in run.get("parts", []):
-            return f"From the run started {run['started']}: `{run['command']}`."
+            return f"From the run started {run['started']}: `{run['command']}`." + (f" {run['note']}" if run.get("note") else "")
     if "command" in results:
         return f"From the run started {results.get('started', '?')}: `{results['command']}`."
     return "From an unrecorded run."
