@@ -173,7 +173,7 @@ def scaling_markdown(results: dict) -> str:
                 *samples,
                 *times,
                 "-" if per is None else f"{per:.2f}",
-                "-" if slope is None else f"{slope / 10:.1f}",
+                "-" if slope is None else f"{slope * 100:,.0f}",  # s per 1M series -> ms per 100k
                 "-" if at is None else f"{at:,.0f}",
             ]
         )
