@@ -69,11 +69,12 @@ def check_recordings(prometheus: BenchPrometheus, rules: Mapping[str, list[Recor
             entry["raw"] = f"not run: its {_span(window)} window is longer than the {(end - start) / 3600:g}h of data"
         else:
             entry["raw"] = _compare(prometheus, name, raw, at)
-        numbers = [value for value in (entry["rule"], entry["raw"]) if isinstance(value, float)]
+        entry["raw_tolerance"] = SUBQUERY_TOLERANCE if _SUBQUERY.search(raw) else TOLERANCE
+        limits = ((entry["rule"], TOLERANCE), (entry["raw"], entry["raw_tolerance"]))
         entry["ok"] = (
-            bool(numbers)
-            and all(value <= TOLERANCE for value in numbers)
-            and not any(isinstance(value, str) and value.startswith("not compared") for value in (entry["rule"], entry["raw"]))
+            isinstance(entry["rule"], float)
+            and all(value <= limit for value, limit in limits if isinstance(value, float))
+            and not any(isinstance(value, str) and value.startswith("not compared") for value, _ in limits)
         )
         results.append(entry)
         log(f"tsdb: honesty {name}: rule {entry['rule']}, raw {entry['raw']}")

@@ -57,3 +57,15 @@ def test_the_growth_line_is_least_squares_and_the_projection_meets_the_share():
     assert row["samples_per_series"] == pytest.approx(10)
     assert row["series_at_alert_share"] == pytest.approx(15_000)  # 0.1 s per 1000 series reaches 1.5 s at 15k
     assert row["instances_at_alert_share"] == pytest.approx(15)
+
+
+def test_a_windowed_chain_may_differ_by_the_subquery_phase_but_no_more():
+    """A window over a recording becomes a subquery on raw series (steps on the clock's grid): within 1% passes, 5% does not."""
+    rules = {
+        **RULES,
+        "job:x:rate1h": [Recording("job:x:rate1h", "avg_over_time(job:x:rate5m[1h])", {}, "15s", "g")],
+    }
+    for raw_value, ok in ((1.005, True), (1.05, False)):
+        entries = honesty.check_recordings(Answers({"[1h:15s]": raw_value}), rules, start=0, end=7200, log=lambda m: None)
+        [windowed] = [entry for entry in entries if entry["record"] == "job:x:rate1h"]
+        assert windowed["raw_tolerance"] == honesty.SUBQUERY_TOLERANCE and windowed["ok"] is ok, windowed
