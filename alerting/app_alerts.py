@@ -1,4 +1,7 @@
-"""The alerts of the seed guides on the NGX API, Redis, nodes, ML and business (ngx-alerts.yml).
+"""The alerts of the seed guides on the NGX API, Redis, nodes, ML and business.
+
+Those that read recorded series are evaluated right after them, in their recording group
+(ngx-recording.yml, alerting.placement); the others in `ngx.alerts` (ngx-alerts.yml).
 
 Thresholds and `for` durations come from settings (alerting.thresholds, defaults = the seed guides, with
 units in settings/alerting.py); the comments below say why each `for` is as long as it is.
@@ -117,5 +120,6 @@ def alerts(settings: Settings) -> tuple[Alert, ...]:
     )
 
 
-def groups(settings: Settings) -> tuple[RuleGroup, ...]:
-    return (RuleGroup("ngx.alerts", alerts(settings)),)
+def group(alerts: tuple[Alert, ...]) -> RuleGroup:
+    """The alerts that read raw series only (the others join the group of their recordings: alerting.placement)."""
+    return RuleGroup("ngx.alerts", alerts)

@@ -1,4 +1,4 @@
-"""Alerts on the product metrics and the database pool (rendered into ngx-alerts.yml, group ngx-product.alerts).
+"""Alerts on the product metrics and the database pool (placed by alerting.placement).
 
 Only where a threshold means something: a drift score has a rule of thumb (PSI), and a pool is
 exhausted when it can open no more connections or checkouts wait. A/B results, ROI and conversation
@@ -7,7 +7,7 @@ duration have no threshold that is right for every business, so they are panels,
 
 from __future__ import annotations
 
-from alerting.model import Alert, RuleGroup
+from alerting.model import Alert
 from alerting.product_recording import DRIFT_SCORE_MAX
 from alerting.promql import number, selector
 from catalog import JOB_API
@@ -50,5 +50,7 @@ def database_pool_exhausted(settings: Settings) -> Alert:
     )
 
 
-def groups(settings: Settings) -> tuple[RuleGroup, ...]:
-    return (RuleGroup("ngx-product.alerts", (model_drift(settings), database_pool_exhausted(settings))),)
+def alerts(settings: Settings) -> tuple[Alert, ...]:
+    """Placed by alerting.placement like the other application alerts: ModelDataDrift after the drift
+    recording in ngx-product.rules, DatabasePoolExhausted (raw series) in ngx.alerts."""
+    return (model_drift(settings), database_pool_exhausted(settings))

@@ -25,7 +25,10 @@ AB_WINDOW = "1d"
 # Two-sided 95% normal quantile: the interval p +- Z95 * sqrt(p(1-p)/n) (Wald).
 Z95 = 1.96
 
-# Conversion predictions: the mean predicted probability against the share that actually converted.
+# Conversion predictions: the mean predicted probability against the share that actually converted, both
+# from the histogram's sum and count read once per evaluation, per outcome.
+PREDICTION_SUM_RATE1H = "job_outcome:ngx_conversion_prediction_probability_sum:rate1h"
+PREDICTION_COUNT_RATE1H = "job_outcome:ngx_conversion_prediction_probability_count:rate1h"
 CONVERSION_PREDICTED_RATIO_1H = "job:ngx_conversion_prediction_probability:mean_rate1h"
 CONVERSION_ACTUAL_RATIO_1H = "job:ngx_conversion_prediction_outcome_converted:ratio_rate1h"
 
@@ -34,7 +37,10 @@ REVENUE_RATE1H = "job_currency:ngx_revenue:rate1h"
 COST_RATE1H = "job_currency:ngx_cost:rate1h"
 REVENUE_PER_COST_1H = "job_currency:ngx_revenue_per_cost:ratio_rate1h"
 
-# Conversation duration: the mean over the last hour, by tier and overall.
+# Conversation duration: the mean over the last hour, by tier and overall, from the per-tier rates of the
+# histogram's sum and count (the raw series read once per evaluation).
+DURATION_SUM_RATE1H = "job_tier:ngx_conversation_duration_seconds_sum:rate1h"
+DURATION_COUNT_RATE1H = "job_tier:ngx_conversation_duration_seconds_count:rate1h"
 CONVERSATION_DURATION_MEAN_1H = "job:ngx_conversation_duration_seconds:mean_rate1h"
 CONVERSATION_DURATION_BY_TIER_MEAN_1H = "job_tier:ngx_conversation_duration_seconds:mean_rate1h"
 
@@ -56,9 +62,9 @@ def _rate1h(by: str, series: str, *matchers: str) -> str:
     return f"sum by ({by}) (rate({selector(series, JOB_API, *matchers)}[1h]))"
 
 
-def _mean(by: str, histogram: str) -> str:
-    """Mean of a histogram's observations over 1h: rate of the sum over rate of the count."""
-    return f"{_rate1h(by, f'{histogram}_sum')} / ({_rate1h(by, f'{histogram}_count')} > 0)"
+def _mean(by: str, sum_rate: str, count_rate: str) -> str:
+    """Mean of a histogram's observations from the recorded rates of its sum and count, summed `by`."""
+    return f"sum by ({by}) ({sum_rate}) / (sum by ({by}) ({count_rate}) > 0)"
 
 
 def _over_window(rate: str) -> str:
@@ -81,10 +87,12 @@ def ab_recordings() -> tuple[Recording, ...]:
 
 def prediction_recordings() -> tuple[Recording, ...]:
     histogram = "ngx_conversion_prediction_probability"
-    converted = _rate1h("job", f"{histogram}_count", 'outcome="converted"')
+    converted = f'sum by (job) ({PREDICTION_COUNT_RATE1H}{{outcome="converted"}})'
     return (
-        Recording(CONVERSION_PREDICTED_RATIO_1H, _mean("job", histogram)),
-        Recording(CONVERSION_ACTUAL_RATIO_1H, zero_safe_ratio(converted, _rate1h("job", f"{histogram}_count"))),
+        Recording(PREDICTION_SUM_RATE1H, _rate1h("job, outcome", f"{histogram}_sum")),
+        Recording(PREDICTION_COUNT_RATE1H, _rate1h("job, outcome", f"{histogram}_count")),
+        Recording(CONVERSION_PREDICTED_RATIO_1H, _mean("job", PREDICTION_SUM_RATE1H, PREDICTION_COUNT_RATE1H)),
+        Recording(CONVERSION_ACTUAL_RATIO_1H, zero_safe_ratio(converted, f"sum by (job) ({PREDICTION_COUNT_RATE1H})")),
     )
 
 
@@ -97,9 +105,12 @@ def roi_recordings() -> tuple[Recording, ...]:
 
 
 def duration_recordings() -> tuple[Recording, ...]:
+    histogram = "ngx_conversation_duration_seconds"
     return (
-        Recording(CONVERSATION_DURATION_MEAN_1H, _mean("job", "ngx_conversation_duration_seconds")),
-        Recording(CONVERSATION_DURATION_BY_TIER_MEAN_1H, _mean("job, tier", "ngx_conversation_duration_seconds")),
+        Recording(DURATION_SUM_RATE1H, _rate1h("job, tier", f"{histogram}_sum")),
+        Recording(DURATION_COUNT_RATE1H, _rate1h("job, tier", f"{histogram}_count")),
+        Recording(CONVERSATION_DURATION_MEAN_1H, _mean("job", DURATION_SUM_RATE1H, DURATION_COUNT_RATE1H)),
+        Recording(CONVERSATION_DURATION_BY_TIER_MEAN_1H, _mean("job, tier", DURATION_SUM_RATE1H, DURATION_COUNT_RATE1H)),
     )
 
 

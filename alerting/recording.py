@@ -1,8 +1,10 @@
 """Recording rules for alerts and dashboards (rendered to ngx-recording.yml).
 
 Names follow level:metric:operations (level = the labels kept). Dashboards read these series instead of
-raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. The API's
-total and 5xx request rates and the SLO error ratios live in alerting.slo, next to the burn-rate alerts.
+raw, per-instance/per-bucket data, so no panel aggregates a high-cardinality metric at view time. Each raw
+counter or histogram is read once per evaluation, at the finest level any reader needs; coarser levels
+are sums of that recording, in the same group, so they cost a few hundred samples instead of every raw
+series again. The names of the API's total and 5xx rates and the SLO error ratios live in alerting.slo.
 
 The API's raw series depend on app.metricNames (catalog.API_NAMINGS); the recordings do not: they keep
 their names and record the route as `endpoint` under either naming, so nothing above them changes.
@@ -10,14 +12,16 @@ their names and record the route as `endpoint` under either naming, so nothing a
 
 from __future__ import annotations
 
-from alerting import node_io
+from alerting import node_io, slo
 from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by, rate_by_as, selector, zero_safe_ratio
-from alerting.slo import API_REQUESTS_RATE5M
+from alerting.slo import API_ERRORS_RATE5M, API_REQUESTS_RATE5M
 from catalog import API_ERROR_STATUS, API_NAMINGS, CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE, ApiNaming
 from settings import Settings
 
-# API traffic (the seed guide's 5m request rates; the total is recorded with the SLO) and its downsample.
+# API traffic: the request counter read once, per endpoint and status, then summed to every level the
+# alerts and dashboards read (the job totals, named in alerting.slo, too); and the hourly downsample.
+API_REQUESTS_BY_ENDPOINT_STATUS_RATE5M = "job_endpoint_status:ngx_api_requests:rate5m"
 API_REQUESTS_BY_STATUS_RATE5M = "job_status:ngx_api_requests:rate5m"
 API_REQUESTS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests:rate5m"
 API_ERRORS_BY_ENDPOINT_RATE5M = "job_endpoint:ngx_api_requests_errors:rate5m"
@@ -41,6 +45,8 @@ PREDICTION_DURATION_BUCKETS_RATE5M = "job_model_type_le:ml_prediction_duration_s
 PREDICTION_DURATION_QUANTILES = "job_model_type_quantile:ml_prediction_duration_seconds:histogram_quantile_rate5m"
 PREDICTION_CONFIDENCE_BUCKETS_RATE5M = "job_model_type_le:ngx_prediction_confidence_bucket:rate5m"
 PREDICTION_CONFIDENCE_QUANTILES = "job_model_type_quantile:ngx_prediction_confidence:histogram_quantile_rate5m"
+# The mean over the API instances (the dashboards draw it; LowModelAccuracy reads each instance raw).
+MODEL_ACCURACY = "job_model_name:ngx_model_accuracy:avg"
 
 # Nodes: share of CPU time busy and of memory in use, 0-1.
 NODE_CPU_UTILISATION = "instance:node_cpu_utilisation:rate5m"
@@ -80,22 +86,45 @@ def _conversation_ratio(status: str) -> str:
     return zero_safe_ratio(part, whole)
 
 
-def api_group(names: ApiNaming) -> RuleGroup:
-    as_endpoint = {"endpoint": names.route_label}
-    return RuleGroup(
-        "ngx-api.rules",
-        (
-            Recording(API_REQUESTS_BY_STATUS_RATE5M, rate_by("job, status", names.requests, JOB_API)),
-            Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint)),
-            Recording(API_ERRORS_BY_ENDPOINT_RATE5M, rate_by_as("job, endpoint", names.requests, JOB_API, as_endpoint, API_ERROR_STATUS)),
-            # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
-            Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
-            Recording(RESPONSE_TIME_BUCKETS_RATE5M, rate_by("job, le", f"{names.latency}_bucket", JOB_API)),
-            *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M),
-            Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, rate_by_as("job, endpoint, le", f"{names.latency_by_route}_bucket", JOB_API, as_endpoint)),
-            *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M),
-        ),
+def api_traffic(names: ApiNaming) -> tuple[Recording, ...]:
+    """The request counter read once (per endpoint and status), every request rate summed from that."""
+    by_endpoint_status = API_REQUESTS_BY_ENDPOINT_STATUS_RATE5M
+    errors = f"{by_endpoint_status}{{{API_ERROR_STATUS}}}"
+    return (
+        Recording(by_endpoint_status, rate_by_as("job, endpoint, status", names.requests, JOB_API, {"endpoint": names.route_label})),
+        Recording(API_REQUESTS_RATE5M, f"sum by (job) ({by_endpoint_status})"),
+        # 0, not absent, before the first 5xx is ever counted: availability must read 100%, not "no data".
+        Recording(API_ERRORS_RATE5M, f"sum by (job) ({errors}) or {API_REQUESTS_RATE5M} * 0"),
+        Recording(API_REQUESTS_BY_STATUS_RATE5M, f"sum by (job, status) ({by_endpoint_status})"),
+        Recording(API_REQUESTS_BY_ENDPOINT_RATE5M, f"sum by (job, endpoint) ({by_endpoint_status})"),
+        Recording(API_ERRORS_BY_ENDPOINT_RATE5M, f"sum by (job, endpoint) ({errors})"),
+        # Downsampled as the seed guide does: the hourly mean of the 5m rate, cheap to keep for months.
+        Recording(API_REQUESTS_RATE1H, f"avg_over_time({API_REQUESTS_RATE5M}[1h])"),
     )
+
+
+def api_latency(names: ApiNaming) -> tuple[Recording, ...]:
+    """The response-time histogram read once per endpoint; the job level summed from it when the
+    application has one histogram for both (the instrumentator naming has two, each read once)."""
+    by_endpoint = rate_by_as("job, endpoint, le", f"{names.latency_by_route}_bucket", JOB_API, {"endpoint": names.route_label})
+    if names.latency == names.latency_by_route:
+        job = f"sum by (job, le) ({RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M})"
+    else:
+        job = rate_by("job, le", f"{names.latency}_bucket", JOB_API)
+    return (
+        Recording(RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M, by_endpoint),
+        *_quantiles(RESPONSE_TIME_BY_ENDPOINT_QUANTILES, RESPONSE_TIME_BY_ENDPOINT_BUCKETS_RATE5M),
+        Recording(RESPONSE_TIME_BUCKETS_RATE5M, job),
+        *_quantiles(RESPONSE_TIME_QUANTILES, RESPONSE_TIME_BUCKETS_RATE5M),
+    )
+
+
+def api_group(names: ApiNaming) -> RuleGroup:
+    """Everything read from the API's request counter and response-time histogram, in dependency order:
+    the rates, the SLO's error ratios and availability (alerting.slo), the latency quantiles. One group,
+    so each raw series is read once per evaluation and every alert on them (placed after these by
+    alerting.placement) compares values of the same evaluation."""
+    return RuleGroup("ngx-api.rules", api_traffic(names) + slo.recordings() + api_latency(names))
 
 
 def business_group(names: ApiNaming) -> RuleGroup:
@@ -121,6 +150,7 @@ def ml_group() -> RuleGroup:
             *_quantiles(PREDICTION_DURATION_QUANTILES, PREDICTION_DURATION_BUCKETS_RATE5M),
             Recording(PREDICTION_CONFIDENCE_BUCKETS_RATE5M, rate_by("job, model_type, le", "ngx_prediction_confidence_bucket", JOB_API)),
             *_quantiles(PREDICTION_CONFIDENCE_QUANTILES, PREDICTION_CONFIDENCE_BUCKETS_RATE5M),
+            Recording(MODEL_ACCURACY, f"avg by (job, model_name) ({selector('ngx_model_accuracy', JOB_API)})"),
         ),
     )
 

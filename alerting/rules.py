@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import addresses
 import catalog
-from alerting import app_alerts, kubernetes, meta, product_alerts, product_recording, recording, remote_write, slo
+from alerting import app_alerts, kubernetes, meta, placement, product_alerts, product_recording, recording, remote_write, slo
 from alerting.model import CATEGORIES, SEVERITIES, Alert, Recording, RuleGroup
 from settings import Settings
 
@@ -50,9 +50,14 @@ def finalize(alert: Alert, settings: Settings) -> Alert:
 
 def rule_files(settings: Settings) -> dict[str, tuple[RuleGroup, ...]]:
     """Rule groups by the file they are rendered to (files/prometheus/rules/<name>)."""
+    # Each application alert follows the recordings it reads, in their group (alerting.placement).
+    recording_groups, raw_alerts = placement.place(
+        recording.groups(settings) + product_recording.groups(),
+        app_alerts.alerts(settings) + slo.burn_alerts(settings) + product_alerts.alerts(settings),
+    )
     files = {
-        "ngx-recording.yml": (*recording.groups(settings), *product_recording.groups()),
-        "ngx-alerts.yml": (*app_alerts.groups(settings), *product_alerts.groups(settings)),
+        "ngx-recording.yml": recording_groups,
+        "ngx-alerts.yml": (app_alerts.group(raw_alerts),),
         "slo.yml": slo.groups(settings),
         "meta.yml": meta.groups(settings),
         "node.yml": kubernetes.node_groups(settings),

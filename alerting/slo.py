@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerting.model import Alert, Recording, RuleGroup
-from alerting.promql import number, rate_by
-from catalog import API_ERROR_STATUS, API_NAMINGS, JOB_API, ApiNaming
+from alerting.promql import number
 from settings import Settings
 from settings.validators import duration_seconds
 
-# Both rates are recorded here, first in the SLO group: every ratio below divides sums of the two over
-# the same evaluations. Recorded by different groups, each window would see one sample more of one of
-# them (groups run at their own offsets), a bias of up to 1/N on an N-sample window.
+# Both rates are recorded by the API group (alerting.recording.api_traffic), from one read of the request
+# counter, and the ratios below follow them in that group: every ratio divides sums of the two over the
+# same evaluations. Recorded by different groups, each window would see one sample more of one of them
+# (groups run at their own offsets), a bias of up to 1/N on an N-sample window.
 API_REQUESTS_RATE5M = "job:ngx_api_requests:rate5m"
 API_ERRORS_RATE5M = "job:ngx_api_requests_errors:rate5m"
 AVAILABILITY = "slo:availability"  # name given by the seed guide; the one exception to level:metric:operations
@@ -69,13 +69,10 @@ def _ratio(window: str) -> str:
     return f"sum_over_time({API_ERRORS_RATE5M}[{window}]) / (sum_over_time({API_REQUESTS_RATE5M}[{window}]) > 0)"
 
 
-def recordings(names: ApiNaming) -> tuple[Recording, ...]:
-    errors = rate_by("job", names.requests, JOB_API, API_ERROR_STATUS)
-    total = rate_by("job", names.requests, JOB_API)
+def recordings() -> tuple[Recording, ...]:
+    """The error ratio over every window the burn-rate alerts read, and availability; they read the two
+    5m rates, so they follow those in the API group (alerting.recording.api_group)."""
     return (
-        Recording(API_REQUESTS_RATE5M, total),
-        # 0, not absent, before the first 5xx is ever counted: availability must read 100%, not "no data".
-        Recording(API_ERRORS_RATE5M, f"{errors} or {total} * 0"),
         *(Recording(error_ratio(window), _ratio(window)) for window in WINDOWS),
         Recording(AVAILABILITY, f"1 - {error_ratio('5m')}"),
     )
@@ -130,9 +127,7 @@ def burn_alerts(settings: Settings) -> tuple[Alert, ...]:
 
 
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:
-    # The burn alerts follow the ratios in the same group: rules of a group run in order, so each
-    # evaluation compares the ratios it has just recorded, not those of another group's last run.
-    return (
-        RuleGroup("ngx-slo.rules", recordings(API_NAMINGS[settings.app.metric_names]) + burn_alerts(settings)),
-        budget_group(settings),
-    )
+    # The ratios and the burn alerts are evaluated in the API group (alerting.recording, alerting.placement):
+    # rules of a group run in order, so each evaluation compares the ratios it has just recorded. The
+    # budget reads 30 days and needs no fresher value than every 5m: a group of its own.
+    return (budget_group(settings),)

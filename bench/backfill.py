@@ -96,7 +96,10 @@ def backfill_rules(prometheus: BenchPrometheus, rules: Mapping[str, list], start
                 for (name, interval), members in groups.items()
             ]
         }
-        rule_file = scratch / f"rules-level-{number}.yml"
+        # One path for every level: promtool, like Prometheus, offsets a group's evaluations by a hash of
+        # its name and file, so the same path keeps every rule of a group on one time grid, as in
+        # production, where a rule reads what the rules before it recorded at the same instant.
+        rule_file = scratch / "rules.yml"
         rule_file.write_text(yaml.safe_dump(document, sort_keys=False))
         out = scratch / f"rule-blocks-{number}"
         shutil.rmtree(out, ignore_errors=True)
@@ -124,6 +127,7 @@ def backfill_rules(prometheus: BenchPrometheus, rules: Mapping[str, list], start
             if block.is_dir():
                 shutil.move(str(block), prometheus.data / block.name)
         promtool_took = time.monotonic() - promtool_began
-        prometheus.restart()
+        # Only the timings need a settled TSDB: promtool's queries for the next level do not.
+        prometheus.restart(settle=number == len(levels) - 1)
         log(f"tsdb: recording rules level {number + 1}/{len(levels)} backfilled ({len(items)} rules, promtool {promtool_took:.0f}s)")
     return {"levels": len(levels), "rules": sum(len(items) for items in levels), "seconds": round(time.monotonic() - began, 1)}

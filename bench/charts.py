@@ -3,11 +3,12 @@
     venv/bin/python -m bench.charts bench/results/latest.json [--out-dir DIR]
 
 bench/run.py calls `write` itself, so the charts land next to its JSON; run this alone to redraw them
-from an existing JSON. Four charts, one per part of the run that has figures to compare:
+from an existing JSON. One chart per figure the run has to compare:
 - bench-alert-overhead.png: seconds beyond each alert's `for`, each configuration's median and trials,
   against the configuration's bound (scrape + evaluation interval + group_wait);
 - bench-panel-queries.png: every dashboard panel's query time (p50), recorded series vs raw, log scale;
 - bench-rule-groups.png: every rule group's evaluation time as a share of its interval;
+- bench-cost-growth.png: per rule group, samples touched and time against series, at each fleet size;
 - bench-backups.png: storage and time of daily backups, tar.gz against restic (bench/backup_charts.py).
 
 `render` is a pure function of the results: the same JSON gives byte-identical PNGs (matplotlib's
@@ -35,6 +36,7 @@ from matplotlib.ticker import FuncFormatter
 ALERT_OVERHEAD = "bench-alert-overhead.png"
 PANEL_QUERIES = "bench-panel-queries.png"
 RULE_GROUPS = "bench-rule-groups.png"
+COST_GROWTH = "bench-cost-growth.png"
 DPI = 120
 # Matplotlib's defaults (not the machine's matplotlibrc) plus the few settings these charts fix.
 STYLE = {
@@ -56,7 +58,7 @@ class ChartError(ValueError):
 
 
 # Where each part comes from, for the error message: the module that writes it and how to redo it.
-_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py", "backups": "bench/backups.py"}
+_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py", "scaling": "bench/scaling.py", "backups": "bench/backups.py"}
 
 
 def _get(container: Mapping[str, Any], key: str, where: str) -> Any:
@@ -242,6 +244,62 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
     return figure
 
 
+# --- cost growth ---------------------------------------------------------------------------------------
+
+
+def cost_growth(scaling: Mapping[str, Any]) -> Figure:
+    """Per rule group: samples touched per evaluation and share of the interval against series, with the
+    straight line the projection in docs/performance.md comes from."""
+    rows = _rows({"scaling": scaling}, "scaling", "growth")
+    share = float(_get(scaling, "alert_share", "scaling"))
+    per_instance = float(_get(scaling, "series_per_instance", "scaling"))
+    figure = Figure(figsize=(10, 4.4))
+    left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    # The groups that touch samples at all, busiest first (the others are flat at the floor).
+    ranked = sorted(rows, key=lambda r: -max((s or 0) for s in _get(r, "samples_touched", "scaling.growth[]")))
+    shown = [r for r in ranked if max((s or 0) for s in r["samples_touched"]) > 0][:6]
+    projected = [r["series_at_alert_share"] for r in rows if r.get("series_at_alert_share")]
+    measured_max = max(max(_get(r, "series", "scaling.growth[]")) for r in rows)
+    # Up to where the first group meets the line (and no further): the other groups' lines are drawn to there.
+    right_end = max(measured_max, min(projected)) * 1.08 if projected else measured_max * 1.08
+    for number, row in enumerate(shown):
+        colour = CONFIG_COLOURS[number % len(CONFIG_COLOURS)] if number < len(CONFIG_COLOURS) else MUTED
+        series = _get(row, "series", "scaling.growth[]")
+        left.plot(series, [s or 0 for s in row["samples_touched"]], marker="o", color=colour, label=row["group"])
+        shares = [100 * d / row["interval_s"] for d in _get(row, "duration_s", "scaling.growth[]")]
+        right.plot(series, shares, marker="o", color=colour, label=row["group"])
+        slope, at = row.get("seconds_per_million_series"), row.get("series_at_alert_share")
+        if slope and at is not None and slope > 0:
+            per_series = 100 * slope / 1e6 / row["interval_s"]  # share points per series, from the fitted line
+            ends = [max(series), min(right_end, at)]
+            right.plot(ends, [100 * share + per_series * (x - at) for x in ends], linestyle=":", color=colour)
+            if at <= right_end:
+                right.annotate(
+                    f"{row['group']}: ~{at / per_instance:,.0f} instances",
+                    (at, 100 * share),
+                    xytext=(-8, 8),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=8,
+                )
+    right.set_xlim(0, right_end)
+    right.set_ylim(0, 100 * share * 1.3)
+    right.axhline(100 * share, color=BOUND, linestyle="--", linewidth=1)
+    right.text(0, 100 * share, f" {100 * share:g}% of the interval: act here", va="top", fontsize=8)
+    for axes in (left, right):
+        axes.set_xlabel(f"series (x {per_instance:,.0f} per API instance)")
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:,.0f}k"))
+        axes.grid(alpha=0.3)
+    left.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1000:g}k"))
+    left.set_ylabel("samples touched per evaluation")
+    right.set_ylabel("evaluation time, % of the group's interval")
+    left.set_title("Samples read per evaluation (machine-independent)")
+    right.set_title("Time per evaluation; dotted: the measured slope")
+    left.legend(loc="upper left", frameon=False, fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 # --- the files ----------------------------------------------------------------------------------------
 
 
@@ -254,6 +312,8 @@ def render(results: Mapping[str, Any]) -> dict[str, bytes]:
         if "queries" in results:
             charts[PANEL_QUERIES] = _png(panel_queries(results["queries"]))
             charts[RULE_GROUPS] = _png(rule_groups(_rows(results, "queries", "rule_groups")))
+        if "scaling" in results:
+            charts[COST_GROWTH] = _png(cost_growth(results["scaling"]))
         if "backups" in results:
             from bench import backup_charts  # it builds on this module
 

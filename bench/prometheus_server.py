@@ -22,6 +22,9 @@ PORT = 9090
 class BenchPrometheus:
     """Debian's Prometheus on the benchmark TSDB (no scrape jobs; TLS and auth are not measured here)."""
 
+    # The process ids of the running benchmark Prometheus servers, for the memory guard (bench/memory_guard.py).
+    running: set[int] = set()
+
     def __init__(self, workdir: Path, data: Path) -> None:
         self.workdir, self.data = workdir, data
         self.process: subprocess.Popen | None = None
@@ -32,7 +35,7 @@ class BenchPrometheus:
     def url(self) -> str:
         return f"http://{IP}:{PORT}"
 
-    def start(self) -> None:
+    def start(self, settle: bool = True) -> None:
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
             [
@@ -54,8 +57,10 @@ class BenchPrometheus:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        BenchPrometheus.running.add(self.process.pid)
         wait_until(lambda: self._get("/-/ready")[0] == 200, 300, interval=1, what="benchmark Prometheus ready")
-        self.settle()
+        if settle:
+            self.settle()
 
     def settle(self, quiet_for: float = 20.0, timeout: float = 900.0) -> None:
         """Wait until compactions stop (merging backfilled blocks), so they do not disturb the timings."""
@@ -74,6 +79,8 @@ class BenchPrometheus:
             time.sleep(2)
 
     def stop(self) -> None:
+        if self.process:
+            BenchPrometheus.running.discard(self.process.pid)
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -82,9 +89,9 @@ class BenchPrometheus:
                 self.process.kill()
                 self.process.wait(timeout=30)
 
-    def restart(self) -> None:
+    def restart(self, settle: bool = True) -> None:
         self.stop()
-        self.start()
+        self.start(settle)
 
     def _get(self, path: str, timeout: float = QUERY_TIMEOUT + 10) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(IP, PORT, timeout=timeout)
@@ -104,14 +111,31 @@ class BenchPrometheus:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    def query(self, expr: str, at: float | None = None, start: float | None = None, end: float | None = None, step: float | None = None) -> tuple[float, dict]:
-        """(seconds, response) of one query, instant (at) or range (start, end, step)."""
+    def rss_bytes(self) -> int:
+        """The Prometheus process's resident memory (0 when it is not running)."""
+        if not self.process or self.process.poll() is not None:
+            return 0
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0
+        line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), "VmRSS: 0 kB")
+        return int(line.split()[1]) * 1024
+
+    def query(
+        self, expr: str, at: float | None = None, start: float | None = None, end: float | None = None, step: float | None = None, stats: bool = False
+    ) -> tuple[float, dict]:
+        """(seconds, response) of one query, instant (at) or range (start, end, step). With `stats`, the
+        response carries Prometheus' query statistics (`stats.samples.totalQueryableSamples`: samples
+        read from storage; `stats.timings.evalTotalTime`: time spent evaluating, without HTTP)."""
         if start is None:
             params = {"query": expr, "time": at, "timeout": f"{int(QUERY_TIMEOUT)}s"}
             path = "/api/v1/query"
         else:
             params = {"query": expr, "start": start, "end": end, "step": step, "timeout": f"{int(QUERY_TIMEOUT)}s"}
             path = "/api/v1/query_range"
+        if stats:
+            params["stats"] = "all"
         began = time.perf_counter()
         status, body = self._get(f"{path}?{urllib.parse.urlencode(params)}")
         took = time.perf_counter() - began

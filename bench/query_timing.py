@@ -76,8 +76,25 @@ def _difference(recorded: dict[str, float], raw: dict[str, float]) -> float | No
     return worst
 
 
+def _evaluated_at(prometheus: BenchPrometheus, exprs: list[str], rules: Mapping[str, list], before: float) -> float:
+    """The time of the last sample, at or before `before`, of the first recorded series `exprs` read."""
+    names = [name for name in rules if any(re.search(rf"(?<![\w:]){re.escape(name)}(?![\w:])", expr) for expr in exprs)]
+    if names:
+        try:
+            _, data = prometheus.query(f"max(timestamp({names[0]}))", at=before)
+            if data["result"]:
+                return float(data["result"][0]["value"][1])
+        except (RuntimeError, OSError, http.client.HTTPException, KeyError, IndexError, ValueError):
+            pass
+    return before
+
+
 # A range or subquery window: `[30d]`, `[30d:5m]`.
 _WINDOW = re.compile(r"\[(\d+[smhdwy])(?::[^\]]*)?\]")
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 86400:g}d" if seconds >= 86400 else f"{seconds / 3600:g}h"
 
 
 def _longest_window(exprs: list[str]) -> float:
@@ -93,7 +110,10 @@ def time_panels(
     scrape_interval: float,
     repetitions: int,
     log=print,
+    raw: bool = True,
 ) -> list[dict]:
+    """Each panel timed on recorded series; with `raw`, also on raw series and checked to agree."""
+    run_raw = raw
     range_seconds = end - start
     by_panel: dict[tuple[str, str], list[PanelQuery]] = defaultdict(list)
     min_interval = {}
@@ -120,12 +140,16 @@ def time_panels(
             entry["has_data"] = any(_values(prometheus, expr, end) for expr in recorded)
         except (RuntimeError, OSError, http.client.HTTPException):
             entry["has_data"] = False
+        if not run_raw:
+            results.append(entry)
+            log(f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s")
+            continue
         window = _longest_window(raw)
         if uses and window > range_seconds:
             # A raw window longer than the data (the SLO's 30 days over hours of data) reads every sample of
             # every raw series at each step: it cannot finish, and takes all the memory of the machine
             # before the query timeout stops it, disturbing every figure after it. Not run.
-            error = f"not run: its {window / 86400:g}d window is longer than the {range_seconds / 3600:g}h of data"
+            error = f"not run: its {_span(window)} window is longer than the {range_seconds / 3600:g}h of data"
             entry["raw"] = {"p50_s": None, "p95_s": None, "runs": 0, "error": error}
             entry["raw_max_relative_difference"] = "not compared: the raw version was not run"
             entry["raw_queries"] = raw
@@ -144,7 +168,10 @@ def time_panels(
                 log(f"tsdb: panel {uid} / {title}: {entry['recorded']['p50_s'] or 0:.3f}s vs raw: {slow.error}")
                 continue
             try:
-                differences = [_difference(_values(prometheus, a, end), _values(prometheus, b, end)) for a, b in zip(recorded, raw, strict=False)]
+                # At an evaluation of the recordings (the time of their last sample), not at `end`, which the
+                # last recorded sample may precede: both versions then see the same instant.
+                at = _evaluated_at(prometheus, recorded, rules, end - 60)
+                differences = [_difference(_values(prometheus, a, at), _values(prometheus, b, at)) for a, b in zip(recorded, raw, strict=False)]
                 known = [d for d in differences if d is not None]
                 entry["raw_max_relative_difference"] = max(known) if known else None
             except (RuntimeError, OSError, http.client.HTTPException) as error:
@@ -165,7 +192,20 @@ def time_panels(
 # --- 4. rule groups -----------------------------------------------------------------------------------
 
 
-def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], default_interval: str, at: float, repetitions: int = 5) -> list[dict]:
+def _samples(prometheus: BenchPrometheus, expr: str, at: float) -> tuple[int | None, int | None]:
+    """(samples read from storage, peak samples in memory) of one instant query: Prometheus' own count,
+    the same on any machine for the same data (Prometheus 2.42: `totalQueryableSamples`, `peakSamples`)."""
+    _, data = prometheus.query(expr, at=at, stats=True)
+    samples = (data.get("stats") or {}).get("samples") or {}
+    return samples.get("totalQueryableSamples"), samples.get("peakSamples")
+
+
+def time_rule_groups(
+    prometheus: BenchPrometheus, files: Mapping[str, str], default_interval: str, at: float, repetitions: int = 5, samples: bool = True
+) -> list[dict]:
+    """Every rule group evaluated as the rule manager does: each rule an instant query at `at` (median of
+    `repetitions`), summed per group; with `samples`, the samples each rule reads (Prometheus' query
+    statistics), summed per group: what one evaluation of the group touches, independent of the machine."""
     groups = []
     for key, text in sorted(files.items()):
         if not key.startswith("prometheus/rules/"):
@@ -175,16 +215,24 @@ def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], defa
             per_rule = []
             failures = []
             for rule in group["rules"]:
+                name = rule.get("record") or rule.get("alert")
                 timing = Timing([])
                 for _ in range(repetitions):
                     try:
                         took, _ = prometheus.query(rule["expr"], at=at)
                         timing.seconds.append(took)
                     except (RuntimeError, OSError, http.client.HTTPException) as error:
-                        failures.append(f"{rule.get('record') or rule.get('alert')}: {error}"[:160])
+                        failures.append(f"{name}: {error}"[:160])
                         break
-                per_rule.append(timing.percentile(50) or 0.0)
-            duration = sum(per_rule)
+                touched, peak = None, None
+                if samples and not timing.error and timing.seconds:
+                    try:
+                        touched, peak = _samples(prometheus, rule["expr"], at)
+                    except (RuntimeError, OSError, http.client.HTTPException) as error:
+                        failures.append(f"{name}: stats: {error}"[:160])
+                per_rule.append({"rule": name, "p50_s": timing.percentile(50) or 0.0, "samples": touched, "peak_samples": peak})
+            duration = sum(r["p50_s"] for r in per_rule)
+            counted = [r["samples"] for r in per_rule if r["samples"] is not None]
             groups.append(
                 {
                     "file": key.rsplit("/", 1)[-1],
@@ -193,6 +241,9 @@ def time_rule_groups(prometheus: BenchPrometheus, files: Mapping[str, str], defa
                     "interval_s": duration_seconds(interval),
                     "duration_s": duration,
                     "share_of_interval": duration / duration_seconds(interval),
+                    "samples_touched": sum(counted) if samples and len(counted) == len(per_rule) else None,
+                    "peak_samples": max((r["peak_samples"] or 0 for r in per_rule), default=0) if samples else None,
+                    "per_rule": per_rule,
                     "failures": failures,
                 }
             )

@@ -80,13 +80,154 @@ def queries_markdown(results: dict) -> str:
     return _table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows)
 
 
-def rules_markdown(results: dict) -> str:
-    """Each rule group's evaluation time (the sum of its rules) as a share of its interval."""
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def rules_markdown(results: dict, key: str = "rule_groups") -> str:
+    """Each rule group's evaluation time (the sum of its rules) as a share of its interval, and the samples
+    its rules read per evaluation (Prometheus' query statistics: the same on any machine)."""
     rows = [
-        [g["file"], g["group"], str(g["rules"]), f"{g['interval_s']:g}s", _fmt(g["duration_s"]), f"{100 * g['share_of_interval']:.2f}%"]
-        for g in results["queries"]["rule_groups"]
+        [
+            g["file"],
+            g["group"],
+            str(g["rules"]),
+            f"{g['interval_s']:g}s",
+            _count(g.get("samples_touched")),
+            _fmt(g["duration_s"]),
+            f"{100 * g['share_of_interval']:.2f}%",
+        ]
+        for g in results["queries"][key]
     ]
-    return _table(["file", "group", "rules", "interval", "duration", "share"], rows)
+    return _table(["file", "group", "rules", "interval", "samples touched", "duration", "share"], rows)
+
+
+def _ruleset_totals(groups: list[dict]) -> list[str]:
+    per_second = sum((g.get("samples_touched") or 0) / g["interval_s"] for g in groups)
+    busiest = max(groups, key=lambda g: g["share_of_interval"])
+    api = [g for g in groups if g["file"].startswith("ngx-") or g["file"] == "slo.yml"]
+    return [
+        str(len(groups)),
+        str(sum(g["rules"] for g in groups)),
+        _count(sum(g.get("samples_touched") or 0 for g in api)),
+        _count(per_second),
+        f"{100 * sum(g['duration_s'] / g['interval_s'] for g in groups):.2f}%",
+        f"{busiest['group']} {100 * busiest['share_of_interval']:.2f}%",
+    ]
+
+
+def rules_compare_markdown(results: dict) -> str:
+    """The rule set before (--baseline-ref) and after, on the same TSDB in the same run."""
+    q = results["queries"]
+    rows = []
+    if q.get("rule_groups_before"):
+        rows.append([f"before ({q.get('baseline_ref', 'baseline')})", *_ruleset_totals(q["rule_groups_before"])])
+    rows.append(["this tree", *_ruleset_totals(q["rule_groups"])])
+    headers = [
+        "rules",
+        "groups",
+        "rules",
+        "samples per evaluation (application groups)",
+        "samples per second (all)",
+        "time per interval (all)",
+        "busiest group",
+    ]
+    return _table(headers, rows)
+
+
+def honesty_markdown(results: dict) -> str:
+    """Every recorded series against its rule's expression and against its whole chain on raw series."""
+
+    def shown(value) -> str:
+        return f"{value:.1e}" if isinstance(value, float) else ("-" if value is None else str(value))
+
+    rows = [
+        [
+            h["record"],
+            h["group"],
+            shown(h["rule"]),
+            shown(h["raw"]) + (" (windowed: within 1%)" if h.get("raw_tolerance", 0) > 1e-6 and isinstance(h["raw"], float) else ""),
+            "yes" if h["ok"] else "NO",
+        ]
+        for h in results["queries"].get("recording_honesty", [])
+    ]
+    return _table(["recorded series", "group", "vs its rule", "vs raw series", "equal"], rows)
+
+
+def scaling_markdown(results: dict) -> str:
+    """Per rule group, samples touched and time at each fleet size, the slopes, and the fleet at 10% of its interval."""
+    sc = results["scaling"]
+    sizes = [p for p in sc["points"]]
+    headers = ["group", "interval", *(f"samples @{p['instances']}" for p in sizes), *(f"time @{p['instances']}" for p in sizes)]
+    headers += ["samples / series", "ms per 100k series", f"instances at {100 * sc['alert_share']:g}%"]
+    rows = []
+    for g in sc["growth"]:
+        by_series = dict(zip(g["series"], zip(g["samples_touched"], g["duration_s"], strict=False), strict=False))
+        samples = [_count(by_series.get(p["series"], (None, None))[0]) if "queries" in p else "-" for p in sizes]
+        times = [_fmt(by_series.get(p["series"], (None, None))[1]) if "queries" in p else "-" for p in sizes]
+        per = g["samples_per_series"]
+        slope = g["seconds_per_million_series"]
+        at = g["instances_at_alert_share"]
+        rows.append(
+            [
+                g["group"],
+                f"{g['interval_s']:g}s",
+                *samples,
+                *times,
+                "-" if per is None else f"{per:.2f}",
+                "-" if slope is None else f"{slope * 100:,.0f}",  # s per 1M series -> ms per 100k
+                "-" if at is None else f"{at:,.0f}",
+            ]
+        )
+    return _table(headers, rows)
+
+
+def scaling_points_markdown(results: dict) -> str:
+    """One row per fleet size: series, the slowest panel, the busiest group, memory, time."""
+    rows = []
+    for p in results["scaling"]["points"]:
+        q = p.get("queries")
+        if q is None:
+            rows.append([str(p["instances"]), _count(p["series"]), "-", "-", "-", "-", p.get("error", "")])
+            continue
+        panels = [x for x in q["panels"] if x["recorded"]["p95_s"] is not None]
+        slowest = max(panels, key=lambda x: x["recorded"]["p95_s"])
+        busiest = max(q["rule_groups"], key=lambda g: g["share_of_interval"])
+        rows.append(
+            [
+                str(p["instances"]),
+                _count(p["series"]),
+                f"{_fmt(slowest['recorded']['p95_s'])} ({slowest['panel'][:28]})",
+                f"{100 * busiest['share_of_interval']:.2f}% ({busiest['group']})",
+                f"{p.get('memory_used_bytes', 0) / 2**30:.1f} GiB",
+                f"{p.get('seconds', 0):.0f}s",
+                p.get("error", ""),
+            ]
+        )
+    return _table(["instances", "series", "slowest panel p95", "busiest group", "memory used", "took", "note"], rows)
+
+
+def first_to_alert_share(results: dict) -> str:
+    """One sentence: which group reaches the alert share first, at what fleet (from the time slope)."""
+    sc = results["scaling"]
+    known = [g for g in sc["growth"] if g["instances_at_alert_share"] is not None]
+    if not known:
+        return "No group's evaluation time grew measurably with the fleet."
+    first = min(known, key=lambda g: g["instances_at_alert_share"])
+    return (
+        f"`{first['group']}` reaches {100 * sc['alert_share']:g}% of its {first['interval_s']:g}s interval first, at about "
+        f"{first['instances_at_alert_share']:,.0f} API instances ({first['series_at_alert_share'] / 1e6:.1f}M series of this shape)."
+    )
+
+
+def provenance(results: dict, part: str) -> str:
+    """Which run a part's figures come from (a merged JSON keeps each invocation in `runs`)."""
+    for run in results.get("runs", []):
+        if part in run.get("parts", []):
+            return f"From the run started {run['started']}: `{run['command']}`." + (f" {run['note']}" if run.get("note") else "")
+    if "command" in results:
+        return f"From the run started {results.get('started', '?')}: `{results['command']}`."
+    return "From an unrecorded run."
 
 
 def _size(count: float) -> str:
@@ -173,6 +314,19 @@ def tables(results: dict) -> str:
     if "queries" in results:
         out += [f"\nDashboard query cost: {dataset_markdown(results)} Recorded series vs the same panel on raw series\n", queries_markdown(results)]
         out += ["\nRule evaluation on that TSDB: duration per group (sum of its rules) as a share of its interval\n", rules_markdown(results)]
+        if results["queries"].get("rule_groups_before"):
+            out += ["\nThe baseline's rule groups on the same TSDB\n", rules_markdown(results, "rule_groups_before")]
+            out += ["\nBefore and after\n", rules_compare_markdown(results)]
+        if "recording_honesty" in results["queries"]:
+            out += ["\nEvery recorded series against its rule and its raw chain\n", honesty_markdown(results)]
+    if "scaling" in results:
+        out += [
+            "\nFleet sizes\n",
+            scaling_points_markdown(results),
+            "\nGrowth per rule group\n",
+            scaling_markdown(results),
+            "\n" + first_to_alert_share(results),
+        ]
     if "backups" in results:
         out += ["\n" + backups_tables(results)]
     return "\n".join(out)

@@ -8,7 +8,11 @@ beside it (bench/charts.py):
             `for`, next to scrape + evaluation interval + group_wait; dev's settings and
             kube-prometheus-stack's defaults in the same run (bench/latency.py)
 - queries:  every dashboard panel on a backfilled TSDB, recorded series vs raw series (bench/tsdb.py)
-- rules:    every rule group's evaluation time on that TSDB as a share of its interval
+- rules:    every rule group's evaluation time on that TSDB as a share of its interval, and the samples
+            it reads per evaluation, for this tree's rules and a baseline's (--baseline-ref); every
+            recording checked against its raw expression (bench/honesty.py)
+- scaling:  rule groups and panels at several fleet sizes (--fleet), the growth per group and the fleet
+            at which a group would take 10% of its interval (bench/scaling.py)
 - backups:  seven daily backups of a growing TSDB, today's tar.gz archives against restic, and the
             restore of the newest (bench/backups.py; not in the default set: it needs restic and adds
             about ten minutes; its published figures come from `python -m bench.backups`)
@@ -33,8 +37,10 @@ from pathlib import Path
 
 import yaml
 
-from bench import backups, charts, latency, tsdb
+from bench import backups, charts, latency, scaling, tsdb
+from bench.baseline import DEFAULT_REF, rule_files_at
 from bench.dataset import Dataset
+from bench.memory_guard import GIB, MemoryGuard
 from bench.report import tables
 from tests.live.netns import PrivateNetwork
 
@@ -43,8 +49,8 @@ RESULTS = ROOT / "bench" / "results"
 # What the benchmarks run: Prometheus and Alertmanager (latency), promtool (backfill), the
 # application's Redis (the simulated API's side of a stack) and the namespace and certificate tools.
 NEEDED = ("prometheus", "promtool", "prometheus-alertmanager", "redis-server", "unshare", "openssl")
-PARTS = ("program", "latency", "queries", "backups")
-DEFAULT_PARTS = ("program", "latency", "queries")
+PARTS = ("program", "latency", "queries", "scaling", "backups")
+DEFAULT_PARTS = ("program", "latency", "queries", "scaling")
 
 
 def log(message: str) -> None:
@@ -72,7 +78,8 @@ def bench_program(repetitions: int) -> list[dict]:
     return results
 
 
-def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
+def rendered() -> tuple[dict[str, str], dict[str, dict], dict]:
+    """The dev stack's files (plus the rule files only prod renders), its dashboards, its global intervals."""
     from dashboards import build_dashboards
     from synthesis.run import synth
 
@@ -81,15 +88,44 @@ def bench_queries(dataset: Dataset, workdir: Path, repetitions: int) -> dict:
     # The rule files only prod renders (kubernetes.yml) are timed too, so the table lists every group the
     # stack ships; the dataset holds no Kubernetes series, so they measure the rule manager's floor.
     prod_only = {key: text for key, text in synth("prod").files.items() if key.startswith("prometheus/rules/") and key not in result.files}
-    return tsdb.run(
+    return {**result.files, **prod_only}, build_dashboards(result.settings), prometheus
+
+
+def bench_queries(dataset: Dataset, workdir: Path, repetitions: int, baseline_ref: str) -> dict:
+    files, dashboards, prometheus = rendered()
+    baseline = None
+    if baseline_ref:
+        baseline = rule_files_at(baseline_ref)
+        baseline.update({key: text for key, text in rule_files_at(baseline_ref, "prod").items() if key not in baseline})
+    result = tsdb.run(
         workdir / "tsdb",
         dataset,
-        {**result.files, **prod_only},
-        build_dashboards(result.settings),
+        files,
+        dashboards,
         prometheus["scrape_interval"],
         prometheus["evaluation_interval"],
         repetitions,
         log,
+        baseline_files=baseline,
+    )
+    return {**result, **({"baseline_ref": baseline_ref} if baseline_ref else {})}
+
+
+def bench_scaling(args: argparse.Namespace, workdir: Path) -> dict:
+    files, dashboards, prometheus = rendered()
+    fleet = tuple(int(size) for size in args.fleet.split(","))
+    return scaling.run(
+        workdir / "scaling",
+        fleet,
+        args.fleet_hours,
+        args.endpoints,
+        files,
+        dashboards,
+        prometheus["scrape_interval"],
+        prometheus["evaluation_interval"],
+        repetitions=3 if args.quick else 5,
+        memory_floor_gib=args.memory_floor_gib,
+        log=log,
     )
 
 
@@ -101,12 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, help="API instances in the dataset (default 100: ~100k series)")
     parser.add_argument("--endpoints", type=int, default=40, help="API endpoints (series per instance grow with them)")
     parser.add_argument("--hours", type=float, help="dataset length (default 6)")
+    parser.add_argument("--baseline-ref", default=DEFAULT_REF, help=f"commit whose rules are measured beside this tree's (default {DEFAULT_REF}; '' for none)")
+    parser.add_argument("--fleet", help="API instances per fleet size of the scaling part (default 10,100,300; quick 5,10)")
+    parser.add_argument("--fleet-hours", type=float, help=f"dataset length of each fleet size (default {scaling.HOURS:g}; quick 1)")
+    parser.add_argument("--memory-floor-gib", type=float, default=3.0, help="the memory guard stops a fleet size when less than this is available")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     parts = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    args.fleet = args.fleet or ("5,10" if args.quick else ",".join(map(str, scaling.FLEET)))
+    args.fleet_hours = args.fleet_hours or (1.0 if args.quick else scaling.HOURS)
     if os.geteuid() != 0:
         parser.error("needs root: the stacks run in private mount and network namespaces")
     missing = [tool for tool in NEEDED + (backups.NEEDED if "backups" in parts else ()) if shutil.which(tool) is None]
@@ -127,7 +169,16 @@ def main(argv: list[str] | None = None) -> int:
         if "latency" in parts:
             results["latency"] = latency.run(workdir / "latency", args.trials or (1 if args.quick else 2), log)
         if "queries" in parts:
-            results["queries"] = bench_queries(dataset, workdir, 3 if args.quick else 7)
+            # The raw panels are the heaviest queries of the run: the guard keeps them from taking the machine.
+            with MemoryGuard(int(args.memory_floor_gib * GIB), log) as guard:
+                try:
+                    results["queries"] = bench_queries(dataset, workdir, 3 if args.quick else 7, args.baseline_ref)
+                except Exception:
+                    if not guard.tripped:
+                        raise
+                    results["queries_error"] = guard.tripped
+        if "scaling" in parts:
+            results["scaling"] = bench_scaling(args, workdir)
         if "backups" in parts:
             # bench.backups' own defaults (10 instances x 10 endpoints, 7 days), not the query dataset's size.
             results["backups"] = backups.run(

@@ -9,7 +9,10 @@
    Grafana sends it for the dashboard's default range, timed through the HTTP API; and the same panel
    written against raw series (bench/promql.py), checked to return the same values.
 4. Rule groups: every rule of every rendered group evaluated as the rule manager does (an instant
-   query at the end of the data), summed per group, as a share of the group's interval.
+   query at the end of the data), summed per group, as a share of the group's interval, with the
+   samples each group reads per evaluation (Prometheus' query statistics); the same for a baseline
+   rule set (the rules before a change) on the same data.
+5. Honesty: every recorded series against its rule's expression and its raw chain (bench/honesty.py).
 
 The benchmark Prometheus is Debian's, plain HTTP on a loopback address of a private network
 namespace, with the rendered rule files but no scrape job: it measures storage and PromQL, not TLS.
@@ -27,6 +30,7 @@ from pathlib import Path
 
 from bench.backfill import BLOCK, backfill_raw, backfill_rules
 from bench.dataset import Dataset
+from bench.honesty import check_recordings
 from bench.prometheus_server import QUERY_TIMEOUT, BenchPrometheus
 from bench.promql import recordings
 from bench.query_timing import time_panels, time_rule_groups
@@ -42,7 +46,12 @@ def run(
     evaluation_interval: str,
     repetitions: int = 7,
     log=print,
+    baseline_files: Mapping[str, str] | None = None,
+    full: bool = True,
 ) -> dict:
+    """Load the TSDB and time the panels and rule groups on it. `baseline_files`: another rule set (the
+    one before a change) whose groups are evaluated on the same data. `full`: also the raw version of
+    every panel and the honesty check of every recording (the fleet-size runs leave them out)."""
     data, scratch = workdir / "data", workdir / "scratch"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -52,11 +61,14 @@ def run(
     prometheus = BenchPrometheus(workdir, data)
     rules = recordings(files, evaluation_interval)
     try:
-        prometheus.start()
+        prometheus.start(settle=not rules)  # the last recording level's restart settles it
         recorded = backfill_rules(prometheus, rules, raw["start"], end, evaluation_interval, scratch, log)
         head_series = prometheus.value("prometheus_tsdb_head_series")
-        panels = time_panels(prometheus, dashboards, rules, raw["start"], end, duration_seconds(scrape_interval), repetitions, log)
+        panels = time_panels(prometheus, dashboards, rules, raw["start"], end, duration_seconds(scrape_interval), repetitions, log, raw=full)
         groups = time_rule_groups(prometheus, files, evaluation_interval, at=end - 60)
+        before = time_rule_groups(prometheus, baseline_files, evaluation_interval, at=end - 60) if baseline_files else None
+        honesty = check_recordings(prometheus, rules, raw["start"], end, log) if full else None
+        peak_rss = prometheus.rss_bytes()
         disk = sum(path.stat().st_size for path in data.rglob("*") if path.is_file())
     finally:
         prometheus.stop()
@@ -67,4 +79,7 @@ def run(
         "query_timeout_s": QUERY_TIMEOUT,
         "panels": panels,
         "rule_groups": groups,
+        **({"rule_groups_before": before} if before is not None else {}),
+        **({"recording_honesty": honesty} if honesty is not None else {}),
+        "prometheus_rss_bytes_at_end": peak_rss,
     }

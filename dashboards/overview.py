@@ -20,7 +20,7 @@ def api_health() -> p.stat.Panel:
         "API health",
         "`up` of every NGX API target Prometheus scrapes: DOWN means the last scrape failed.",
         units.NoUnit,
-        [d.prom(q.api_up(), "{{instance}}")],
+        [d.prom(q.api_up(), "{{instance}}", instant=True)],  # tiles of the last value: one sample per target, not 6h of them
         steps=d.good_above(1),
         mappings=d.up_down_mappings(),
         graph=False,

@@ -63,6 +63,7 @@ def model_types() -> str:
 
 
 def api_up() -> str:
+    # Per target, so no recording: the panel shows the last value only and queries it as an instant.
     return selector("up", JOB_API, INSTANCE)
 
 
@@ -148,7 +149,7 @@ def prediction_confidence_median() -> str:
 
 def model_accuracy() -> str:
     # Every API instance reports the same models; the mean hides a replica that lags a reload.
-    return f"avg by (model_name) ({selector('ngx_model_accuracy', JOB_API)})"
+    return f"avg by (model_name) ({rec.MODEL_ACCURACY})"
 
 
 # ---- business ----------------------------------------------------------------------------------------

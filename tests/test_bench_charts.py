@@ -24,7 +24,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from bench import backup_charts, backups, charts, latency, tsdb
+from bench import backup_charts, backups, charts, latency, scaling, tsdb
 from bench.dataset import Dataset
 from tests import bench_backup_fakes
 
@@ -40,17 +40,23 @@ class FakePrometheus:
     def __init__(self, workdir: Path, data: Path) -> None:
         self.data = data
 
-    def start(self) -> None: ...
+    def start(self, settle: bool = True) -> None: ...
     def stop(self) -> None: ...
     def value(self, name: str) -> float:
         return 1000.0
 
-    def query(self, expr: str, at=None, start=None, end=None, step=None):
+    def rss_bytes(self) -> int:
+        return 1 << 30
+
+    def query(self, expr: str, at=None, start=None, end=None, step=None, stats=False):
         recorded = re.search(r"[a-zA-Z_]:[a-zA-Z_]", expr)  # a recording rule's name (level:metric:operation)
         if not recorded and "[30d" in expr:
             raise RuntimeError("timeout: query timed out in expression evaluation")
         seconds = 0.002 if recorded else 0.4
-        return seconds, {"resultType": "vector", "result": [{"metric": {"job": "api"}, "value": [at or end, "1"]}]}
+        data = {"resultType": "vector", "result": [{"metric": {"job": "api"}, "value": [at or end, "1"]}]}
+        if stats:  # as Prometheus 2.42 answers `stats=all`: raw series read many more samples
+            data["stats"] = {"samples": {"totalQueryableSamples": 20 if recorded else 20000, "peakSamples": 5 if recorded else 2000}}
+        return seconds, data
 
 
 def _with_intervals(files: dict[str, str], interval: str) -> dict[str, str]:
@@ -106,6 +112,20 @@ def results(dev_stack, tmp_path_factory) -> dict:
             ),
             "backups": backups.run(workdir / "backups", Dataset(instances=1, hours=72), days=3, trials=2, log=lambda message: None),
         }
+        # Three fleet sizes on the same stand-in: each size's rule groups read and take n times the first's.
+        timed, sizes = tsdb.time_rule_groups, iter((1, 2, 3))
+
+        def grown(prometheus, files, interval, at, **kw):
+            n = next(sizes)
+            return [
+                {**g, "duration_s": g["duration_s"] * n, "share_of_interval": g["share_of_interval"] * n, "samples_touched": g["samples_touched"] * n}
+                for g in timed(prometheus, files, interval, at, **kw)
+            ]
+
+        patch.setattr(tsdb, "time_rule_groups", grown)
+        produced["scaling"] = scaling.run(
+            workdir / "scaling", (1, 2, 3), 2.0, 40, files, build_dashboards(dev_stack.settings), "15s", "15s", repetitions=1, log=lambda message: None
+        )
     finally:
         patch.undo()
     return json.loads(json.dumps(produced, default=str))  # as bench/run.py writes and bench/charts.py reads it
@@ -117,7 +137,7 @@ def rendered(results) -> dict[str, bytes]:
 
 
 def test_each_part_gives_a_valid_png_without_a_software_tag(rendered):
-    assert sorted(rendered) == sorted([charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS, backup_charts.BACKUPS])
+    assert sorted(rendered) == sorted([charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS, charts.COST_GROWTH, backup_charts.BACKUPS])
     for name, data in rendered.items():
         assert data.startswith(PNG_SIGNATURE), name
         image = Image.open(io.BytesIO(data))
@@ -215,13 +235,13 @@ def test_the_command_reports_a_bad_file_in_one_line(results, tmp_path, capsys):
 
 
 def test_the_published_charts_and_tables_come_from_the_published_run():
-    """docs/performance.md shows one run: its PNGs are what bench/charts.py draws from the committed
+    """docs/performance.md shows one results file: its PNGs are what bench/charts.py draws from the committed
     JSON (byte for byte), and gendocs generates its tables from the same JSON (tests/test_docs.py)."""
     import gendocs
 
     results = json.loads(gendocs.BENCH_RESULTS.read_text())
     drawn = charts.render(results)
-    assert set(drawn) == {charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS}
+    assert set(drawn) == {charts.ALERT_OVERHEAD, charts.PANEL_QUERIES, charts.RULE_GROUPS, charts.COST_GROWTH}
     for name, png in drawn.items():
         assert (gendocs.BENCH_RESULTS.parent / name).read_bytes() == png, f"docs/images/{name} is not drawn from bench-results.json"
     page = gendocs.PERFORMANCE.read_text()
@@ -242,3 +262,22 @@ def test_the_published_backup_chart_and_tables_come_from_the_published_backup_ru
     )
     assert all(trial["restore"][method]["identical"] for trial in results["backups"]["trials"] for method in ("tar.gz", "restic"))
     assert f"(images/{backup_charts.BACKUPS})" in gendocs.PERFORMANCE.read_text()
+
+
+def test_the_report_has_every_new_table_and_the_projection_follows_the_slope(results):
+    """The tables gendocs writes into docs/performance.md come from the same JSON; the fleet at 10% of an
+    interval is where the measured line crosses it (3 sizes: n times the first size's time)."""
+    from bench import report
+
+    text = report.tables(results)
+    for caption in ("samples touched", "Every recorded series against", "Growth per rule group", "Fleet sizes"):
+        assert caption in text, caption
+    assert all(row["ok"] for row in results["queries"]["recording_honesty"])
+    growth = {row["group"]: row for row in results["scaling"]["growth"]}
+    api = growth["ngx-api.rules"]
+    # duration = first * n at series s_n = s_1 * n: the line through them reaches 10% where first * n = 1.5 s.
+    first, series = api["duration_s"][0], api["series"]
+    slope = (api["duration_s"][-1] - first) / (series[-1] - series[0])
+    expected = series[0] + (0.1 * api["interval_s"] - first) / slope
+    assert api["series_at_alert_share"] == pytest.approx(expected, rel=1e-6)
+    assert "reaches 10% of its 15s interval first" in report.first_to_alert_share(results)
