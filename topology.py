@@ -151,11 +151,15 @@ EGRESS: tuple[Egress, ...] = (
 
 # Only this service accepts connections from outside the stack.
 ENTRYPOINT = PROXY
+# Egress.to of a long-term store (prometheus.remoteWrite, grafana.longTermStore): its port, any address
+# unless the URL names one.
+REMOTE_WRITE = "remote-write"
 
 # Connections that exist only when settings ask for them, so a stack that uses neither deploys exactly
 # what it did before: Loki's replicas talk to each other (ring gossip; pushes and queries between
-# ingesters and queriers over gRPC) when loki.replicas > 1, and Loki leaves the stack for its bucket
-# (on the bucket's HTTPS port only) when loki.storage.type is not filesystem.
+# ingesters and queriers over gRPC) when loki.replicas > 1, Loki leaves the stack for its bucket
+# (on the bucket's HTTPS port only) when loki.storage.type is not filesystem, and Prometheus (Grafana)
+# for each remote-write store (the long-term store's query URL).
 LOKI_CLUSTER_EDGES: tuple[Edge, ...] = (
     Edge(LOKI, LOKI, "memberlist", "ring gossip between Loki replicas (loki.replicas > 1)"),
     Edge(LOKI, LOKI, "grpc", "pushes to and queries of the ingesters of other Loki replicas (loki.replicas > 1)"),
@@ -188,9 +192,6 @@ def ports_of(settings: Settings, service: str) -> tuple[Port, ...]:
     """The ports a service listens on with these settings."""
     found = SERVICES[service]
     return found.ports + (found.cluster_ports if clustered(settings, service) else ())
-
-
-REMOTE_WRITE = "remote-write"
 
 
 def remote_write_egress(settings: Settings) -> tuple[Egress, ...]:
