@@ -30,6 +30,8 @@ if [ -n "$missing" ]; then
 fi
 
 python=$(find_python)
+# uv (pinned with its hashes in the test lock) installs both locks in seconds where pip takes minutes.
+UV=$(bootstrap_uv "$python" venv requirements-test.txt)
 install_lock "$python" venv requirements-test.txt
 
 # checkov (Kubernetes manifest checks) pins packaging<24, which pulumi refuses: it gets a venv of its
