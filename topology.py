@@ -195,15 +195,19 @@ def ports_of(settings: Settings, service: str) -> tuple[Port, ...]:
 
 
 def remote_write_egress(settings: Settings) -> tuple[Egress, ...]:
-    """Prometheus to each store of prometheus.remoteWrite, and Grafana to grafana.longTermStore, each on
-    its URL's port only (to its address when the URL names an IP)."""
+    """Prometheus to each store of prometheus.remoteWrite (and its OAuth2 token endpoint), and Grafana to
+    grafana.longTermStore, each on its URL's port only (to its address when the URL names an IP)."""
 
     def egress(source: str, url: str, why: str) -> Egress:
         ip = url_ip(url)
         cidrs = (f"{ip}/{128 if ':' in ip else 32}",) if ip else ()
         return Egress(source, REMOTE_WRITE, (url_port(url),), why, cidrs)
 
-    found = [egress(PROMETHEUS, e.url, f"remote write to the long-term store {e.name}") for e in settings.prometheus.remote_write]
+    found = []
+    for e in settings.prometheus.remote_write:
+        found.append(egress(PROMETHEUS, e.url, f"remote write to the long-term store {e.name}"))
+        if e.oauth2 is not None:  # the token comes from its own endpoint, often another host and port
+            found.append(egress(PROMETHEUS, e.oauth2.token_url, f"OAuth2 tokens for the long-term store {e.name}"))
     if (store := settings.grafana.long_term_store) is not None:
         found.append(egress(GRAFANA, store.url, "queries the long-term store (datasource Long-term store)"))
     return tuple(found)

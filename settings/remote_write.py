@@ -36,6 +36,11 @@ RESERVED_HEADERS = frozenset(
         "accept-encoding",
         "x-prometheus-remote-write-version",
         "x-prometheus-remote-read-version",
+        "x-prometheus-scrape-timeout-seconds",
+        # Set by SigV4 signing.
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
     }
 )
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -108,8 +113,8 @@ class RemoteWriteQueue:
 @dataclass(frozen=True)
 class SigV4:
     region: str = setting("region", v.text, "AWS region of the workspace (Amazon Managed Service for Prometheus).")
-    access_key: str | None = setting("accessKey", v.text, "Access key ID; unset: the default AWS credential chain (environment, workload identity).", None)
-    secret_key: Secret | None = setting("secretKey", v.text, "Secret access key of accessKey.", None, secret=True)
+    access_key: str | None = setting("accessKey", v.text, "Access key ID (required: Prometheus has no workload identity in this stack).", None)
+    secret_key: Secret | None = setting("secretKey", v.text, "Secret access key of accessKey (required).", None, secret=True)
     role_arn: str | None = setting("roleArn", v.text, "Role to assume for signing.", None)
 
 
@@ -152,12 +157,6 @@ class RemoteWriteEndpoint:
         found += [("sigv4", self.sigv4 is not None), ("oauth2", self.oauth2 is not None)]
         return [name for name, present in found if present]
 
-    def port(self) -> int:
-        return url_port(self.url)
-
-    def ip(self) -> str | None:
-        return url_ip(self.url)
-
 
 @dataclass(frozen=True)
 class LongTermStore:
@@ -197,8 +196,13 @@ def check_remote_write(endpoints: tuple[RemoteWriteEndpoint, ...], key: str = "p
             missing = "password" if endpoint.password is None else "username"
             raise SettingsError(f"{at}.{missing}", "is required with basic auth; set both username and (with --secret) password")
         sigv4 = endpoint.sigv4
-        if sigv4 is not None and (sigv4.access_key is None) != (sigv4.secret_key is None):
-            raise SettingsError(f"{at}.sigv4.secretKey", "and accessKey go together; set both, or neither for the default AWS credential chain")
+        # Static keys only: the stack gives Prometheus no cloud identity (no workload-identity annotation on
+        # its ServiceAccount, and its NetworkPolicy keeps it from the instance metadata endpoint).
+        if sigv4 is not None and (sigv4.access_key is None or sigv4.secret_key is None):
+            missing = "accessKey" if sigv4.access_key is None else "secretKey"
+            raise SettingsError(
+                f"{at}.sigv4.{missing}", "is required: set accessKey and (with --secret) secretKey; Prometheus has no workload identity in this stack"
+            )
         if methods and urlparse(endpoint.url).scheme == "http" and not endpoint.allow_plaintext_credentials:
             raise SettingsError(
                 f"{at}.url",

@@ -272,6 +272,10 @@ def url(value: object, key: str, *, https_only: bool = False) -> str:
     if parsed.scheme not in schemes or not parsed.hostname:
         need = "an https:// URL" if https_only else "an http:// or https:// URL"
         raise SettingsError(key, f"must be {need} with a host, e.g. https://example.com/path")
+    try:
+        parsed.port  # noqa: B018 - urlparse checks the port only when it is read
+    except ValueError:
+        raise SettingsError(key, f"{raw!r} has an invalid port; use 1-65535, e.g. https://example.com:8443/path") from None
     return raw
 
 

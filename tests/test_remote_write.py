@@ -95,8 +95,10 @@ BAD = [
     (
         {"name": "a", "url": "https://s.example.com/push", "sigv4": {"region": "eu-west-1", "accessKey": "AKIA"}},
         "prometheus.remoteWrite[0].sigv4.secretKey",
-        "both",
+        "is required",
     ),
+    ({"name": "a", "url": "https://s.example.com:99999/push"}, "prometheus.remoteWrite[0].url", "invalid port"),
+    ({"name": "a", "url": "https://s.example.com/push", "headers": {"X-Amz-Date": "x"}}, "prometheus.remoteWrite[0].headers.X-Amz-Date", "bearerToken"),
     ({"name": "a", "url": "https://s.example.com/push", "queue": {"minShards": 20}}, "prometheus.remoteWrite[0].queue.minShards", "maxShards"),
     ({"name": "a", "url": "https://s.example.com/push", "queue": {"capacity": 100}}, "prometheus.remoteWrite[0].queue.capacity", "maxSamplesPerSend"),
     ({"name": "a", "url": "https://s.example.com/push", "shards": 3}, "prometheus.remoteWrite[0].shards", "not a known key"),
@@ -189,9 +191,9 @@ def test_sigv4_keys_are_one_shared_credentials_file_named_by_a_path_in_the_envir
     text = secret_file_text(settings, AWS_CREDENTIALS, [s.reveal() for s in secrets[AWS_CREDENTIALS]])
     assert text == f"[remote-write-amp]\naws_access_key_id = AKIA1\naws_secret_access_key = {AWS_SECRET}\n"
     assert remote_write_env(settings) == {AWS_CREDENTIALS_ENV: paths.secret_file(AWS_CREDENTIALS)}
-    # Workload identity (no keys): no file, no environment.
-    keyless = _settings([{"name": "amp", "url": "https://aps.example.com/push", "sigv4": {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:role/w"}}])
-    assert remote_write_secrets(keyless) == {} and remote_write_env(keyless) == {}
+    # No keys: refused, since Prometheus has no cloud identity here (nor a way to the metadata endpoint).
+    with pytest.raises(SettingsError, match=r"remoteWrite\[0\]\.sigv4\.accessKey.*no workload identity"):
+        _settings([{"name": "amp", "url": "https://aps.example.com/push", "sigv4": {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:role/w"}}])
 
 
 def test_without_endpoints_nothing_is_rendered():
@@ -222,8 +224,17 @@ def test_prometheus_may_leave_only_to_the_stores_ports_on_kubernetes():
         ("10.20.30.40/32", (10908,)),
     }
     assert _store_rules(parse({"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}, stack="prod")) == []
-    others = [e for e in ways_out(settings) if e.to == REMOTE_WRITE and e.source != PROMETHEUS_SERVICE]
-    assert others == []
+
+
+def test_an_oauth2_store_may_also_reach_its_token_endpoint():
+    settings = _settings([EVERY_KIND[2]], platform="kubernetes")
+    assert {(e.source, e.ports, e.why.split(" ")[0]) for e in ways_out(settings) if e.to == REMOTE_WRITE} == {
+        (PROMETHEUS_SERVICE, (443,), "remote"),
+        (PROMETHEUS_SERVICE, (443,), "OAuth2"),
+    }
+    by_ip = {**EVERY_KIND[2], "oauth2": {**EVERY_KIND[2]["oauth2"], "tokenUrl": "https://10.1.2.3:8443/token"}}
+    rules = _store_rules(_settings([by_ip], platform="kubernetes"))
+    assert ("10.1.2.3/32", (8443,)) in {(rule["to"][0]["ipBlock"]["cidr"], tuple(p["port"] for p in rule["ports"])) for rule in rules}
 
 
 def test_grafana_may_reach_the_long_term_store_port_only_when_it_is_set():
