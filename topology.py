@@ -267,6 +267,7 @@ def egress_markdown() -> str:
     # Present only with the settings (remote_write_egress): one row per store in a stack that has them.
     lines.append(f"| `{PROMETHEUS}` | {REMOTE_WRITE} (only with prometheus.remoteWrite) | each store URL's | remote write to each long-term store |")
     lines.append(f"| `{GRAFANA}` | {REMOTE_WRITE} (only with grafana.longTermStore) | its URL's | queries the long-term store |")
+    lines.append(f"| `{LOKI}` | internet (only with loki.storage.type s3, gcs or azure) | 443 or the endpoint's | index and chunks in the bucket |")
     return "\n".join(lines)
 
 

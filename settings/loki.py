@@ -16,6 +16,9 @@ from settings import validators as v
 from settings.errors import SettingsError
 from settings.schema import Secret, section, setting
 
+# Google Cloud Storage's bucket names (dotted names may be longer; the stack does not need them).
+_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+
 FILESYSTEM, S3, GCS, AZURE = "filesystem", "s3", "gcs", "azure"
 STORAGE_TYPES = (FILESYSTEM, S3, GCS, AZURE)
 # The annotation each cloud's workload identity reads from the ServiceAccount (its value is
@@ -185,8 +188,13 @@ def _check_object_store(storage: LokiStorageSettings, platform: str) -> None:
     kind = storage.type
     if storage.bucket is None:
         raise SettingsError(f"{key}.bucket", f"is required with loki.storage.type {kind}; set the bucket (azure: the blob container) Loki writes to")
-    if kind in (S3, GCS):
-        v.s3_bucket(storage.bucket, f"{key}.bucket")  # S3 and GCS share the naming rules we rely on
+    if kind == S3:
+        v.s3_bucket(storage.bucket, f"{key}.bucket")
+    elif kind == GCS and not _GCS_BUCKET.match(storage.bucket):
+        raise SettingsError(
+            f"{key}.bucket",
+            f"{storage.bucket!r} is not a GCS bucket name: 3-63 lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+        )
     if storage.workload_identity is not None and platform != "kubernetes":
         raise SettingsError(
             f"{key}.workloadIdentity", "applies only on platform kubernetes (a Docker container has no cloud identity); give static credentials"

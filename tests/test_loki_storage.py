@@ -55,6 +55,8 @@ def _parse(platform: str, loki: dict):
         ("kubernetes", {"storage": {**S3, "since": "2023-05-01"}}, "loki.storage.since", "not a day after 2024-01-01"),
         ("kubernetes", {"storage": {**S3, "endpoint": "https://minio.example.net/ngx-logs"}}, "loki.storage.endpoint", "has a path"),
         ("docker", {"zoneAware": True}, "loki.zoneAware", "only on platform kubernetes"),
+        ("kubernetes", {"storage": {"type": "gcs", "bucket": "Logs", "workloadIdentity": "x@y"}}, "loki.storage.bucket", "not a GCS bucket name"),
+        ("kubernetes", {"storage": {**S3, "endpoint": "https://minio.example.net:9x0"}}, "loki.storage.endpoint", "invalid port"),
     ],
 )
 def test_what_cannot_work_is_refused_in_one_line_naming_the_key(platform, loki, key, words):
@@ -132,3 +134,9 @@ def test_workload_identity_is_the_service_accounts_annotation_and_no_secret(clus
     assert account.manifest["metadata"]["annotations"] == {WORKLOAD_IDENTITY_ANNOTATIONS["s3"]: "arn:aws:iam::123456789012:role/ngx-loki"}
     assert not [o for o in cluster.objects("Secret") if o.name.startswith("loki")], "workload identity stores no credential"
     assert [item["name"] for c in pod_spec(cluster.workloads()[LOKI])["containers"] for item in c.get("env", [])] == []
+
+
+def test_a_gcs_bucket_name_may_hold_underscores():
+    base = {"platform": "kubernetes", "kubernetes": {"apiServerCidr": "10.96.0.1/32"}}
+    gcs = {"type": "gcs", "bucket": "ngx_logs", "workloadIdentity": "loki@p.iam.gserviceaccount.com"}
+    assert parse({**base, "loki": {"storage": gcs}}, stack="prod").loki.storage.bucket == "ngx_logs"
