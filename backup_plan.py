@@ -42,10 +42,10 @@ KINDS = {PROMETHEUS: "prometheus", ALERTMANAGER: "alertmanager", GRAFANA: "grafa
 
 @dataclass(frozen=True)
 class BackupRun:
-    target: str  # "prometheus-0": the pod a run reads from, its archives' folder and its metrics' label
+    target: str  # "prometheus-0": the pod a run reads from, its restic host (--host) and its metrics' label
     service: str
     replica: int
-    # Prometheus: the run removes its snapshot from the data volume after archiving it; Prometheus has
+    # Prometheus: the run removes its snapshot from the data volume once restic has read it; Prometheus has
     # no API for that. Alertmanager and Grafana data are only read.
     writes_data: bool
 

@@ -7,9 +7,9 @@
 #   restic-step.sh check STAGE KEEP SUBSET -- RESTIC-GLOBAL-OPTIONS...
 #       `restic forget --group-by host --keep-last KEEP --prune`, then `restic check --read-data-subset=SUBSET`.
 #
-# Both first make sure the repository exists: `restic init` only where restic answers that there is no
-# repository at that location. Any other answer (a wrong password: "wrong password or no key found", an
-# unreachable or damaged repository) fails the step: an existing repository is never initialised again.
+# Both first make sure the repository exists: `restic init` only where restic's answer says the
+# repository's config is not there (no such file; no such key). Any other answer (a wrong password:
+# "wrong password or no key found", an unreachable or damaged repository) fails the step: an existing repository is never initialised again.
 #
 # It never exits non-zero once it has started: its result goes to STAGE/restic.status (0, or 1 with the
 # one-line cause in STAGE/restic.error) for the report step, which pushes it (on Kubernetes a failed init
@@ -21,7 +21,7 @@ stage=$(cd "$2" && pwd) || exit 2  # absolute: the backup runs from inside the s
 shift 2
 case $mode in
   backup) who=$1; shift ;;
-  check) who=repository keep=$1 subset=$2; shift 2 ;;
+  check) [ $# -ge 2 ] || { echo "usage: restic-step.sh check STAGE KEEP SUBSET -- OPTIONS" >&2; exit 2; }; who=repository keep=$1 subset=$2; shift 2 ;;
   *) echo "restic-step.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
 if [ "${1:-}" = "--" ]; then shift; fi
@@ -55,25 +55,35 @@ run_restic() {
   done
 }
 
-rm -f "$stage/restic.status" "$stage/restic.error" "$stage/restic.summary.json"
+rm -f "$stage/restic.status" "$stage/restic.error" "$stage/restic.summary.json" "$stage/init.stderr"
 date +%s > "$stage/restic.started"
 if [ "$mode" = backup ] && [ ! -s "$stage/source" ]; then
   say "skipped: nothing was staged (the report step says why)"
   finish 1 "nothing was staged"
 fi
 
-# The repository: opened, or created where there is none.
+# The repository: opened, or created where there is none. restic 0.14 asks "Is there a repository at
+# the following location?" after any failure to read `config` (a refused connection, a denied request),
+# so only a config that is really not there (a file: no such file; S3: no such key) leads to init.
 if ! run_restic "$@" cat config > /dev/null; then
-  if grep -q "Is there a repository at the following location" "$errors"; then
+  if grep -Eq "unable to open config file: .*(no such file or directory|The specified key does not exist|NoSuchKey)" "$errors"; then
     say "no repository yet: restic init"
     if ! run_restic "$@" init > /dev/null; then
+      cp "$errors" "$stage/init.stderr"
       # Another run may have created it meanwhile: then it opens now, with our password or not at all.
-      run_restic "$@" cat config > /dev/null || finish 1 "restic init: $(last_error)"
+      if ! run_restic "$@" cat config > /dev/null; then
+        cp "$stage/init.stderr" "$errors"
+        finish 1 "restic init: $(last_error)"
+      fi
     fi
   else
     finish 1 "cannot open the repository: $(last_error)"
   fi
 fi
+# A run killed mid-way (deadline, OOM, node drain) leaves its lock, and restic 0.14 waits on it for good:
+# `unlock` (without --remove-all) removes only locks that are stale (a dead process, or over 30 minutes
+# unrefreshed; a live restic refreshes its lock every 5 minutes).
+run_restic "$@" unlock > /dev/null || finish 1 "restic unlock: $(last_error)"
 
 if [ "$mode" = backup ]; then
   source=$(cat "$stage/source")

@@ -39,10 +39,20 @@ for run in $runs; do
   echo "backup-dev: $run"
   # -a streams the step's log here and returns its exit status; the steps before the last record a
   # failure for the last one to report, so only the last one's status says whether the run failed
-  # (3: backed up, but not reported). A step that cannot start at all stops the run.
-  for step in $(steps_of "$run"); do
+  # (3: backed up, but not reported). A step before the last that exits non-zero was killed or could
+  # not start: the last step still runs, and reports the run as failed (the alerts see it).
+  steps=$(steps_of "$run")
+  if [ -z "$steps" ]; then
+    failed+=("$run (no step containers: redeploy the dev stack, scripts/up.sh dev)")
+    continue
+  fi
+  last=$(printf '%s\n' $steps | tail -n 1)
+  for step in $steps; do
     if ! docker start -a "$step"; then
       failed+=("$step")
+      if [ "$step" != "$last" ]; then
+        docker start -a "$last" || failed+=("$last")
+      fi
       break
     fi
   done

@@ -11,15 +11,19 @@ from settings.cron import cron
 from settings.errors import SettingsError
 from settings.schema import Secret, section, setting
 
-# What restic 0.14's `check --read-data-subset` takes: a fraction n/t of the packs, a percentage, or a size.
-_SUBSET = re.compile(r"^(?:[1-9]\d*/[1-9]\d*|(?:100|[1-9]?\d)(?:\.\d+)?%|[1-9]\d*[KMGT])$")
+# What restic 0.14's `check --read-data-subset` takes and reads afresh each time: a percentage of the packs
+# (above 0, at most 100) or a size, both drawn at random. Its third form, n/t, reads the same group of
+# packs every time, so a schedule of it would never verify the rest: not offered.
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+_SIZE = re.compile(r"^[1-9]\d*[KMGT]$")
 
 
 def read_data_subset(value: object, key: str) -> str:
     text = v.text(value, key)
-    if not _SUBSET.match(text) or text in ("0%", "0.0%"):
-        raise SettingsError(key, f"{text!r} is not a restic --read-data-subset; use a percentage (5%), a fraction of the packs (1/7) or a size (500M)")
-    return text
+    percent = _PERCENT.match(text)
+    if (percent and 0 < float(percent.group(1)) <= 100) or _SIZE.match(text):
+        return text
+    raise SettingsError(key, f"{text!r} is not a restic --read-data-subset this stack uses; give a percentage above 0 and at most 100 (5%) or a size (500M)")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class BackupSettings:
     check_read_data_subset: str = setting(
         "checkReadDataSubset",
         read_data_subset,
-        "Share of the repository's data each check reads and verifies (restic check --read-data-subset): 5%, 1/7 or 500M.",
+        "Share of the repository's data each check reads and verifies, drawn at random each time (restic check --read-data-subset): 5% or 500M.",
         "5%",
     )
     s3: S3Settings | None = section("s3", S3Settings, "S3-compatible bucket (target s3).", optional=True)

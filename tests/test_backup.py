@@ -15,6 +15,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,25 @@ def test_an_earlier_runs_restic_result_is_never_taken_for_this_runs(tmp_path, re
     report = ["report", "--target=alertmanager-0", f"--data-dir={data}", f"--stage={stage}", f"--pushgateway={pushgateway.url}"]
     assert program.main(report) == 1
     assert pushed(pushgateway.requests[0])["ngx_backup_last_run_success"] == 0.0
+
+
+def test_a_lock_left_by_a_killed_run_is_removed_and_the_check_passes(tmp_path, repo, pushgateway):
+    """restic 0.14 waits for good on the lock of a run that was killed (deadline, OOM, node drain): the
+    step's `unlock` removes such a stale lock (its process is gone), so the next check still runs."""
+    data = alertmanager_data(tmp_path)
+    assert run(tmp_path, repo, am_stage(data), "alertmanager-0", data) == 0
+    # `backup --stdin` takes its lock, then waits on a pipe that never ends: killed, it leaves the lock.
+    hung = subprocess.Popen(
+        ["restic", *options(tmp_path, repo), "backup", "--stdin"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not restic(tmp_path, repo, "list", "locks", "--no-lock").stdout.strip():
+            assert time.monotonic() < deadline, "restic backup --stdin took no lock"
+            time.sleep(0.2)
+    finally:
+        hung.kill()
+        hung.wait()
+    assert restic(tmp_path, repo, "list", "locks", "--no-lock").stdout.strip(), "the killed run left its lock"
+    assert check(tmp_path, repo, 7, pushgateway) == 0
+    assert not restic(tmp_path, repo, "list", "locks", "--no-lock").stdout.strip()

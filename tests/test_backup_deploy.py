@@ -119,6 +119,8 @@ BAD_BACKUP = [
     ({"storageSize": "10Gi"}, "backup.storageSize", "at least 12Gi"),
     ({"checkReadDataSubset": "0%"}, "backup.checkReadDataSubset", "--read-data-subset"),
     ({"checkReadDataSubset": "all"}, "backup.checkReadDataSubset", "--read-data-subset"),
+    ({"checkReadDataSubset": "100.5%"}, "backup.checkReadDataSubset", "at most 100"),
+    ({"checkReadDataSubset": "1/7"}, "backup.checkReadDataSubset", "--read-data-subset"),
     ({"checkSchedule": "*/5 * * * *"}, "backup.checkSchedule", "more often than hourly"),
     ({"target": "s3", "s3": {"endpoint": "http://minio:9000", "bucket": "b-1", "accessKeyId": "a", "secretAccessKey": "k"}}, "backup.s3.endpoint", "https://"),
     (

@@ -45,7 +45,7 @@ REPOSITORY_VOLUME = "repository"
 class KubernetesJobArgs:
     spec: ServiceSpec  # a scheduled job (ServiceSpec.schedule set), one CronJob per run
     namespace: pulumi.Input[str]  # the namespace of the services whose data the runs read
-    storage_class: str | None = None  # StorageClass of the archive claims; None: the cluster's default
+    storage_class: str | None = None  # StorageClass of the repository claim; None: the cluster's default
 
     def __post_init__(self) -> None:
         if self.spec.schedule is None:
