@@ -560,6 +560,55 @@ def test_the_dev_script_starts_every_run_found_by_its_label():
     assert "app.kubernetes.io/instance=ngx-monitoring" in script
 
 
+# A stand-in for the Docker CLI as backup-dev.sh calls it: `ps` lists two runs of three steps each (or
+# none), `start -a` logs the container and exits with $FAIL_CODE for the one named $FAIL_STEP.
+_FAKE_DOCKER = """#!/bin/sh
+case "$1" in
+  ps)
+    [ -n "${NO_STEPS:-}" ] && case "$*" in *job-run=*) exit 0 ;; esac
+    case "$*" in
+      *job-run=*) run=${*##*job-run=}; run=${run%% *}
+                  printf '1-stage %s-stage\\n2-restic %s-restic\\n3-report %s-report\\n' "$run" "$run" "$run" ;;
+      *) printf 'alertmanager-0\\nprometheus-0\\nrepository\\n' ;;
+    esac ;;
+  start) echo "$3" >> "$LOG"; [ "$3" = "${FAIL_STEP:-}" ] && exit "${FAIL_CODE:-1}"; exit 0 ;;
+esac
+"""
+
+
+def _backup_dev(tmp_path, *args, **env):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(_FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "started.log"
+    log.write_text("")
+    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(log), **env}
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "backup-dev.sh"), *args], capture_output=True, text=True, env=environment, timeout=30)
+    return result, log.read_text().split()
+
+
+def test_the_dev_script_runs_each_runs_steps_in_order_and_the_check_alone(tmp_path):
+    result, started = _backup_dev(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert started == [f"{run}-{step}" for run in ("alertmanager-0", "prometheus-0") for step in ("stage", "restic", "report")]
+    result, started = _backup_dev(tmp_path, "check")
+    assert result.returncode == 0 and started == ["repository-stage", "repository-restic", "repository-report"]
+
+
+def test_a_killed_restic_step_still_gets_its_run_reported_and_fails_the_script(tmp_path):
+    result, started = _backup_dev(tmp_path, FAIL_STEP="alertmanager-0-restic", FAIL_CODE="137")
+    assert result.returncode == 1 and "failed: alertmanager-0-restic" in result.stderr
+    # The report step ran after the killed one (it pushes the failure), and the next run went on.
+    assert started[:3] == ["alertmanager-0-stage", "alertmanager-0-restic", "alertmanager-0-report"]
+    assert started[3:] == ["prometheus-0-stage", "prometheus-0-restic", "prometheus-0-report"]
+
+
+def test_a_run_without_step_containers_fails_the_script(tmp_path):
+    result, started = _backup_dev(tmp_path, NO_STEPS="1")
+    assert result.returncode == 1 and "no step containers" in result.stderr and started == []
+
+
 # --- the Pushgateway -------------------------------------------------------------------------------------
 
 
