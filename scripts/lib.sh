@@ -83,7 +83,9 @@ bootstrap_uv() {
     # The `uv==...` line and its hash continuation lines, exactly as the lock has them.
     awk '/^uv==/{on=1} on{print} on && !/\\$/{exit}' "$lock" > "$pin"
     say "installing uv into $venv (pip --require-hashes, from $lock)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$pin"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r "$pin" || return 1
   fi
+  # In $(...) `set -e` is off: say it here, or the caller would fail later on a missing uv.
+  [ -x "$venv/bin/uv" ] || { say "uv was not installed into $venv: $lock must pin uv (scripts/lock.sh)"; return 1; }
   echo "$venv/bin/uv"
 }

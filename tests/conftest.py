@@ -63,16 +63,3 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") == "true" and skipped and session.exitstatus == 0:
         reporter.write_line(f"CI: {len(skipped)} skipped test(s) count as failures", red=True)
         session.exitstatus = 1
-
-
-# scripts/test.sh runs two xdist workers (--dist loadgroup): the live scenarios stay on one of them,
-# in order, because they share that worker's live stack and each expects to be the only one driving it;
-# they mostly wait on rendered intervals, so the other worker computes meanwhile. The promtool unit
-# runs are one module fixture that already keeps both cores busy: split over two workers it would run
-# twice.
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("live"):
-            item.add_marker(pytest.mark.xdist_group("live"))
-        elif "promtool_unit_runs" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("promtool-units"))

@@ -66,6 +66,7 @@ def test_system_rows_follow_resources_on_the_overview(settings):
 def test_node_panels_read_recordings_only():
     recorded = {rule.record for rule in node_io.group().recordings}
     panels = [p for p in overview.build(DEV)["panels"] if p["title"] in SYSTEM_ROWS["Disk and network"]]
+    assert len(panels) == len(SYSTEM_ROWS["Disk and network"]), [p["title"] for p in panels]
     for panel in panels:
         for target in panel["targets"]:
             name = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\{", target["expr"]).group(1)
