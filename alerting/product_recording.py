@@ -12,7 +12,6 @@ from __future__ import annotations
 from alerting.model import Recording, RuleGroup
 from alerting.promql import number, rate_by, selector, zero_safe_ratio
 from catalog import JOB_API
-from settings.validators import duration_seconds
 
 # A/B: exposures and conversions per variant, hourly, then counted over AB_WINDOW with a 95% interval.
 AB_EXPOSURES_RATE1H = "job_experiment_variant:ngx_ab_exposures:rate1h"
@@ -68,8 +67,10 @@ def _mean(by: str, sum_rate: str, count_rate: str) -> str:
 
 
 def _over_window(rate: str) -> str:
-    """Events in the last AB_WINDOW from a recorded hourly rate: its mean over the window times its length."""
-    return f"avg_over_time({rate}[{AB_WINDOW}]) * {number(duration_seconds(AB_WINDOW))}"
+    """Events in the last AB_WINDOW from a recorded hourly rate: the sum of its hourly increases, read
+    once an hour (a subquery of 24 points a day). Hours without data count nothing, so a young
+    experiment or a gap is not scaled up to a whole day (a mean over the window times its length was)."""
+    return f"sum_over_time(({rate} * 3600)[{AB_WINDOW}:1h])"
 
 
 def ab_recordings() -> tuple[Recording, ...]:
