@@ -67,10 +67,11 @@ def _mean(by: str, sum_rate: str, count_rate: str) -> str:
 
 
 def _over_window(rate: str) -> str:
-    """Events in the last AB_WINDOW from a recorded hourly rate: the sum of its hourly increases, read
-    once an hour (a subquery of 24 points a day). Hours without data count nothing, so a young
-    experiment or a gap is not scaled up to a whole day (a mean over the window times its length was)."""
-    return f"sum_over_time(({rate} * 3600)[{AB_WINDOW}:1h])"
+    """Events in the last AB_WINDOW from a recorded hourly rate: the hourly increases at each full hour
+    (a subquery of 24 points a day), plus the current hour so far at the last hour's rate. Hours without
+    data count nothing, so a young experiment or a gap is not scaled up to a whole day (a mean over the
+    window times its length was); before its first full hour only the current hour counts."""
+    return f"(sum_over_time(({rate} * 3600)[{AB_WINDOW}:1h]) or {rate} * 0) + {rate} * (time() % 3600)"
 
 
 def ab_recordings() -> tuple[Recording, ...]:
