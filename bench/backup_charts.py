@@ -16,11 +16,11 @@ from typing import Any
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bench import charts
+from bench.chart_parts import BOUND, RAW, RECORDED, ChartError, field, seconds_label
 from bench.report import BACKUP_METHODS
 
 BACKUPS = "bench-backups.png"
-COLOURS = {"tar.gz": charts.RAW, "restic": charts.RECORDED}
+COLOURS = {"tar.gz": RAW, "restic": RECORDED}
 LABELS = {"tar.gz": "tar.gz archives (today)", "restic": "restic repository"}
 
 
@@ -30,18 +30,18 @@ def _size(count: float) -> str:
 
 def _figures(part: Mapping[str, Any]) -> tuple[list[int], dict, dict, dict]:
     """Days; per method: stored bytes per day (median), backup seconds per day (every trial), restore seconds."""
-    snapshots = charts._get(part, "snapshots", "backups")
-    trials = charts._get(part, "trials", "backups")
+    snapshots = field(part, "snapshots", "backups")
+    trials = field(part, "trials", "backups")
     if not trials or not snapshots:
-        raise charts.ChartError("results JSON: backups.trials is empty; re-run `venv/bin/python -m bench.backups`")
-    days = [charts._get(s, "day", f"backups.snapshots[{n}]") for n, s in enumerate(snapshots)]
+        raise ChartError("results JSON: backups.trials is empty; re-run `venv/bin/python -m bench.backups`")
+    days = [field(s, "day", f"backups.snapshots[{n}]") for n, s in enumerate(snapshots)]
     stored, seconds, restore = {}, {}, {}
     for method in BACKUP_METHODS:
         per_trial_stored, per_trial_seconds = [], []
         for t, trial in enumerate(trials):
-            rows = charts._get(trial, "days", f"backups.trials[{t}]")
+            rows = field(trial, "days", f"backups.trials[{t}]")
             figures = [
-                charts._get(charts._get(row, method, f"backups.trials[{t}].days[{d}]"), key, f"backups.trials[{t}].days[{d}].{method}")
+                field(field(row, method, f"backups.trials[{t}].days[{d}]"), key, f"backups.trials[{t}].days[{d}].{method}")
                 for d, row in enumerate(rows)
                 for key in ("stored_bytes", "seconds")
             ]
@@ -50,8 +50,8 @@ def _figures(part: Mapping[str, Any]) -> tuple[list[int], dict, dict, dict]:
         stored[method] = [statistics.median(day) for day in zip(*per_trial_stored, strict=True)]
         seconds[method] = [list(day) for day in zip(*per_trial_seconds, strict=True)]
         restore[method] = [
-            charts._get(
-                charts._get(charts._get(trial, "restore", f"backups.trials[{t}]"), method, f"backups.trials[{t}].restore"),
+            field(
+                field(field(trial, "restore", f"backups.trials[{t}]"), method, f"backups.trials[{t}].restore"),
                 "seconds",
                 f"backups.trials[{t}].restore.{method}",
             )
@@ -78,15 +78,15 @@ def backups(part: Mapping[str, Any]) -> Figure:
         xs = [day - 0.4 + width * (m + 0.5) for day in days]
         time_axes.bar(xs, [statistics.median(trials) for trials in seconds[method]], width * 0.9, color=COLOURS[method], alpha=0.85, label=LABELS[method])
         for x, trials in zip(xs, seconds[method], strict=True):
-            time_axes.scatter([x] * len(trials), trials, s=10, color=charts.BOUND, zorder=3)
+            time_axes.scatter([x] * len(trials), trials, s=10, color=BOUND, zorder=3)
     time_axes.set_title("Time of each daily backup (median, dots: trials)")
     time_axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g} s"))
 
     for m, method in enumerate(BACKUP_METHODS):
         median = statistics.median(restore[method])
         restore_axes.bar(m, median, 0.6, color=COLOURS[method], alpha=0.85)
-        restore_axes.scatter([m] * len(restore[method]), restore[method], s=10, color=charts.BOUND, zorder=3)
-        restore_axes.text(m, 0, charts._seconds(median), ha="center", va="bottom", color="white", fontweight="bold")
+        restore_axes.scatter([m] * len(restore[method]), restore[method], s=10, color=BOUND, zorder=3)
+        restore_axes.text(m, 0, seconds_label(median), ha="center", va="bottom", color="white", fontweight="bold")
     restore_axes.set_xticks(range(len(BACKUP_METHODS)), list(BACKUP_METHODS))
     restore_axes.set_xlim(-0.6, len(BACKUP_METHODS) - 0.4)
     restore_axes.set_title("Restore of the newest")

@@ -20,7 +20,6 @@ when the figures do.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from collections.abc import Mapping
@@ -28,73 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
+
+from bench import backup_charts
+from bench.chart_parts import BOUND, CONFIG_COLOURS, MUTED, RAW, RECORDED, STYLE, ChartError, field, part_rows, png_bytes, seconds_label
 
 ALERT_OVERHEAD = "bench-alert-overhead.png"
 PANEL_QUERIES = "bench-panel-queries.png"
 RULE_GROUPS = "bench-rule-groups.png"
 COST_GROWTH = "bench-cost-growth.png"
-DPI = 120
-# Matplotlib's defaults (not the machine's matplotlibrc) plus the few settings these charts fix.
-STYLE = {
-    **matplotlib.rcParamsDefault,
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "savefig.dpi": DPI,
-    "figure.dpi": DPI,
-}
-RECORDED, RAW, BOUND, MUTED = "#1f77b4", "#ff7f0e", "#222222", "#777777"
-CONFIG_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # per configuration, in the JSON's order
-
-
-class ChartError(ValueError):
-    """The results JSON lacks something a chart needs (an older or hand-edited file)."""
-
-
-# Where each part comes from, for the error message: the module that writes it and how to redo it.
-_PRODUCERS = {"latency": "bench/latency.py", "queries": "bench/tsdb.py", "scaling": "bench/scaling.py", "backups": "bench/backups.py"}
-
-
-def _get(container: Mapping[str, Any], key: str, where: str) -> Any:
-    """container[key], or a ChartError naming the path in the JSON and how to get a complete one."""
-    if not isinstance(container, Mapping) or key not in container:
-        part = where.split(".", 1)[0].split("[", 1)[0]
-        raise ChartError(
-            f"results JSON: {where} has no '{key}' (written by {_PRODUCERS.get(part, 'bench/run.py')}); "
-            f"re-run `venv/bin/python bench/run.py --parts {part}` to get a complete file"
-        )
-    return container[key]
-
-
-def _rows(results: Mapping[str, Any], part: str, key: str) -> list[Mapping[str, Any]]:
-    rows = _get(_get(results, part, "the top level"), key, part)
-    if not isinstance(rows, list) or not rows:
-        raise ChartError(f"results JSON: {part}.{key} is empty; re-run `venv/bin/python bench/run.py --parts {part}`")
-    return rows
-
-
-def _seconds(value: float) -> str:
-    if value >= 100:
-        return f"{value:,.0f} s"
-    if value >= 1:
-        return f"{value:.1f}".removesuffix(".0") + " s"
-    return f"{value * 1000:.0f} ms" if value >= 0.001 else f"{value * 1000:.2g} ms"
-
-
-def _png(figure: Figure) -> bytes:
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    # No Software tag: the file then depends on the figures only, not on the matplotlib build.
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
 # --- alert overhead --------------------------------------------------------------------------------------
 
 
@@ -102,7 +45,7 @@ def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
     rows = []
     for number, row in enumerate(latency_rows):
         where = f"latency.results[{number}]"
-        rows.append({key: _get(row, key, where) for key in ("config", "alert", "for_s", "bound_s", "overhead_s", "overhead_median_s", "failed_trials")})
+        rows.append({key: field(row, key, where) for key in ("config", "alert", "for_s", "bound_s", "overhead_s", "overhead_median_s", "failed_trials")})
     configs = list(dict.fromkeys(r["config"] for r in rows))
     alerts = list(dict.fromkeys(r["alert"] for r in rows))
     width = 0.8 / len(configs)
@@ -119,7 +62,7 @@ def alert_overhead(latency_rows: list[Mapping[str, Any]]) -> Figure:
             median = row["overhead_median_s"]
             if median is not None:
                 axes.bar(x, median, width * 0.85, color=colour, alpha=0.85, label=config if a == 0 else None)
-                axes.text(x, 0, f"median\n{_seconds(median)}", ha="center", va="bottom", color="white", fontweight="bold")
+                axes.text(x, 0, f"median\n{seconds_label(median)}", ha="center", va="bottom", color="white", fontweight="bold")
             else:
                 axes.text(x, 1, f"no page\n({len(row['failed_trials'])} failed)", ha="center", va="bottom", color=colour)
             axes.scatter([x] * len(row["overhead_s"]), row["overhead_s"], s=14, color=BOUND, zorder=3, label="each trial" if (a, c) == (0, 0) else None)
@@ -156,22 +99,22 @@ def _timed_out(timing: Mapping[str, Any]) -> bool:
 
 
 def panel_queries(queries: Mapping[str, Any]) -> Figure:
-    panels = _rows({"queries": queries}, "queries", "panels")
-    timeout = float(_get(queries, "query_timeout_s", "queries"))
+    panels = part_rows({"queries": queries}, "queries", "panels")
+    timeout = float(field(queries, "query_timeout_s", "queries"))
     figure = Figure(figsize=(9, 1.4 + 0.36 * len(panels)))
     axes = figure.add_subplot()
     labels, smallest, biggest = [], timeout, timeout
     previous_dashboard = None
     for y, panel in enumerate(panels):
         where = f"queries.panels[{y}]"
-        dashboard, title = _get(panel, "dashboard", where), _get(panel, "panel", where)
-        recorded = _get(panel, "recorded", where)
-        fast = _get(recorded, "p50_s", f"{where}.recorded")
+        dashboard, title = field(panel, "dashboard", where), field(panel, "panel", where)
+        recorded = field(panel, "recorded", where)
+        fast = field(recorded, "p50_s", f"{where}.recorded")
         labels.append(f"{dashboard} · {title}" if len(title) <= 42 else f"{dashboard} · {title[:40]}…")
         if previous_dashboard is not None and dashboard != previous_dashboard:
             axes.axhline(y - 0.5, color=MUTED, linewidth=0.5, alpha=0.5)
         previous_dashboard = dashboard
-        direct = not _get(panel, "uses_recordings", where)
+        direct = not field(panel, "uses_recordings", where)
         if fast:
             axes.barh(y if direct else y - 0.18, fast, 0.34, color=MUTED if direct else RECORDED)  # direct: one bar
             smallest = min(smallest, fast)
@@ -179,13 +122,13 @@ def panel_queries(queries: Mapping[str, Any]) -> Figure:
             axes.text(timeout, y - 0.18, "error", va="center", fontsize=7, color=RECORDED)
         if direct:
             continue
-        raw = _get(panel, "raw", where)
-        slow = _get(raw, "p50_s", f"{where}.raw")
+        raw = field(panel, "raw", where)
+        slow = field(raw, "p50_s", f"{where}.raw")
         if slow:
             axes.barh(y + 0.18, slow, 0.34, color=RAW)
             biggest = max(biggest, slow)
             note = f"×{slow / fast:,.0f}" if fast and slow / fast >= 10 else (f"×{slow / fast:.1f}" if fast else "")
-            axes.text(slow * 1.25, y + 0.18, f"{_seconds(slow)}  {note}", va="center", fontsize=7)
+            axes.text(slow * 1.25, y + 0.18, f"{seconds_label(slow)}  {note}", va="center", fontsize=7)
         elif _timed_out(raw):
             axes.barh(y + 0.18, timeout, 0.34, color="white", edgecolor=RAW, hatch="///")
             axes.text(timeout * 1.25, y + 0.18, f"> {timeout:g} s: stopped", va="center", fontsize=7)
@@ -193,7 +136,7 @@ def panel_queries(queries: Mapping[str, Any]) -> Figure:
             axes.text(smallest, y + 0.18, f"raw: {str(raw.get('error') or 'no timing')[:50]}", va="center", fontsize=7)
     axes.set_xscale("log")
     axes.set_xlim(smallest / 2, biggest * 40)  # room on the right for the labels
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _seconds(value)))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: seconds_label(value)))
     axes.set_yticks(range(len(panels)), labels)
     axes.set_ylim(len(panels) - 0.5, -0.5)  # first panel on top, as in the JSON and the dashboards
     axes.set_xlabel("p50 time of all of a panel's queries (log scale)")
@@ -217,7 +160,7 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
     rows = []
     for number, group in enumerate(groups):
         where = f"queries.rule_groups[{number}]"
-        rows.append({key: _get(group, key, where) for key in ("file", "group", "rules", "interval_s", "duration_s", "share_of_interval")})
+        rows.append({key: field(group, key, where) for key in ("file", "group", "rules", "interval_s", "duration_s", "share_of_interval")})
     rows.sort(key=lambda r: -r["share_of_interval"])  # stable: ties keep the JSON's order
     figure = Figure(figsize=(8, 1.3 + 0.34 * len(rows)))
     axes = figure.add_subplot()
@@ -225,9 +168,9 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
         share = 100 * row["share_of_interval"]
         axes.barh(y, share, 0.6, color=RECORDED if share < 50 else RAW)
         label = (
-            f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)"
+            f"{seconds_label(row['duration_s'])} of {row['interval_s']:g} s ({share:.2f}%)"
             if share >= 0.01
-            else f"{_seconds(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
+            else f"{seconds_label(row['duration_s'])} of {row['interval_s']:g} s (< 0.01%)"
         )
         inside = share > 60  # a long bar holds its label, clear of the 100% line
         axes.text(share - 1 if inside else share + 1, y, label, va="center", ha="right" if inside else "left", fontsize=8, color="white" if inside else "black")
@@ -250,23 +193,23 @@ def rule_groups(groups: list[Mapping[str, Any]]) -> Figure:
 def cost_growth(scaling: Mapping[str, Any]) -> Figure:
     """Per rule group: samples touched per evaluation and share of the interval against series, with the
     straight line the projection in docs/performance.md comes from."""
-    rows = _rows({"scaling": scaling}, "scaling", "growth")
-    share = float(_get(scaling, "alert_share", "scaling"))
-    per_instance = float(_get(scaling, "series_per_instance", "scaling"))
+    rows = part_rows({"scaling": scaling}, "scaling", "growth")
+    share = float(field(scaling, "alert_share", "scaling"))
+    per_instance = float(field(scaling, "series_per_instance", "scaling"))
     figure = Figure(figsize=(10, 4.4))
     left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     # The groups that touch samples at all, busiest first (the others are flat at the floor).
-    ranked = sorted(rows, key=lambda r: -max((s or 0) for s in _get(r, "samples_touched", "scaling.growth[]")))
+    ranked = sorted(rows, key=lambda r: -max((s or 0) for s in field(r, "samples_touched", "scaling.growth[]")))
     shown = [r for r in ranked if max((s or 0) for s in r["samples_touched"]) > 0][:6]
     projected = [r["series_at_alert_share"] for r in rows if r.get("series_at_alert_share")]
-    measured_max = max(max(_get(r, "series", "scaling.growth[]")) for r in rows)
+    measured_max = max(max(field(r, "series", "scaling.growth[]")) for r in rows)
     # Up to where the first group meets the line (and no further): the other groups' lines are drawn to there.
     right_end = max(measured_max, min(projected)) * 1.08 if projected else measured_max * 1.08
     for number, row in enumerate(shown):
         colour = CONFIG_COLOURS[number % len(CONFIG_COLOURS)] if number < len(CONFIG_COLOURS) else MUTED
-        series = _get(row, "series", "scaling.growth[]")
+        series = field(row, "series", "scaling.growth[]")
         left.plot(series, [s or 0 for s in row["samples_touched"]], marker="o", color=colour, label=row["group"])
-        shares = [100 * d / row["interval_s"] for d in _get(row, "duration_s", "scaling.growth[]")]
+        shares = [100 * d / row["interval_s"] for d in field(row, "duration_s", "scaling.growth[]")]
         right.plot(series, shares, marker="o", color=colour, label=row["group"])
         slope, at = row.get("seconds_per_million_series"), row.get("series_at_alert_share")
         if slope and at is not None and slope > 0:
@@ -308,16 +251,14 @@ def render(results: Mapping[str, Any]) -> dict[str, bytes]:
     charts: dict[str, bytes] = {}
     with matplotlib.rc_context(STYLE):
         if "latency" in results:
-            charts[ALERT_OVERHEAD] = _png(alert_overhead(_rows(results, "latency", "results")))
+            charts[ALERT_OVERHEAD] = png_bytes(alert_overhead(part_rows(results, "latency", "results")))
         if "queries" in results:
-            charts[PANEL_QUERIES] = _png(panel_queries(results["queries"]))
-            charts[RULE_GROUPS] = _png(rule_groups(_rows(results, "queries", "rule_groups")))
+            charts[PANEL_QUERIES] = png_bytes(panel_queries(results["queries"]))
+            charts[RULE_GROUPS] = png_bytes(rule_groups(part_rows(results, "queries", "rule_groups")))
         if "scaling" in results:
-            charts[COST_GROWTH] = _png(cost_growth(results["scaling"]))
+            charts[COST_GROWTH] = png_bytes(cost_growth(results["scaling"]))
         if "backups" in results:
-            from bench import backup_charts  # it builds on this module
-
-            charts[backup_charts.BACKUPS] = _png(backup_charts.backups(results["backups"]))
+            charts[backup_charts.BACKUPS] = png_bytes(backup_charts.backups(results["backups"]))
     return charts
 
 
