@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench.backfill import BLOCK
 from bench.dataset import Dataset, Writer, _labels
+from bench.prometheus_server import stop_process
 from tests.live.clients import wait_until
 
 DAY = 86400
@@ -77,13 +78,8 @@ class SnapshotPrometheus:
         wait_until(lambda: self._request("GET", "/-/ready")[0] == 200, 120, interval=0.5, what="Prometheus ready")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        if self.process:
+            stop_process(self.process)
 
     def _request(self, method: str, path: str) -> tuple[int, bytes]:
         with urllib.request.urlopen(urllib.request.Request(self.url + path, method=method), timeout=600) as reply:

@@ -81,13 +81,7 @@ class BenchPrometheus:
     def stop(self) -> None:
         if self.process:
             BenchPrometheus.running.discard(self.process.pid)
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+            stop_process(self.process)
 
     def restart(self, settle: bool = True) -> None:
         self.stop()
@@ -143,3 +137,14 @@ class BenchPrometheus:
         if status != 200 or document.get("status") != "success":
             raise RuntimeError(f"{document.get('errorType', status)}: {document.get('error', '')[:160]}")
         return took, document["data"]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a benchmark's Prometheus: SIGTERM (it closes its head cleanly), SIGKILL after a minute."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
