@@ -9,6 +9,7 @@ import pulumi
 import settings as stack_settings
 import trust
 from addresses import internal_tls_names, public_url, public_urls
+from alerting.inhibition_order import late_inhibitors
 from alerting.routing import unrouted_receivers
 from components.backend import MonitoringArgs
 from components.certificates import Certificates, CertificatesArgs
@@ -78,6 +79,9 @@ for finding in estimate.findings:
     pulumi.log.warn(f"ngx-monitoring:{finding.key}: {finding.message}")
 for receiver in unrouted_receivers(settings):
     pulumi.log.warn(f"ngx-monitoring:receivers: alerts routed to {receiver} notify nobody; configure one of its integrations under receivers")
+
+for line in late_inhibitors(settings):
+    pulumi.log.warn(f"ngx-monitoring:alerting.routes.oncallPager.groupWait: {line}")
 
 pulumi.export("urls", public_urls(settings))
 # What clients of the public URL must trust beyond their system store (None: nothing, a public CA issued it).

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from alerting.inhibition_order import late_inhibitors
 from alerting.routing import unrouted_receivers
 from synthesis.run import add_stack_arguments, synth_or_report, write
 
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     unrouted = unrouted_receivers(result.settings)
     if unrouted:
         print(f"synth: warning: ngx-monitoring:receivers: alerts routed to {', '.join(unrouted)} notify nobody; configure their integrations under receivers")
+    for line in late_inhibitors(result.settings):
+        print(f"synth: warning: ngx-monitoring:alerting.routes.oncallPager.groupWait: {line}")
     if args.out:
         if args.out.exists():
             shutil.rmtree(args.out)

@@ -172,7 +172,7 @@ def unrouted_receivers(settings: Settings) -> list[str]:
     return [name for name, integrations in receiver_integrations(settings).items() if not integrations]
 
 
-def _matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
+def matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
     label, op, value = matcher
     actual = labels.get(label, "")
     if op == "=":
@@ -188,7 +188,7 @@ def receivers_for(labels: Mapping[str, str], route: Route) -> tuple[str, ...]:
     """Receivers an alert with `labels` reaches from `route` (Alertmanager's depth-first matching)."""
     found: list[str] = []
     for child in route.routes:
-        if all(_matches(m, labels) for m in child.matchers):
+        if all(matches(m, labels) for m in child.matchers):
             found.extend(receivers_for(labels, child))
             if not child.continue_:
                 break

@@ -119,7 +119,7 @@ def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, see
             )
 
 
-def run(workdir: Path, trials: int = 2, log=print) -> dict:
+def run(workdir: Path, trials: int = 4, log=print) -> dict:
     made = deployments()
     results: list[Trial] = []
     errors: list[str] = []

@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(DEFAULT_PARTS), help=f"comma-separated subset of {', '.join(PARTS)} (default {','.join(DEFAULT_PARTS)})")
     parser.add_argument("--quick", action="store_true", help="small dataset, one latency trial, fewer repetitions")
-    parser.add_argument("--trials", type=int, help="latency trials per configuration (default 2, quick 1)")
+    parser.add_argument("--trials", type=int, help="latency trials per configuration (default 4, quick 1)")
     parser.add_argument("--instances", type=int, help="API instances in the dataset (default 100: ~100k series)")
     parser.add_argument("--endpoints", type=int, default=40, help="API endpoints (series per instance grow with them)")
     parser.add_argument("--hours", type=float, help="dataset length (default 6)")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if "program" in parts:
             results["program"] = bench_program(1 if args.quick else 3)
         if "latency" in parts:
-            results["latency"] = latency.run(workdir / "latency", args.trials or (1 if args.quick else 2), log)
+            results["latency"] = latency.run(workdir / "latency", args.trials or (1 if args.quick else 4), log)
         if "queries" in parts:
             # The raw panels are the heaviest queries of the run: the guard keeps them from taking the machine.
             with MemoryGuard(int(args.memory_floor_gib * GIB), log) as guard:

@@ -25,6 +25,7 @@ __all__ = ["PROJECT", "Secret", "Settings", "SettingsError", "load", "parse", "s
 # Prometheus counts WAL and head chunks against retention.size only loosely; keep this share of the
 # volume free so compaction never hits a full disk.
 STORAGE_HEADROOM = 0.15
+LATENCY_EVALUATION_MAX_MS = 60_000  # prometheus.latencyEvaluationInterval: HighResponseTime (for 5m) waits at most this long more
 
 
 def top_level_keys() -> list[str]:
@@ -108,6 +109,13 @@ def _check_consistency(s: Settings) -> None:
         raise SettingsError(
             "prometheus.evaluationInterval",
             f"{prom.evaluation_interval} is shorter than scrapeInterval {prom.scrape_interval}; rules would evaluate the same samples twice, set it to at least {prom.scrape_interval}",
+        )
+    latency = prom.latency_evaluation_interval
+    if latency is not None and not v.duration_ms(prom.evaluation_interval) <= v.duration_ms(latency) <= LATENCY_EVALUATION_MAX_MS:
+        raise SettingsError(
+            "prometheus.latencyEvaluationInterval",
+            f"{latency} is outside evaluationInterval {prom.evaluation_interval} to 1m; response-time recordings evaluated more often than "
+            "the other rules cost the most for nothing, less often than 1m delay HighResponseTime; set a value in that range or unset it",
         )
     if v.duration_ms(prom.scrape_interval) > 120_000:
         raise SettingsError("prometheus.scrapeInterval", f"{prom.scrape_interval} is longer than 2m; series go stale between scrapes, use 2m or less")

@@ -150,9 +150,13 @@ class BusinessTiming:
 class RouteSettings:
     """Alertmanager's route timings per receiver; Grafana's notification policies get the same."""
 
-    # Pages go out at once and repeat hourly.
+    # Pages go out at once (group_wait 0s) and repeat hourly. A group_wait batches alerts that start
+    # together and waits for an inhibiting alert; neither helps a page here: the alerts of one rule
+    # that fire in one evaluation reach Alertmanager in one batch, and every alert that silences a page
+    # fires no later than that page (tests/test_routing_inhibition.py checks it), so waiting would
+    # only delay the page (10s before, measured in docs/performance.md).
     oncall_pager: RouteTiming = section(
-        "oncallPager", RouteTiming, "Route of critical alerts (pages).", groupWait="10s", groupInterval="5m", repeatInterval="1h"
+        "oncallPager", RouteTiming, "Route of critical alerts (pages).", groupWait="0s", groupInterval="5m", repeatInterval="1h"
     )
     # Mail is batched so a flapping service sends one message, not thirty.
     ops_email: RouteTiming = section(

@@ -51,6 +51,13 @@ class PrometheusSettings:
     )
     scrape_interval: str = setting("scrapeInterval", v.duration, "Default scrape interval of every job.", "15s")
     evaluation_interval: str = setting("evaluationInterval", v.duration, "Rule evaluation interval; must be >= scrapeInterval.", "15s")
+    latency_evaluation_interval: str | None = setting(
+        "latencyEvaluationInterval",
+        v.duration,
+        "Evaluation interval of the API response-time recordings and HighResponseTime (group ngx-api-latency.rules); "
+        "unset: twice evaluationInterval up to 1m. Between evaluationInterval and 1m.",
+        None,
+    )
     scrape_intervals: ScrapeIntervals = section(
         "scrapeIntervals", ScrapeIntervals, "Per-job scrape intervals (keys: job names), e.g. slower for low-priority jobs."
     )
