@@ -77,7 +77,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
     """file -> {block name: generated text} (imported late: rules and dashboards are slow to load)."""
     from alerting.docs import alert_table_markdown, backup_jobs_markdown, backup_too_old_markdown, route_timings_markdown
     from alerting.rules import RUNBOOK_DIR
-    from bench import report
+    from bench import report, targets
     from components.certificates import certificate_validity_markdown
     from components.docker.network_docs import docker_isolation_markdown
     from components.grafana.docs import certificate_wait_markdown, token_lifetime_markdown, token_rotation_markdown
@@ -113,6 +113,7 @@ def _blocks() -> dict[Path, dict[str, str]]:
         PERFORMANCE: {
             "bench program": report.program_markdown(bench),
             "bench latency": report.latency_markdown(bench),
+            "bench targets": targets.targets_markdown(bench),
             "bench dataset": Inline(report.dataset_markdown(bench)),
             "bench queries": report.queries_markdown(bench),
             "bench rules": report.rules_markdown(bench),

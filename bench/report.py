@@ -18,7 +18,7 @@ def _fmt(value, unit: str = "s", digits: int = 3) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
@@ -27,7 +27,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 def program_markdown(results: dict) -> str:
     """Wall time of `synth.py --stack <stack>`."""
     rows = [[r["stack"], _fmt(r.get("median_s"), digits=2), _fmt(r.get("min_s"), digits=2), _fmt(r.get("max_s"), digits=2)] for r in results["program"]]
-    return _table(["stack", "median", "min", "max"], rows)
+    return markdown_table(["stack", "median", "min", "max"], rows)
 
 
 def latency_markdown(results: dict) -> str:
@@ -46,7 +46,7 @@ def latency_markdown(results: dict) -> str:
                 str(len(r["overhead_s"])) + (f" ({len(r['failed_trials'])} failed)" if r["failed_trials"] else ""),
             ]
         )
-    return _table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows)
+    return markdown_table(["config", "alert", "scrape / eval / group_wait", "for", "bound", "overhead median", "overhead max", "trials"], rows)
 
 
 def dataset_markdown(results: dict) -> str:
@@ -77,7 +77,7 @@ def queries_markdown(results: dict) -> str:
             versus = (f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x") if ratio else (raw.get("error") or "")[:30]
         note = "" if p["has_data"] else "no data in the dataset"
         rows.append([p["dashboard"], p["panel"][:40], _fmt(p["recorded"]["p50_s"]), _fmt(p["recorded"]["p95_s"]), raw_p50, raw_p95, versus, note])
-    return _table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows)
+    return markdown_table(["dashboard", "panel", "p50", "p95", "raw p50", "raw p95", "raw/rec", "note"], rows)
 
 
 def _count(value) -> str:
@@ -99,7 +99,7 @@ def rules_markdown(results: dict, key: str = "rule_groups") -> str:
         ]
         for g in results["queries"][key]
     ]
-    return _table(["file", "group", "rules", "interval", "samples touched", "duration", "share"], rows)
+    return markdown_table(["file", "group", "rules", "interval", "samples touched", "duration", "share"], rows)
 
 
 def _ruleset_totals(groups: list[dict]) -> list[str]:
@@ -132,7 +132,7 @@ def rules_compare_markdown(results: dict) -> str:
         "time per interval (all)",
         "busiest group",
     ]
-    return _table(headers, rows)
+    return markdown_table(headers, rows)
 
 
 def honesty_markdown(results: dict) -> str:
@@ -151,7 +151,7 @@ def honesty_markdown(results: dict) -> str:
         ]
         for h in results["queries"].get("recording_honesty", [])
     ]
-    return _table(["recorded series", "group", "vs its rule", "vs raw series", "equal"], rows)
+    return markdown_table(["recorded series", "group", "vs its rule", "vs raw series", "equal"], rows)
 
 
 def scaling_markdown(results: dict) -> str:
@@ -179,7 +179,7 @@ def scaling_markdown(results: dict) -> str:
                 "-" if at is None else f"{at:,.0f}",
             ]
         )
-    return _table(headers, rows)
+    return markdown_table(headers, rows)
 
 
 def scaling_points_markdown(results: dict) -> str:
@@ -204,7 +204,7 @@ def scaling_points_markdown(results: dict) -> str:
                 p.get("error", ""),
             ]
         )
-    return _table(["instances", "series", "slowest panel p95", "busiest group", "memory used", "took", "note"], rows)
+    return markdown_table(["instances", "series", "slowest panel p95", "busiest group", "memory used", "took", "note"], rows)
 
 
 def first_to_alert_share(results: dict) -> str:
@@ -270,7 +270,7 @@ def backups_markdown(results: dict) -> str:
             ]
         rows.append(row)
     headers = ["day", "snapshot"] + [f"{m} {what}" for m in BACKUP_METHODS for what in ("time", "CPU", "added", "stored")]
-    return _table(headers, rows)
+    return markdown_table(headers, rows)
 
 
 def backups_restore_markdown(results: dict) -> str:
@@ -290,7 +290,7 @@ def backups_restore_markdown(results: dict) -> str:
                 "yes" if all(t["restore"][method]["identical"] for t in b["trials"]) else "NO",
             ]
         )
-    return _table(["method", "median", "min", "max", "CPU", "restored", "identical (sha256 of every file)"], rows)
+    return markdown_table(["method", "median", "min", "max", "CPU", "restored", "identical (sha256 of every file)"], rows)
 
 
 def backups_tables(results: dict) -> str:

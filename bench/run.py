@@ -42,6 +42,7 @@ from bench.baseline import DEFAULT_REF, rule_files_at
 from bench.dataset import Dataset
 from bench.memory_guard import GIB, MemoryGuard
 from bench.report import tables
+from bench.targets import targets_markdown
 from tests.live.netns import PrivateNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print()
     print(tables(results))
+    if "latency" in results or "queries" in results:
+        print("\nTargets\n")
+        print(targets_markdown(results))
     # Drawn from the JSON as written (json.loads), so they match a later `bench/charts.py <json>` byte for byte.
     drawn = charts.write(json.loads(args.out.read_text()), args.out.parent)
     shown = lambda path: path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # noqa: E731
