@@ -91,7 +91,7 @@ def _run_stack(name: str, deployment: Deployment, workdir: Path, index: int, see
         for alert, mode in ALERTS.items():
             labels = {"alertname": alert, "severity": "critical", "job": catalog.JOB_API}
             route = timings.route(labels)
-            trial = Trial(name, alert, timings.for_(alert), timings.scrape_interval + timings.evaluation_interval + route.group_wait)
+            trial = Trial(name, alert, timings.for_(alert), timings.scrape_interval + timings.evaluation_interval_of(alert) + route.group_wait)
             results.append(trial)
             time.sleep(rnd.uniform(0, cycle))  # a random phase of the scrape / evaluation cycle
             fault = time.time()
@@ -154,10 +154,10 @@ def run(workdir: Path, trials: int = 4, log=print) -> dict:
                     "config": name,
                     "alert": alert,
                     "scrape_interval_s": timings.scrape_interval,
-                    "evaluation_interval_s": timings.evaluation_interval,
+                    "evaluation_interval_s": timings.evaluation_interval_of(alert),
                     "group_wait_s": route.group_wait,
                     "for_s": timings.for_(alert),
-                    "bound_s": timings.scrape_interval + timings.evaluation_interval + route.group_wait,
+                    "bound_s": timings.scrape_interval + timings.evaluation_interval_of(alert) + route.group_wait,
                     "overhead_s": overheads,
                     "overhead_median_s": statistics.median(overheads) if overheads else None,
                     "overhead_max_s": max(overheads) if overheads else None,

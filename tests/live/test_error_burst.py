@@ -94,7 +94,7 @@ def test_the_inhibited_warning_is_never_mailed_while_another_warning_is(error_bu
     assert mail.meta["auth"] == (email_settings.username, LIVE_SECRETS["receivers.email.password"])
     assert mail.meta["to"] == list(email_settings.to) and mail.meta["from"] == email_settings.sender
 
-    warning_bound = timings.scrape_interval + 2 * timings.evaluation_interval + timings.for_("HighResponseTime")
+    warning_bound = timings.scrape_interval + 2 * timings.evaluation_interval_of("HighResponseTime") + timings.for_("HighResponseTime")
     warning = wait_until(lambda: _am_alerts(stack, "HighResponseTime"), patience(warning_bound), what="HighResponseTime in Alertmanager")[0]
     active_since = calendar.timegm(time.strptime(warning["startsAt"][:19], "%Y-%m-%dT%H:%M:%S"))
     # Past its route's group_wait (plus a delivery margin) it would have been mailed, were it not inhibited.

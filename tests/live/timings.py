@@ -1,8 +1,9 @@
 """How long an alert may take, read from the rendered files (not from settings or constants of our own).
 
 An alert reaches a receiver at most this long after its fault starts:
-    scrape_interval (the fault is seen)          + evaluation_interval (the rule sees it: pending)
-  + the rule's `for`  + evaluation_interval (firing)  + group_wait of its route (first notification)
+    scrape_interval (the fault is seen)          + evaluation interval (the rule sees it: pending)
+  + the rule's `for`  + evaluation interval (firing)  + group_wait of its route (first notification)
+where the evaluation interval is that of the rule's group (its own `interval`, else the global one).
 A change to a group already notified (a resolve) waits for the route's next group_interval tick instead.
 """
 
@@ -39,7 +40,7 @@ class RenderedTimings:
                 for group in yaml.safe_load(text)["groups"]:
                     for rule in group["rules"]:
                         if "alert" in rule:
-                            self.rules.setdefault(rule["alert"], []).append({**rule, "group": group["name"]})
+                            self.rules.setdefault(rule["alert"], []).append({**rule, "group": group["name"], "group_interval": group.get("interval")})
 
     @property
     def scrape_interval(self) -> float:
@@ -54,6 +55,11 @@ class RenderedTimings:
         if len(rules) != 1:
             raise KeyError(f"{alertname} (severity {severity}) matches {len(rules)} rendered rules")
         return rules[0]
+
+    def evaluation_interval_of(self, alertname: str, severity: str | None = None) -> float:
+        """The interval of the group the alert is evaluated in (its own, or the global one)."""
+        own = self.rule(alertname, severity)["group_interval"]
+        return duration_seconds(own) if own else self.evaluation_interval
 
     def for_(self, alertname: str, severity: str | None = None) -> float:
         value = self.rule(alertname, severity).get("for")
@@ -85,7 +91,8 @@ class RenderedTimings:
 
     def first_notification_bound(self, alertname: str, labels: Mapping[str, str], severity: str | None = None) -> float:
         """Seconds from a fault to the first notification, at most (see the module docstring)."""
-        return self.scrape_interval + 2 * self.evaluation_interval + self.for_(alertname, severity) + self.route(labels).group_wait
+        every = self.evaluation_interval_of(alertname, severity)
+        return self.scrape_interval + 2 * every + self.for_(alertname, severity) + self.route(labels).group_wait
 
 
 def _matches(matcher: str, labels: Mapping[str, str]) -> bool:
