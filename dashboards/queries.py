@@ -241,8 +241,12 @@ def scrape_duration() -> str:
     return f"max by (job) ({catalog.metric('scrape_duration_seconds')})"
 
 
-def rule_group_duration() -> str:
-    return f"max by (rule_group) ({selector('prometheus_rule_group_last_duration_seconds', JOB_PROMETHEUS)})"
+def rule_group_load() -> str:
+    """Each group's last evaluation time over its own interval: groups run at different intervals
+    (ngx-api-latency.rules at prometheus.latencyEvaluationInterval, the SLO budget every 5m)."""
+    duration = selector("prometheus_rule_group_last_duration_seconds", JOB_PROMETHEUS)
+    interval = selector("prometheus_rule_group_interval_seconds", JOB_PROMETHEUS)
+    return f"max by (rule_group) ({duration} / {interval})"
 
 
 def rule_evaluation_failures() -> str:
