@@ -121,6 +121,18 @@ def prometheus_alerts(settings: Settings) -> tuple[Alert, ...]:
             "{{ $value | humanize }} evaluations of rule group {{ $labels.rule_group }} failed on {{ $labels.instance }} in the last 5m.",
         ),
         Alert(
+            "PrometheusRuleGroupSlow",
+            f"{_prom('prometheus_rule_group_last_duration_seconds')} / ({_prom('prometheus_rule_group_interval_seconds')} > 0) > {number(t.rule_group_load)}",
+            # Held 15m: one slow evaluation (a compaction, a reload) is noise; a group that stays slow
+            # is near skipping evaluations (docs/performance.md says what to change, and at what fleet).
+            t.rule_group_load_for,
+            "warning",
+            "meta",
+            "A rule group takes much of its interval to evaluate: close to skipping evaluations, when its alerts and recordings lag.",
+            "Rule group {{ $labels.rule_group }} on {{ $labels.instance }} takes {{ $value | humanizePercentage }} of its interval "
+            f"(threshold {number(t.rule_group_load * 100)}%).",
+        ),
+        Alert(
             "PrometheusNotConnectedToAlertmanagers",
             f"max_over_time({_prom('prometheus_notifications_alertmanagers_discovered')}[5m]) < 1",
             # 10m by default: Alertmanagers restart one at a time; none for 10m means this replica's alerts go nowhere.

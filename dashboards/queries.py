@@ -246,7 +246,7 @@ def rule_group_load() -> str:
     (ngx-api-latency.rules at prometheus.latencyEvaluationInterval, the SLO budget every 5m)."""
     duration = selector("prometheus_rule_group_last_duration_seconds", JOB_PROMETHEUS)
     interval = selector("prometheus_rule_group_interval_seconds", JOB_PROMETHEUS)
-    return f"max by (rule_group) ({duration} / {interval})"
+    return f"max by (rule_group) ({duration} / ({interval} > 0))"
 
 
 def rule_evaluation_failures() -> str:

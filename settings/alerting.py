@@ -36,6 +36,13 @@ class Thresholds:
     # The stack's own alerts (meta.yml). Their defaults, and why, are in alerting/meta.py beside each rule.
     storage_usage_for: str = setting("storageUsageFor", v.duration, "PrometheusStorageNearRetentionSize: for.", "30m")
     rule_evaluation_failures_for: str = setting("ruleEvaluationFailuresFor", v.duration, "PrometheusRuleEvaluationFailures: for.", "10m")
+    rule_group_load: float = setting(
+        "ruleGroupLoad",
+        v.ratio,
+        "PrometheusRuleGroupSlow: share of its own interval a rule group's evaluation may take (at 1 evaluations are skipped).",
+        0.5,
+    )
+    rule_group_load_for: str = setting("ruleGroupLoadFor", v.duration, "PrometheusRuleGroupSlow: for.", "15m")
     alertmanagers_missing_for: str = setting("alertmanagersMissingFor", v.duration, "PrometheusNotConnectedToAlertmanagers: for.", "10m")
     sending_alerts_failing_for: str = setting("sendingAlertsFailingFor", v.duration, "PrometheusErrorSendingAlerts: for.", "10m")
     prometheus_reload_failed_for: str = setting("prometheusReloadFailedFor", v.duration, "PrometheusConfigReloadFailed: for.", "10m")
