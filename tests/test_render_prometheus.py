@@ -66,7 +66,9 @@ def _static_twin(config: dict) -> dict:
 def test_prod_config_passes_promtool_except_kubernetes_discovery(tmp_path):
     config = yaml.safe_load(render_prometheus_config(PROD))
     discovered = [job["job_name"] for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
-    assert sorted(discovered) == sorted([catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR])
+    assert sorted(discovered) == sorted(
+        [catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_NODE_NETDEV, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR]
+    )
     # The node jobs read the service account's token and CA, which the kubelet mounts under /var/run
     # (the sandbox overlays /etc only): the twin reads copies under /etc, the same files' contents.
     twin = yaml.safe_dump(_static_twin(config)).replace(SERVICE_ACCOUNT_DIR, SANDBOX_SERVICE_ACCOUNT_DIR)
