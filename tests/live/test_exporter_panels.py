@@ -76,12 +76,30 @@ def _expressions(settings, rate_window: str) -> list[tuple[str, str]]:
     return [(title, expr.replace("$__rate_interval", rate_window).replace("$node", ".*")) for title, expr in found]
 
 
+def _counted(net_dev: str) -> set[str]:
+    """The interfaces of a /proc/<pid>/net/dev text the panels count (the recordings' filter)."""
+    names = {line.split(":", 1)[0].strip() for line in net_dev.splitlines()[2:] if ":" in line}
+    return {name for name in names if not re.fullmatch(EXCLUDED_INTERFACES, name)}
+
+
 def _host_interfaces() -> set[str]:
     """The host's interfaces the panels count: those of PID 1's network namespace (/proc/1/net/dev,
-    whatever namespace the reader is in), less the ones the recordings leave out."""
+    whatever namespace the reader is in)."""
     with open("/proc/1/net/dev") as dev:
-        names = {line.split(":", 1)[0].strip() for line in dev.readlines()[2:]}
-    return {name for name in names if not re.fullmatch(EXCLUDED_INTERFACES, name)}
+        return _counted(dev.read())
+
+
+def test_pid_1s_interfaces_are_readable_by_nobody_from_a_private_namespace():
+    """The model the netdev exporter relies on (renderers/commands.node_exporter_netdev_args): from a
+    private network namespace, as the images' user (65534, no capability), /proc/net is the reader's
+    own namespace and /proc/1/net the host's. The harness runs its servers as root; this is the check
+    that the image's user reads the same file."""
+    nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "cat"]
+    host = subprocess.run([*nobody, "/proc/1/net/dev"], check=True, capture_output=True, text=True).stdout
+    own = subprocess.run([*nobody, "/proc/net/dev"], check=True, capture_output=True, text=True).stdout
+    assert _counted(host) == _host_interfaces() and _host_interfaces()
+    assert {line.split(":", 1)[0].strip() for line in own.splitlines()[2:]} == set(interfaces())
+    assert _counted(own) != _counted(host), "the live tests run in a private network namespace (tests/live/netns.py)"
 
 
 def test_every_system_panel_expression_returns_data(main_stack, timings, live_interface):
