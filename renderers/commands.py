@@ -74,7 +74,7 @@ def node_exporter_netdev_args() -> list[str]:
     the PID namespace of whoever mounted it, whoever views it. The host's /proc, bind-mounted read-only
     into a container or pod with PID namespace of its own, thus still shows the host's PID 1, whose
     network namespace is the host's: `--path.procfs=/host/proc/1` makes `<procfs>/net/dev` the host's
-    /proc/1/net/dev, readable by nobody (no ptrace check, unlike /proc/1/ns/net). That procfs path would
+    /proc/1/net/dev, which any user may read, 65534 included (no ptrace check, unlike /proc/1/ns/net). That procfs path would
     point every other collector at PID 1's files instead of the system's, hence a process of its own
     with only this collector. Netlink statistics (--collector.netdev.netlink, the default) come from the
     socket's namespace, node-exporter's own: off.
