@@ -17,7 +17,7 @@ def discovered_jobs(settings: Settings) -> tuple[str, ...]:
     for as long as the job is configured."""
     if settings.platform != "kubernetes":
         return ()
-    return (catalog.JOB_API, *(SERVICES[daemon].job for daemon in DAEMONS), catalog.JOB_KUBELET, catalog.JOB_CADVISOR)
+    return (catalog.JOB_API, *(job for daemon in DAEMONS for job, _ in SERVICES[daemon].scrapes()), catalog.JOB_KUBELET, catalog.JOB_CADVISOR)
 
 
 def watched_namespaces(settings: Settings) -> list[str]:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import JOB_ALERTMANAGER, JOB_ALLOY, JOB_GRAFANA, JOB_KUBE_STATE_METRICS, JOB_LOKI, JOB_NODE, JOB_PROMETHEUS, JOB_PROXY, JOB_PUSHGATEWAY, JOB_REDIS
+from catalog import (
+    JOB_ALERTMANAGER,
+    JOB_ALLOY,
+    JOB_GRAFANA,
+    JOB_KUBE_STATE_METRICS,
+    JOB_LOKI,
+    JOB_NODE,
+    JOB_NODE_NETDEV,
+    JOB_PROMETHEUS,
+    JOB_PROXY,
+    JOB_PUSHGATEWAY,
+    JOB_REDIS,
+)
 from settings import Settings
 from settings.loki import object_store_port
 from settings.remote_write import url_ip, url_port
@@ -36,6 +48,13 @@ class Service:
     platforms: tuple[str, ...] = ("docker", "kubernetes")
     # Ports opened only while the service runs as a cluster of replicas (ring gossip); `ports_of` says when.
     cluster_ports: tuple[Port, ...] = ()
+    # Further scrape jobs of the same pod, as (job, port name): a second server beside the main one
+    # (ServiceSpec.sidecar), whose series are a subject of their own.
+    extra_scrapes: tuple[tuple[str, str], ...] = ()
+
+    def scrapes(self) -> tuple[tuple[str, str], ...]:
+        """Every (job, port name) Prometheus scrapes on this service: its own job first."""
+        return (((self.job, self.metrics_port),) if self.job else ()) + self.extra_scrapes
 
     def port(self, name: str) -> Port:
         return next(port for port in self.ports + self.cluster_ports if port.name == name)
@@ -86,7 +105,9 @@ SERVICES: dict[str, Service] = {
         # memberlist: the ring of a Loki with more than one replica (loki.replicas), gossiped over TCP.
         Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True, cluster_ports=(Port("memberlist", 7946),)),
         Service(ALLOY, (Port("web", 12345),), JOB_ALLOY, "web", host_access=True),
-        Service(NODE_EXPORTER, (Port("web", 9100),), JOB_NODE, "web", host_access=True),
+        # `netdev`: a second node-exporter in the same pod that reads the host's interfaces through
+        # /proc/1/net/dev (renderers/commands.py says why), scraped as job node-netdev.
+        Service(NODE_EXPORTER, (Port("web", 9100), Port("netdev", 9101)), JOB_NODE, "web", host_access=True, extra_scrapes=((JOB_NODE_NETDEV, "netdev"),)),
         Service(REDIS_EXPORTER, (Port("web", 9121),), JOB_REDIS, "web"),
         # nginx-unprivileged cannot bind below 1024; the backend maps 443/80 (or the Ingress) onto these.
         Service(PROXY, (Port("https", 8443), Port("http", 8080), Port("status", 8081)), None, None, scheme="https"),
@@ -115,6 +136,7 @@ EDGES: tuple[Edge, ...] = (
     Edge(PROMETHEUS, LOKI, "web", "scrape"),
     Edge(PROMETHEUS, ALLOY, "web", "scrape"),
     Edge(PROMETHEUS, NODE_EXPORTER, "web", "scrape"),
+    Edge(PROMETHEUS, NODE_EXPORTER, "netdev", "scrape of the host's network interfaces"),
     Edge(PROMETHEUS, REDIS_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, PROXY_EXPORTER, "web", "scrape"),
     Edge(PROMETHEUS, PUSHGATEWAY, "web", "scrape"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by
-from catalog import JOB_NODE
+from catalog import JOB_NODE, JOB_NODE_NETDEV
 
 # Block devices left out: loop, RAM and zram disks, floppies, optical and network block devices are not
 # disks; device-mapper (LVM, dm-crypt) and md RAID devices carry the I/O of the physical disks beneath
@@ -18,7 +18,11 @@ from catalog import JOB_NODE
 DISK_DEVICES = 'device!~"(loop|z?ram|fd|sr|nbd|dm-|md)[0-9]+"'
 # Interfaces left out: loopback, and the host ends of container and overlay networking (veth pairs,
 # bridges, CNI and tunnel devices), which repeat traffic already counted on the physical interface.
-NETWORK_DEVICES = 'device!~"lo|veth.+|docker[0-9]+|br-.+|cni[0-9]+|cali.+|flannel[.].+|vxlan.+|tunl[0-9]+|kube-ipvs[0-9]+|virbr[0-9]+|lxc.+|ifb[0-9]+"'
+# node-exporter-netdev does not even export them (renderers/commands.py: --collector.netdev.device-exclude,
+# a veth per pod would otherwise add 16 series per pod); the recordings keep the filter for the series
+# stored before that.
+EXCLUDED_INTERFACES = "lo|veth.+|docker[0-9]+|br-.+|cni[0-9]+|cali.+|flannel[.].+|vxlan.+|tunl[0-9]+|kube-ipvs[0-9]+|virbr[0-9]+|lxc.+|ifb[0-9]+"
+NETWORK_DEVICES = f'device!~"{EXCLUDED_INTERFACES}"'
 
 # Bytes per second read from / written to each disk, and the share of time it had I/O in flight (0-1).
 DISK_READ_RATE5M = "instance_device:node_disk_read_bytes:rate5m"
@@ -33,18 +37,19 @@ NETWORK_PROBLEMS_RATE5M = {
 }
 
 _RAW = {
-    DISK_READ_RATE5M: ("node_disk_read_bytes_total", DISK_DEVICES),
-    DISK_WRITTEN_RATE5M: ("node_disk_written_bytes_total", DISK_DEVICES),
-    DISK_IO_TIME_RATE5M: ("node_disk_io_time_seconds_total", DISK_DEVICES),
-    NETWORK_RECEIVE_RATE5M: ("node_network_receive_bytes_total", NETWORK_DEVICES),
-    NETWORK_TRANSMIT_RATE5M: ("node_network_transmit_bytes_total", NETWORK_DEVICES),
+    DISK_READ_RATE5M: ("node_disk_read_bytes_total", JOB_NODE, DISK_DEVICES),
+    DISK_WRITTEN_RATE5M: ("node_disk_written_bytes_total", JOB_NODE, DISK_DEVICES),
+    DISK_IO_TIME_RATE5M: ("node_disk_io_time_seconds_total", JOB_NODE, DISK_DEVICES),
+    # The host's interfaces: job node-netdev (topology.py), not node-exporter's own network namespace.
+    NETWORK_RECEIVE_RATE5M: ("node_network_receive_bytes_total", JOB_NODE_NETDEV, NETWORK_DEVICES),
+    NETWORK_TRANSMIT_RATE5M: ("node_network_transmit_bytes_total", JOB_NODE_NETDEV, NETWORK_DEVICES),
 }
 
 
 def group() -> RuleGroup:
-    per_device = tuple(Recording(record, rate_by("job, instance, device", series, JOB_NODE, devices)) for record, (series, devices) in _RAW.items())
+    per_device = tuple(Recording(record, rate_by("job, instance, device", series, job, devices)) for record, (series, job, devices) in _RAW.items())
     per_node = tuple(
-        Recording(record, rate_by("job, instance", f"node_network_{direction}_{kind}_total", JOB_NODE, NETWORK_DEVICES))
+        Recording(record, rate_by("job, instance", f"node_network_{direction}_{kind}_total", JOB_NODE_NETDEV, NETWORK_DEVICES))
         for (direction, kind), record in NETWORK_PROBLEMS_RATE5M.items()
     )
     return RuleGroup("node-io.rules", per_device + per_node)

@@ -25,6 +25,8 @@ class Metric:
 # Scrape job names, fixed across stacks: rules, dashboards and routes select on them.
 JOB_API = "ngx-api"
 JOB_NODE = "node"
+# The node's own network interfaces, from a second node-exporter in node-exporter's pod (topology.py).
+JOB_NODE_NETDEV = "node-netdev"
 JOB_REDIS = "redis"
 JOB_PROMETHEUS = "prometheus"
 JOB_ALERTMANAGER = "alertmanager"
@@ -40,6 +42,7 @@ JOB_CADVISOR = "cadvisor"
 JOBS = (
     JOB_API,
     JOB_NODE,
+    JOB_NODE_NETDEV,
     JOB_REDIS,
     JOB_PROMETHEUS,
     JOB_ALERTMANAGER,

@@ -13,6 +13,7 @@ from catalog.metric import (
     JOB_KUBELET,
     JOB_LOKI,
     JOB_NODE,
+    JOB_NODE_NETDEV,
     JOB_PROMETHEUS,
     JOB_PROXY,
     JOB_REDIS,
@@ -39,7 +40,7 @@ EXPORTERS = (
     Metric("node_disk_written_bytes_total", "counter", ("device",), "Bytes written to a block device.", JOB_NODE),
     Metric("node_disk_io_time_seconds_total", "counter", ("device",), "Time a block device had I/O in flight (its rate is the utilisation).", JOB_NODE),
     *(
-        Metric(f"node_network_{direction}_{kind}_total", "counter", ("device",), f"Network {direction} {what} of an interface.", JOB_NODE)
+        Metric(f"node_network_{direction}_{kind}_total", "counter", ("device",), f"Network {direction} {what} of an interface of the node.", JOB_NODE_NETDEV)
         for direction in ("receive", "transmit")
         for kind, what in (("bytes", "bytes"), ("errs", "errors"), ("drop", "packets dropped"))
     ),

@@ -98,6 +98,21 @@ class Reloader:
 
 
 @dataclass(frozen=True)
+class Sidecar:
+    """A second server of the service: a container in its pod on Kubernetes, a container in its
+    container's network namespace on Docker, so it is reached at the service's address on a port of
+    its own (topology.Service.extra_scrapes). The service's image and user; only the host mounts it names."""
+
+    name: str  # names the container: "<service>-<name>" on Docker, "<name>" in the pod
+    args: tuple[str, ...]
+    port: str  # topology port name it listens on
+    probe: Probe  # on `port`
+    host_mounts: tuple[HostMount, ...]  # a subset of the service's, read-only
+    memory: str
+    cpu: str
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     image: str
@@ -133,6 +148,7 @@ class ServiceSpec:
     # (components/file_layout.py).
     file_change: str = RESTART
     reloader: Reloader | None = None  # RELOAD without a reload of its own: the sidecar that triggers it
+    sidecar: Sidecar | None = None  # a second server beside it (node-exporter's netdev exporter)
     # Ports its replicas talk to each other on, opened only while it runs as a cluster (topology.ports_of).
     cluster_ports: tuple[Port, ...] = ()
     # Kubernetes: spread replicas over zones too (topology.kubernetes.io/zone), not only over nodes.
@@ -145,6 +161,8 @@ class ServiceSpec:
     def __post_init__(self) -> None:
         if self.file_change not in FILE_CHANGES:
             raise ValueError(f"{self.name}: file_change must be one of {', '.join(FILE_CHANGES)}, not {self.file_change!r}")
+        if self.sidecar is not None and not set(self.sidecar.host_mounts) <= set(self.host_mounts):
+            raise ValueError(f"{self.name}: a sidecar may only mount host paths the service mounts")
         if self.reloader is not None and self.file_change != RELOAD:
             raise ValueError(f"{self.name}: a reloader only makes sense for a service whose files reload in place")
 

@@ -69,9 +69,9 @@ def disk_utilisation() -> p.timeseries.Panel:
 def network_traffic() -> p.timeseries.Panel:
     return p.timeseries_panel(
         "Network traffic",
-        "Bytes per second received and transmitted per interface (5m rate, recorded; loopback, veth, bridge and overlay interfaces "
-        "left out). node-exporter runs without host networking (the policy pack refuses it), so it counts the interfaces of its own "
-        "network namespace, not the host's: see docs/dashboards.md, System rows.",
+        "Bytes per second received and transmitted per interface of each node (5m rate, recorded; loopback, veth, bridge and overlay "
+        "interfaces left out). The host's interfaces, read by job node-netdev through the host's /proc/1/net/dev without host "
+        "networking: see docs/dashboards.md, System rows.",
         units.BytesPerSecondIEC,
         [d.prom(q.network_received(), "{{instance}} {{device}} received"), d.prom(q.network_transmitted(), "{{instance}} {{device}} transmitted")],
     )
@@ -80,7 +80,7 @@ def network_traffic() -> p.timeseries.Panel:
 def network_errors() -> p.timeseries.Panel:
     return p.timeseries_panel(
         "Network errors and drops",
-        "Packets per second each node failed to receive or transmit (errors) or dropped, over the same interfaces as Network traffic.",
+        "Packets per second each node failed to receive or transmit (errors) or dropped, over the same host interfaces as Network traffic.",
         units.PacketsPerSecond,
         [
             d.prom(q.network_problems(direction, kind), f"{{{{instance}}}} {direction} {label}")

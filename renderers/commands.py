@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import addresses
 import catalog
+from alerting.node_io import EXCLUDED_INTERFACES
 from renderers import paths
 from settings import Settings
 from topology import ALERTMANAGER, KUBE_STATE_METRICS, PROXY, PUSHGATEWAY, SERVICES
 
 NODE_EXPORTER_ROOT = "/host"
+# The port of node-exporter's second server (node_exporter_netdev_args), topology.py.
+NETDEV_PORT = "netdev"
 # The pod's own IP, from the downward API (status.podIP), for Alertmanager to advertise to its peers.
 POD_IP_ENV = "POD_IP"
 
@@ -53,7 +56,37 @@ def node_exporter_args() -> list[str]:
         f"--path.sysfs={NODE_EXPORTER_ROOT}/sys",
         # Container runtimes mount overlays and tmpfs per container; they would multiply the series.
         "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run|var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
+        # Its netdev collector would count its own network namespace's interfaces (mostly the scrapes):
+        # the node's are node_exporter_netdev_args' job.
+        "--no-collector.netdev",
         f"--web.listen-address=:{SERVICES['node-exporter'].port('web').number}",
+    ]
+
+
+def node_exporter_netdev_args() -> list[str]:
+    """The second node-exporter of node-exporter's pod: the netdev collector only, on the host's interfaces.
+
+    node-exporter has no host network (the policy pack refuses it), and network statistics are per
+    network namespace: the netdev collector reads `<procfs>/net/dev`, and proc(5) documents `/proc/net`
+    as a symlink to `/proc/self/net`, the reading process's own namespace, so even the host's procfs
+    mounted at /host/proc answers with node-exporter's interfaces. `/proc/<pid>/net` (proc(5), since
+    2.6.25) is the namespace of process <pid>, and pid_namespaces(7): a /proc shows the processes of
+    the PID namespace of whoever mounted it, whoever views it. The host's /proc, bind-mounted read-only
+    into a container or pod with PID namespace of its own, thus still shows the host's PID 1, whose
+    network namespace is the host's: `--path.procfs=/host/proc/1` makes `<procfs>/net/dev` the host's
+    /proc/1/net/dev, which any user may read, 65534 included (no ptrace check, unlike /proc/1/ns/net). That procfs path would
+    point every other collector at PID 1's files instead of the system's, hence a process of its own
+    with only this collector. Netlink statistics (--collector.netdev.netlink, the default) come from the
+    socket's namespace, node-exporter's own: off.
+    The virtual interfaces the rules leave out are not exported at all (one veth per pod on a node)."""
+    return [
+        f"--path.procfs={NODE_EXPORTER_ROOT}/proc/1",
+        "--collector.disable-defaults",
+        "--collector.netdev",
+        "--no-collector.netdev.netlink",
+        # node-exporter's device filters are unanchored regular expressions; the rules' are anchored.
+        f"--collector.netdev.device-exclude=^({EXCLUDED_INTERFACES})$",
+        f"--web.listen-address=:{SERVICES['node-exporter'].port(NETDEV_PORT).number}",
     ]
 
 

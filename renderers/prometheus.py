@@ -66,23 +66,31 @@ def _job(settings: Settings, name: str, **fields: Any) -> dict[str, Any]:
     return {"job_name": name, **_interval(settings, name), **fields, **_limits(settings), "metric_relabel_configs": _drop_debug()}
 
 
-def _service_job(settings: Settings, service: Service) -> dict[str, Any]:
-    port = service.port(service.metrics_port).number
-    if service.job in addresses.discovered_jobs(settings):
-        return _job(settings, service.job, **_pod_discovery(settings, service, port))
+def _service_job(settings: Settings, service: Service, job: str, port_name: str) -> dict[str, Any]:
+    port = service.port(port_name).number
+    if job in addresses.discovered_jobs(settings):
+        return _job(settings, job, **_pod_discovery(settings, service, port_name, port))
     hosts = addresses.replica_hosts(settings, service.name)
     fields: dict[str, Any] = {}
     if service.scheme == "https":
         fields = {"scheme": "https", "tls_config": _tls_client(), "basic_auth": _auth_client()}
     if prefix := addresses.route_prefix(service.name):
         fields["metrics_path"] = f"{prefix}/metrics"  # served under --web.route-prefix, like every path
-    if service.job in HONOR_LABELS_JOBS:
+    if job in HONOR_LABELS_JOBS:
         fields["honor_labels"] = True
-    return _job(settings, service.job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
+    if job != service.job:
+        # A second server of the same container or pod: its targets carry the instance of the
+        # service's own job (the node's), so $node and every join by instance find both jobs' series.
+        main = service.port(service.metrics_port).number
+        targets = [{"targets": [f"{host}:{port}"], "labels": {"instance": f"{host}:{main}"}} for host in hosts]
+        return _job(settings, job, **fields, static_configs=targets)
+    return _job(settings, job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
 
 
-def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str, Any]:
-    """One target per node for the DaemonSets in the host-access namespace."""
+def _pod_discovery(settings: Settings, service: Service, port_name: str, port: int) -> dict[str, Any]:
+    """One target per node for the DaemonSets in the host-access namespace. Pod discovery yields a
+    target per declared container port; only the job's port is kept, so a pod with a second server
+    (node-exporter's netdev) gives each job its own target."""
     return {
         "kubernetes_sd_configs": [
             {
@@ -92,6 +100,7 @@ def _pod_discovery(settings: Settings, service: Service, port: int) -> dict[str,
             }
         ],
         "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port_name, "action": "keep"},
             {"source_labels": ["__meta_kubernetes_pod_ip"], "target_label": "__address__", "replacement": f"$1:{port}"},
             {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"},
         ],
@@ -195,7 +204,7 @@ def render_prometheus_config(settings: Settings) -> str:
             ],
         },
         "scrape_configs": [_api_job(settings)]
-        + [_service_job(settings, s) for s in _scraped_in_job_order(settings.platform)]
+        + [_service_job(settings, service, job, port) for service, job, port in _scraped_in_job_order(settings.platform)]
         + ([_node_proxy_job(settings, job) for job in NODE_PROXY_PATHS] if settings.platform == "kubernetes" else []),
         # Every sample, labelled with env and replica (external labels), also goes to each long-term store.
         **remote_write_section(settings),
@@ -203,8 +212,9 @@ def render_prometheus_config(settings: Settings) -> str:
     return dump(document, GENERATED)
 
 
-def _scraped_in_job_order(platform: str) -> list[Service]:
-    by_job = {service.job: service for service in services_on(platform).values() if service.job}
+def _scraped_in_job_order(platform: str) -> list[tuple[Service, str, str]]:
+    """(service, job, port name) of every job of the services on `platform`, in catalog.JOBS order."""
+    by_job = {job: (service, job, port) for service in services_on(platform).values() for job, port in service.scrapes()}
     return [by_job[job] for job in catalog.JOBS if job in by_job]
 
 

@@ -114,6 +114,7 @@ def series_terms(settings: Settings) -> list[SeriesTerm]:
     terms = [
         SeriesTerm("ngxApi", per_job.ngx_api, 1, None),
         SeriesTerm("node", per_job.node, nodes, "nodes"),
+        SeriesTerm("nodeNetdev", per_job.node_netdev, nodes, "nodes"),
         SeriesTerm("redis", per_job.redis, 1, None),
         SeriesTerm("prometheus", per_job.prometheus, settings.prometheus.replicas, "replicas"),
         SeriesTerm("alertmanager", per_job.alertmanager, settings.alertmanager.replicas, "replicas"),

@@ -242,6 +242,8 @@ class SeriesPerJob:
 
     ngx_api: int = setting("ngxApi", v.positive_int, "Active series of job ngx-api (all API instances).", 5000)
     node: int = setting("node", v.positive_int, "Active series of job node (per node).", 1500)
+    # About 50 of the exporter's own and 16 per interface; the virtual ones are not exported (a veth per pod).
+    node_netdev: int = setting("nodeNetdev", v.positive_int, "Active series of job node-netdev (per node: the host's network interfaces).", 200)
     redis: int = setting("redis", v.positive_int, "Active series of job redis.", 500)
     prometheus: int = setting("prometheus", v.positive_int, "Active series of job prometheus (per replica).", 2000)
     alertmanager: int = setting("alertmanager", v.positive_int, "Active series of job alertmanager (per replica).", 300)

@@ -31,6 +31,7 @@ SAMPLES_PER_WINDOW = 4
 RATE_WINDOWS = {
     catalog.JOB_API: "5m",
     catalog.JOB_NODE: "5m",
+    catalog.JOB_NODE_NETDEV: "5m",
     catalog.JOB_PROMETHEUS: "5m",
     catalog.JOB_ALERTMANAGER: "5m",
     catalog.JOB_KUBE_STATE_METRICS: "5m",
@@ -42,6 +43,7 @@ KUBERNETES_ONLY_JOBS = (catalog.JOB_KUBE_STATE_METRICS, catalog.JOB_KUBELET, cat
 TERM_JOBS = {
     "ngxApi": catalog.JOB_API,
     "node": catalog.JOB_NODE,
+    "nodeNetdev": catalog.JOB_NODE_NETDEV,
     "redis": catalog.JOB_REDIS,
     "prometheus": catalog.JOB_PROMETHEUS,
     "alertmanager": catalog.JOB_ALERTMANAGER,
@@ -71,6 +73,7 @@ class ScrapeIntervals:
 
     ngx_api: str | None = _interval(catalog.JOB_API)
     node: str | None = _interval(catalog.JOB_NODE)
+    node_netdev: str | None = _interval(catalog.JOB_NODE_NETDEV)
     redis: str | None = _interval(catalog.JOB_REDIS)
     prometheus: str | None = _interval(catalog.JOB_PROMETHEUS)
     alertmanager: str | None = _interval(catalog.JOB_ALERTMANAGER)

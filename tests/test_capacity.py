@@ -15,7 +15,8 @@ def test_worked_example_prometheus_disk_and_memory():
     """10,000 scraped series (+10% recorded) every 15s for 15d:
     11,000 / 15 = 733.3 samples/s; blocks = 733.3 x 1,296,000 s x 2 B = 1.90 GB;
     WAL = 733.3 x 10,800 s x 6 B = 47.5 MB; memory = 11,000 x 4 KiB x 1.5 + 200 MiB = 276 MiB."""
-    series = {"ngxApi": 10000 - 1500 - 500 - 2000 - 300 - 3000 - 1500 - 50 - 800 - 150}
+    # The other jobs' defaults are 9,900 (node 1,500, redis 500, prometheus 2,000, ...).
+    series = {"nodeNetdev": 100, "ngxApi": 10000 - 1500 - 100 - 500 - 2000 - 300 - 3000 - 1500 - 50 - 800 - 150}
     s = settings_with(capacity={"series": series, "nodes": 1})
     estimate = capacity.estimate(s)
     assert estimate.series == 11000
@@ -74,7 +75,8 @@ def test_every_scrape_job_has_an_expected_series_count():
     from settings.model import SeriesPerJob
 
     keys = {field.metadata["spec"].key for field in dataclasses.fields(SeriesPerJob)}
-    expected = {job.replace("ngx-api", "ngxApi").replace("kube-state-metrics", "kubeStateMetrics") for job in catalog.JOBS}
+    camel = {"ngx-api": "ngxApi", "node-netdev": "nodeNetdev", "kube-state-metrics": "kubeStateMetrics"}
+    expected = {camel.get(job, job) for job in catalog.JOBS}
     assert keys == expected
 
 

@@ -63,8 +63,27 @@ def _repository(image: str) -> str:
 
 def _running(result) -> dict[str, Recorded]:
     """Services' containers that run (the files loaders are created and never started), by Docker
-    name; a reloader sidecar (`_reloaders`) is not one of them."""
-    return {r.inputs["name"]: r for r in result.of_type(CONTAINER) if r.inputs.get("start", True) is not False and not r.name.endswith("-reloader")}
+    name; a reloader sidecar (`_reloaders`) or a second server (`_sidecars`) is not one of them."""
+    sidecars = {r.name for r in _sidecars(result).values()}
+    return {
+        r.inputs["name"]: r
+        for r in result.of_type(CONTAINER)
+        if r.inputs.get("start", True) is not False and not r.name.endswith("-reloader") and r.name not in sidecars
+    }
+
+
+def _sidecars(result) -> dict[str, Recorded]:
+    """Second servers (ServiceSpec.sidecar) by the service whose component owns them."""
+    specs = result.program["specs"]
+    owners = {f"{STACK}-{service}": service for service in SERVICES}
+    return {
+        owners[r.parent]: r
+        for r in result.of_type(CONTAINER)
+        if r.parent in owners
+        and owners[r.parent] in specs
+        and specs[owners[r.parent]].sidecar is not None
+        and r.name == f"{r.parent}-{specs[owners[r.parent]].sidecar.name}"
+    }
 
 
 def _reloaders(result) -> dict[str, Recorded]:
@@ -476,6 +495,29 @@ def test_alertmanager_has_a_reloader_in_its_pid_namespace_with_no_network_or_cre
     files = {mount["target"]: mount for mount in service.inputs["mounts"] if mount["target"] in spec.reloader.watched_dirs}
     assert {mount["target"]: mount for mount in reloader.inputs["mounts"]} == files
     assert set(files) == set(spec.reloader.watched_dirs) and all(mount["readOnly"] for mount in files.values())
+
+
+def test_node_exporter_netdev_runs_in_node_exporters_network_namespace_with_proc_only(dev_stack):
+    """The host's interfaces (renderers/commands.node_exporter_netdev_args): a second container that
+    Prometheus reaches at node-exporter's address on the netdev port, hardened like it, with only the
+    host's /proc, read-only; node-exporter itself no longer exports its own namespace's interfaces."""
+    spec = dev_stack.program["specs"]["node-exporter"]
+    assert set(_sidecars(dev_stack)) == {"node-exporter"}
+    sidecar = _sidecars(dev_stack)["node-exporter"]
+    service = _running(dev_stack)["node-exporter"]
+    assert sidecar.inputs["name"] == "node-exporter-netdev"
+    assert sidecar.inputs["networkMode"] == f"container:{service.name}_id"
+    assert "networksAdvanced" not in sidecar.inputs and "ports" not in sidecar.inputs
+    assert sidecar.inputs["command"] == list(spec.sidecar.args)
+    assert "--path.procfs=/host/proc/1" in sidecar.inputs["command"] and "--no-collector.netdev.netlink" in sidecar.inputs["command"]
+    assert "--no-collector.netdev" in service.inputs["command"]
+    assert [(m["type"], m["source"], m["target"], m["readOnly"]) for m in sidecar.inputs["mounts"]] == [("bind", "/proc", "/host/proc", True)]
+    for key in ("user", "capabilities", "securityOpts", "readOnly", "image"):
+        assert sidecar.inputs[key] == service.inputs[key], key
+    assert sidecar.inputs["memory"] == memory_mb(spec.sidecar.memory)
+    port = SERVICES["node-exporter"].port("netdev").number
+    assert sidecar.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-q", "-T", "5", "-O", "/dev/null", f"http://127.0.0.1:{port}/"]
+    assert sidecar.inputs["wait"] is True and sidecar.options["deleteBeforeReplace"]
 
 
 def test_credentials_are_uploaded_as_secrets_readable_by_the_service_only(dev_seeded):

@@ -126,8 +126,14 @@ def prod() -> Prod:
 
 
 def containers(obj: Obj) -> list[dict]:
-    """The service's own containers (a reloader sidecar is `reloaders`')."""
-    return [c for c in obj.manifest["spec"]["template"]["spec"]["containers"] if c["name"] != RELOADER_NAME]
+    """The service's own container, named after it (a reloader is `reloaders`', a second server `sidecars`')."""
+    return [c for c in obj.manifest["spec"]["template"]["spec"]["containers"] if c["name"] == obj.manifest["spec"]["template"]["metadata"]["labels"][NAME]]
+
+
+def sidecars(obj: Obj) -> list[dict]:
+    """Containers that are neither the service's own nor its reloader: a second server (ServiceSpec.sidecar)."""
+    own = {c["name"] for c in containers(obj) + reloaders(obj)}
+    return [c for c in obj.manifest["spec"]["template"]["spec"]["containers"] if c["name"] not in own]
 
 
 def reloaders(obj: Obj) -> list[dict]:
@@ -388,7 +394,8 @@ def test_daemonsets_are_found_by_prometheus_pod_discovery(prod):
     config = yaml.safe_load(prod.result.files["prometheus/prometheus.yml"])
     pod_jobs = [job for job in config["scrape_configs"] if any(sd["role"] == "pod" for sd in job.get("kubernetes_sd_configs", []))]
     daemonsets = {o.manifest["spec"]["template"]["metadata"]["labels"][NAME]: o for o in prod.objects("DaemonSet")}
-    assert len(pod_jobs) == len(daemonsets) == len(addresses.DAEMONS)
+    assert len(daemonsets) == len(addresses.DAEMONS)
+    assert [job["job_name"] for job in pod_jobs] == [j for j in catalog.JOBS if j in {job for d in addresses.DAEMONS for job, _ in SERVICES[d].scrapes()}]
     for job in pod_jobs:
         sd = job["kubernetes_sd_configs"][0]
         key, _, value = sd["selectors"][0]["label"].partition("=")
@@ -398,6 +405,13 @@ def test_daemonsets_are_found_by_prometheus_pod_discovery(prod):
             if o.manifest["spec"]["template"]["metadata"]["labels"].get(key) == value and o.namespace in sd["namespaces"]["names"]
         ]
         assert len(matching) == 1, job["job_name"]
+        # Pod discovery yields one target per container port: the job keeps its own port only, which
+        # exactly one container of the pod declares.
+        keep = [rule for rule in job["relabel_configs"] if rule.get("action") == "keep"]
+        assert [rule["source_labels"] for rule in keep] == [["__meta_kubernetes_pod_container_port_name"]], job["job_name"]
+        declared = [port for c in pod_spec(matching[0])["containers"] for port in c.get("ports", []) if port["name"] == keep[0]["regex"]]
+        assert len(declared) == 1, job["job_name"]
+        assert job["relabel_configs"][1]["replacement"] == f"$1:{declared[0]['containerPort']}", job["job_name"]
 
 
 # --- state -------------------------------------------------------------------------------------------
@@ -532,6 +546,32 @@ def _file_source(prod: Prod, obj: Obj, container: dict, path: str) -> tuple[str,
         if key in manifest.get("data", manifest.get("stringData", {})):
             return kind, manifest, key, mode
     raise AssertionError(f"{path}: no volume source holds it")
+
+
+def test_node_exporter_pod_has_the_netdev_exporter_beside_it(prod):
+    """The host's interfaces (renderers/commands.node_exporter_netdev_args): a second container of the
+    node-exporter DaemonSet's pod, on its own port, with only the host's /proc read-only, hardened and
+    sized like any container; node-exporter's own netdev collector is off. Only node-exporter has one."""
+    with_sidecars = {service: sidecars(obj) for service, obj in prod.workloads().items() if sidecars(obj)}
+    assert set(with_sidecars) == {"node-exporter"}
+    obj = prod.workloads()["node-exporter"]
+    spec = prod.args.specs["node-exporter"]
+    ((sidecar,),) = with_sidecars.values()
+    (main,) = containers(obj)
+    port = SERVICES["node-exporter"].port("netdev")
+    assert sidecar["name"] == "netdev" and sidecar["image"] == main["image"]
+    assert sidecar["args"] == list(spec.sidecar.args) and "--path.procfs=/host/proc/1" in sidecar["args"]
+    assert "--no-collector.netdev" in main["args"]
+    assert sidecar["ports"] == [{"name": "netdev", "containerPort": port.number, "protocol": "TCP"}]
+    assert "netdev" not in {p["name"] for p in main["ports"]}
+    assert sidecar["securityContext"] == main["securityContext"]
+    size = {"cpu": spec.sidecar.cpu, "memory": spec.sidecar.memory}
+    assert sidecar["resources"] == {"requests": size, "limits": size}
+    volumes = {v["name"]: v for v in pod_spec(obj)["volumes"]}
+    assert [(volumes[m["name"]]["hostPath"]["path"], m["mountPath"], m["readOnly"]) for m in sidecar["volumeMounts"]] == [("/proc", "/host/proc", True)]
+    for kind in ("livenessProbe", "readinessProbe"):
+        assert sidecar[kind]["httpGet"] == {"path": "/", "port": "netdev", "scheme": "HTTP"}
+    assert "hostNetwork" not in pod_spec(obj) and "hostPID" not in pod_spec(obj)
 
 
 def test_every_file_is_mounted_where_the_spec_says_with_its_content(prod):

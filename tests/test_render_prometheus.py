@@ -66,7 +66,9 @@ def _static_twin(config: dict) -> dict:
 def test_prod_config_passes_promtool_except_kubernetes_discovery(tmp_path):
     config = yaml.safe_load(render_prometheus_config(PROD))
     discovered = [job["job_name"] for job in config["scrape_configs"] if "kubernetes_sd_configs" in job]
-    assert sorted(discovered) == sorted([catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR])
+    assert sorted(discovered) == sorted(
+        [catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_NODE_NETDEV, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR]
+    )
     # The node jobs read the service account's token and CA, which the kubelet mounts under /var/run
     # (the sandbox overlays /etc only): the twin reads copies under /etc, the same files' contents.
     twin = yaml.safe_dump(_static_twin(config)).replace(SERVICE_ACCOUNT_DIR, SANDBOX_SERVICE_ACCOUNT_DIR)
@@ -284,3 +286,24 @@ def test_kube_state_metrics_is_scraped_on_kubernetes_only():
     assert catalog.JOB_KUBE_STATE_METRICS not in _jobs(DEV)
     job = _jobs(PROD)[catalog.JOB_KUBE_STATE_METRICS]
     assert job["static_configs"] == [{"targets": ["kube-state-metrics.ngx-monitoring.svc:8080"]}]
+
+
+def test_node_netdev_targets_carry_the_node_instance_and_the_netdev_port():
+    """The network panels select the node by `instance` ($node, from up{job="node"}): the netdev
+    exporter's series must carry the node job's instance, on Docker (static target, instance label)
+    and on Kubernetes (the pod's node name, like job node), and be scraped on node-exporter's netdev
+    port, where no other job scrapes."""
+    dev = {job["job_name"]: job for job in yaml.safe_load(render_prometheus_config(DEV))["scrape_configs"]}
+    (node,) = dev[catalog.JOB_NODE]["static_configs"]
+    (netdev,) = dev[catalog.JOB_NODE_NETDEV]["static_configs"]
+    assert netdev == {"targets": ["node-exporter:9101"], "labels": {"instance": node["targets"][0]}}
+    assert "labels" not in node and node["targets"] == ["node-exporter:9100"]
+    prod = {job["job_name"]: job for job in yaml.safe_load(render_prometheus_config(PROD))["scrape_configs"]}
+    for job, port in ((catalog.JOB_NODE, ("web", 9100)), (catalog.JOB_NODE_NETDEV, ("netdev", 9101))):
+        rules = prod[job]["relabel_configs"]
+        assert rules[0] == {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port[0], "action": "keep"}, job
+        assert rules[1]["replacement"] == f"$1:{port[1]}" and rules[2] == {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"}
+    # node-exporter counts no interface of its own namespace; the netdev exporter reads PID 1's.
+    assert "--no-collector.netdev" in commands.node_exporter_args()
+    netdev_args = commands.node_exporter_netdev_args()
+    assert f"--path.procfs={commands.NODE_EXPORTER_ROOT}/proc/1" in netdev_args and "--no-collector.netdev.netlink" in netdev_args

@@ -431,7 +431,7 @@ def test_every_discovered_job_has_an_alert_for_when_all_its_targets_vanish(stack
     if settings.platform == "docker":
         assert discovered == set() and "TargetsMissing" not in names
     else:
-        assert discovered == {catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR}
+        assert discovered == {catalog.JOB_API, catalog.JOB_NODE, catalog.JOB_NODE_NETDEV, catalog.JOB_ALLOY, catalog.JOB_KUBELET, catalog.JOB_CADVISOR}
         [missing] = [rule for rule in rendered_alerts(settings) if rule["alert"] == "TargetsMissing"]
         # APIDown already covers ngx-api; one alert per outage.
         assert set(re.findall(r'job="([^"]+)"', missing["expr"])) == discovered - {catalog.JOB_API}

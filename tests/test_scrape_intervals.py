@@ -86,7 +86,7 @@ def test_a_global_interval_too_long_for_the_rule_windows_is_refused_naming_the_g
         parse({**DEV, "prometheus": {"scrapeInterval": "90s", "evaluationInterval": "90s"}}, stack="dev")
     assert "prometheus.scrapeInterval:" in str(caught.value) and "use 75s or less" in str(caught.value)
     # The jobs with 5m rule windows set back to 75s: the slow global interval serves the others.
-    fast = {job: "75s" for job in ("ngx-api", "node", "prometheus", "alertmanager")}
+    fast = {job: "75s" for job in ("ngx-api", "node", "node-netdev", "prometheus", "alertmanager")}
     settings = parse({**DEV, "prometheus": {"scrapeInterval": "90s", "evaluationInterval": "90s", "scrapeIntervals": fast}}, stack="dev")
     assert settings.prometheus.scrape_intervals.overrides() == fast
 

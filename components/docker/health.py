@@ -86,5 +86,12 @@ def healthcheck_test(spec: ServiceSpec) -> list[str] | None:
     return client(f"http://127.0.0.1:{port}{spec.probe.http_path}")
 
 
+def sidecar_healthcheck_test(spec: ServiceSpec) -> list[str]:
+    """The health check of a spec's sidecar: the service's image, so its HTTP client, on the sidecar's port."""
+    sidecar = spec.sidecar
+    port = SERVICES[spec.name].port(sidecar.probe.port).number
+    return HTTP_PROBE_CLIENTS[spec.name](f"http://127.0.0.1:{port}{sidecar.probe.http_path}")
+
+
 def wait_timeout(service: str) -> int:
     return SLOW_START_SECONDS.get(service, WAIT_TIMEOUT_SECONDS)

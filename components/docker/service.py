@@ -125,11 +125,43 @@ class DockerService(pulumi.ComponentResource):
                 delete_before_replace=True,
             ),
         )
+        self.sidecar: docker.Container | None = None
+        if spec.sidecar is not None:
+            self.sidecar = self._sidecar(name, spec)
         self.reloader: docker.Container | None = None
         if spec.reloader is not None and files is not None:
             self.reloader = self._reloader(name, spec, files)
         self.ready: pulumi.Output[str] = pulumi.Output.all(self.container.id, self.container.name).apply(lambda values: values[1])
         self.register_outputs({"container": self.container.name, "image": self.image.name})
+
+    def _sidecar(self, name: str, spec: ServiceSpec) -> docker.Container:
+        """The spec's second server (ServiceSpec.sidecar), in the service container's network namespace
+        (`container:<id>`, as in a pod: reached at the service's name on its own port, on the service's
+        networks; a replaced service gets a new sidecar with it), only the host paths it names, read-only."""
+        sidecar = spec.sidecar
+        hardening = {**base_hardening(spec), "memory": memory_mb(sidecar.memory), "cpus": cpu_limit(sidecar.cpu)}
+        test = health.sidecar_healthcheck_test(spec)
+        return docker.Container(
+            f"{name}-{sidecar.name}",
+            name=f"{spec.name}-{sidecar.name}",
+            image=self.image.image_id,
+            command=list(sidecar.args),
+            network_mode=self.container.id.apply(lambda container_id: f"container:{container_id}"),
+            mounts=[
+                docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True) for mount in sidecar.host_mounts
+            ],
+            labels=container_labels(service_labels(spec.name, spec.image)),
+            read_only=True,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=test, interval=health.INTERVAL, timeout=health.TIMEOUT, retries=health.RETRIES, start_period=health.START_PERIOD
+            ),
+            wait=True,
+            wait_timeout=health.wait_timeout(spec.name),
+            restart=RESTART,
+            destroy_grace_seconds=STOP_GRACE_SECONDS,
+            **hardening,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
 
     def _reloader(self, name: str, spec: ServiceSpec, files: ServiceFiles) -> docker.Container:
         """The spec's reloader (renderers/reloader.py): the service's image and user, in the service

@@ -7,7 +7,8 @@ capabilities, seccomp RuntimeDefault, requests equal to limits, liveness/readine
 the service reads the Kubernetes API, no service account token. How files are mounted, and whether a
 changed file rolls the pods or is reloaded in place, is in pod.py and components/file_layout.py; a
 service with a reloader (Alertmanager) gets it as a second container sharing the pod's process
-namespace, so it can signal the service without any credential (renderers/reloader.py says why).
+namespace, so it can signal the service without any credential (renderers/reloader.py says why); a
+service with a sidecar (node-exporter's netdev exporter) gets it as a second container on its own port.
 """
 
 from __future__ import annotations
@@ -109,6 +110,29 @@ def reloader_container(spec: ServiceSpec) -> dict:
     }
 
 
+def sidecar_container(spec: ServiceSpec) -> dict:
+    """The spec's second server (ServiceSpec.sidecar): the service's image and user, its own port and
+    HTTP probes, only the node paths it names (read-only, the pod's volumes)."""
+    sidecar = spec.sidecar
+    size = {"cpu": sidecar.cpu, "memory": sidecar.memory}
+    port = SERVICES[spec.name].port(sidecar.port)
+    action = {"http_get": {"path": sidecar.probe.http_path, "port": sidecar.probe.port, "scheme": "HTTP"}}
+    _, host_mounts = pod.host_volumes(spec)
+    wanted = {mount.container_path for mount in sidecar.host_mounts}
+    return {
+        "name": sidecar.name,
+        "image": spec.image,
+        "image_pull_policy": "IfNotPresent",
+        "args": list(sidecar.args),
+        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol}],
+        "resources": {"requests": dict(size), "limits": dict(size)},
+        "security_context": pod.container_security_context(spec.uid, spec.gid),
+        "volume_mounts": [mount for mount in host_mounts if mount["mount_path"] in wanted],
+        "liveness_probe": {**action, "period_seconds": 10, "timeout_seconds": 5, "failure_threshold": 6},
+        "readiness_probe": {**action, "period_seconds": 10, "timeout_seconds": 5, "failure_threshold": 3},
+    }
+
+
 def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list[dict], service_account: pulumi.Input[str], api_token: bool) -> dict:
     container = {
         "name": spec.name,
@@ -116,7 +140,11 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         "image_pull_policy": "IfNotPresent",
         "args": list(spec.args),
         "env": pod.env(spec),
-        "ports": [{"name": port.name, "container_port": port.number, "protocol": port.protocol} for port in SERVICES[spec.name].ports + spec.cluster_ports],
+        "ports": [
+            {"name": port.name, "container_port": port.number, "protocol": port.protocol}
+            for port in SERVICES[spec.name].ports + spec.cluster_ports
+            if spec.sidecar is None or port.name != spec.sidecar.port  # the sidecar's own
+        ],
         "resources": pod.resources(spec),
         "security_context": pod.container_security_context(spec.uid, spec.gid),
         "volume_mounts": mounts,
@@ -129,6 +157,8 @@ def pod_template(spec: ServiceSpec, kind: str, volumes: list[dict], mounts: list
         "containers": [container],
         "volumes": sorted(volumes, key=lambda volume: volume["name"]),
     }
+    if spec.sidecar is not None:
+        pod_spec["containers"].append(sidecar_container(spec))
     if spec.reloader is not None:
         pod_spec["containers"].append(reloader_container(spec))
         # The reloader must see the service's process to signal it (same UID: no capability needed).

@@ -11,6 +11,7 @@ What cannot be the same outside containers, and is changed, nothing else (DIFFER
   in the flags that set it and in nginx's `listen` directives;
 - data directories (spec.data_dir) are private directories under the test's tmp dir;
 - host mounts: a path under a HostMount's container path is the host path itself (node-exporter's /host/proc);
+  node-exporter's sidecar (its netdev exporter) runs beside it in the same sandbox, at the same address;
 - scratch directories (spec.scratch_dirs, e.g. nginx's /tmp) get a private tmpfs;
 - certificates are issued by a throwaway CA, for the DNS names the program requests;
 - the trust store (/etc/ssl/certs/ca-certificates.crt) holds that CA only, and /etc/resolv.conf names an
@@ -122,6 +123,7 @@ class Process:
     sandbox: Sandbox | None
     server_pid: int = 0  # the server itself (popen's child in a PID namespace); 0: popen.pid
     reloader: subprocess.Popen | None = None  # the rendered reloader sidecar, where the spec has one
+    sidecar: subprocess.Popen | None = None  # the spec's second server (ServiceSpec.sidecar), where it has one
     auto_reload: PrometheusAutoReload | None = None  # Prometheus 3's auto-reload, for a 2.x binary
 
     @property
@@ -357,8 +359,20 @@ class LiveStack:
         if service == PROXY:
             # The image's default command; -e keeps the pre-config error log off the host's /var/log.
             return [BINARIES[PROXY], "-e", "stderr", "-c", NGINX_CONFIG, "-g", "daemon off;"]
+        args = self._mapped_args(service, spec.args)
+        if service == PROMETHEUS and self._prometheus_2:
+            args = [*without_reload_flags(args), "--enable-feature=expand-external-labels"]
+        return [BINARIES[service], *args]
+
+    def _sidecar_argv(self, service: str) -> list[str]:
+        """The spec's second server (node-exporter's netdev exporter): the service's binary with the
+        sidecar's arguments, mapped as the service's are (its /host/proc/1 is the host's /proc/1)."""
+        return [BINARIES[service], *self._mapped_args(service, self._service(service).spec.sidecar.args)]
+
+    def _mapped_args(self, service: str, given: tuple[str, ...]) -> list[str]:
+        spec = self._service(service).spec
         args = []
-        for arg in spec.args:
+        for arg in given:
             name, sep, value = arg.partition("=")
             if sep and name.endswith(("listen-address", "listen-addr")) and value:
                 host, _, port = value.rpartition(":")
@@ -372,9 +386,7 @@ class LiveStack:
                 if sep and (value == mount.container_path or value.startswith(mount.container_path + "/")):
                     value = os.path.normpath(mount.host_path + value[len(mount.container_path) :])
             args.append(f"{name}={value}" if sep else arg)
-        if service == PROMETHEUS and self._prometheus_2:
-            args = [*without_reload_flags(args), "--enable-feature=expand-external-labels"]
-        return [BINARIES[service], *args]
+        return args
 
     def _env(self, service: str) -> dict[str, str]:
         spec = self._service(service).spec
@@ -418,7 +430,29 @@ class LiveStack:
         except TimeoutError as error:
             raise AssertionError(f"{service} did not become ready: {error}\n--- {log}:\n{process.log_tail()}") from None
         self._start_reloading(process)
+        if self._service(service).spec.sidecar is not None:
+            self._start_sidecar(process)
         return process
+
+    def _start_sidecar(self, process: Process) -> None:
+        """The second server of the service's pod, in a sandbox of its own like the service's, with its
+        files and host names, listening on the service's address (as in a pod or in the container's
+        network namespace); ready once its /metrics answers on its port."""
+        service = process.service
+        sidecar = self._service(service).spec.sidecar
+        box = Sandbox(self.workdir / service / sidecar.name)
+        box.put_all(self._files(service))
+        box.hosts.update(self.hosts())
+        log = self.workdir / service / f"{sidecar.name}.log"
+        process.sidecar = box.popen(self._sidecar_argv(service), log)
+        sidecar_process = Process(f"{service}-{sidecar.name}", process.sidecar, log, box)
+
+        def ready() -> bool:
+            if not sidecar_process.alive():
+                raise RuntimeError(f"{sidecar_process.service} exited with {process.sidecar.returncode}:\n{sidecar_process.log_tail()}")
+            return self.endpoint(service, port=sidecar.port).get("/metrics").status == 200
+
+        wait_until(ready, START_TIMEOUT, interval=0.25, what=f"{self.name}: {sidecar_process.service} ready")
 
     def _start_reloading(self, process: Process) -> None:
         """What reloads the running server's files as the backends do (tests/live/reloading.py)."""
@@ -453,6 +487,8 @@ class LiveStack:
             _terminate(process.popen, process.pid)
             if process.reloader is not None:
                 _terminate(process.reloader)  # ended with its PID namespace already, as in a container
+            if process.sidecar is not None:
+                _terminate(process.sidecar)
 
     def restart_service(self, service: str) -> Process:
         self.stop_service(service)
