@@ -1,4 +1,4 @@
-"""The exporter series the Overview's System rows read (redis_exporter, node-exporter disk and network),
+"""The exporter series the Overview's System rows read (redis_exporter, node-exporter disk, the netdev exporter's network),
 written into the bench dataset by bench/dataset.py.
 
 One node (node-0, as the CPU and memory series) with the devices a cloud VM shows, including some the
@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable
 
 NODE = {"job": "node", "instance": "node-0:9100"}
+# The host's interfaces come from the netdev-only exporter beside it, which carries the node's instance.
+NODE_NETDEV = {"job": "node-netdev", "instance": "node-0:9100"}
 REDIS = {"job": "redis", "instance": "redis-exporter:9121"}
 DISKS = {"nvme0n1": 4e6, "sda": 1e6, "loop0": 1e3}  # bytes written per second
 INTERFACES = {"eth0": 2e6, "eth1": 2e5, "lo": 5e5, "veth1a2b3c": 1e5}  # bytes received per second
@@ -54,9 +56,9 @@ def write(
         if name in REDIS_COUNTERS:
             counter(out, name, labels(**REDIS), REDIS_COUNTERS[name] * step)
         else:
-            devices = DISKS if name in DISK_COUNTERS else INTERFACES
+            devices, target = (DISKS, NODE) if name in DISK_COUNTERS else (INTERFACES, NODE_NETDEV)
             for device, base in devices.items():
-                counter(out, name, labels(**NODE, device=device), _per_second(name, base) * step)
+                counter(out, name, labels(**target, device=device), _per_second(name, base) * step)
         flush(out)
     for name, (value, jitter) in REDIS_GAUGES.items():
         file_write(f"# TYPE {name} gauge\n")
