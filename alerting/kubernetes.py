@@ -11,6 +11,7 @@ jobs deliver unchanged (renderers/prometheus.py), so inhibitions and description
 
 from __future__ import annotations
 
+from alerting import node_io
 from alerting.model import Alert, RuleGroup
 from alerting.promql import number, selector
 from catalog import JOB_CADVISOR, JOB_KUBE_STATE_METRICS, JOB_KUBELET, JOB_NODE
@@ -235,4 +236,4 @@ def kubernetes_groups(settings: Settings) -> tuple[RuleGroup, ...]:
 
 def node_groups(settings: Settings) -> tuple[RuleGroup, ...]:
     """Both stacks: node-exporter runs on Docker and Kubernetes alike."""
-    return (RuleGroup("node.filesystem", filesystem_alerts(settings)),)
+    return (RuleGroup("node.filesystem", filesystem_alerts(settings)), RuleGroup("node.network", node_io.alerts(settings)))

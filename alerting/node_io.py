@@ -8,9 +8,10 @@ would only add noise or double counting, so a dashboard refresh reads a few pre-
 
 from __future__ import annotations
 
-from alerting.model import Recording, RuleGroup
-from alerting.promql import rate_by
+from alerting.model import Alert, Recording, RuleGroup
+from alerting.promql import rate_by, selector
 from catalog import JOB_NODE, JOB_NODE_NETDEV
+from settings import Settings
 
 # Block devices left out: loop, RAM and zram disks, floppies, optical and network block devices are not
 # disks; device-mapper (LVM, dm-crypt) and md RAID devices carry the I/O of the physical disks beneath
@@ -53,3 +54,22 @@ def group() -> RuleGroup:
         for (direction, kind), record in NETWORK_PROBLEMS_RATE5M.items()
     )
     return RuleGroup("node-io.rules", per_device + per_node)
+
+
+def alerts(settings: Settings) -> tuple[Alert, ...]:
+    """The network panels' one silent failure: the netdev exporter answers (up = 1) but cannot read
+    the host's /proc/1/net/dev, e.g. on a host whose /proc is mounted with hidepid (docs/dashboards.md)."""
+    collector = selector("node_scrape_collector_success", JOB_NODE_NETDEV, 'collector="netdev"')
+    return (
+        Alert(
+            "NodeNetworkStatsUnreadable",
+            f"{collector} == 0",
+            # 15m by default: a collector that fails once (a node under pressure) is noise; one that keeps
+            # failing leaves the network panels empty for that node until someone looks.
+            settings.alerting.thresholds.network_stats_unreadable_for,
+            "warning",
+            "meta",
+            "The netdev exporter cannot read a node's network statistics: the network panels show nothing for it.",
+            "The netdev exporter on {{ $labels.instance }} fails to read the host's network statistics from /proc/1/net/dev (collector success {{ $value }}).",
+        ),
+    )

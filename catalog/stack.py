@@ -44,6 +44,9 @@ EXPORTERS = (
         for direction in ("receive", "transmit")
         for kind, what in (("bytes", "bytes"), ("errs", "errors"), ("drop", "packets dropped"))
     ),
+    Metric(
+        "node_scrape_collector_success", "gauge", ("collector",), "1 when a node-exporter collector read its source in this scrape, else 0.", JOB_NODE_NETDEV
+    ),
     Metric("redis_keyspace_hits_total", "counter", (), "Redis keyspace hits.", JOB_REDIS),
     Metric("redis_keyspace_misses_total", "counter", (), "Redis keyspace misses.", JOB_REDIS),
     Metric("prometheus_rule_evaluation_failures_total", "counter", ("rule_group",), "Failed rule evaluations.", JOB_PROMETHEUS),

@@ -104,6 +104,9 @@ class Thresholds:
     volume_full_for: str = setting("volumeFullFor", v.duration, "KubePersistentVolumeAlmostFull: for (kubernetes-mixin: 1m).", "1m")
     filesystem_filling_for: str = setting("filesystemFillingFor", v.duration, "NodeFilesystemSpaceFillingUp: for (node-mixin: 1h).", "1h")
     filesystem_full_for: str = setting("filesystemFullFor", v.duration, "NodeFilesystemAlmostOutOfSpace: for (node-mixin: 30m).", "30m")
+    network_stats_unreadable_for: str = setting(
+        "networkStatsUnreadableFor", v.duration, "NodeNetworkStatsUnreadable: for (the netdev exporter cannot read the host's interfaces).", "15m"
+    )
     cpu_throttling_for: str = setting("cpuThrottlingFor", v.duration, "CPUThrottlingHigh: for (kubernetes-mixin: 15m).", "15m")
     # Product metrics (alerting/product_alerts.py). PSI's rule of thumb: below 0.1 no shift, 0.1-0.25 moderate, above 0.25 significant.
     drift_score: float = setting("driftScore", v.positive_number, "ModelDataDrift: drift score (PSI) of a model's worst feature above which it warns.", 0.25)
