@@ -7,6 +7,12 @@ APIDown's and its symptoms' conditions together), so the inhibitor's `for` may e
 at most the pager route's group_wait. The defaults keep every inhibitor's `for` within the page's,
 so pages need no group_wait (tests/test_routing_inhibition.py); a longer `for` set on an inhibitor is
 reported by `pulumi up` and synth as a warning, with the fix.
+
+Equal `for` in different groups (APIDown in ngx.alerts, the SLO page in ngx-api.rules, both 2m) could
+still let the page lead by up to one evaluation interval if both conditions began at the same
+instant. They cannot for the rules here: the pages APIDown silences measure the API's own 5xx
+answers, and a down API answers nothing, so its error ratios and burn rates only fall; what they
+silence is an error spell that began before the outage, which is never later than APIDown.
 """
 
 from __future__ import annotations

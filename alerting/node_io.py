@@ -20,8 +20,8 @@ DISK_DEVICES = 'device!~"(loop|z?ram|fd|sr|nbd|dm-|md)[0-9]+"'
 # Interfaces left out: loopback, and the host ends of container and overlay networking (veth pairs,
 # bridges, CNI and tunnel devices), which repeat traffic already counted on the physical interface.
 # node-exporter-netdev does not even export them (renderers/commands.py: --collector.netdev.device-exclude,
-# a veth per pod would otherwise add 16 series per pod); the recordings keep the filter for the series
-# stored before that.
+# a veth per pod would otherwise add 16 series per pod); the recordings keep the same filter so they stay
+# right for an exporter run with other flags (e.g. a host-network node-exporter scraped under this job).
 EXCLUDED_INTERFACES = "lo|veth.+|docker[0-9]+|br-.+|cni[0-9]+|cali.+|flannel[.].+|vxlan.+|tunl[0-9]+|kube-ipvs[0-9]+|virbr[0-9]+|lxc.+|ifb[0-9]+"
 NETWORK_DEVICES = f'device!~"{EXCLUDED_INTERFACES}"'
 

@@ -158,7 +158,12 @@ _PRODUCT = (
 )
 
 
-METRICS: dict[str, Metric] = {metric.name: metric for metric in _API_NGX + _API_INSTRUMENTATOR + _APP + _PRODUCT + EXPORTERS + BACKUP + KUBERNETES}
+_ALL = _API_NGX + _API_INSTRUMENTATOR + _APP + _PRODUCT + EXPORTERS + BACKUP + KUBERNETES
+# One entry per name: a second would silently replace the first in METRICS (its type, labels, job).
+_TWICE = sorted({metric.name for metric in _ALL if sum(other.name == metric.name for other in _ALL) > 1})
+if _TWICE:
+    raise ValueError(f"catalog: metrics listed twice: {', '.join(_TWICE)}; keep one entry each")
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _ALL}
 
 
 def job_metrics(job: str) -> tuple[str, ...]:

@@ -51,7 +51,6 @@ EXPORTERS = (
     Metric("redis_keyspace_misses_total", "counter", (), "Redis keyspace misses.", JOB_REDIS),
     Metric("prometheus_rule_evaluation_failures_total", "counter", ("rule_group",), "Failed rule evaluations.", JOB_PROMETHEUS),
     Metric("prometheus_rule_group_last_duration_seconds", "gauge", ("rule_group",), "Duration of the last evaluation of a rule group.", JOB_PROMETHEUS),
-    Metric("prometheus_rule_group_interval_seconds", "gauge", ("rule_group",), "The interval of a rule group.", JOB_PROMETHEUS),
     Metric("prometheus_rule_group_interval_seconds", "gauge", ("rule_group",), "Evaluation interval of a rule group.", JOB_PROMETHEUS),
     Metric("prometheus_notifications_alertmanagers_discovered", "gauge", (), "Alertmanagers Prometheus sends to.", JOB_PROMETHEUS),
     Metric("prometheus_notifications_errors_total", "counter", ("alertmanager",), "Errors sending alerts to an Alertmanager.", JOB_PROMETHEUS),

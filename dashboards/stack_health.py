@@ -52,14 +52,16 @@ def scrape_duration(settings: Settings) -> p.timeseries.Panel:
     )
 
 
-def rule_evaluation() -> p.timeseries.Panel:
+def rule_evaluation(settings: Settings) -> p.timeseries.Panel:
+    warn = settings.alerting.thresholds.rule_group_load
     return p.timeseries_panel(
         "Rule group evaluation time",
         "Last evaluation time of each rule group as a share of its own interval: at 100% evaluations are skipped "
-        "and alerts and recordings lag (the stack's groups take about 1-2% on 100k series: docs/performance.md).",
+        f"and alerts and recordings lag; above {warn:.0%} for a while, PrometheusRuleGroupSlow warns "
+        "(the stack's groups take about 1-2% on 100k series: docs/performance.md).",
         units.PercentUnit,
         [d.prom(q.rule_group_load(), "{{rule_group}}")],
-        steps=d.bad_above(0.5, 1.0),
+        steps=d.bad_above(warn, 1.0),
     )
 
 
@@ -182,7 +184,7 @@ def build(settings: Settings) -> dict:
         .with_panel(scrape_duration(settings))
         .with_panel(head_series())
         .with_row(p.row("Rules and alerts"))
-        .with_panel(rule_evaluation())
+        .with_panel(rule_evaluation(settings))
         .with_panel(rule_failures())
         .with_panel(alerts_sent())
         .with_panel(notifications())

@@ -25,7 +25,10 @@ __all__ = ["PROJECT", "Secret", "Settings", "SettingsError", "load", "parse", "s
 # Prometheus counts WAL and head chunks against retention.size only loosely; keep this share of the
 # volume free so compaction never hits a full disk.
 STORAGE_HEADROOM = 0.15
-LATENCY_EVALUATION_MAX_MS = 60_000  # prometheus.latencyEvaluationInterval: HighResponseTime (for 5m) waits at most this long more
+# prometheus.latencyEvaluationInterval at most 1m (or evaluationInterval, when that is longer): an alert
+# pays its group's interval twice (becoming active, then firing), so HighResponseTime (for 5m) waits up
+# to 2 x (1m - 15s) = 90s more than at the dev evaluation interval.
+LATENCY_EVALUATION_MAX_MS = 60_000
 
 
 def top_level_keys() -> list[str]:
@@ -111,11 +114,14 @@ def _check_consistency(s: Settings) -> None:
             f"{prom.evaluation_interval} is shorter than scrapeInterval {prom.scrape_interval}; rules would evaluate the same samples twice, set it to at least {prom.scrape_interval}",
         )
     latency = prom.latency_evaluation_interval
-    if latency is not None and not v.duration_ms(prom.evaluation_interval) <= v.duration_ms(latency) <= LATENCY_EVALUATION_MAX_MS:
+    every = v.duration_ms(prom.evaluation_interval)
+    longest = max(every, LATENCY_EVALUATION_MAX_MS)
+    if latency is not None and not every <= v.duration_ms(latency) <= longest:
         raise SettingsError(
             "prometheus.latencyEvaluationInterval",
-            f"{latency} is outside evaluationInterval {prom.evaluation_interval} to 1m; response-time recordings evaluated more often than "
-            "the other rules cost the most for nothing, less often than 1m delay HighResponseTime; set a value in that range or unset it",
+            f"{latency} is outside evaluationInterval {prom.evaluation_interval} to {'1m' if longest == LATENCY_EVALUATION_MAX_MS else prom.evaluation_interval}; "
+            "response-time recordings evaluated more often than the other rules cost the most for nothing, less often delay "
+            "HighResponseTime; set a value in that range or unset it",
         )
     if v.duration_ms(prom.scrape_interval) > 120_000:
         raise SettingsError("prometheus.scrapeInterval", f"{prom.scrape_interval} is longer than 2m; series go stale between scrapes, use 2m or less")

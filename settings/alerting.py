@@ -38,7 +38,7 @@ class Thresholds:
     rule_evaluation_failures_for: str = setting("ruleEvaluationFailuresFor", v.duration, "PrometheusRuleEvaluationFailures: for.", "10m")
     rule_group_load: float = setting(
         "ruleGroupLoad",
-        v.ratio,
+        v.fraction,
         "PrometheusRuleGroupSlow: share of its own interval a rule group's evaluation may take (at 1 evaluations are skipped).",
         0.5,
     )
@@ -163,8 +163,9 @@ class RouteSettings:
     # Pages go out at once (group_wait 0s) and repeat hourly. A group_wait batches alerts that start
     # together and waits for an inhibiting alert; neither helps a page here: the alerts of one rule
     # that fire in one evaluation reach Alertmanager in one batch, and every alert that silences a page
-    # fires no later than that page (tests/test_routing_inhibition.py checks it), so waiting would
-    # only delay the page (10s before, measured in docs/performance.md).
+    # has a `for` no longer than that page's (alerting/inhibition_order.py says why that suffices;
+    # tests/test_routing_inhibition.py checks it), so waiting would only delay the page (10s before,
+    # measured in docs/performance.md).
     oncall_pager: RouteTiming = section(
         "oncallPager", RouteTiming, "Route of critical alerts (pages).", groupWait="0s", groupInterval="5m", repeatInterval="1h"
     )

@@ -55,7 +55,7 @@ class PrometheusSettings:
         "latencyEvaluationInterval",
         v.duration,
         "Evaluation interval of the API response-time recordings and HighResponseTime (group ngx-api-latency.rules); "
-        "unset: twice evaluationInterval up to 1m. Between evaluationInterval and 1m.",
+        "unset: twice evaluationInterval, up to 1m or evaluationInterval if longer. Between evaluationInterval and the longer of 1m and evaluationInterval.",
         None,
     )
     scrape_intervals: ScrapeIntervals = section(

@@ -39,7 +39,8 @@ def test_the_histogram_is_read_only_by_the_latency_group(make):
 
 
 @pytest.mark.parametrize(
-    ("evaluation", "configured", "expected"), [("15s", None, "30s"), ("30s", None, "60s"), ("45s", None, "60s"), ("2m", None, "120s"), ("15s", "45s", "45s")]
+    ("evaluation", "configured", "expected"),
+    [("15s", None, "30s"), ("30s", None, "60s"), ("45s", None, "60s"), ("2m", None, "120s"), ("15s", "45s", "45s"), ("90s", "90s", "90s")],
 )
 def test_the_interval_is_twice_the_evaluation_interval_up_to_a_minute_or_the_setting(evaluation, configured, expected):
     prometheus = {"scrapeInterval": "15s", "evaluationInterval": evaluation}
