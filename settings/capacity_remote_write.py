@@ -14,40 +14,25 @@ per metric name, not per sample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from settings.capacity import estimate
 from settings.model import Settings
 
 REMOTE_WRITE_BYTES_PER_SAMPLE = 25.0
 
 
-@dataclass(frozen=True)
-class RemoteWriteBandwidth:
-    samples_per_second: float  # to each store, all replicas together
-    bytes_per_second: float  # to each store
-    stores: int
-
-    @property
-    def gib_per_day(self) -> float:
-        return self.bytes_per_second * 86400 / 2**30
+def remote_write_bytes_per_second(settings: Settings) -> float | None:
+    """Bytes per second to each store, all replicas together; None without prometheus.remoteWrite."""
+    if not settings.prometheus.remote_write:
+        return None
+    return estimate(settings).samples_per_second * settings.prometheus.replicas * REMOTE_WRITE_BYTES_PER_SAMPLE
 
 
 def remote_write_output(settings: Settings) -> dict:
     """Keys added to the `capacity` stack output with prometheus.remoteWrite; none without."""
-    bandwidth = remote_write_bandwidth(settings)
-    if bandwidth is None:
+    per_second = remote_write_bytes_per_second(settings)
+    if per_second is None:
         return {}
-    return {"remoteWriteKiBPerSecondPerStore": round(bandwidth.bytes_per_second / 1024, 1), "remoteWriteGiBPerDayPerStore": round(bandwidth.gib_per_day, 2)}
-
-
-def remote_write_bandwidth(settings: Settings) -> RemoteWriteBandwidth | None:
-    """None without prometheus.remoteWrite."""
-    stores = len(settings.prometheus.remote_write)
-    if not stores:
-        return None
-    samples = estimate(settings).samples_per_second * settings.prometheus.replicas
-    return RemoteWriteBandwidth(samples, samples * REMOTE_WRITE_BYTES_PER_SAMPLE, stores)
+    return {"remoteWriteKiBPerSecondPerStore": round(per_second / 1024, 1), "remoteWriteGiBPerDayPerStore": round(per_second * 86400 / 2**30, 2)}
 
 
 def remote_write_markdown(stack: str, settings: Settings) -> str:

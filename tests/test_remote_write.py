@@ -28,7 +28,7 @@ from renderers.remote_write import AWS_CREDENTIALS, AWS_CREDENTIALS_ENV, remote_
 from renderers.rules import render_rule_files
 from settings import SettingsError, parse
 from settings.capacity import estimate
-from settings.capacity_remote_write import REMOTE_WRITE_BYTES_PER_SAMPLE, remote_write_bandwidth, remote_write_output
+from settings.capacity_remote_write import REMOTE_WRITE_BYTES_PER_SAMPLE, remote_write_bytes_per_second, remote_write_output
 from synthesis.recorder import is_secret
 from synthesis.run import synth, unwrap
 from tests.certs import ThrowawayCA
@@ -201,7 +201,7 @@ def test_without_endpoints_nothing_is_rendered():
     assert "remote_write" not in yaml.safe_load(render_prometheus_config(settings))
     assert remote_write_secrets(settings) == {} and remote_write_env(settings) == {} and remote_write_config_files(settings) == {}
     assert "remote-write.yml" not in render_rule_files(settings)
-    assert remote_write_bandwidth(settings) is None and remote_write_output(settings) == {}
+    assert remote_write_bytes_per_second(settings) is None and remote_write_output(settings) == {}
 
 
 # --- topology: Kubernetes policies and Docker networks -----------------------------------------------
