@@ -68,14 +68,13 @@ class DockerMonitoring(pulumi.ComponentResource):
 
         self.services: dict[str, DockerService] = {}
         for service in creation_order():
+            sidecar = args.specs[service].sidecar
             self.services[service] = DockerService(
                 f"{name}-{service}",
                 DockerServiceArgs(
                     spec=args.specs[service],
                     networks=[networks[key] for key in networks_of(plan, service)],
-                    sidecar_networks=[networks[key] for key in port_networks(plan, service, args.specs[service].sidecar.port)]
-                    if args.specs[service].sidecar
-                    else (),
+                    sidecar_networks=[networks[key] for key in port_networks(plan, service, sidecar.port)] if sidecar else (),
                     published=published_ports(settings, service),
                     reach_host=reaches_host(settings, service),
                     start_after=tuple(self.services[other] for other in START_AFTER.get(service, ())),
