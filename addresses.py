@@ -58,6 +58,23 @@ def replica_hosts(settings: Settings, service: str) -> list[str]:
     return [f"{service}-{index}.{headless(service)}.{ns}.svc" for index in range(replicas(settings, service))]
 
 
+def second_server_name(service: str, port_name: str) -> str:
+    """The container and host name of a service's second server on Docker (ServiceSpec.sidecar,
+    topology.Service.extra_scrapes): `<service>-<port name>`, e.g. node-exporter-netdev. It runs in a
+    network namespace of its own, since a container that joins another's (`container:`) is left in a
+    dead namespace when that one restarts."""
+    return f"{service}-{port_name}"
+
+
+def extra_scrape_hosts(settings: Settings, service: str, port_name: str) -> list[str]:
+    """Where Prometheus finds a service's second server, listening on `port_name`, one host per replica
+    in the order of `replica_hosts`: its own container on Docker (`second_server_name`), the service's
+    own pods on Kubernetes (a second container of the pod)."""
+    if settings.platform == "docker":
+        return [second_server_name(service, port_name)]
+    return replica_hosts(settings, service)
+
+
 def url(settings: Settings, service: str, port: str = "web") -> str:
     spec = SERVICES[service]
     return f"{spec.scheme}://{host(settings, service)}:{spec.port(port).number}"

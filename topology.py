@@ -48,8 +48,9 @@ class Service:
     platforms: tuple[str, ...] = ("docker", "kubernetes")
     # Ports opened only while the service runs as a cluster of replicas (ring gossip); `ports_of` says when.
     cluster_ports: tuple[Port, ...] = ()
-    # Further scrape jobs of the same pod, as (job, port name): a second server beside the main one
-    # (ServiceSpec.sidecar), whose series are a subject of their own.
+    # Further scrape jobs, as (job, port name): a second server beside the main one (ServiceSpec.sidecar;
+    # in the same pod, or its own container on Docker: addresses.extra_scrape_hosts), whose series are a
+    # subject of their own.
     extra_scrapes: tuple[tuple[str, str], ...] = ()
 
     def scrapes(self) -> tuple[tuple[str, str], ...]:
@@ -105,8 +106,9 @@ SERVICES: dict[str, Service] = {
         # memberlist: the ring of a Loki with more than one replica (loki.replicas), gossiped over TCP.
         Service(LOKI, (Port("web", 3100), Port("grpc", 9095)), JOB_LOKI, "web", stateful=True, cluster_ports=(Port("memberlist", 7946),)),
         Service(ALLOY, (Port("web", 12345),), JOB_ALLOY, "web", host_access=True),
-        # `netdev`: a second node-exporter in the same pod that reads the host's interfaces through
-        # /proc/1/net/dev (renderers/commands.py says why), scraped as job node-netdev.
+        # `netdev`: a second node-exporter that reads the host's interfaces through /proc/1/net/dev
+        # (renderers/commands.py says why), scraped as job node-netdev: a second container of the pod on
+        # Kubernetes, a container of its own on Docker (addresses.extra_scrape_hosts says where).
         Service(NODE_EXPORTER, (Port("web", 9100), Port("netdev", 9101)), JOB_NODE, "web", host_access=True, extra_scrapes=((JOB_NODE_NETDEV, "netdev"),)),
         Service(REDIS_EXPORTER, (Port("web", 9121),), JOB_REDIS, "web"),
         # nginx-unprivileged cannot bind below 1024; the backend maps 443/80 (or the Ingress) onto these.

@@ -99,17 +99,23 @@ class Reloader:
 
 @dataclass(frozen=True)
 class Sidecar:
-    """A second server of the service: a container in its pod on Kubernetes, a container in its
-    container's network namespace on Docker, so it is reached at the service's address on a port of
-    its own (topology.Service.extra_scrapes). The service's image and user; only the host mounts it names."""
+    """A second server of the service: a container in its pod on Kubernetes; on Docker a container of
+    its own, in its own network namespace, named `<service>-<port>` (addresses.second_server_name), on
+    the networks where the service's clients reach that port (topology.Service.extra_scrapes). The
+    service's image and user; only the host mounts it names."""
 
-    name: str  # names the container: "<service>-<name>" on Docker, "<name>" in the pod
     args: tuple[str, ...]
     port: str  # topology port name it listens on
     probe: Probe  # on `port`
     host_mounts: tuple[HostMount, ...]  # a subset of the service's, read-only
     memory: str
     cpu: str
+
+    @property
+    def name(self) -> str:
+        """Its container's name in the pod, and the suffix of its name on Docker: its port's name, one
+        name for both, so the Docker host name Prometheus scrapes and the container cannot disagree."""
+        return self.port
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,6 @@ def build_specs(
             ),
             # The host's interfaces, through the host's /proc/1 (commands.node_exporter_netdev_args).
             sidecar=Sidecar(
-                "netdev",
                 tuple(commands.node_exporter_netdev_args()),
                 commands.NETDEV_PORT,
                 Probe(commands.NETDEV_PORT, http_path="/"),

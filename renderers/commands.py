@@ -64,7 +64,8 @@ def node_exporter_args() -> list[str]:
 
 
 def node_exporter_netdev_args() -> list[str]:
-    """The second node-exporter of node-exporter's pod: the netdev collector only, on the host's interfaces.
+    """node-exporter's second server (a second container of its pod; on Docker a container of its own):
+    the netdev collector only, on the host's interfaces.
 
     node-exporter has no host network (the policy pack refuses it), and network statistics are per
     network namespace: the netdev collector reads `<procfs>/net/dev`, and proc(5) documents `/proc/net`

@@ -79,10 +79,12 @@ def _service_job(settings: Settings, service: Service, job: str, port_name: str)
     if job in HONOR_LABELS_JOBS:
         fields["honor_labels"] = True
     if job != service.job:
-        # A second server of the same container or pod: its targets carry the instance of the
-        # service's own job (the node's), so $node and every join by instance find both jobs' series.
+        # A second server beside the service (its own container on Docker, the same pod on Kubernetes):
+        # its targets carry the instance of the service's own job (the node's), so $node and every
+        # join by instance find both jobs' series.
         main = service.port(service.metrics_port).number
-        targets = [{"targets": [f"{host}:{port}"], "labels": {"instance": f"{host}:{main}"}} for host in hosts]
+        extra = addresses.extra_scrape_hosts(settings, service.name, port_name)
+        targets = [{"targets": [f"{other}:{port}"], "labels": {"instance": f"{host}:{main}"}} for host, other in zip(hosts, extra, strict=True)]
         return _job(settings, job, **fields, static_configs=targets)
     return _job(settings, job, **fields, static_configs=[{"targets": [f"{host}:{port}" for host in hosts]}])
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from components.docker.networks import APP, INGRESS, extra_pairs, is_internal, network_plan, networks_of, reaches_host
+from components.docker.networks import APP, INGRESS, extra_pairs, is_internal, network_plan, networks_of, port_networks, reaches_host
 from settings import parse
 from topology import EGRESS, ENTRYPOINT, SERVICES, edges_on, services_on
 
@@ -125,3 +125,20 @@ def test_networks_nobody_joins_are_not_planned(settings):
 
 def test_only_kubernetes_only_services_are_left_out():
     assert set(SERVICES) - set(services_on("docker")) == {"kube-state-metrics"}
+
+
+def test_a_second_server_joins_only_internal_networks_of_its_ports_clients(settings):
+    """A second server (node-exporter's netdev exporter, a container of its own on Docker) joins the
+    internal networks its service shares with the clients of its port, which the topology names, and
+    no other: there it is reached by them alone, and it never has a way out."""
+    plan = network_plan(settings)
+    for service, spec in SERVICES.items():
+        for _, port in spec.extra_scrapes:
+            clients = {e.source for e in edges_on("docker") if e.target == service and e.port == port}
+            joined = port_networks(plan, service, port)
+            assert joined, f"{service}:{port} would join no network"
+            for key in joined:
+                assert is_internal(key) and service in plan[key] and plan[key] & clients, key
+            assert all(key in joined for key in networks_of(plan, service) if is_internal(key) and plan[key] & clients)
+    # A port nobody is allowed to reach gives no network.
+    assert port_networks(plan, "node-exporter", "no-such-port") == []

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 from pulumi.runtime.sync_await import _sync_await
 
 from addresses import ROUTES
@@ -497,25 +498,36 @@ def test_alertmanager_has_a_reloader_in_its_pid_namespace_with_no_network_or_cre
     assert set(files) == set(spec.reloader.watched_dirs) and all(mount["readOnly"] for mount in files.values())
 
 
-def test_node_exporter_netdev_runs_in_node_exporters_network_namespace_with_proc_only(dev_stack):
+def test_node_exporter_netdev_is_a_container_of_its_own_on_prometheus_network_with_proc_only(dev_stack):
     """The host's interfaces (renderers/commands.node_exporter_netdev_args): a second container that
-    Prometheus reaches at node-exporter's address on the netdev port, hardened like it, with only the
-    host's /proc, read-only; node-exporter itself no longer exports its own namespace's interfaces."""
+    Prometheus reaches by its own name on the netdev port, hardened like node-exporter, with only the
+    host's /proc, read-only; node-exporter itself no longer exports its own namespace's interfaces.
+    In a network namespace of its own, never node-exporter's (`container:`): a restarted node-exporter
+    gets a new namespace and would leave a joiner in the old one, healthy on 127.0.0.1 and unreachable.
+    It joins only the networks node-exporter shares with Prometheus, so nothing else reaches it."""
     spec = dev_stack.program["specs"]["node-exporter"]
     assert set(_sidecars(dev_stack)) == {"node-exporter"}
     sidecar = _sidecars(dev_stack)["node-exporter"]
-    service = _running(dev_stack)["node-exporter"]
-    assert sidecar.inputs["name"] == "node-exporter-netdev"
-    assert sidecar.inputs["networkMode"] == f"container:{service.name}_id"
-    assert "networksAdvanced" not in sidecar.inputs and "ports" not in sidecar.inputs
+    running = _running(dev_stack)
+    service = running["node-exporter"]
+    assert sidecar.inputs["name"] == sidecar.inputs["hostname"] == "node-exporter-netdev"
+    assert "networkMode" not in sidecar.inputs and "ports" not in sidecar.inputs
+    joined = [network["name"] for network in sidecar.inputs["networksAdvanced"]]
+    shared = [network["name"] for network in service.inputs["networksAdvanced"] if network in running["prometheus"].inputs["networksAdvanced"]]
+    assert joined == shared and joined
+    # Prometheus scrapes it by that name, with node-exporter's own target as its instance.
+    rendered = dev_stack.program["specs"]["prometheus"].config_files["/etc/prometheus/prometheus.yml"]
+    scrapes = {job["job_name"]: job for job in yaml.safe_load(rendered)["scrape_configs"]}
+    port = SERVICES["node-exporter"].port("netdev").number
+    assert scrapes["node-netdev"]["static_configs"] == [{"targets": [f"node-exporter-netdev:{port}"], "labels": {"instance": "node-exporter:9100"}}]
     assert sidecar.inputs["command"] == list(spec.sidecar.args)
     assert "--path.procfs=/host/proc/1" in sidecar.inputs["command"] and "--no-collector.netdev.netlink" in sidecar.inputs["command"]
     assert "--no-collector.netdev" in service.inputs["command"]
     assert [(m["type"], m["source"], m["target"], m["readOnly"]) for m in sidecar.inputs["mounts"]] == [("bind", "/proc", "/host/proc", True)]
-    for key in ("user", "capabilities", "securityOpts", "readOnly", "image"):
+    for key in ("user", "capabilities", "securityOpts", "readOnly", "image", "restart"):
         assert sidecar.inputs[key] == service.inputs[key], key
+    assert sidecar.inputs["readOnly"] is True and sidecar.inputs["restart"] != "no"
     assert sidecar.inputs["memory"] == memory_mb(spec.sidecar.memory)
-    port = SERVICES["node-exporter"].port("netdev").number
     assert sidecar.inputs["healthcheck"]["tests"] == ["CMD", "wget", "-q", "-T", "5", "-O", "/dev/null", f"http://127.0.0.1:{port}/"]
     assert sidecar.inputs["wait"] is True and sidecar.options["deleteBeforeReplace"]
 

@@ -10,7 +10,7 @@ import pulumi
 from components import TYPE_PREFIX
 from components.backend import MonitoringArgs
 from components.docker.job import DockerJob, DockerJobArgs
-from components.docker.networks import create_networks, network_plan, networks_of, reaches_host
+from components.docker.networks import create_networks, network_plan, networks_of, port_networks, reaches_host
 from components.docker.service import DockerService, DockerServiceArgs, PublishedPort
 from settings import Settings
 from topology import ALERTMANAGER, ALLOY, ENTRYPOINT, GRAFANA, LOKI, PROMETHEUS, PROXY, PROXY_EXPORTER, SERVICES, long_running
@@ -68,11 +68,13 @@ class DockerMonitoring(pulumi.ComponentResource):
 
         self.services: dict[str, DockerService] = {}
         for service in creation_order():
+            sidecar = args.specs[service].sidecar
             self.services[service] = DockerService(
                 f"{name}-{service}",
                 DockerServiceArgs(
                     spec=args.specs[service],
                     networks=[networks[key] for key in networks_of(plan, service)],
+                    sidecar_networks=[networks[key] for key in port_networks(plan, service, sidecar.port)] if sidecar else (),
                     published=published_ports(settings, service),
                     reach_host=reaches_host(settings, service),
                     start_after=tuple(self.services[other] for other in START_AFTER.get(service, ())),

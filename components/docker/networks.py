@@ -141,6 +141,14 @@ def networks_of(plan: Mapping[str, frozenset[str]], service: str) -> list[str]:
     return [key for key, members in plan.items() if service in members]
 
 
+def port_networks(plan: Mapping[str, frozenset[str]], service: str, port: str) -> list[str]:
+    """The service's internal networks that hold a client of its `port` (a topology edge to it): those
+    a second server listening on that port (ServiceSpec.sidecar) joins, in a container of its own, so it
+    is reached by its clients only and never needs a way out."""
+    clients = {edge.source for edge in DOCKER_EDGES if edge.target == service and edge.port == port}
+    return [key for key, members in plan.items() if is_internal(key) and service in members and members & clients]
+
+
 def extra_pairs(plan: Mapping[str, frozenset[str]]) -> dict[tuple[str, str], str]:
     """(client, server) -> the network that lets them talk, for every ordered pair of services that
     share a network although `EDGES` has no such edge (the name of the first network they share)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+import addresses
 from components import TYPE_PREFIX
 from components.docker import health
 from components.docker.files import ServiceFiles, load_files
@@ -34,11 +35,18 @@ class PublishedPort:
 class DockerServiceArgs:
     spec: ServiceSpec
     networks: Sequence[pulumi.Input[str]]  # names of the networks to join
+    # Those the spec's second server (ServiceSpec.sidecar) joins: where its port's clients are (networks.port_networks).
+    sidecar_networks: Sequence[pulumi.Input[str]] = ()
     published: Sequence[PublishedPort] = ()  # only the entry point publishes anything
     reach_host: bool = False  # resolve host.docker.internal to the host gateway (the app runs on the host)
     start_after: Sequence[DockerService] = ()  # created once these are healthy
     # Replaced whenever one of these containers is: for nginx, which resolves upstream names once at start.
     restart_with: Sequence[DockerService] = ()
+
+    def __post_init__(self) -> None:
+        if self.spec.sidecar is not None and not self.sidecar_networks:
+            # With no network Docker would put it on its default bridge, open to every container.
+            raise ValueError(f"{self.spec.name}: its second server needs the networks of its port's clients (sidecar_networks)")
 
 
 class DockerService(pulumi.ComponentResource):
@@ -127,26 +135,32 @@ class DockerService(pulumi.ComponentResource):
         )
         self.sidecar: docker.Container | None = None
         if spec.sidecar is not None:
-            self.sidecar = self._sidecar(name, spec)
+            self.sidecar = self._sidecar(name, spec, args.sidecar_networks)
         self.reloader: docker.Container | None = None
         if spec.reloader is not None and files is not None:
             self.reloader = self._reloader(name, spec, files)
         self.ready: pulumi.Output[str] = pulumi.Output.all(self.container.id, self.container.name).apply(lambda values: values[1])
         self.register_outputs({"container": self.container.name, "image": self.image.name})
 
-    def _sidecar(self, name: str, spec: ServiceSpec) -> docker.Container:
-        """The spec's second server (ServiceSpec.sidecar), in the service container's network namespace
-        (`container:<id>`, as in a pod: reached at the service's name on its own port, on the service's
-        networks; a replaced service gets a new sidecar with it), only the host paths it names, read-only."""
+    def _sidecar(self, name: str, spec: ServiceSpec, networks: Sequence[pulumi.Input[str]]) -> docker.Container:
+        """The spec's second server (ServiceSpec.sidecar) as a container of its own, named and reached
+        as addresses.second_server_name says, on `networks` only; only the host paths it names, read-only.
+
+        Not in the service container's network namespace (`network_mode=container:<id>`, as in a pod):
+        when the service's container restarts (an OOM kill, a crash) Docker gives it a new namespace and
+        a container that joined the old one stays there with only `lo` for good, healthy on 127.0.0.1
+        and unreachable (docker/for-linux#1299). It reads the host's /proc whatever namespace it is in."""
         sidecar = spec.sidecar
         hardening = {**base_hardening(spec), "memory": memory_mb(sidecar.memory), "cpus": cpu_limit(sidecar.cpu)}
         test = health.sidecar_healthcheck_test(spec)
+        host = addresses.second_server_name(spec.name, sidecar.port)
         return docker.Container(
             f"{name}-{sidecar.name}",
-            name=f"{spec.name}-{sidecar.name}",
+            name=host,
+            hostname=host,
             image=self.image.image_id,
             command=list(sidecar.args),
-            network_mode=self.container.id.apply(lambda container_id: f"container:{container_id}"),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network) for network in networks],
             mounts=[
                 docker.ContainerMountArgs(type="bind", source=mount.host_path, target=mount.container_path, read_only=True) for mount in sidecar.host_mounts
             ],

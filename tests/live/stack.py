@@ -11,7 +11,8 @@ What cannot be the same outside containers, and is changed, nothing else (DIFFER
   in the flags that set it and in nginx's `listen` directives;
 - data directories (spec.data_dir) are private directories under the test's tmp dir;
 - host mounts: a path under a HostMount's container path is the host path itself (node-exporter's /host/proc);
-  node-exporter's sidecar (its netdev exporter) runs beside it in the same sandbox, at the same address;
+  node-exporter's sidecar (its netdev exporter) runs beside it, at the same address, which the sidecar's
+  own host name on Docker (node-exporter-netdev, addresses.extra_scrape_hosts) maps to as well;
 - scratch directories (spec.scratch_dirs, e.g. nginx's /tmp) get a private tmpfs;
 - certificates are issued by a throwaway CA, for the DNS names the program requests;
 - the trust store (/etc/ssl/certs/ca-certificates.crt) holds that CA only, and /etc/resolv.conf names an
@@ -56,6 +57,7 @@ DIFFERENCES = (
     "listen addresses bound to the service's loopback IP (flags and nginx `listen`)",
     "data directories in the test's tmp dir",
     "host mounts resolved to the host paths they mount",
+    "a second server (node-exporter-netdev) at its service's address, its own host name mapped there",
     "scratch directories on a private tmpfs",
     "certificates from a throwaway CA for the DNS names the program requests",
     "trust store = that CA; resolv.conf = an address where nothing listens",
@@ -193,6 +195,12 @@ class LiveStack:
     def hosts(self) -> dict[str, str]:
         """The private /etc/hosts of every process of this stack."""
         mapping = {name: self.ip(name) for name in HOST_NUMBERS}
+        # A second server (ServiceSpec.sidecar) listens at its service's address here; on Docker it has
+        # a name of its own (node-exporter-netdev), which Prometheus scrapes, so that name maps there too.
+        for service in HOST_NUMBERS:
+            for _, port in SERVICES[service].extra_scrapes:
+                for host in addresses.extra_scrape_hosts(self.settings, service, port):
+                    mapping.setdefault(host, self.ip(service))
         mapping[self.settings.domain] = self.ip(PROXY)
         for host, _ in self.app_endpoints():
             mapping[host] = self.app_ip
