@@ -28,36 +28,30 @@ def _row(target: str, goal: str, measured: str, met: bool | None) -> list[str]:
     return [target, goal, measured, "-" if met is None else ("yes" if met else "**no**")]
 
 
+def _at_most(target: str, value: float | None, limit: float, unit: str, shown: str | None = None) -> list[str]:
+    """A row for `value <= limit`; "-" when the run has no such figure."""
+    if value is None:
+        return _row(target, f"<= {limit:g}{unit}", "-", None)
+    return _row(target, f"<= {limit:g}{unit}", shown or f"{value:.1f}{unit}", value <= limit)
+
+
 def rows(results: dict) -> list[list[str]]:
     out = []
     if "latency" in results:
         down = _median(results, DEV, "APIDown")
         errors, anchor = _median(results, DEV, "HighErrorRate"), _median(results, ANCHOR, "HighErrorRate")
-        out.append(
-            _row(
-                "APIDown page overhead (median)",
-                f"<= {API_DOWN_MAX_S:g}s",
-                f"{down:.1f}s" if down is not None else "-",
-                None if down is None else down <= API_DOWN_MAX_S,
-            )
-        )
-        out.append(
-            _row(
-                "HighErrorRate page overhead (median)",
-                f"<= {HIGH_ERROR_RATE_MAX_S:g}s",
-                f"{errors:.1f}s" if errors is not None else "-",
-                None if errors is None else errors <= HIGH_ERROR_RATE_MAX_S,
-            )
-        )
         share = errors / anchor if errors is not None and anchor else None
-        out.append(
-            _row(
+        out += [
+            _at_most("APIDown page overhead (median)", down, API_DOWN_MAX_S, "s"),
+            _at_most("HighErrorRate page overhead (median)", errors, HIGH_ERROR_RATE_MAX_S, "s"),
+            _at_most(
                 "HighErrorRate against the anchor",
-                f"<= {HIGH_ERROR_RATE_ANCHOR_SHARE:g}x",
-                f"{share:.2f}x ({errors:.1f}s / {anchor:.1f}s)" if share is not None else "-",
-                None if share is None else share <= HIGH_ERROR_RATE_ANCHOR_SHARE,
-            )
-        )
+                share,
+                HIGH_ERROR_RATE_ANCHOR_SHARE,
+                "x",
+                f"{share:.2f}x ({errors:.1f}s / {anchor:.1f}s)" if share is not None else None,
+            ),
+        ]
     if "queries" in results:
         groups = results["queries"]["rule_groups"]
         busiest = max(groups, key=lambda g: g["share_of_interval"])
