@@ -17,8 +17,7 @@ from alerting.model import Recording, RuleGroup
 from alerting.promql import rate_by, rate_by_as, selector, zero_safe_ratio
 from alerting.slo import API_ERRORS_RATE5M, API_REQUESTS_RATE5M
 from catalog import API_ERROR_STATUS, API_NAMINGS, CONVERSATION_ENDS, CONVERSATION_START, JOB_API, JOB_NODE, ApiNaming
-from settings import LATENCY_EVALUATION_MAX_MS, Settings
-from settings.validators import duration_ms
+from settings import Settings, latency_evaluation_interval
 
 # API traffic: the request counter read once, per endpoint and status, then summed to every level the
 # alerts and dashboards read (the job totals, named in alerting.slo, too); and the hourly downsample.
@@ -136,15 +135,6 @@ def api_latency_group(names: ApiNaming, interval: str) -> RuleGroup:
     return RuleGroup("ngx-api-latency.rules", api_latency(names), interval)
 
 
-def latency_interval(settings: Settings) -> str:
-    """prometheus.latencyEvaluationInterval; unset, twice evaluationInterval up to 1m (never below evaluationInterval)."""
-    configured = settings.prometheus.latency_evaluation_interval
-    if configured:
-        return configured
-    every = duration_ms(settings.prometheus.evaluation_interval)
-    return f"{min(2 * every, max(every, LATENCY_EVALUATION_MAX_MS)) // 1000}s"
-
-
 def business_group(names: ApiNaming) -> RuleGroup:
     return RuleGroup(
         "ngx-business.rules",
@@ -189,4 +179,4 @@ def node_group() -> RuleGroup:
 
 def groups(settings: Settings) -> tuple[RuleGroup, ...]:
     names = API_NAMINGS[settings.app.metric_names]
-    return (api_group(names), api_latency_group(names, latency_interval(settings)), business_group(names), ml_group(), node_group(), node_io.group())
+    return (api_group(names), api_latency_group(names, latency_evaluation_interval(settings)), business_group(names), ml_group(), node_group(), node_io.group())

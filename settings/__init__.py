@@ -16,7 +16,7 @@ from settings import capacity, scrape, validators as v
 from settings.backup import repository_need_bytes
 from settings.errors import PROJECT, SettingsError
 from settings.loki import check_loki
-from settings.model import Settings
+from settings.model import PrometheusSettings, Settings
 from settings.remote_write import check_long_term_store, check_remote_write
 from settings.schema import Secret, parse_section, specs, walk
 
@@ -97,6 +97,20 @@ def _nodes(node: Any, parts: list[str], at: str) -> Iterable[tuple[str, Any]]:
         yield from _nodes(child, rest, f"{at}.{name}")
 
 
+def _latency_longest_ms(prom: PrometheusSettings) -> int:
+    """The longest prometheus.latencyEvaluationInterval: 1m, or evaluationInterval when that is longer."""
+    return max(v.duration_ms(prom.evaluation_interval), LATENCY_EVALUATION_MAX_MS)
+
+
+def latency_evaluation_interval(settings: Settings) -> str:
+    """The response-time group's interval: prometheus.latencyEvaluationInterval, or, unset, twice
+    evaluationInterval up to the longest allowed (one place for the default and the check above)."""
+    prom = settings.prometheus
+    if prom.latency_evaluation_interval:
+        return prom.latency_evaluation_interval
+    return f"{min(2 * v.duration_ms(prom.evaluation_interval), _latency_longest_ms(prom)) // 1000}s"
+
+
 def _check_consistency(s: Settings) -> None:
     prom = s.prometheus
     retention = v.prometheus_size_bytes(prom.retention_size)
@@ -115,7 +129,7 @@ def _check_consistency(s: Settings) -> None:
         )
     latency = prom.latency_evaluation_interval
     every = v.duration_ms(prom.evaluation_interval)
-    longest = max(every, LATENCY_EVALUATION_MAX_MS)
+    longest = _latency_longest_ms(prom)
     if latency is not None and not every <= v.duration_ms(latency) <= longest:
         raise SettingsError(
             "prometheus.latencyEvaluationInterval",
